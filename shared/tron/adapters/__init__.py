@@ -1,0 +1,1 @@
+"""Adapters: one module per real thing behind a port."""

@@ -1,0 +1,81 @@
+"""An in-process bus with Pub/Sub's delivery contract: at least once, in any order across topics.
+
+It can be told to redeliver a share of messages (as Pub/Sub does after a lost ack), a handler that raises
+gets the message again later, and after max_attempts the message goes to the dead letters."""
+
+from __future__ import annotations
+
+import json
+import random
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+Handler = Callable[[bytes, dict[str, str]], None]
+
+
+@dataclass
+class Message:
+    message_id: str
+    topic: str
+    data: bytes
+    attributes: dict[str, str]
+    attempts: int = 0
+
+
+@dataclass
+class DeliveryStats:
+    delivered: int = 0
+    redelivered: int = 0
+    failed: int = 0
+    dead_lettered: int = 0
+
+
+@dataclass
+class InProcBus:
+    redeliver_fraction: float = 0.0
+    seed: int = 0
+    max_attempts: int = 5
+    queue: deque[Message] = field(default_factory=deque)
+    dead_letters: list[Message] = field(default_factory=list)
+    published: int = 0
+    stats: DeliveryStats = field(default_factory=DeliveryStats)
+
+    def __post_init__(self) -> None:
+        self._rng = random.Random(self.seed)
+
+    def publish(self, topic: str, data: dict, attributes: dict[str, str]) -> str:
+        self.published += 1
+        mid = f"m{self.published:07d}"
+        self.queue.append(Message(mid, topic, json.dumps(data, sort_keys=True).encode(), dict(attributes)))
+        return mid
+
+    def publish_raw(self, topic: str, data: bytes, attributes: dict[str, str] | None = None) -> str:
+        """Publish bytes as they are (tests use it for malformed messages)."""
+        self.published += 1
+        mid = f"m{self.published:07d}"
+        self.queue.append(Message(mid, topic, data, dict(attributes or {})))
+        return mid
+
+    def drain(self, topic: str, handler: Handler) -> None:
+        """Deliver every queued message of the topic, and the duplicates the bus chooses to redeliver.
+        A message whose handler raised waits for the next drain."""
+        pending = deque(m for m in self.queue if m.topic == topic)
+        self.queue = deque(m for m in self.queue if m.topic != topic)
+        while pending:
+            msg = pending.popleft()
+            msg.attempts += 1
+            try:
+                handler(msg.data, msg.attributes)
+            except Exception:
+                self.stats.failed += 1
+                if msg.attempts >= self.max_attempts:
+                    self.dead_letters.append(msg)
+                    self.stats.dead_lettered += 1
+                else:
+                    self.queue.append(msg)  # retried at the next drain, as Pub/Sub retries after a backoff
+                continue
+            self.stats.delivered += 1
+            if self._rng.random() < self.redeliver_fraction:
+                self.stats.redelivered += 1
+                pending.append(Message(msg.message_id, msg.topic, msg.data, msg.attributes, msg.attempts))

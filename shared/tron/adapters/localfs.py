@@ -1,0 +1,32 @@
+"""The Archive as a local folder (the embedded stand-in for the GCS bucket)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+
+
+class LocalArchive:
+    def __init__(self, root: str | Path) -> None:
+        self.root = Path(root)
+
+    def _file(self, path: str) -> Path:
+        f = (self.root / path).resolve()
+        if self.root.resolve() not in f.parents:
+            raise ValueError(f"archive path {path!r} escapes the archive")
+        f.parent.mkdir(parents=True, exist_ok=True)
+        return f
+
+    def write(self, path: str, data: bytes, content_type: str = "application/octet-stream") -> str:
+        f = self._file(path)
+        f.write_bytes(data)
+        return str(f)
+
+    def append_lines(self, path: str, lines: Iterable[str]) -> None:
+        with self._file(path).open("a", encoding="utf-8") as fh:
+            for line in lines:
+                fh.write(line.rstrip("\n") + "\n")
+
+    def read(self, path: str) -> bytes | None:
+        f = self.root / path
+        return f.read_bytes() if f.exists() else None

@@ -1,0 +1,64 @@
+"""Paper trading: orders fill against the bid/ask of the first snapshot after the decision.
+
+Buys pay the ask and sells get the bid, so a paper day pays the spread as a live day does. Orders are kept
+in the state store under paper/{day}/orders, each with its tag, so the executor's recovery-by-tag works
+exactly as against Kite. Like Kite, the paper broker does not refuse a repeated tag: preventing duplicates
+is the executor's job."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+
+from tron.domain.models import OrderIntent, Side
+from tron.domain.money import to_tick
+from tron.ports import BrokerOrder, BrokerUnavailable, MarketData, OrderRejected, StateStore
+
+
+class PaperBroker:
+    def __init__(self, store: StateStore, market: MarketData) -> None:
+        self.store = store
+        self.market = market
+
+    def place(self, intent: OrderIntent) -> BrokerOrder:
+        if intent.order_type != "MARKET":
+            raise OrderRejected(f"paper broker fills MARKET orders only, got {intent.order_type}")
+        snap = self.market.snapshot([intent.symbol])
+        quote = snap.quotes.get(intent.symbol)
+        if quote is None:
+            raise OrderRejected(f"no quote for {intent.symbol}")
+        if quote.ts <= intent.decided_at:
+            raise BrokerUnavailable(f"no snapshot after {intent.decided_at.isoformat()} yet")
+        raw = quote.ask if intent.side is Side.BUY else quote.bid
+        price = to_tick(raw, intent.tick_size)
+        existing = self.store.list(f"paper/{intent.day.isoformat()}/orders")
+        n = sum(1 for _, d in existing if d["tag"] == intent.tag) + 1
+        order = BrokerOrder(f"{intent.tag}-{n}", intent.tag, "COMPLETE", intent.qty, price, quote.ts)
+        self.store.set(
+            f"paper/{intent.day.isoformat()}/orders/{order.order_id}",
+            {
+                "order_id": order.order_id,
+                "tag": order.tag,
+                "status": order.status,
+                "symbol": intent.symbol,
+                "side": intent.side.value,
+                "filled_qty": order.filled_qty,
+                "avg_price": str(price),
+                "ts": order.ts.isoformat(),
+                "intent_id": intent.intent_id,
+            },
+        )
+        return order
+
+    def find_by_tag(self, day: date, tag: str) -> BrokerOrder | None:
+        for _, d in self.store.list(f"paper/{day.isoformat()}/orders"):
+            if d["tag"] == tag:
+                return BrokerOrder(
+                    d["order_id"],
+                    d["tag"],
+                    d["status"],
+                    int(d["filled_qty"]),
+                    Decimal(d["avg_price"]),
+                    datetime.fromisoformat(d["ts"]),
+                )
+        return None

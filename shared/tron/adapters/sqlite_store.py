@@ -1,0 +1,102 @@
+"""The StateStore on SQLite: one table of JSON documents keyed by path; transactions are BEGIN IMMEDIATE."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+from tron.ports import AlreadyExists, Doc
+
+T = TypeVar("T")
+
+
+def _parent(path: str) -> str:
+    parts = path.strip("/").split("/")
+    if len(parts) % 2:
+        raise ValueError(f"{path!r} is not a document path (collection/doc[/collection/doc…])")
+    return "/".join(parts[:-1])
+
+
+class _Txn:
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+
+    def get(self, path: str) -> Doc | None:
+        row = self.conn.execute("SELECT data FROM docs WHERE path=?", (path,)).fetchone()
+        return None if row is None else json.loads(row[0])
+
+    def set(self, path: str, data: Doc) -> None:
+        self.conn.execute(
+            "INSERT INTO docs(path, parent, data) VALUES(?,?,?) ON CONFLICT(path) DO UPDATE SET data=excluded.data",
+            (path, _parent(path), json.dumps(data, sort_keys=True)),
+        )
+
+    def create(self, path: str, data: Doc) -> None:
+        try:
+            self.conn.execute(
+                "INSERT INTO docs(path, parent, data) VALUES(?,?,?)",
+                (path, _parent(path), json.dumps(data, sort_keys=True)),
+            )
+        except sqlite3.IntegrityError:
+            raise AlreadyExists(path) from None
+
+
+class SqliteStore:
+    def __init__(self, path: str | Path) -> None:
+        self.path = str(path)
+        if self.path != ":memory:":
+            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.RLock()
+        self.conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=30)
+        self.conn.execute("PRAGMA journal_mode=WAL")
+        self.conn.execute(
+            "CREATE TABLE IF NOT EXISTS docs(path TEXT PRIMARY KEY, parent TEXT NOT NULL, data TEXT NOT NULL)"
+        )
+        self.conn.execute("CREATE INDEX IF NOT EXISTS docs_parent ON docs(parent)")
+        self.reads = 0
+        self.writes = 0
+
+    def get(self, path: str) -> Doc | None:
+        with self._lock:
+            self.reads += 1
+            return _Txn(self.conn).get(path)
+
+    def set(self, path: str, data: Doc) -> None:
+        with self._lock:
+            self.writes += 1
+            _Txn(self.conn).set(path, data)
+
+    def create(self, path: str, data: Doc) -> bool:
+        with self._lock:
+            self.writes += 1
+            try:
+                _Txn(self.conn).create(path, data)
+                return True
+            except AlreadyExists:
+                return False
+
+    def list(self, collection: str) -> list[tuple[str, Doc]]:
+        with self._lock:
+            rows = self.conn.execute(
+                "SELECT path, data FROM docs WHERE parent=? ORDER BY path", (collection.strip("/"),)
+            ).fetchall()
+            self.reads += len(rows)
+            return [(p.rsplit("/", 1)[1], json.loads(d)) for p, d in rows]
+
+    def transaction(self, fn: Callable[[Any], T]) -> T:
+        with self._lock:
+            self.conn.execute("BEGIN IMMEDIATE")
+            try:
+                result = fn(_Txn(self.conn))
+            except BaseException:
+                self.conn.execute("ROLLBACK")
+                raise
+            self.conn.execute("COMMIT")
+            return result
+
+    def close(self) -> None:
+        self.conn.close()

@@ -1,0 +1,62 @@
+"""The composition root: settings → adapters → services. The only place that chooses implementations."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from tron.adapters.calendar import nse_calendar
+from tron.adapters.clock import RealClock
+from tron.adapters.env_secrets import EnvSecrets
+from tron.adapters.inproc_bus import InProcBus
+from tron.adapters.localfs import LocalArchive
+from tron.adapters.logs import ArchiveHandler, JsonFormatter, install
+from tron.adapters.paper import PaperBroker
+from tron.adapters.rules_planner import RulesPlanner
+from tron.adapters.sqlite_store import SqliteStore
+from tron.ports import Clock
+from tron.services.deps import Deps, ServiceConfig
+from tron.settings import Settings
+from tron.sim.market import GeneratedMarketData, MarketGenerator, nifty50
+
+
+def service_config(settings: Settings) -> ServiceConfig:
+    return ServiceConfig(
+        envelope=settings.envelope(),
+        enabled=settings.enabled(),
+        mode=settings.mode,
+        orders_topic=settings.orders_topic,
+        universe_size=settings.symbols,
+    )
+
+
+def embedded(
+    settings: Settings, clock: Clock | None = None, root: Path | None = None, log_to_archive: bool = True
+) -> tuple[Deps, InProcBus]:
+    """The embedded set: SQLite, an in-process bus, a local folder, environment secrets, generated market
+    data and paper fills. Returns the deps and the bus (the runner drives its deliveries)."""
+    root = root or settings.data_dir
+    clock = clock or RealClock()
+    calendar = nse_calendar()
+    store = SqliteStore(root / "state.sqlite")
+    archive = LocalArchive(root / "archive")
+    bus = InProcBus(redeliver_fraction=settings.redeliver_fraction, seed=settings.seed)
+    gen = MarketGenerator(nifty50(settings.symbols), calendar, seed=settings.seed)
+    market = GeneratedMarketData(gen, clock)
+    planner = RulesPlanner()
+    deps = Deps(
+        store=store,
+        bus=bus,
+        archive=archive,
+        secrets=EnvSecrets(),
+        clock=clock,
+        market=market,
+        broker=PaperBroker(store, market),
+        planner=planner,
+        fallback_planner=planner,
+        calendar=calendar,
+        config=service_config(settings),
+    )
+    if log_to_archive:
+        install(ArchiveHandler(archive, JsonFormatter(clock)), logging.INFO)
+    return deps, bus

@@ -1,0 +1,111 @@
+"""The `tron` command."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from datetime import date
+from typing import Any
+
+from tron.settings import ConfigError, load_settings
+
+
+def _date(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {text!r}") from None
+
+
+def cmd_run_day(args: argparse.Namespace) -> int:
+    from rich.console import Console
+    from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+    from rich.table import Table
+
+    from tron.adapters.clock import RealClock
+    from tron.runner import run_day
+
+    settings = load_settings(seed=args.seed, symbols=args.symbols, redeliver_fraction=args.redeliver)
+    day = args.date or RealClock().now().date()
+    err = Console(stderr=True)
+    if args.json:
+        result = run_day(settings, day)
+    else:
+        with Progress(
+            TextColumn("[bold]{task.description}"),
+            BarColumn(),
+            TextColumn("{task.fields[clock]}"),
+            TimeRemainingColumn(),
+            console=err,
+            transient=True,
+        ) as progress:
+            task = progress.add_task(f"trading day {day}", total=None, clock="")
+
+            def on_minute(t: Any, i: int, total: int) -> None:
+                progress.update(task, completed=i, total=total, clock=f"{t:%H:%M} IST")
+
+            result = run_day(settings, day, on_minute=on_minute)
+    if args.json:
+        print(json.dumps(result, default=str))
+        return 0
+    out = Console()
+    if not result["trading_day"]:
+        out.print(f"{day} is not a trading day ({result.get('reason')}): nothing was planned or placed.")
+        return 0
+    table = Table(title=f"TRON paper day {day} (seed {settings.seed})")
+    for col in ("asset", "trades", "wins", "gross P&L ₹", "charges ₹", "net P&L ₹", "open at close"):
+        table.add_column(col, justify="right" if col != "asset" else "left")
+    for asset, s in result["assets"].items():
+        table.add_row(
+            asset,
+            str(s["trades"]),
+            str(s["wins"]),
+            f"{s['gross_pnl']:,.2f}",
+            f"{s['charges']:,.2f}",
+            f"{s['net_pnl']:,.2f}",
+            str(s["open_positions_at_close"]),
+        )
+    out.print(table)
+    if result.get("halted"):
+        out.print(f"[red]entries halted: {result['halted']}")
+    out.print(
+        f"orders placed {result['orders_placed']}, rejected {result['orders_rejected']}, "
+        f"duplicate deliveries ignored {result['duplicate_deliveries_ignored']}"
+    )
+    out.print(f"state: {result['state']}\nlogs:  {result['logs']}\nreport: {result.get('report')}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="tron", description="Automated intraday trading for NSE on Zerodha Kite."
+    )
+    sub = p.add_subparsers(dest="command", required=True)
+    r = sub.add_parser("run-day", help="simulate a whole trading day on the embedded backend (paper)")
+    r.add_argument("--date", type=_date, help="IST trading date (default: today)")
+    r.add_argument("--symbols", type=int, help="universe size (default: the NIFTY 50)")
+    r.add_argument("--seed", type=int, help="market generator seed (default from config: 7)")
+    r.add_argument("--redeliver", type=float, help="share of bus messages delivered twice (0–1)")
+    r.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
+    r.set_defaults(func=cmd_run_day)
+    for name in ("cli_fno", "cli_indicators"):
+        try:
+            module = __import__(f"tron.{name}", fromlist=["register"])
+        except ImportError:
+            continue
+        module.register(sub)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args))
+    except ConfigError as e:
+        print(f"tron: {e}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

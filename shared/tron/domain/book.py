@@ -1,0 +1,137 @@
+"""The book of one asset for one day: positions, realised P&L, charges and counters.
+
+Updated only by the executor (in a transaction), read by the tick. Cash flow is kept independently of
+realised P&L so the ledger can be reconciled: net P&L = Σ fill cash flows − charges once everything is flat."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from tron.domain.models import OrderIntent, Position, Side
+from tron.domain.money import ZERO, D, paise
+
+
+@dataclass
+class Book:
+    positions: dict[str, Position] = field(default_factory=dict)
+    realized: Decimal = ZERO  # gross, on closed quantity
+    charges: Decimal = ZERO
+    cash: Decimal = ZERO  # Σ sell value − Σ buy value
+    orders_filled: int = 0
+    orders_rejected: int = 0
+    trades: int = 0  # round trips closed
+    wins: int = 0
+    entries: int = 0
+    entries_by_symbol: dict[str, int] = field(default_factory=dict)
+    processed: list[str] = field(default_factory=list)  # intents that reached a terminal state
+    duplicates_ignored: int = 0
+
+    @property
+    def net(self) -> Decimal:
+        return self.realized - self.charges
+
+    def unrealized(self, marks: dict[str, float]) -> Decimal:
+        total = ZERO
+        for s, p in self.positions.items():
+            if s in marks:
+                total += (D(marks[s]) - p.avg_price) * p.qty
+        return paise(total)
+
+    def record_rejection(self, intent_id: str) -> None:
+        self.orders_rejected += 1
+        self.processed.append(intent_id)
+
+    def apply_fill(self, intent: OrderIntent, qty: int, price: Decimal, charges: Decimal, at: str) -> Decimal:
+        """Book a fill; returns the gross P&L it realised."""
+        signed = qty * intent.side.sign
+        self.cash += -signed * price
+        self.charges += charges
+        self.orders_filled += 1
+        self.processed.append(intent.intent_id)
+        pos = self.positions.get(intent.symbol)
+        realized = ZERO
+        if pos is None:
+            pos = Position(
+                intent.symbol,
+                0,
+                ZERO,
+                intent.strategy,
+                at,
+                exchange=intent.exchange,
+                segment=intent.segment,
+                tick_size=str(intent.tick_size),
+            )
+            pos.extra = {"gross": "0", "charges": "0"}
+            self.positions[intent.symbol] = pos
+        if intent.purpose.opens:
+            self.entries += 1
+            self.entries_by_symbol[intent.symbol] = self.entries_by_symbol.get(intent.symbol, 0) + 1
+        if pos.qty == 0 or (pos.qty > 0) == (signed > 0):
+            new_qty = pos.qty + signed
+            pos.avg_price = (
+                paise((pos.avg_price * abs(pos.qty) + price * qty) / abs(new_qty)) if new_qty else ZERO
+            )
+            pos.qty = new_qty
+            pos.stop, pos.target, pos.atr = intent.stop, intent.target, intent.atr
+            pos.strategy = intent.strategy
+        else:
+            closing = min(qty, abs(pos.qty))
+            realized = paise((price - pos.avg_price) * closing * (1 if pos.qty > 0 else -1))
+            pos.qty += signed
+            if abs(signed) > closing:  # reversed through zero: the rest opens at the fill price
+                pos.avg_price = price
+        self.realized += realized
+        pos.extra["gross"] = str(D(pos.extra["gross"]) + realized)
+        pos.extra["charges"] = str(D(pos.extra["charges"]) + charges)
+        if pos.qty == 0:
+            self.trades += 1
+            if D(pos.extra["gross"]) - D(pos.extra["charges"]) > 0:
+                self.wins += 1
+            del self.positions[intent.symbol]
+        return realized
+
+    # ------------------------------------------------------------------ storage
+    def to_doc(self) -> dict[str, Any]:
+        return {
+            "positions": {s: {**asdict(p), "avg_price": str(p.avg_price)} for s, p in self.positions.items()},
+            "realized": str(self.realized),
+            "charges": str(self.charges),
+            "cash": str(self.cash),
+            "net": str(self.net),
+            "orders_filled": self.orders_filled,
+            "orders_rejected": self.orders_rejected,
+            "trades": self.trades,
+            "wins": self.wins,
+            "entries": self.entries,
+            "entries_by_symbol": self.entries_by_symbol,
+            "processed": self.processed,
+            "duplicates_ignored": self.duplicates_ignored,
+        }
+
+    @staticmethod
+    def from_doc(d: dict[str, Any] | None) -> Book:
+        if not d:
+            return Book()
+        positions = {}
+        for s, p in d.get("positions", {}).items():
+            positions[s] = Position(**{**p, "avg_price": D(p["avg_price"])})
+        return Book(
+            positions=positions,
+            realized=D(d["realized"]),
+            charges=D(d["charges"]),
+            cash=D(d["cash"]),
+            orders_filled=int(d["orders_filled"]),
+            orders_rejected=int(d["orders_rejected"]),
+            trades=int(d["trades"]),
+            wins=int(d["wins"]),
+            entries=int(d["entries"]),
+            entries_by_symbol=dict(d.get("entries_by_symbol", {})),
+            processed=list(d.get("processed", [])),
+            duplicates_ignored=int(d.get("duplicates_ignored", 0)),
+        )
+
+
+def exit_side(pos: Position) -> Side:
+    return Side.SELL if pos.qty > 0 else Side.BUY

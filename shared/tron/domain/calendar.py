@@ -1,0 +1,40 @@
+"""The NSE trading calendar as data: holidays and announced special sessions.
+
+Built by an adapter from a maintained calendar library (so the domain stays pure); the domain only asks it
+questions."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+
+
+@dataclass(frozen=True)
+class TradingCalendar:
+    holidays: frozenset[date]
+    special_sessions: frozenset[date] = field(default_factory=frozenset)  # e.g. a Sunday budget day
+
+    def is_trading_day(self, d: date) -> bool:
+        if d in self.special_sessions:
+            return True
+        return d.weekday() < 5 and d not in self.holidays
+
+    def why_closed(self, d: date) -> str | None:
+        if self.is_trading_day(d):
+            return None
+        return "NSE holiday" if d in self.holidays else "weekend"
+
+    def previous_trading_day(self, d: date) -> date:
+        p = d - timedelta(days=1)
+        while not self.is_trading_day(p):
+            p -= timedelta(days=1)
+        return p
+
+    def trading_days_before(self, d: date, n: int) -> list[date]:
+        """The n trading days before d, oldest first."""
+        out: list[date] = []
+        p = d
+        while len(out) < n:
+            p = self.previous_trading_day(p)
+            out.append(p)
+        return out[::-1]

@@ -1,0 +1,204 @@
+"""The nouns of TRON: instruments, quotes, order intents, fills and positions."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import asdict, dataclass, field
+from datetime import date, datetime
+from decimal import Decimal
+from enum import StrEnum
+from typing import Any
+
+
+class Asset(StrEnum):
+    STOCKS = "stocks"
+    FUTURES = "futures"
+    OPTIONS = "options"
+
+
+class Side(StrEnum):
+    BUY = "BUY"
+    SELL = "SELL"
+
+    @property
+    def sign(self) -> int:
+        return 1 if self is Side.BUY else -1
+
+    @property
+    def opposite(self) -> Side:
+        return Side.SELL if self is Side.BUY else Side.BUY
+
+
+class Purpose(StrEnum):
+    ENTRY = "entry"
+    EXIT = "exit"
+    SQUARE_OFF = "squareoff"
+
+    @property
+    def opens(self) -> bool:
+        return self is Purpose.ENTRY
+
+
+class IntentState(StrEnum):
+    CLAIMED = "claimed"  # written by the tick, published to the bus
+    PLACING = "placing"  # the executor is talking to the broker (a crash here is resolved by tag)
+    FILLED = "filled"
+    REJECTED = "rejected"
+
+    @property
+    def terminal(self) -> bool:
+        return self in (IntentState.FILLED, IntentState.REJECTED)
+
+
+@dataclass(frozen=True)
+class Instrument:
+    symbol: str  # Kite tradingsymbol
+    exchange: str  # NSE | NFO
+    asset: Asset
+    token: int = 0
+    lot_size: int = 1
+    tick_size: Decimal = Decimal("0.05")
+    sector: str = ""
+    segment: str = "equity_intraday"  # the charges segment
+
+
+@dataclass(frozen=True)
+class Quote:
+    """One instrument in a batched quote snapshot (Kite `quote` fields TRON uses)."""
+
+    symbol: str
+    ts: datetime
+    last: float
+    bid: float
+    ask: float
+    volume: int  # cumulative for the day
+    open: float
+    high: float  # the day's high so far
+    low: float
+    prev_close: float
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    ts: datetime
+    quotes: dict[str, Quote]
+
+
+@dataclass(frozen=True)
+class DailyBar:
+    day: date
+    open: float
+    high: float
+    low: float
+    close: float
+    volume: int
+
+
+def intent_id(day: date, asset: Asset, strategy: str, symbol: str, purpose: Purpose, at: datetime) -> str:
+    """Deterministic and human-readable: the same decision always gets the same id."""
+    safe = "".join(c if c.isalnum() or c in "-_&" else "_" for c in symbol)
+    return f"{day:%Y%m%d}-{asset}-{strategy}-{safe}-{purpose}-{at:%H%M}"
+
+
+def order_tag(intent: str) -> str:
+    """Kite tags are alphanumeric and at most 20 characters: a hash of the intent id."""
+    return "T" + hashlib.sha256(intent.encode()).hexdigest()[:19]
+
+
+@dataclass(frozen=True)
+class OrderIntent:
+    intent_id: str
+    day: date
+    asset: Asset
+    symbol: str
+    exchange: str
+    side: Side
+    qty: int
+    purpose: Purpose
+    strategy: str
+    reason: str
+    decided_at: datetime
+    stop: float | None = None
+    target: float | None = None
+    atr: float | None = None
+    segment: str = "equity_intraday"
+    tick_size: Decimal = Decimal("0.05")
+    product: str = "MIS"
+    order_type: str = "MARKET"
+
+    @property
+    def tag(self) -> str:
+        return order_tag(self.intent_id)
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["day"] = self.day.isoformat()
+        d["decided_at"] = self.decided_at.isoformat()
+        d["tick_size"] = str(self.tick_size)
+        return d
+
+    @staticmethod
+    def from_dict(d: dict[str, Any]) -> OrderIntent:
+        """Parse and validate a message; raises ValueError naming the bad field."""
+        try:
+            decided = datetime.fromisoformat(d["decided_at"])
+            if decided.tzinfo is None:
+                raise ValueError("decided_at has no timezone")
+            qty = int(d["qty"])
+            if qty <= 0:
+                raise ValueError(f"qty must be positive, got {qty}")
+            return OrderIntent(
+                intent_id=str(d["intent_id"]),
+                day=date.fromisoformat(d["day"]),
+                asset=Asset(d["asset"]),
+                symbol=str(d["symbol"]),
+                exchange=str(d["exchange"]),
+                side=Side(d["side"]),
+                qty=qty,
+                purpose=Purpose(d["purpose"]),
+                strategy=str(d["strategy"]),
+                reason=str(d.get("reason", "")),
+                decided_at=decided,
+                stop=_opt_float(d.get("stop")),
+                target=_opt_float(d.get("target")),
+                atr=_opt_float(d.get("atr")),
+                segment=str(d.get("segment", "equity_intraday")),
+                tick_size=Decimal(str(d.get("tick_size", "0.05"))),
+                product=str(d.get("product", "MIS")),
+                order_type=str(d.get("order_type", "MARKET")),
+            )
+        except KeyError as e:
+            raise ValueError(f"order intent is missing field {e.args[0]!r}") from None
+        except (TypeError, ArithmeticError) as e:
+            raise ValueError(f"order intent is malformed: {e}") from None
+
+
+def _opt_float(v: Any) -> float | None:
+    return None if v is None else float(v)
+
+
+@dataclass(frozen=True)
+class Fill:
+    """What the broker executed for an intent."""
+
+    order_id: str
+    tag: str
+    qty: int
+    price: Decimal
+    ts: datetime
+
+
+@dataclass
+class Position:
+    symbol: str
+    qty: int  # signed: long > 0, short < 0
+    avg_price: Decimal
+    strategy: str
+    opened_at: str
+    stop: float | None = None
+    target: float | None = None
+    atr: float | None = None
+    exchange: str = "NSE"
+    segment: str = "equity_intraday"
+    tick_size: str = "0.05"
+    extra: dict[str, Any] = field(default_factory=dict)

@@ -1,0 +1,123 @@
+"""The daily plan: which strategies each asset runs, with which parameters, inside which risk envelope.
+
+A plan from any planner (rules or an LLM) is validated against the strategy registry and the configured
+risk envelope before it is used."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+from tron.domain.models import Asset, DailyBar
+from tron.domain.risk import RiskLimits
+from tron.domain.strategies import REGISTRY
+
+
+@dataclass(frozen=True)
+class StrategyChoice:
+    name: str
+    params: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class AssetPlan:
+    asset: Asset
+    enabled: bool
+    strategies: tuple[StrategyChoice, ...]
+    risk: RiskLimits
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class Plan:
+    day: date
+    planner: str
+    regime: str
+    assets: dict[Asset, AssetPlan]
+    fallback_reason: str | None = None
+
+    def to_doc(self) -> dict[str, Any]:
+        return {
+            "day": self.day.isoformat(),
+            "planner": self.planner,
+            "regime": self.regime,
+            "fallback_reason": self.fallback_reason,
+            "assets": {
+                a.value: {
+                    "enabled": p.enabled,
+                    "strategies": [{"name": s.name, "params": s.params} for s in p.strategies],
+                    "risk": p.risk.to_doc(),
+                    "note": p.note,
+                }
+                for a, p in self.assets.items()
+            },
+        }
+
+    @staticmethod
+    def from_doc(d: dict[str, Any]) -> Plan:
+        assets = {
+            Asset(k): AssetPlan(
+                asset=Asset(k),
+                enabled=bool(v["enabled"]),
+                strategies=tuple(
+                    StrategyChoice(s["name"], dict(s.get("params", {}))) for s in v["strategies"]
+                ),
+                risk=RiskLimits.from_doc(v["risk"]),
+                note=v.get("note", ""),
+            )
+            for k, v in d["assets"].items()
+        }
+        return Plan(date.fromisoformat(d["day"]), d["planner"], d["regime"], assets, d.get("fallback_reason"))
+
+
+@dataclass(frozen=True)
+class PlanContext:
+    """What a planner knows before the open: the index's recent daily bars and the configured envelope."""
+
+    day: date
+    index_history: list[DailyBar]
+    envelope: dict[Asset, RiskLimits]
+    enabled: dict[Asset, bool]
+
+
+def validate(plan: Plan, context: PlanContext) -> list[str]:
+    """Every way the plan leaves its bounds (empty when it is valid)."""
+    problems = []
+    for asset, ap in plan.assets.items():
+        env = context.envelope.get(asset)
+        if env is None:
+            problems.append(f"{asset}: not a configured asset")
+            continue
+        for s in ap.strategies:
+            if s.name not in REGISTRY:
+                problems.append(f"{asset}: unknown strategy {s.name!r}")
+                continue
+            try:
+                REGISTRY[s.name].resolve(s.params)
+            except ValueError as e:
+                problems.append(f"{asset}: {e}")
+        r = ap.risk
+        for name in (
+            "daily_loss_limit",
+            "daily_loss_limit_pct",
+            "max_trades_per_day",
+            "max_trades_per_symbol",
+            "max_open_positions",
+            "risk_per_trade_pct",
+            "max_position_pct",
+            "capital",
+        ):
+            if getattr(r, name) > getattr(env, name):
+                problems.append(
+                    f"{asset}: {name} {getattr(r, name)} above the configured {getattr(env, name)}"
+                )
+        if r.entry_cutoff > env.entry_cutoff:
+            problems.append(
+                f"{asset}: entry_cutoff {r.entry_cutoff} later than the configured {env.entry_cutoff}"
+            )
+        if r.min_confidence < env.min_confidence:
+            problems.append(
+                f"{asset}: min_confidence {r.min_confidence} below the configured {env.min_confidence}"
+            )
+    return problems

@@ -1,0 +1,119 @@
+"""The local runner: a whole trading day at virtual time, driven by schedules/jobs.yaml, through the same
+services the Cloud Functions call. Each minute it first delivers the bus (the executor), then fires the
+jobs due — so an order decided at one minute fills against the next minute's snapshot."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from pathlib import Path
+from typing import Any
+
+from tron import schedule
+from tron.adapters.clock import VirtualClock
+from tron.adapters.inproc_bus import InProcBus
+from tron.bootstrap import embedded
+from tron.domain.models import Asset
+from tron.domain.timeutil import ist
+from tron.services.deps import Deps
+from tron.services.end_of_day import end_of_day, summarize
+from tron.services.execute_order import execute_order
+from tron.services.plan_day import plan_day
+from tron.services.square_off import square_off
+from tron.services.tick import tick
+from tron.settings import Settings
+
+
+def dispatch(deps: Deps, function: str, body: dict[str, Any]) -> Any:
+    """Call the service behind a scheduled function name (the same names as functions/main.py)."""
+    if function == "plan_day":
+        return plan_day(deps)
+    if function.startswith("tick_"):
+        return tick(deps, Asset(function.removeprefix("tick_")))
+    if function == "square_off":
+        return square_off(deps, body.get("asset", "all"))
+    if function == "end_of_day":
+        return end_of_day(deps)
+    raise ValueError(f"unknown function {function!r}")
+
+
+@dataclass
+class DayRun:
+    deps: Deps
+    bus: InProcBus
+    root: Path
+    outcomes: dict[str, int] = field(default_factory=dict)
+
+
+def prepare(settings: Settings, day: date, root: Path | None = None) -> DayRun:
+    root = root or settings.data_dir / "runs" / f"{day}-seed{settings.seed}-n{settings.symbols or 50}"
+    if root.exists():
+        shutil.rmtree(root)  # a run is repeatable: same inputs, a fresh store
+    clock = VirtualClock(ist(day, time(8, 45)))
+    deps, bus = embedded(settings, clock, root)
+    return DayRun(deps, bus, root)
+
+
+def run_day(
+    settings: Settings,
+    day: date,
+    root: Path | None = None,
+    on_minute: Callable[[datetime, int, int], None] | None = None,
+    jobs: list[schedule.Job] | None = None,
+    run: DayRun | None = None,
+) -> dict[str, Any]:
+    run = run or prepare(settings, day, root)
+    deps, bus = run.deps, run.bus
+    clock = deps.clock
+    assert isinstance(clock, VirtualClock)
+    events = schedule.timeline(jobs or schedule.load(), day)
+    trading = deps.calendar.is_trading_day(day)
+
+    def deliver(data: bytes, attributes: dict[str, str]) -> None:
+        outcome = execute_order(deps, data, attributes)
+        run.outcomes[outcome] = run.outcomes.get(outcome, 0) + 1
+
+    if not trading:
+        clock.set(events[0][0])
+        plan_day(deps)
+        result = summarize(deps, day.isoformat())
+        result["reason"] = deps.calendar.why_closed(day)
+    else:
+        minutes = sorted({t for t, _ in events})
+        t, last = minutes[0], minutes[-1] + timedelta(minutes=1)
+        total = int((last - t).total_seconds() // 60) + 1
+        by_minute: dict[datetime, list[schedule.Job]] = {}
+        for when, job in events:
+            by_minute.setdefault(when, []).append(job)
+        i = 0
+        while t <= last:
+            clock.set(t)
+            bus.drain(deps.config.orders_topic, deliver)
+            for job in by_minute.get(t, []):
+                dispatch(deps, job.function, job.body)
+            i += 1
+            if on_minute:
+                on_minute(t, i, total)
+            t += timedelta(minutes=1)
+        result = deps.store.get(f"days/{day}") or {}
+        result = summarize(deps, day.isoformat()) | {"report": result.get("report")}
+    filled = run.outcomes.get("filled", 0) + run.outcomes.get("adopted", 0)
+    result.update(
+        {
+            "orders_placed": filled,
+            "orders_rejected": run.outcomes.get("rejected", 0),
+            "duplicate_deliveries_ignored": run.outcomes.get("duplicate", 0),
+            "bus": {
+                "published": bus.published,
+                "delivered": bus.stats.delivered,
+                "redelivered": bus.stats.redelivered,
+                "dead_lettered": bus.stats.dead_lettered,
+            },
+            "state": str(run.root / "state.sqlite"),
+            "logs": str(run.root / "archive" / "logs" / day.isoformat()),
+        }
+    )
+    result.pop("plan", None)
+    return result

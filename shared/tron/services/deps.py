@@ -1,0 +1,61 @@
+"""What every service is given: the ports and the settings they need (built by bootstrap)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import time
+
+from tron.domain.calendar import TradingCalendar
+from tron.domain.models import Asset
+from tron.domain.risk import RiskLimits
+from tron.ports import Archive, Broker, Bus, Clock, MarketData, Planner, Secrets, StateStore
+
+
+@dataclass
+class ServiceConfig:
+    envelope: dict[Asset, RiskLimits]
+    enabled: dict[Asset, bool]
+    mode: str = "paper"
+    orders_topic: str = "orders"
+    index_symbol: str = "NIFTY 50"
+    universe_size: int | None = None
+    history_days: int = 10
+    placing_lease_seconds: int = 20
+    square_off_deadline: dict[Asset, time] = field(
+        default_factory=lambda: {
+            Asset.STOCKS: time(15, 20),
+            Asset.FUTURES: time(15, 25),
+            Asset.OPTIONS: time(15, 25),
+        }
+    )
+
+
+@dataclass
+class Deps:
+    store: StateStore
+    bus: Bus
+    archive: Archive
+    secrets: Secrets
+    clock: Clock
+    market: MarketData
+    broker: Broker
+    planner: Planner
+    fallback_planner: Planner
+    calendar: TradingCalendar
+    config: ServiceConfig
+
+
+def day_path(day: str) -> str:
+    return f"days/{day}"
+
+
+def state_path(day: str, asset: str) -> str:
+    return f"days/{day}/assets/{asset}"
+
+
+def book_path(day: str, asset: str) -> str:
+    return f"days/{day}/books/{asset}"
+
+
+def intent_path(day: str, intent_id: str) -> str:
+    return f"days/{day}/intents/{intent_id}"

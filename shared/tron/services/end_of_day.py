@@ -1,0 +1,61 @@
+"""end_of_day: the day's results per asset, written to the day document and archived as reports/{date}/."""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+from tron.domain.book import Book
+from tron.domain.models import Asset
+from tron.services.deps import Deps, book_path, day_path
+
+log = logging.getLogger("tron.end_of_day")
+
+
+def summarize(deps: Deps, day: str) -> dict[str, Any]:
+    daydoc = deps.store.get(day_path(day)) or {}
+    assets = {}
+    for a in Asset:
+        book = Book.from_doc(deps.store.get(book_path(day, a)))
+        assets[a.value] = {
+            "trades": book.trades,
+            "wins": book.wins,
+            "orders_filled": book.orders_filled,
+            "orders_rejected": book.orders_rejected,
+            "gross_pnl": float(book.realized),
+            "charges": float(book.charges),
+            "net_pnl": float(book.net),
+            "open_positions_at_close": len(book.positions),
+            "duplicates_ignored": book.duplicates_ignored,
+        }
+    return {
+        "date": day,
+        "trading_day": bool(daydoc.get("trading_day", False)),
+        "status": daydoc.get("status"),
+        "halted": daydoc.get("halted"),
+        "plan": daydoc.get("plan"),
+        "assets": assets,
+    }
+
+
+def end_of_day(deps: Deps) -> dict[str, Any]:
+    day = deps.clock.now().date().isoformat()
+    daydoc = deps.store.get(day_path(day))
+    if daydoc is None or not daydoc.get("trading_day"):
+        return {"date": day, "trading_day": False}
+    summary = summarize(deps, day)
+    where = deps.archive.write(
+        f"reports/{day}/summary.json", json.dumps(summary, indent=2).encode(), "application/json"
+    )
+    deps.store.set(
+        day_path(day), {**daydoc, "status": "closed", "summary": summary["assets"], "report": where}
+    )
+    for a, s in summary["assets"].items():
+        if s["open_positions_at_close"]:
+            log.error(
+                f"{a}: {s['open_positions_at_close']} position(s) still open at the end of day",
+                extra={"component": "end_of_day", "correlation_id": day},
+            )
+    log.info(f"day closed; report at {where}", extra={"component": "end_of_day", "correlation_id": day})
+    return {**summary, "report": where}

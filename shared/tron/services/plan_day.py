@@ -1,0 +1,76 @@
+"""plan_day: before the open, write days/{date} with the validated plan, or say why the day is closed."""
+
+from __future__ import annotations
+
+import logging
+from datetime import date
+from typing import Any
+
+from tron.domain.plan import Plan, PlanContext, validate
+from tron.services.deps import Deps, day_path
+
+log = logging.getLogger("tron.plan_day")
+
+
+def build_plan(deps: Deps, day: date) -> Plan:
+    """The plan plan_day would write: the configured planner's, or the rule plan with the reason why."""
+    cfg = deps.config
+    history = deps.market.daily_history(cfg.index_symbol, day, cfg.history_days)
+    ctx = PlanContext(day, history, cfg.envelope, cfg.enabled)
+    reason = None
+    try:
+        plan = deps.planner.plan(ctx)
+        problems = validate(plan, ctx)
+        if problems:
+            reason = f"{deps.planner.name} plan rejected: " + "; ".join(problems)
+    except Exception as e:  # any planner failure falls back to rules
+        reason = f"{deps.planner.name} planner failed: {type(e).__name__}: {e}"
+    if reason:
+        log.warning(reason, extra={"component": "plan_day"})
+        fallback = deps.fallback_planner.plan(ctx)
+        plan = Plan(fallback.day, fallback.planner, fallback.regime, fallback.assets, fallback_reason=reason)
+    return plan
+
+
+def plan_day(deps: Deps, day: date | None = None) -> dict[str, Any]:
+    now = deps.clock.now()
+    day = day or now.date()
+    path = day_path(day.isoformat())
+    existing = deps.store.get(path)
+    if existing is not None:
+        log.info("day already planned", extra={"component": "plan_day", "correlation_id": day.isoformat()})
+        return existing
+    closed = deps.calendar.why_closed(day)
+    if closed:
+        doc: dict[str, Any] = {
+            "day": day.isoformat(),
+            "trading_day": False,
+            "status": "closed",
+            "reason": closed,
+        }
+        deps.store.create(path, doc)
+        log.info(f"{day} is not a trading day ({closed}): nothing to do", extra={"component": "plan_day"})
+        return doc
+    plan = build_plan(deps, day)
+    halted = None
+    missing = [a.value for a, ap in plan.assets.items() if ap.enabled and not deps.market.instruments(a)]
+    if missing:
+        halted = f"no instruments loaded for {', '.join(missing)}"
+        log.error(halted, extra={"component": "plan_day"})
+    doc = {
+        "day": day.isoformat(),
+        "trading_day": True,
+        "status": "armed",
+        "halted": halted,
+        "planned_at": now.isoformat(),
+        "mode": deps.config.mode,
+        "plan": plan.to_doc(),
+        "squaring": [],
+    }
+    if not deps.store.create(path, doc):
+        return deps.store.get(path) or doc
+    log.info(
+        f"plan written: {plan.planner}, {plan.regime} regime",
+        extra={"component": "plan_day", "correlation_id": day.isoformat(), "data": plan.to_doc()},
+    )
+    return doc

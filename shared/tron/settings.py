@@ -1,0 +1,163 @@
+"""Configuration: one YAML file (config/tron.yaml, or the file TRON_CONFIG names) with environment overrides
+(TRON_<KEY>, nested with __, e.g. TRON_RISK__DAILY_LOSS_LIMIT=3000), validated at start-up."""
+
+from __future__ import annotations
+
+import os
+from datetime import time
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    YamlConfigSettingsSource,
+)
+
+from tron.domain.models import Asset
+from tron.domain.risk import RiskLimits
+
+DEFAULT_CONFIG = Path("config/tron.yaml")
+
+
+class ConfigError(Exception):
+    pass
+
+
+class RiskSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    capital: Decimal = Field(Decimal("1000000"), gt=0, description="trading capital, rupees")
+    daily_loss_limit: Decimal = Field(
+        Decimal("5000"), gt=0, description="stop entries and flatten at this loss, rupees"
+    )
+    daily_loss_limit_pct: Decimal = Field(
+        Decimal("1.0"), gt=0, le=100, description="the same as % of capital; the smaller applies"
+    )
+    max_trades_per_day: int = Field(40, ge=0, le=1000)
+    max_trades_per_symbol: int = Field(2, ge=0, le=100)
+    max_open_positions: int = Field(10, ge=0, le=500)
+    risk_per_trade_pct: Decimal = Field(
+        Decimal("0.25"), gt=0, le=5, description="loss at the stop, % of capital"
+    )
+    max_position_pct: Decimal = Field(
+        Decimal("15"), gt=0, le=100, description="largest position, % of capital"
+    )
+    min_confidence: float = Field(0.5, ge=0, le=1)
+    entry_cutoff: str = Field("15:00", description="no new entries from this IST time (HH:MM, 09:15–15:10)")
+
+    @field_validator("entry_cutoff")
+    @classmethod
+    def _cutoff(cls, v: str) -> str:
+        try:
+            hh, mm = v.split(":")
+            t = time(int(hh), int(mm))
+        except ValueError:
+            raise ValueError(f"must be HH:MM, got {v!r}") from None
+        if not time(9, 15) <= t <= time(15, 10):
+            raise ValueError(f"must be between 09:15 and 15:10 (before the square-off), got {v}")
+        return v
+
+    def limits(self) -> RiskLimits:
+        hh, mm = self.entry_cutoff.split(":")
+        return RiskLimits(
+            self.capital,
+            self.daily_loss_limit,
+            self.daily_loss_limit_pct,
+            self.max_trades_per_day,
+            self.max_trades_per_symbol,
+            self.max_open_positions,
+            self.risk_per_trade_pct,
+            self.max_position_pct,
+            self.min_confidence,
+            time(int(hh), int(mm)),
+        )
+
+
+class AssetSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    enabled: bool = True
+    capital_pct: Decimal = Field(
+        Decimal("100"), gt=0, le=100, description="share of capital this asset may use"
+    )
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="TRON_", env_nested_delimiter="__", extra="forbid")
+
+    mode: Literal["paper", "live"] = Field("paper", description="paper fills (default) or live orders")
+    backend: Literal["embedded"] = Field(
+        "embedded", description="embedded: SQLite, in-process bus, local folder"
+    )
+    data_dir: Path = Field(
+        Path("var"), description="where the embedded backend keeps state, logs and reports"
+    )
+    seed: int = Field(7, description="market generator seed")
+    symbols: int | None = Field(None, ge=1, le=2000, description="universe size (default: the NIFTY 50)")
+    redeliver_fraction: float = Field(
+        0.0, ge=0, le=1, description="share of bus messages delivered twice (testing)"
+    )
+    orders_topic: str = Field("orders", min_length=1)
+    risk: RiskSettings = RiskSettings()
+    assets: dict[Asset, AssetSettings] = Field(
+        default_factory=lambda: {
+            Asset.STOCKS: AssetSettings(enabled=True),
+            Asset.FUTURES: AssetSettings(enabled=False),
+            Asset.OPTIONS: AssetSettings(enabled=False),
+        }
+    )
+
+    @model_validator(mode="after")
+    def _live_needs_a_broker(self) -> Settings:
+        if self.mode == "live":
+            raise ValueError(
+                "mode 'live' needs the Kite broker adapter, which this build does not have yet; use 'paper'"
+            )
+        return self
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        path = os.environ.get("TRON_CONFIG") or (str(DEFAULT_CONFIG) if DEFAULT_CONFIG.exists() else None)
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        if path:
+            sources.append(YamlConfigSettingsSource(settings_cls, yaml_file=path))
+        return tuple(sources)
+
+    def envelope(self) -> dict[Asset, RiskLimits]:
+        base = self.risk.limits()
+        out = {}
+        for a in Asset:
+            s = self.assets.get(a, AssetSettings(enabled=False))
+            out[a] = RiskLimits(**{**base.__dict__, "capital": base.capital * s.capital_pct / 100})
+        return out
+
+    def enabled(self) -> dict[Asset, bool]:
+        return {a: self.assets.get(a, AssetSettings(enabled=False)).enabled for a in Asset}
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Settings from the file, the environment and explicit overrides; ConfigError names each bad key."""
+    path = os.environ.get("TRON_CONFIG")
+    if path and not Path(path).exists():
+        raise ConfigError(f"TRON_CONFIG points to {path}, which does not exist")
+    try:
+        return Settings(**{k: v for k, v in overrides.items() if v is not None})
+    except ValidationError as e:
+        lines = []
+        for err in e.errors():
+            key = ".".join(str(p) for p in err["loc"]) or "(top level)"
+            allowed = (
+                f" (allowed: {err['ctx']['expected']})" if "ctx" in err and "expected" in err["ctx"] else ""
+            )
+            lines.append(f"config key {key}: {err['msg']}{allowed}; got {err.get('input')!r}")
+        raise ConfigError("invalid configuration:\n  " + "\n  ".join(lines)) from None

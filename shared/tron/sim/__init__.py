@@ -1,0 +1,1 @@
+"""Simulated markets: the seeded minute-data generator (and, later, the Kite-compatible exchange)."""

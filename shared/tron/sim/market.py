@@ -1,0 +1,265 @@
+"""A deterministic, seeded NSE market: realistic 1-minute data for a universe and the index.
+
+Daily closes follow a one-factor model (the market, each stock with its beta, plus its own noise) from a
+fixed epoch, so consecutive days join up. Each day has a regime (trending, ranging, volatile) that sets the
+index's move and the intraday noise; opens gap from the previous close; the intraday path is a Brownian
+bridge from the open to the close with U-shaped volatility, sampled four times a minute for real highs and
+lows; volume is high at the open and close; quotes carry a bid/ask spread on the tick grid.
+
+Snapshot semantics: the quote at minute mark 09:15+j reflects the market after j completed minutes (at
+09:15 the opening price and no volume; at 15:30 the close)."""
+
+from __future__ import annotations
+
+import csv
+import zlib
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from decimal import Decimal
+from functools import lru_cache
+from importlib import resources
+
+import numpy as np
+
+from tron.domain.calendar import TradingCalendar
+from tron.domain.models import Asset, DailyBar, Instrument, Quote, Snapshot
+from tron.domain.timeutil import IST, ist
+from tron.ports import Clock
+
+MINUTES = 375
+SUB = 4  # price samples per minute
+EPOCH = date(2024, 1, 1)
+INDEX = "NIFTY 50"
+TICK = 0.05
+
+
+@dataclass(frozen=True)
+class Listing:
+    symbol: str
+    sector: str
+    price: float  # level at the epoch
+    beta: float
+
+
+def nifty50(n: int | None = None) -> list[Listing]:
+    """The NIFTY 50 constituents; beyond 50, synthetic listings SYN051… so benchmarks can scale."""
+    text = resources.files("tron.data").joinpath("nifty50.csv").read_text()
+    rows = [
+        Listing(r["symbol"], r["sector"], float(r["price"]), float(r["beta"]))
+        for r in csv.DictReader(text.splitlines())
+    ]
+    n = len(rows) if n is None else n
+    rng = np.random.default_rng(50)
+    while len(rows) < n:
+        k = len(rows) + 1
+        rows.append(
+            Listing(
+                f"SYN{k:03d}",
+                "Synthetic",
+                float(np.round(rng.uniform(100, 5000), 1)),
+                float(rng.uniform(0.6, 1.4)),
+            )
+        )
+    return rows[:n]
+
+
+def _rng(*keys: int) -> np.random.Generator:
+    return np.random.default_rng([abs(k) for k in keys])
+
+
+def _key(text: str) -> int:
+    return zlib.crc32(text.encode())
+
+
+@dataclass
+class DayData:
+    day: date
+    symbols: list[str]  # stocks then the index (last)
+    regime: str
+    prev_close: np.ndarray  # (n,)
+    o: np.ndarray  # (n, MINUTES) minute bars
+    h: np.ndarray
+    lo: np.ndarray
+    c: np.ndarray
+    v: np.ndarray
+    spread: np.ndarray  # (n, MINUTES) in rupees, on the tick grid
+
+
+class MarketGenerator:
+    def __init__(self, listings: list[Listing], calendar: TradingCalendar, seed: int = 7) -> None:
+        self.listings = listings
+        self.calendar = calendar
+        self.seed = seed
+        self.symbols = [x.symbol for x in listings] + [INDEX]
+        self.base = np.array([x.price for x in listings] + [22000.0])
+        self.beta = np.array([x.beta for x in listings] + [1.0])
+        self._days: list[date] = []
+        self._closes: np.ndarray | None = None
+        self._regimes: list[str] = []
+        self._mkt: np.ndarray | None = None
+
+    # ------------------------------------------------------------------ daily model
+    def _extend(self, until: date) -> None:
+        if self._days and self._days[-1] >= until:
+            return
+        days, d = [], EPOCH
+        while d <= until + timedelta(days=400):
+            if self.calendar.is_trading_day(d):
+                days.append(d)
+            d += timedelta(days=1)
+        n = len(days)
+        mrng = _rng(self.seed, _key("market"))
+        u = mrng.random(n)
+        regimes = np.where(u < 0.35, "trending", np.where(u < 0.85, "ranging", "volatile"))
+        sign = np.where(mrng.random(n) < 0.5, -1.0, 1.0)
+        mkt = np.where(
+            regimes == "trending",
+            sign * np.abs(mrng.normal(0.009, 0.003, n)),
+            np.where(regimes == "ranging", mrng.normal(0.0003, 0.003, n), mrng.normal(0, 0.015, n)),
+        )
+        idio = np.stack(
+            [_rng(self.seed, _key(s)).normal(0, 0.011, n) for s in self.symbols[:-1]] + [np.zeros(n)]
+        )
+        rets = self.beta[:, None] * mkt[None, :] + idio
+        self._days, self._regimes, self._mkt = days, list(regimes), mkt
+        self._closes = self.base[:, None] * np.exp(np.cumsum(rets, axis=1))
+
+    def _index_of(self, d: date) -> int:
+        self._extend(d)
+        i = int(np.searchsorted(np.array(self._days, dtype="datetime64[D]"), np.datetime64(d)))
+        if i >= len(self._days) or self._days[i] != d:
+            raise ValueError(f"{d} is not a trading day")
+        return i
+
+    # ------------------------------------------------------------------ intraday
+    def day(self, d: date) -> DayData:
+        return _cached_day(self, d)
+
+    def _make_day(self, d: date) -> DayData:
+        i = self._index_of(d)
+        assert self._closes is not None
+        close = self._closes[:, i]
+        prev = self._closes[:, i - 1] if i > 0 else self.base
+        regime = self._regimes[i]
+        n = len(self.symbols)
+        steps = MINUTES * SUB
+        t = np.arange(steps) / steps
+        profile = 1 + 1.6 * np.exp(-t / 0.06) + 0.8 * np.exp(-(1 - t) / 0.08)
+        noise_scale = {"trending": 0.006, "ranging": 0.009, "volatile": 0.018}[regime]
+        gaps, incs, vols, spreads = [], [], [], []
+        for k, s in enumerate(self.symbols):
+            r = _rng(self.seed, _key(s), d.toordinal())
+            gap_share = 0.35 if regime != "ranging" else 0.15
+            total = np.log(close[k] / prev[k])
+            gaps.append(gap_share * total + r.normal(0, 0.002))
+            incs.append(r.standard_normal(steps) * profile)
+            vols.append(r.lognormal(0, 0.45, MINUTES))
+            spreads.append(r.integers(1, 4, MINUTES))
+        gap = np.array(gaps)
+        o0 = prev * np.exp(gap)
+        e = np.array(incs) * (noise_scale * (0.8 if n else 1) / np.sqrt(np.sum(profile**2)))
+        w = np.cumsum(e, axis=1)
+        cv = np.cumsum(profile**2) / np.sum(profile**2)
+        bridge = w - cv[None, :] * w[:, -1:]
+        logp = np.log(o0)[:, None] + np.log(close / o0)[:, None] * cv[None, :] + bridge
+        path = np.concatenate([np.log(o0)[:, None], logp], axis=1)
+        px = np.round(np.exp(path) / TICK) * TICK  # (n, steps+1) on the tick grid
+        grid = np.lib.stride_tricks.sliding_window_view(px, SUB + 1, axis=1)[:, ::SUB, :]
+        o, c = grid[:, :, 0], grid[:, :, -1]
+        h, lo = grid.max(axis=2), grid.min(axis=2)
+        tm = np.arange(MINUTES) / MINUTES
+        vshape = 1 + 2.5 * np.exp(-tm / 0.05) + 1.5 * np.exp(-(1 - tm) / 0.07)
+        daily_shares = 2.0e9 / self.base[:, None]
+        v = np.floor(daily_shares * vshape / vshape.sum() * np.array(vols) * (1 + 30 * np.abs(c / o - 1)))
+        v[-1, :] = 0  # the index has no volume
+        half = np.maximum(1, np.round(c * 0.0001 / TICK))  # about 1 bp each side, at least a tick
+        spread = (half * np.array(spreads)) * TICK
+        spread[:, :5] *= 2  # wider in the first minutes
+        return DayData(d, self.symbols, regime, prev, o, h, lo, c, v, spread)
+
+    # ------------------------------------------------------------------ views
+    def quote(self, day: DayData, k: int, j: int, ts: datetime) -> Quote:
+        """Symbol k after j completed minutes (0 ≤ j ≤ MINUTES)."""
+        if j == 0:
+            last, vol, hi, lo = day.o[k, 0], 0, day.o[k, 0], day.o[k, 0]
+            spr = day.spread[k, 0]
+        else:
+            last, vol = day.c[k, j - 1], int(day.v[k, :j].sum())
+            hi, lo = day.h[k, :j].max(), day.lo[k, :j].min()
+            spr = day.spread[k, j - 1]
+        ticks = round(spr / TICK)
+        bid = round((round(last / TICK) - ticks // 2) * TICK, 2)
+        ask = round(bid + max(ticks, 1) * TICK, 2)
+        return Quote(
+            day.symbols[k],
+            ts,
+            round(float(last), 2),
+            bid,
+            ask,
+            vol,
+            round(float(day.o[k, 0]), 2),
+            round(float(hi), 2),
+            round(float(lo), 2),
+            round(float(day.prev_close[k]), 2),
+        )
+
+    def daily_bar(self, d: date, symbol: str) -> DailyBar:
+        day = self.day(d)
+        k = day.symbols.index(symbol)
+        return DailyBar(
+            d,
+            float(day.o[k, 0]),
+            float(day.h[k].max()),
+            float(day.lo[k].min()),
+            float(day.c[k, -1]),
+            int(day.v[k].sum()),
+        )
+
+
+@lru_cache(maxsize=16)
+def _cached_day(gen: MarketGenerator, d: date) -> DayData:
+    return gen._make_day(d)
+
+
+def completed_minutes(ts: datetime) -> int:
+    """Minutes of the session completed at ts (0 before 09:15, 375 from 15:30)."""
+    local = ts.astimezone(IST)
+    j = (local.hour * 60 + local.minute) - (9 * 60 + 15)
+    return max(0, min(MINUTES, j))
+
+
+class GeneratedMarketData:
+    """The MarketData port over the generator, reading time from the clock."""
+
+    def __init__(self, gen: MarketGenerator, clock: Clock, symbols: int | None = None) -> None:
+        self.gen = gen
+        self.clock = clock
+        self.calls = 0
+
+    def instruments(self, asset: Asset) -> list[Instrument]:
+        if asset is not Asset.STOCKS:
+            return []
+        return [
+            Instrument(
+                x.symbol,
+                "NSE",
+                Asset.STOCKS,
+                token=_key(x.symbol) % 10_000_000,
+                lot_size=1,
+                tick_size=Decimal("0.05"),
+                sector=x.sector,
+            )
+            for x in self.gen.listings
+        ]
+
+    def snapshot(self, symbols: list[str]) -> Snapshot:
+        self.calls += 1
+        now = self.clock.now()
+        day = self.gen.day(now.date())
+        j = completed_minutes(now)
+        ts = ist(now.date(), time(9, 15)) + timedelta(minutes=j)
+        pos = {s: k for k, s in enumerate(day.symbols)}
+        return Snapshot(ts, {s: self.gen.quote(day, pos[s], j, ts) for s in symbols if s in pos})
+
+    def daily_history(self, symbol: str, before: date, days: int) -> list[DailyBar]:
+        return [self.gen.daily_bar(d, symbol) for d in self.gen.calendar.trading_days_before(before, days)]
