@@ -60,3 +60,20 @@ def embedded(
     if log_to_archive:
         install(ArchiveHandler(archive, JsonFormatter(clock)), logging.INFO)
     return deps, bus
+
+
+def from_environment() -> Deps:
+    """Deps for a Cloud Function process: settings from the environment, logs as JSON lines on stdout
+    (Cloud Logging parses them). Only the embedded backend exists so far; its bus is not drained here, so
+    a deployed system needs the Pub/Sub backend."""
+    import sys
+
+    from tron.settings import load_settings
+
+    settings = load_settings()
+    clock = RealClock()
+    deps, _ = embedded(settings, clock, log_to_archive=False)
+    handler = logging.StreamHandler(sys.stdout)
+    handler.setFormatter(JsonFormatter(clock))
+    install(handler)
+    return deps

@@ -191,6 +191,16 @@ def decide(ctx: TickContext) -> TickDecision:
         return out
     halted = ctx.halted
     stale_cutoff = ctx.now - STALE_AFTER
+    stale = sorted(s for s, q in ctx.snapshot.quotes.items() if q.ts < stale_cutoff)
+    if stale:
+        out.events.append(
+            {
+                "event": "stale_quotes",
+                "count": len(stale),
+                "symbols": stale[:5],
+                "reason": f"{len(stale)} quote(s) older than {STALE_AFTER}: no entries on them",
+            }
+        )
     ex = exposure(ctx)
     signals = [
         sig

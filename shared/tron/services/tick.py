@@ -144,7 +144,7 @@ def tick(deps: Deps, asset: Asset) -> TickResult:
     publish(deps, decision.intents)
     republish_stale(deps, day, older, now)
     for ev in decision.events:
-        level = logging.ERROR if ev["event"] == "halt" else logging.INFO
+        level = {"halt": logging.ERROR, "stale_quotes": logging.WARNING}.get(ev["event"], logging.INFO)
         log.log(
             level,
             f"{ev['event']}: {ev.get('symbol', '')} {ev.get('reason', '')}".strip(),

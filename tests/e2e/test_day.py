@@ -1,0 +1,108 @@
+"""A whole simulated trading day through the services, as `tron run-day` runs it."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, time
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from tron.domain.models import IntentState
+from tron.runner import prepare, run_day
+from tron.services.deps import Deps
+
+from tests.conftest import HOLIDAY, TRADING_DAY, settings
+
+
+def intents(deps: Deps, day=TRADING_DAY) -> list[dict]:
+    return [d for _, d in deps.store.list(f"days/{day}/intents")]
+
+
+def paper_orders(deps: Deps, day=TRADING_DAY) -> list[dict]:
+    return [d for _, d in deps.store.list(f"paper/{day}/orders")]
+
+
+@pytest.fixture(scope="module")
+def redelivered_day(tmp_path_factory: pytest.TempPathFactory):
+    tmp = tmp_path_factory.mktemp("day30")
+    s = settings(tmp, redeliver_fraction=0.3)
+    run = prepare(s, TRADING_DAY, tmp / "run")
+    result = run_day(s, TRADING_DAY, run=run)
+    return result, run
+
+
+def test_the_day_trades(redelivered_day) -> None:
+    result, _ = redelivered_day
+    assert result["trading_day"] is True
+    assert result["assets"]["stocks"]["trades"] > 5
+    assert result["orders_placed"] > 10
+
+
+def test_every_intent_is_executed_exactly_once_under_redelivery(redelivered_day) -> None:
+    result, run = redelivered_day
+    assert result["duplicate_deliveries_ignored"] > 0
+    assert result["bus"]["redelivered"] == result["duplicate_deliveries_ignored"]
+    docs = intents(run.deps)
+    assert all(d["state"] == IntentState.FILLED for d in docs)
+    tags = [o["tag"] for o in paper_orders(run.deps)]
+    assert len(tags) == len(set(tags)) == len(docs) == result["orders_placed"]
+
+
+def test_nothing_is_open_at_the_close_and_square_off_beats_the_broker(redelivered_day) -> None:
+    result, run = redelivered_day
+    assert all(a["open_positions_at_close"] == 0 for a in result["assets"].values())
+    fills = [datetime.fromisoformat(d["fill"]["at"]) for d in intents(run.deps)]
+    assert max(fills).time() < time(15, 20)  # Zerodha squares off equity MIS at 15:20
+
+
+def test_the_ledger_reconciles_to_the_paisa(redelivered_day) -> None:
+    result, run = redelivered_day
+    docs = intents(run.deps)
+    cash = sum(
+        Decimal(d["fill"]["price"]) * d["fill"]["qty"] * (1 if d["side"] == "SELL" else -1) for d in docs
+    )
+    charges = sum(Decimal(d["fill"]["charges"]["total"]) for d in docs)
+    book = run.deps.store.get(f"days/{TRADING_DAY}/books/stocks")
+    assert Decimal(book["net"]) == cash - charges
+    assert Decimal(book["charges"]) == charges
+    assert Decimal(str(result["assets"]["stocks"]["net_pnl"])) == cash - charges
+
+
+def test_no_entry_after_the_cutoff(redelivered_day) -> None:
+    _, run = redelivered_day
+    entries = [d for d in intents(run.deps) if d["purpose"] == "entry"]
+    assert entries and all(datetime.fromisoformat(d["decided_at"]).time() < time(15, 0) for d in entries)
+
+
+def test_logs_and_report_are_written(redelivered_day) -> None:
+    result, run = redelivered_day
+    logs = Path(result["logs"])
+    lines = [json.loads(x) for f in logs.glob("*.jsonl") for x in f.read_text().splitlines()]
+    assert lines and all({"severity", "message", "component", "time"} <= set(x) for x in lines)
+    assert all(x["time"].endswith("+05:30") for x in lines)
+    report = json.loads(Path(result["report"]).read_text())
+    assert report["assets"]["stocks"]["trades"] == result["assets"]["stocks"]["trades"]
+
+
+def test_same_seed_and_date_give_the_same_trades(tmp_path: Path, redelivered_day) -> None:
+    _, run = redelivered_day
+    again = prepare(settings(tmp_path), TRADING_DAY, tmp_path / "again")
+    run_day(settings(tmp_path), TRADING_DAY, run=again)
+
+    def trades(deps: Deps) -> list[tuple]:
+        return [(d["intent_id"], d["qty"], d["fill"]["price"]) for d in intents(deps)]
+
+    assert trades(again.deps) == trades(run.deps)  # with or without redelivery
+
+
+def test_a_holiday_places_nothing(tmp_path: Path) -> None:
+    result = run_day(settings(tmp_path), HOLIDAY, root=tmp_path / "h")
+    assert result["trading_day"] is False
+    assert result["orders_placed"] == 0
+    assert "holiday" in result["reason"]
+
+
+def test_a_weekend_places_nothing(tmp_path: Path) -> None:
+    result = run_day(settings(tmp_path), TRADING_DAY.replace(day=22), root=tmp_path / "w")
+    assert result["trading_day"] is False and result["reason"] == "weekend"

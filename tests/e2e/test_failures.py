@@ -1,0 +1,150 @@
+"""Bad things happen mid-day: the executor dies after the broker accepted, a message is garbage, quotes go
+stale, the configuration is wrong. Each ends in a clear record and loses nothing."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from datetime import datetime, time
+from pathlib import Path
+
+import pytest
+from tron.domain.models import OrderIntent
+from tron.ports import BrokerOrder, Snapshot
+from tron.runner import prepare, run_day
+from tron.settings import ConfigError, load_settings
+
+from tests.conftest import TRADING_DAY, settings
+
+
+class CrashAfterPlace:
+    """Places the order, then dies before the executor can record it (once, on the nth order)."""
+
+    def __init__(self, inner, nth: int) -> None:
+        self.inner, self.nth, self.placed = inner, nth, 0
+
+    def place(self, intent: OrderIntent) -> BrokerOrder:
+        order = self.inner.place(intent)
+        self.placed += 1
+        if self.placed == self.nth:
+            raise RuntimeError("process killed after the broker accepted the order")
+        return order
+
+    def find_by_tag(self, day, tag):
+        return self.inner.find_by_tag(day, tag)
+
+
+def test_a_crash_between_place_and_record_adopts_the_order_by_tag(tmp_path: Path) -> None:
+    s = settings(tmp_path)
+    run = prepare(s, TRADING_DAY, tmp_path / "run")
+    run.deps.broker = CrashAfterPlace(run.deps.broker, nth=3)
+    result = run_day(s, TRADING_DAY, run=run)
+    assert run.outcomes.get("adopted") == 1
+    orders = [d for _, d in run.deps.store.list(f"paper/{TRADING_DAY}/orders")]
+    tags = [o["tag"] for o in orders]
+    assert len(tags) == len(set(tags))  # never placed twice
+    adopted = [d for _, d in run.deps.store.list(f"days/{TRADING_DAY}/intents") if d["fill"]["adopted"]]
+    assert len(adopted) == 1 and adopted[0]["attempts"] == 2
+    assert result["assets"]["stocks"]["open_positions_at_close"] == 0
+
+
+def test_a_malformed_message_is_recorded_and_the_executor_keeps_serving(tmp_path: Path) -> None:
+    s = settings(tmp_path)
+    run = prepare(s, TRADING_DAY, tmp_path / "run")
+    run.bus.publish_raw("orders", b"{not json")
+    run.bus.publish_raw("orders", json.dumps({"intent_id": "x", "qty": -5}).encode())
+    result = run_day(s, TRADING_DAY, run=run)
+    bad = run.deps.store.list("malformed")
+    assert len(bad) == 2
+    assert any("missing field" in d["error"] for _, d in bad)
+    assert run.outcomes["malformed"] == 2 and result["orders_placed"] > 0
+    errors = [json.loads(x) for x in (Path(result["logs"]) / "execute_order.jsonl").read_text().splitlines()]
+    assert sum(1 for e in errors if e["severity"] == "ERROR" and "malformed" in e["message"]) == 2
+
+
+class FrozenAfter:
+    """A feed that stops updating at a time: quotes keep their old timestamp."""
+
+    def __init__(self, inner, at: time) -> None:
+        self.inner, self.at = inner, at
+        self.frozen: dict = {}
+
+    def instruments(self, asset):
+        return self.inner.instruments(asset)
+
+    def daily_history(self, *a):
+        return self.inner.daily_history(*a)
+
+    def snapshot(self, symbols):
+        snap = self.inner.snapshot(symbols)
+        if snap.ts.time() < self.at:
+            return snap
+        for s, q in snap.quotes.items():
+            self.frozen.setdefault(s, q)
+        return Snapshot(snap.ts, {s: self.frozen[s] for s in symbols if s in self.frozen})
+
+
+def test_stale_quotes_stop_entries(tmp_path: Path) -> None:
+    s = settings(tmp_path)
+    run = prepare(s, TRADING_DAY, tmp_path / "run")
+    run.deps.market = FrozenAfter(run.deps.market, time(11, 0))
+    run.deps.broker = replace_market(run.deps.broker, run.deps.market)
+    run_day(s, TRADING_DAY, run=run)
+    entries = [d for _, d in run.deps.store.list(f"days/{TRADING_DAY}/intents") if d["purpose"] == "entry"]
+    assert all(datetime.fromisoformat(d["decided_at"]).time() < time(11, 3) for d in entries)
+    log = (run.root / "archive" / "logs" / str(TRADING_DAY) / "tick_stocks.jsonl").read_text()
+    assert '"event": "stale_quotes", "count": 50' in log
+
+
+def replace_market(broker, market):
+    broker.market = market
+    return broker
+
+
+def test_bad_config_names_the_key_and_what_is_allowed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with pytest.raises(ConfigError, match=r"risk\.entry_cutoff.*between 09:15 and 15:10"):
+        load_settings(risk={"entry_cutoff": "15:25"})
+    monkeypatch.setenv("TRON_RISK__DAILY_LOSS_LIMIT", "-5")
+    with pytest.raises(ConfigError, match=r"risk\.daily_loss_limit: Input should be greater than 0"):
+        load_settings()
+    monkeypatch.delenv("TRON_RISK__DAILY_LOSS_LIMIT")
+    with pytest.raises(ConfigError, match=r"config key mode.*'paper' or 'live'"):
+        load_settings(mode="yolo")
+    with pytest.raises(ConfigError, match="live.*needs the Kite broker"):
+        load_settings(mode="live")
+    cfg = tmp_path / "tron.yaml"
+    cfg.write_text("risk:\n  max_open_positions: lots\n")
+    monkeypatch.setenv("TRON_CONFIG", str(cfg))
+    with pytest.raises(ConfigError, match=r"risk\.max_open_positions"):
+        load_settings()
+
+
+def test_the_cli_reports_bad_config_and_exits_2(tmp_path: Path) -> None:
+    cfg = tmp_path / "tron.yaml"
+    cfg.write_text("risk:\n  risk_per_trade_pct: 50\n")
+    p = subprocess.run(
+        [sys.executable, "-m", "tron.cli", "run-day", "--date", "2026-11-23", "--json"],
+        capture_output=True,
+        text=True,
+        env={"TRON_CONFIG": str(cfg), "PATH": "/usr/bin:/bin"},
+        cwd=tmp_path,
+    )
+    assert p.returncode == 2
+    assert "risk.risk_per_trade_pct" in p.stderr and "less than or equal to 5" in p.stderr
+
+
+def test_the_cli_runs_a_holiday_in_json(tmp_path: Path) -> None:
+    p = subprocess.run(
+        [sys.executable, "-m", "tron.cli", "run-day", "--date", "2026-11-24", "--json"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env={"PATH": "/usr/bin:/bin"},
+    )
+    assert p.returncode == 0, p.stderr
+    out = json.loads(p.stdout)
+    assert out["trading_day"] is False and out["orders_placed"] == 0
+    assert set(out["assets"]) == {"stocks", "futures", "options"}
