@@ -4,6 +4,7 @@ from datetime import date
 from pathlib import Path
 
 import pytest
+
 from tron.settings import load_settings
 
 TRADING_DAY = date(2026, 11, 23)

@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
 from tron.adapters.sqlite_store import SqliteStore
 from tron.ports import AlreadyExists, StateStore
 

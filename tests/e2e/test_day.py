@@ -8,11 +8,11 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+
+from tests.conftest import HOLIDAY, TRADING_DAY, settings
 from tron.domain.models import IntentState
 from tron.runner import prepare, run_day
 from tron.services.deps import Deps
-
-from tests.conftest import HOLIDAY, TRADING_DAY, settings
 
 
 def intents(deps: Deps, day=TRADING_DAY) -> list[dict]:
@@ -76,7 +76,7 @@ def test_no_entry_after_the_cutoff(redelivered_day) -> None:
 
 
 def test_logs_and_report_are_written(redelivered_day) -> None:
-    result, run = redelivered_day
+    result, _ = redelivered_day
     logs = Path(result["logs"])
     lines = [json.loads(x) for f in logs.glob("*.jsonl") for x in f.read_text().splitlines()]
     assert lines and all({"severity", "message", "component", "time"} <= set(x) for x in lines)

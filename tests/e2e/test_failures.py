@@ -10,12 +10,12 @@ from datetime import datetime, time
 from pathlib import Path
 
 import pytest
+
+from tests.conftest import TRADING_DAY, settings
 from tron.domain.models import OrderIntent
 from tron.ports import BrokerOrder, Snapshot
 from tron.runner import prepare, run_day
 from tron.settings import ConfigError, load_settings
-
-from tests.conftest import TRADING_DAY, settings
 
 
 class CrashAfterPlace:
@@ -113,7 +113,7 @@ def test_bad_config_names_the_key_and_what_is_allowed(
     monkeypatch.delenv("TRON_RISK__DAILY_LOSS_LIMIT")
     with pytest.raises(ConfigError, match=r"config key mode.*'paper' or 'live'"):
         load_settings(mode="yolo")
-    with pytest.raises(ConfigError, match="live.*needs the Kite broker"):
+    with pytest.raises(ConfigError, match=r"live.*needs the Kite broker"):
         load_settings(mode="live")
     cfg = tmp_path / "tron.yaml"
     cfg.write_text("risk:\n  max_open_positions: lots\n")

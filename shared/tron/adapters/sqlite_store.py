@@ -22,20 +22,29 @@ def _parent(path: str) -> str:
 
 
 class _Txn:
-    def __init__(self, conn: sqlite3.Connection) -> None:
+    def __init__(self, conn: sqlite3.Connection, counts: SqliteStore | None = None) -> None:
         self.conn = conn
+        self.counts = counts
+
+    def _count(self, reads: int = 0, writes: int = 0) -> None:
+        if self.counts is not None:
+            self.counts.reads += reads
+            self.counts.writes += writes
 
     def get(self, path: str) -> Doc | None:
+        self._count(reads=1)
         row = self.conn.execute("SELECT data FROM docs WHERE path=?", (path,)).fetchone()
         return None if row is None else json.loads(row[0])
 
     def set(self, path: str, data: Doc) -> None:
+        self._count(writes=1)
         self.conn.execute(
             "INSERT INTO docs(path, parent, data) VALUES(?,?,?) ON CONFLICT(path) DO UPDATE SET data=excluded.data",
             (path, _parent(path), json.dumps(data, sort_keys=True)),
         )
 
     def create(self, path: str, data: Doc) -> None:
+        self._count(writes=1)
         try:
             self.conn.execute(
                 "INSERT INTO docs(path, parent, data) VALUES(?,?,?)",
@@ -46,6 +55,8 @@ class _Txn:
 
 
 class SqliteStore:
+    """Counts document reads and writes (list counts one read per document, as Firestore bills)."""
+
     def __init__(self, path: str | Path) -> None:
         self.path = str(path)
         if self.path != ":memory:":
@@ -62,19 +73,16 @@ class SqliteStore:
 
     def get(self, path: str) -> Doc | None:
         with self._lock:
-            self.reads += 1
-            return _Txn(self.conn).get(path)
+            return _Txn(self.conn, self).get(path)
 
     def set(self, path: str, data: Doc) -> None:
         with self._lock:
-            self.writes += 1
-            _Txn(self.conn).set(path, data)
+            _Txn(self.conn, self).set(path, data)
 
     def create(self, path: str, data: Doc) -> bool:
         with self._lock:
-            self.writes += 1
             try:
-                _Txn(self.conn).create(path, data)
+                _Txn(self.conn, self).create(path, data)
                 return True
             except AlreadyExists:
                 return False
@@ -91,7 +99,7 @@ class SqliteStore:
         with self._lock:
             self.conn.execute("BEGIN IMMEDIATE")
             try:
-                result = fn(_Txn(self.conn))
+                result = fn(_Txn(self.conn, self))
             except BaseException:
                 self.conn.execute("ROLLBACK")
                 raise

@@ -1,0 +1,29 @@
+# The two set-up commands of the README: `make run-day` and `make test`. Both create .venv on first use.
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+ARGS ?= --date 2026-11-23
+
+.PHONY: run-day test lint bench clean
+
+$(STAMP): requirements.txt requirements-dev.txt pyproject.toml
+	$(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --disable-pip-version-check -r requirements-dev.txt -e .
+	touch $(STAMP)
+
+run-day: $(STAMP)
+	$(BIN)/tron run-day $(ARGS)
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+test: lint
+	$(BIN)/pytest
+
+bench: $(STAMP)
+	$(BIN)/python bench/bench_day.py
+
+clean:
+	rm -rf $(VENV) var
