@@ -22,6 +22,7 @@ from tron.domain.sizing import size_by_risk
 
 STOP_ATR = 2.0
 TARGET_ATR = 3.0
+MIN_STOP_PCT = 0.4  # a 1-minute ATR is tiny: the stop is at least this % of price, or noise and costs decide
 STALE_AFTER = timedelta(minutes=2)
 
 
@@ -223,9 +224,9 @@ def decide(ctx: TickContext) -> TickDecision:
                 }
             )
             continue
-        dist = STOP_ATR * sig.atr
+        dist = max(STOP_ATR * sig.atr, MIN_STOP_PCT / 100 * sig.price)
         stop = sig.price - sig.side.sign * dist
-        target = sig.price + sig.side.sign * TARGET_ATR * sig.atr
+        target = sig.price + sig.side.sign * dist * TARGET_ATR / STOP_ATR
         headroom = plan.risk.loss_limit + ex.realized_net - ex.open_worst_loss
         qty = size_by_risk(
             capital=plan.risk.capital,
