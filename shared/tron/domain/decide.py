@@ -55,7 +55,7 @@ class TickContext:
     state: SessionState
     book: Book
     pending: dict[str, Pending]
-    snapshot: Snapshot
+    snapshot: Snapshot | None  # None outside a tick (the square-off)
 
 
 @dataclass
@@ -167,6 +167,8 @@ def exits_for(
 
 def decide(ctx: TickContext) -> TickDecision:
     out = TickDecision()
+    if ctx.snapshot is None:
+        raise ValueError("decide needs the tick's snapshot")
     bar = ctx.state.apply(ctx.snapshot)
     if bar is None:
         return out

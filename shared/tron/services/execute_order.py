@@ -20,6 +20,7 @@ from tron.domain.charges import order_charges
 from tron.domain.models import IntentState, OrderIntent
 from tron.ports import BrokerOrder, BrokerUnavailable, OrderRejected
 from tron.services.deps import Deps, book_path, day_path, intent_path
+from tron.services.orders import halted_reason
 
 log = logging.getLogger("tron.execute_order")
 
@@ -77,9 +78,7 @@ def execute_order(deps: Deps, data: bytes, attributes: dict[str, str] | None = N
         if recovering and now - datetime.fromisoformat(doc["placing_since"]) < lease:
             return "busy", False
         daydoc = txn.get(day_path(day)) or {}
-        halted = daydoc.get("halted") or (
-            f"{intent.asset} squared off" if intent.asset.value in daydoc.get("squaring", []) else None
-        )
+        halted = halted_reason(daydoc, intent.asset)
         if intent.purpose.opens and halted:
             book = Book.from_doc(txn.get(bp))
             book.record_rejection(intent.intent_id)

@@ -9,13 +9,10 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from tron.domain.book import Book
-from tron.domain.decide import Pending, TickContext, exits_for
-from tron.domain.models import Asset, Purpose
-from tron.domain.session import SessionState
-from tron.services.deps import Deps, book_path, day_path, intent_path, state_path
-from tron.services.orders import intent_doc, publish
-from tron.services.tick import instruments_from_doc
+from tron.domain.decide import exits_for
+from tron.domain.models import Asset, OrderIntent, Purpose
+from tron.services.deps import Deps, day_path, state_path
+from tron.services.orders import claim, load_context, publish
 
 log = logging.getLogger("tron.square_off")
 
@@ -38,34 +35,17 @@ def square_off(deps: Deps, asset: str = "all", reason: str = "scheduled square-o
     sent: dict[str, list[str]] = {}
     for a in assets:
 
-        def body(txn: Any, a: Asset = a) -> list[Any]:
+        def body(txn: Any, a: Asset = a) -> list[OrderIntent]:
             daydoc = txn.get(day_path(day))
-            doc = txn.get(state_path(day, a))
-            book = Book.from_doc(txn.get(book_path(day, a)))
+            state = txn.get(state_path(day, a))
             if daydoc is None:
                 return []
+            intents: list[OrderIntent] = []
+            if state is not None:
+                ctx = load_context(txn, day, a, state, now, None, reason, None)
+                intents = exits_for(ctx, {}, Purpose.SQUARE_OFF, only=set(ctx.book.positions), reason=reason)
+                txn.set(state_path(day, a), {**state, "pending": claim(txn, day, ctx, intents, now)})
             squaring = sorted(set(daydoc.get("squaring", [])) | {a.value})
-            if doc is None:
-                txn.set(day_path(day), {**daydoc, "squaring": squaring})
-                return []
-            pending = {k: Pending(**v) for k, v in doc["pending"].items() if k not in set(book.processed)}
-            ctx = TickContext(
-                a,
-                now.date(),
-                now,
-                None,
-                reason,
-                instruments_from_doc(doc["instruments"], a),
-                SessionState.from_doc(doc["session"]),
-                book,
-                pending,
-                None,
-            )  # type: ignore[arg-type]
-            intents = exits_for(ctx, {}, Purpose.SQUARE_OFF, only=set(book.positions), reason=reason)
-            for it in intents:
-                pending[it.intent_id] = Pending(it.intent_id, it.symbol, it.purpose)
-                txn.create(intent_path(day, it.intent_id), intent_doc(it, now))
-            txn.set(state_path(day, a), {**doc, "pending": {k: v.to_doc() for k, v in pending.items()}})
             txn.set(day_path(day), {**daydoc, "squaring": squaring})
             return intents
 

@@ -10,13 +10,12 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any
 
-from tron.domain.book import Book
-from tron.domain.decide import Pending, TickContext, decide
+from tron.domain.decide import decide
 from tron.domain.models import Asset, Instrument
 from tron.domain.plan import Plan
 from tron.domain.session import SessionState
-from tron.services.deps import Deps, book_path, day_path, intent_path, state_path
-from tron.services.orders import intent_doc, publish, republish_stale
+from tron.services.deps import Deps, day_path, state_path
+from tron.services.orders import claim, halted_reason, load_context, publish, republish_stale
 
 log = logging.getLogger("tron.tick")
 
@@ -31,15 +30,6 @@ class TickResult:
 
 def _instruments_doc(instruments: list[Instrument]) -> dict[str, list[Any]]:
     return {i.symbol: [i.exchange, i.lot_size, str(i.tick_size), i.segment, i.sector] for i in instruments}
-
-
-def instruments_from_doc(doc: dict[str, list[Any]], asset: Asset) -> dict[str, Instrument]:
-    from decimal import Decimal
-
-    return {
-        s: Instrument(s, v[0], asset, lot_size=int(v[1]), tick_size=Decimal(v[2]), segment=v[3], sector=v[4])
-        for s, v in doc.items()
-    }
 
 
 def tick(deps: Deps, asset: Asset) -> TickResult:
@@ -102,40 +92,22 @@ def tick(deps: Deps, asset: Asset) -> TickResult:
         if doc.get("last_minute") == minute:
             return None
         day_now = txn.get(day_path(day)) or daydoc
-        book = Book.from_doc(txn.get(book_path(day, asset)))
-        pending = {k: Pending(**v) for k, v in doc["pending"].items() if k not in set(book.processed)}
-        halted = day_now.get("halted") or (
-            f"{asset} squared off" if asset.value in day_now.get("squaring", []) else None
-        )
-        ctx = TickContext(
-            asset,
-            now.date(),
-            now,
-            plan,
-            halted,
-            instruments_from_doc(doc["instruments"], asset),
-            SessionState.from_doc(doc["session"]),
-            book,
-            pending,
-            snapshot,
-        )
+        ctx = load_context(txn, day, asset, doc, now, plan, halted_reason(day_now, asset), snapshot)
+        pending_before = set(ctx.pending)
         decision = decide(ctx)
-        for it in decision.intents:
-            ctx.pending.setdefault(it.intent_id, Pending(it.intent_id, it.symbol, it.purpose))
-            txn.create(intent_path(day, it.intent_id), intent_doc(it, now))
+        pending = claim(txn, day, ctx, decision.intents, now)
         txn.set(
             sp,
             {
                 "instruments": doc["instruments"],
                 "last_minute": minute,
                 "session": ctx.state.to_doc(),
-                "pending": {k: v.to_doc() for k, v in ctx.pending.items()},
+                "pending": pending,
             },
         )
         if decision.halt and not day_now.get("halted"):
             txn.set(day_path(day), {**day_now, "halted": decision.halt})
-        older = [k for k in pending if k not in {i.intent_id for i in decision.intents}]
-        return decision, older
+        return decision, sorted(pending_before)
 
     out = deps.store.transaction(body)
     if out is None:

@@ -96,7 +96,6 @@ class MarketGenerator:
         self._days: list[date] = []
         self._closes: np.ndarray | None = None
         self._regimes: list[str] = []
-        self._mkt: np.ndarray | None = None
 
     # ------------------------------------------------------------------ daily model
     def _extend(self, until: date) -> None:
@@ -121,7 +120,7 @@ class MarketGenerator:
             [_rng(self.seed, _key(s)).normal(0, 0.011, n) for s in self.symbols[:-1]] + [np.zeros(n)]
         )
         rets = self.beta[:, None] * mkt[None, :] + idio
-        self._days, self._regimes, self._mkt = days, list(regimes), mkt
+        self._days, self._regimes = days, list(regimes)
         self._closes = self.base[:, None] * np.exp(np.cumsum(rets, axis=1))
 
     def _index_of(self, d: date) -> int:
@@ -141,7 +140,6 @@ class MarketGenerator:
         close = self._closes[:, i]
         prev = self._closes[:, i - 1] if i > 0 else self.base
         regime = self._regimes[i]
-        n = len(self.symbols)
         steps = MINUTES * SUB
         t = np.arange(steps) / steps
         profile = 1 + 1.6 * np.exp(-t / 0.06) + 0.8 * np.exp(-(1 - t) / 0.08)
@@ -157,7 +155,7 @@ class MarketGenerator:
             spreads.append(r.integers(1, 4, MINUTES))
         gap = np.array(gaps)
         o0 = prev * np.exp(gap)
-        e = np.array(incs) * (noise_scale * (0.8 if n else 1) / np.sqrt(np.sum(profile**2)))
+        e = np.array(incs) * (0.8 * noise_scale / np.sqrt(np.sum(profile**2)))
         w = np.cumsum(e, axis=1)
         cv = np.cumsum(profile**2) / np.sum(profile**2)
         bridge = w - cv[None, :] * w[:, -1:]
@@ -231,7 +229,7 @@ def completed_minutes(ts: datetime) -> int:
 class GeneratedMarketData:
     """The MarketData port over the generator, reading time from the clock."""
 
-    def __init__(self, gen: MarketGenerator, clock: Clock, symbols: int | None = None) -> None:
+    def __init__(self, gen: MarketGenerator, clock: Clock) -> None:
         self.gen = gen
         self.clock = clock
         self.calls = 0
