@@ -73,7 +73,66 @@ def cmd_run_day(args: argparse.Namespace) -> int:
         f"orders placed {result['orders_placed']}, rejected {result['orders_rejected']}, "
         f"duplicate deliveries ignored {result['duplicate_deliveries_ignored']}"
     )
-    out.print(f"state: {result['state']}\nlogs:  {result['logs']}\nreport: {result.get('report')}")
+    out.print(f"state:  {result['state']}\nlogs:   {result['logs']}\nreport: {result.get('report_html')}")
+    return 0
+
+
+def _run_root(args: argparse.Namespace) -> Any:
+    from tron.runner import run_root
+
+    settings = load_settings(seed=args.seed, symbols=args.symbols)
+    return settings, run_root(settings, args.date)
+
+
+def cmd_plan(args: argparse.Namespace) -> int:
+    import tempfile
+    from pathlib import Path
+
+    from tron.bootstrap import embedded
+    from tron.services.plan_day import build_plan
+
+    settings = load_settings(seed=args.seed, symbols=args.symbols)
+    with tempfile.TemporaryDirectory() as tmp:
+        deps, _ = embedded(settings, root=Path(tmp), log_to_archive=False)
+        closed = deps.calendar.why_closed(args.date)
+        if closed:
+            print(json.dumps({"date": args.date.isoformat(), "trading_day": False, "reason": closed}))
+            return 0
+        plan = build_plan(deps, args.date).to_doc()
+    if args.json:
+        print(json.dumps(plan))
+        return 0
+    print(f"plan for {plan['day']} by {plan['planner']}: {plan['regime']} regime")
+    if plan["fallback_reason"]:
+        print(f"  (fell back to rules: {plan['fallback_reason']})")
+    for asset, ap in plan["assets"].items():
+        strategies = ", ".join(f"{s['name']}{s['params'] or ''}" for s in ap["strategies"]) or "none"
+        print(
+            f"  {asset:8} {'on ' if ap['enabled'] else 'off'}  {strategies}  loss limit ₹{ap['risk']['daily_loss_limit']}"
+        )
+    return 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    _, root = _run_root(args)
+    path = root / "archive" / "reports" / args.date.isoformat() / "report.json"
+    if not path.exists():
+        print(
+            f"tron: no report for {args.date} at {path}; run `tron run-day --date {args.date}` first",
+            file=sys.stderr,
+        )
+        return 1
+    report = json.loads(path.read_text())
+    if args.json:
+        print(json.dumps(report))
+        return 0
+    for asset, a in report["assets"].items():
+        wr = "–" if a["win_rate"] is None else f"{a['win_rate']:.0%}"
+        print(
+            f"{asset:8} trades {a['trades']:3}  win rate {wr:>4}  net ₹{a['net_pnl']:>10,.2f}  "
+            f"charges ₹{a['charges']:>9,.2f}  max drawdown ₹{a['max_intraday_drawdown']:>9,.2f}"
+        )
+    print(f"HTML report: {path.with_suffix('.html')}")
     return 0
 
 
@@ -89,6 +148,16 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--redeliver", type=float, help="share of bus messages delivered twice (0–1)")
     r.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
     r.set_defaults(func=cmd_run_day)
+    for name, func, text in (
+        ("plan", cmd_plan, "print the plan plan_day would write for a date"),
+        ("report", cmd_report, "print a simulated day's report and where its HTML is"),
+    ):
+        c = sub.add_parser(name, help=text)
+        c.add_argument("--date", type=_date, required=True, help="IST trading date")
+        c.add_argument("--symbols", type=int, help="universe size (default: the NIFTY 50)")
+        c.add_argument("--seed", type=int, help="market generator seed (default from config: 7)")
+        c.add_argument("--json", action="store_true", help="print JSON")
+        c.set_defaults(func=func)
     for name in ("cli_fno", "cli_indicators"):
         try:
             module = __import__(f"tron.{name}", fromlist=["register"])

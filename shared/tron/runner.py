@@ -47,8 +47,13 @@ class DayRun:
     outcomes: dict[str, int] = field(default_factory=dict)
 
 
+def run_root(settings: Settings, day: date) -> Path:
+    """Where `tron run-day` keeps a day's state, logs and reports."""
+    return settings.data_dir / "runs" / f"{day}-seed{settings.seed}-n{settings.symbols or 50}"
+
+
 def prepare(settings: Settings, day: date, root: Path | None = None) -> DayRun:
-    root = root or settings.data_dir / "runs" / f"{day}-seed{settings.seed}-n{settings.symbols or 50}"
+    root = root or run_root(settings, day)
     if root.exists():
         shutil.rmtree(root)  # a run is repeatable: same inputs, a fresh store
     clock = VirtualClock(ist(day, time(8, 45)))
@@ -98,7 +103,7 @@ def run_day(
                 on_minute(t, i, total)
             t += timedelta(minutes=1)
         result = deps.store.get(f"days/{day}") or {}
-        result = summarize(deps, day.isoformat()) | {"report": result.get("report")}
+        result = summarize(deps, day.isoformat()) | {k: result.get(k) for k in ("report", "report_html")}
     filled = run.outcomes.get("filled", 0) + run.outcomes.get("adopted", 0)
     result.update(
         {

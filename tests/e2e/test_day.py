@@ -106,3 +106,29 @@ def test_a_holiday_places_nothing(tmp_path: Path) -> None:
 def test_a_weekend_places_nothing(tmp_path: Path) -> None:
     result = run_day(settings(tmp_path), TRADING_DAY.replace(day=22), root=tmp_path / "w")
     assert result["trading_day"] is False and result["reason"] == "weekend"
+
+
+def test_the_report_has_the_curve_and_every_fill(redelivered_day) -> None:
+    result, _ = redelivered_day
+    report = json.loads(Path(result["report"]).read_text())
+    stocks = report["assets"]["stocks"]
+    assert len(stocks["fills"]) == result["orders_placed"]
+    assert stocks["equity_curve"][-1][1] == pytest.approx(stocks["net_pnl"])
+    assert stocks["max_intraday_drawdown"] >= 0
+    page = Path(result["report_html"]).read_text()
+    assert "<polyline" in page and f"TRON — {TRADING_DAY}" in page
+
+
+def test_plan_and_report_commands(tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch) -> None:
+    from tron.cli import main
+
+    monkeypatch.setenv("TRON_DATA_DIR", str(tmp_path))
+    assert main(["plan", "--date", str(TRADING_DAY), "--json"]) == 0
+    plan = json.loads(capsys.readouterr().out)
+    assert plan["planner"] == "rules" and plan["assets"]["stocks"]["enabled"] is True
+    assert main(["report", "--date", str(TRADING_DAY)]) == 1
+    assert "run-day" in capsys.readouterr().err
+    assert main(["run-day", "--date", str(TRADING_DAY), "--json"]) == 0
+    capsys.readouterr()
+    assert main(["report", "--date", str(TRADING_DAY), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["date"] == str(TRADING_DAY)

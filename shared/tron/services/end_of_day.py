@@ -6,8 +6,9 @@ import json
 import logging
 from typing import Any
 
+from tron.domain import report
 from tron.domain.book import Book
-from tron.domain.models import Asset
+from tron.domain.models import Asset, IntentState
 from tron.services.deps import Deps, book_path, day_path
 
 log = logging.getLogger("tron.end_of_day")
@@ -45,11 +46,15 @@ def end_of_day(deps: Deps) -> dict[str, Any]:
     if daydoc is None or not daydoc.get("trading_day"):
         return {"date": day, "trading_day": False}
     summary = summarize(deps, day)
+    fills = [d for _, d in deps.store.list(f"days/{day}/intents") if d.get("state") == IntentState.FILLED]
+    rep = report.build(day, summary, fills)
     where = deps.archive.write(
-        f"reports/{day}/summary.json", json.dumps(summary, indent=2).encode(), "application/json"
+        f"reports/{day}/report.json", json.dumps(rep, indent=2).encode(), "application/json"
     )
+    html_at = deps.archive.write(f"reports/{day}/report.html", report.render_html(rep).encode(), "text/html")
     deps.store.set(
-        day_path(day), {**daydoc, "status": "closed", "summary": summary["assets"], "report": where}
+        day_path(day),
+        {**daydoc, "status": "closed", "summary": summary["assets"], "report": where, "report_html": html_at},
     )
     for a, s in summary["assets"].items():
         if s["open_positions_at_close"]:
@@ -57,5 +62,5 @@ def end_of_day(deps: Deps) -> dict[str, Any]:
                 f"{a}: {s['open_positions_at_close']} position(s) still open at the end of day",
                 extra={"component": "end_of_day", "correlation_id": day},
             )
-    log.info(f"day closed; report at {where}", extra={"component": "end_of_day", "correlation_id": day})
-    return {**summary, "report": where}
+    log.info(f"day closed; report at {html_at}", extra={"component": "end_of_day", "correlation_id": day})
+    return {**summary, "report": where, "report_html": html_at}

@@ -1,0 +1,99 @@
+"""The end-of-day report: per asset trades, P&L, charges, win rate, intraday drawdown and the realised
+equity curve (net of charges, stepped at each fill), as data and as a self-contained HTML page."""
+
+from __future__ import annotations
+
+import html
+from decimal import Decimal
+from typing import Any
+
+from tron.domain.money import ZERO
+
+
+def build(day: str, summary: dict[str, Any], fills: list[dict[str, Any]]) -> dict[str, Any]:
+    """fills: filled intent documents of the day (any order)."""
+    assets: dict[str, Any] = {}
+    for asset, s in summary["assets"].items():
+        mine = sorted(
+            (f for f in fills if f["asset"] == asset), key=lambda f: (f["fill"]["at"], f["intent_id"])
+        )
+        equity, curve, peak, drawdown = ZERO, [], ZERO, ZERO
+        for f in mine:
+            equity += Decimal(f["fill"]["realized"]) - Decimal(f["fill"]["charges"]["total"])
+            peak = max(peak, equity)
+            drawdown = max(drawdown, peak - equity)
+            curve.append([f["fill"]["at"], float(equity)])
+        trades = s["trades"]
+        assets[asset] = {
+            **s,
+            "win_rate": round(s["wins"] / trades, 4) if trades else None,
+            "max_intraday_drawdown": float(drawdown),
+            "equity_curve": curve,
+            "fills": [
+                {k: f[k] for k in ("intent_id", "symbol", "side", "qty", "purpose", "strategy", "reason")}
+                | {
+                    "price": f["fill"]["price"],
+                    "at": f["fill"]["at"],
+                    "charges": f["fill"]["charges"]["total"],
+                }
+                for f in mine
+            ],
+        }
+    return {"date": day, "status": summary.get("status"), "halted": summary.get("halted"), "assets": assets}
+
+
+def _svg(curve: list[list[Any]], width: int = 640, height: int = 180) -> str:
+    if not curve:
+        return "<p>No fills.</p>"
+    ys = [0.0] + [float(p[1]) for p in curve]
+    lo, hi = min(ys), max(ys)
+    span = (hi - lo) or 1.0
+    step = width / max(len(ys) - 1, 1)
+    pts = " ".join(f"{i * step:.1f},{height - (y - lo) / span * height:.1f}" for i, y in enumerate(ys))
+    zero = height - (0 - lo) / span * height
+    return (
+        f'<svg class="equity" viewBox="-4 -4 {width + 8} {height + 8}" width="{width}" height="{height}" '
+        f'role="img" aria-label="equity curve"><line x1="0" x2="{width}" y1="{zero:.1f}" y2="{zero:.1f}" '
+        f'stroke="#999" stroke-dasharray="4"/><polyline fill="none" stroke="#1565c0" stroke-width="2" '
+        f'points="{pts}"/></svg><p class="axis">₹{lo:,.2f} … ₹{hi:,.2f}, {len(curve)} fills</p>'
+    )
+
+
+def render_html(report: dict[str, Any]) -> str:
+    e = html.escape
+    parts = [
+        "<!doctype html><html><head><meta charset='utf-8'>",
+        f"<title>TRON {e(report['date'])}</title><style>body{{font-family:sans-serif;margin:2em}}"
+        "table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:4px 8px;text-align:right}"
+        "th:first-child,td:first-child{text-align:left}.axis{color:#666;font-size:small}</style></head><body>",
+        f"<h1>TRON — {e(report['date'])}</h1>",
+    ]
+    if report.get("halted"):
+        parts.append(f"<p style='color:#b00'>Entries halted: {e(str(report['halted']))}</p>")
+    parts.append(
+        "<table><tr><th>asset</th><th>trades</th><th>win rate</th><th>gross ₹</th><th>charges ₹</th>"
+        "<th>net ₹</th><th>max drawdown ₹</th><th>open at close</th></tr>"
+    )
+    for asset, a in report["assets"].items():
+        wr = "–" if a["win_rate"] is None else f"{a['win_rate']:.0%}"
+        parts.append(
+            f"<tr><td>{e(asset)}</td><td>{a['trades']}</td><td>{wr}</td><td>{a['gross_pnl']:,.2f}</td>"
+            f"<td>{a['charges']:,.2f}</td><td>{a['net_pnl']:,.2f}</td>"
+            f"<td>{a['max_intraday_drawdown']:,.2f}</td><td>{a['open_positions_at_close']}</td></tr>"
+        )
+    parts.append("</table>")
+    for asset, a in report["assets"].items():
+        if not a["fills"]:
+            continue
+        parts.append(f"<h2>{e(asset)}: realised equity, net of charges</h2>{_svg(a['equity_curve'])}")
+        parts.append(
+            "<table><tr><th>time</th><th>symbol</th><th>side</th><th>qty</th><th>price</th><th>why</th></tr>"
+        )
+        for f in a["fills"]:
+            parts.append(
+                f"<tr><td>{e(f['at'][11:16])}</td><td>{e(f['symbol'])}</td><td>{e(f['side'])}</td>"
+                f"<td>{f['qty']}</td><td>{e(f['price'])}</td><td>{e(f['reason'])}</td></tr>"
+            )
+        parts.append("</table>")
+    parts.append("</body></html>")
+    return "\n".join(parts)
