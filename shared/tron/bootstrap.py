@@ -14,7 +14,7 @@ from tron.adapters.logs import ArchiveHandler, JsonFormatter, install
 from tron.adapters.paper import PaperBroker
 from tron.adapters.rules_planner import RulesPlanner
 from tron.adapters.sqlite_store import SqliteStore
-from tron.ports import Clock
+from tron.ports import Clock, Planner, Secrets
 from tron.services.deps import Deps, ServiceConfig
 from tron.settings import Settings
 from tron.sim.market import GeneratedMarketData, MarketGenerator, nifty50
@@ -30,6 +30,16 @@ def service_config(settings: Settings) -> ServiceConfig:
     )
 
 
+def configured_planner(settings: Settings, secrets: Secrets) -> Planner | None:
+    """The configured planner when it is not the rule planner."""
+    if settings.planner == "openai":
+        from tron.adapters.openai_planner import OpenAIPlanner
+
+        o = settings.openai
+        return OpenAIPlanner(secrets, o.model, o.timeout_s, o.max_tokens, o.base_url)
+    return None
+
+
 def embedded(
     settings: Settings, clock: Clock | None = None, root: Path | None = None, log_to_archive: bool = True
 ) -> tuple[Deps, InProcBus]:
@@ -43,17 +53,18 @@ def embedded(
     bus = InProcBus(redeliver_fraction=settings.redeliver_fraction, seed=settings.seed)
     gen = MarketGenerator(nifty50(settings.symbols), calendar, seed=settings.seed)
     market = GeneratedMarketData(gen, clock)
-    planner = RulesPlanner()
+    secrets = EnvSecrets()
+    rules = RulesPlanner()
     deps = Deps(
         store=store,
         bus=bus,
         archive=archive,
-        secrets=EnvSecrets(),
+        secrets=secrets,
         clock=clock,
         market=market,
         broker=PaperBroker(store, market),
-        planner=planner,
-        fallback_planner=planner,
+        planner=configured_planner(settings, secrets) or rules,
+        fallback_planner=rules,
         calendar=calendar,
         config=service_config(settings),
     )

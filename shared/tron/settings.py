@@ -85,6 +85,14 @@ class AssetSettings(BaseModel):
     )
 
 
+class OpenAISettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    model: str = Field("gpt-4o-mini", min_length=1)
+    timeout_s: float = Field(20, gt=0, le=120, description="seconds before falling back to the rule plan")
+    max_tokens: int = Field(1200, ge=100, le=8000, description="token budget of the answer")
+    base_url: str | None = Field(None, description="an OpenAI-compatible endpoint (default: OpenAI's)")
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="TRON_", env_nested_delimiter="__", extra="forbid")
 
@@ -101,6 +109,8 @@ class Settings(BaseSettings):
         0.0, ge=0, le=1, description="share of bus messages delivered twice (testing)"
     )
     orders_topic: str = Field("orders", min_length=1)
+    planner: Literal["rules", "openai"] = Field("rules", description="who proposes the daily plan")
+    openai: OpenAISettings = OpenAISettings()
     risk: RiskSettings = RiskSettings()
     assets: dict[Asset, AssetSettings] = Field(
         default_factory=lambda: {
