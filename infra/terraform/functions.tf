@@ -1,0 +1,146 @@
+locals {
+  kite_secrets = ["kite-api-key", "kite-access-token"]
+
+  # One entry per entry point of functions/main.py (the key is the Python name, the function is named with
+  # hyphens). secrets: what the function may read; publishes: may publish order intents to "orders";
+  # reads_archive: may read the log/report bucket besides writing to it.
+  functions = {
+    plan_day = {
+      description   = "Pre-open: builds the day's plan, risk envelope and warm-up history."
+      memory        = "1Gi"
+      timeout       = 540
+      max_instances = 1
+      ingress       = var.http_ingress
+      secrets       = concat(local.kite_secrets, ["openai-api-key"])
+      publishes     = false
+      reads_archive = false
+    }
+    tick_stocks = {
+      description   = "Every minute 09:15-15:29 IST: one quote snapshot, strategies, risk, order intents (stocks)."
+      memory        = "1Gi"
+      timeout       = 55
+      max_instances = 1
+      ingress       = var.http_ingress
+      secrets       = local.kite_secrets
+      publishes     = true
+      reads_archive = false
+    }
+    tick_futures = {
+      description   = "Every minute 09:15-15:29 IST: one quote snapshot, strategies, risk, order intents (futures)."
+      memory        = "1Gi"
+      timeout       = 55
+      max_instances = 1
+      ingress       = var.http_ingress
+      secrets       = local.kite_secrets
+      publishes     = true
+      reads_archive = false
+    }
+    tick_options = {
+      description   = "Every minute 09:15-15:29 IST: one quote snapshot, strategies, risk, order intents (options)."
+      memory        = "1Gi"
+      timeout       = 55
+      max_instances = 1
+      ingress       = var.http_ingress
+      secrets       = local.kite_secrets
+      publishes     = true
+      reads_archive = false
+    }
+    execute_order = {
+      description   = "Pub/Sub push from \"orders\": claims the intent, reconciles by tag, places the order once."
+      memory        = "512Mi"
+      timeout       = 60
+      max_instances = 5 # Kite allows 10 orders/s per client
+      ingress       = var.http_ingress
+      secrets       = local.kite_secrets
+      publishes     = false
+      reads_archive = false
+    }
+    square_off = {
+      description   = "Exits intraday positions before the broker's auto square-off; also callable by hand."
+      memory        = "512Mi"
+      timeout       = 120
+      max_instances = 1
+      ingress       = var.manual_ingress
+      secrets       = local.kite_secrets
+      publishes     = true
+      reads_archive = false
+    }
+    end_of_day = {
+      description   = "After the close: P&L, HTML/JSON report and log archive to GCS, optional LLM review."
+      memory        = "1Gi"
+      timeout       = 540
+      max_instances = 1
+      ingress       = var.http_ingress
+      secrets       = concat(local.kite_secrets, ["openai-api-key"])
+      publishes     = false
+      reads_archive = true
+    }
+  }
+
+  # Functions invoked over HTTP by Cloud Scheduler (execute_order is reached only by the push subscription).
+  http_functions = { for k, v in local.functions : k => v if k != "execute_order" }
+}
+
+resource "google_cloudfunctions2_function" "fn" {
+  #checkov:skip=CKV_GCP_124:square-off is the operator's emergency exit (`gcloud functions call square-off`) and must be reachable from outside the project; IAM authentication is still required (no allUsers). The other functions default to ALLOW_INTERNAL_ONLY.
+  for_each = local.functions
+
+  name        = replace(each.key, "_", "-")
+  location    = var.region
+  description = each.value.description
+  labels      = { app = "tron" }
+
+  build_config {
+    runtime         = "python312"
+    entry_point     = each.key
+    service_account = google_service_account.build.id
+
+    source {
+      storage_source {
+        bucket = google_storage_bucket.sources.name
+        object = google_storage_bucket_object.functions.name
+      }
+    }
+  }
+
+  service_config {
+    service_account_email            = google_service_account.fn[each.key].email
+    available_memory                 = each.value.memory
+    timeout_seconds                  = each.value.timeout
+    min_instance_count               = 0
+    max_instance_count               = each.value.max_instances
+    max_instance_request_concurrency = 1
+    ingress_settings                 = each.value.ingress
+    all_traffic_on_latest_revision   = true
+
+    # With static egress every request, Kite's included, leaves through the connector and Cloud NAT.
+    vpc_connector                 = var.enable_static_egress ? google_vpc_access_connector.egress[0].id : null
+    vpc_connector_egress_settings = var.enable_static_egress ? "ALL_TRAFFIC" : null
+
+    # Plain values only: settings are TRON_* (see shared/tron/settings.py); the rest names resources.
+    environment_variables = {
+      TRON_MODE            = var.trading_mode
+      TRON_ORDERS_TOPIC    = google_pubsub_topic.orders.name
+      GOOGLE_CLOUD_PROJECT = var.project_id
+      TRON_ARCHIVE_BUCKET  = google_storage_bucket.logs.name
+    }
+
+    # Secrets as TRON_SECRET_<NAME> (what tron.adapters.env_secrets reads), resolved at instance start.
+    dynamic "secret_environment_variables" {
+      for_each = var.mount_secrets ? toset(each.value.secrets) : toset([])
+      content {
+        key        = "TRON_SECRET_${upper(replace(secret_environment_variables.value, "-", "_"))}"
+        project_id = var.project_id
+        secret     = google_secret_manager_secret.secret[secret_environment_variables.value].secret_id
+        version    = "latest"
+      }
+    }
+  }
+
+  depends_on = [
+    google_project_service.api,
+    google_project_iam_member.build,
+    google_project_iam_member.build_reads_gcf_sources,
+    google_secret_manager_secret_iam_member.access,
+  ]
+}

@@ -1,0 +1,109 @@
+# One runtime service account per function, one for building, one that Cloud Scheduler signs its OIDC
+# tokens with, one that the orders push subscription signs with. No project-wide role beyond what each needs.
+
+resource "google_service_account" "fn" {
+  for_each = local.functions
+
+  account_id   = "tron-fn-${replace(each.key, "_", "-")}"
+  display_name = "TRON function ${replace(each.key, "_", "-")}"
+}
+
+resource "google_service_account" "build" {
+  account_id   = "tron-build"
+  display_name = "TRON Cloud Functions build"
+}
+
+resource "google_service_account" "scheduler" {
+  account_id   = "tron-scheduler"
+  display_name = "TRON Cloud Scheduler invoker"
+}
+
+resource "google_service_account" "orders_push" {
+  account_id   = "tron-orders-push"
+  display_name = "TRON orders push subscription invoker"
+}
+
+locals {
+  # Project-level roles of every function: Firestore read/write and writing logs.
+  function_project_roles = ["roles/datastore.user", "roles/logging.logWriter"]
+
+  function_project_bindings = {
+    for pair in setproduct(keys(local.functions), local.function_project_roles) :
+    "${pair[0]}/${pair[1]}" => { function = pair[0], role = pair[1] }
+  }
+
+  # The build account's needs (Cloud Functions custom build service account): write build logs and push the
+  # image. Reading the source is granted per bucket below, not project-wide.
+  build_roles = ["roles/logging.logWriter", "roles/artifactregistry.createOnPushWriter"]
+}
+
+resource "google_project_iam_member" "fn" {
+  for_each = local.function_project_bindings
+
+  project = var.project_id
+  role    = each.value.role
+  member  = "serviceAccount:${google_service_account.fn[each.value.function].email}"
+}
+
+resource "google_project_iam_member" "build" {
+  for_each = toset(local.build_roles)
+
+  project = var.project_id
+  role    = each.value
+  member  = "serviceAccount:${google_service_account.build.email}"
+}
+
+# Cloud Functions copies the uploaded zip into its own gcf-v2-sources-<number>-<region> bucket and builds
+# from there; the condition limits the read to those buckets.
+resource "google_project_iam_member" "build_reads_gcf_sources" {
+  project = var.project_id
+  role    = "roles/storage.objectViewer"
+  member  = "serviceAccount:${google_service_account.build.email}"
+
+  condition {
+    title      = "gcf-v2-sources buckets only"
+    expression = "resource.name.startsWith(\"projects/_/buckets/gcf-v2-sources-${data.google_project.this.number}-\")"
+  }
+}
+
+resource "google_storage_bucket_iam_member" "build_reads_sources" {
+  bucket = google_storage_bucket.sources.name
+  role   = "roles/storage.objectViewer"
+  member = "serviceAccount:${google_service_account.build.email}"
+}
+
+# Every function archives its logs (create only); end_of_day also reads them back for the report.
+resource "google_storage_bucket_iam_member" "archive_write" {
+  for_each = local.functions
+
+  bucket = google_storage_bucket.logs.name
+  role   = "roles/storage.objectCreator"
+  member = "serviceAccount:${google_service_account.fn[each.key].email}"
+}
+
+resource "google_storage_bucket_iam_member" "archive_read" {
+  for_each = { for k, v in local.functions : k => v if v.reads_archive }
+
+  bucket = google_storage_bucket.logs.name
+  role   = "roles/storage.objectViewer"
+  member = "serviceAccount:${google_service_account.fn[each.key].email}"
+}
+
+# Cloud Scheduler may invoke the HTTP functions (2nd gen functions are Cloud Run services of the same name).
+resource "google_cloud_run_v2_service_iam_member" "scheduler_invoker" {
+  for_each = local.http_functions
+
+  project  = var.project_id
+  location = var.region
+  name     = google_cloudfunctions2_function.fn[each.key].name
+  role     = "roles/run.invoker"
+  member   = "serviceAccount:${google_service_account.scheduler.email}"
+}
+
+resource "google_cloud_run_v2_service_iam_member" "orders_push_invoker" {
+  project  = var.project_id
+  location = var.region
+  name     = google_cloudfunctions2_function.fn["execute_order"].name
+  role     = "roles/run.invoker"
+  member   = "serviceAccount:${google_service_account.orders_push.email}"
+}

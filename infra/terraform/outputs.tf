@@ -1,0 +1,22 @@
+output "function_urls" {
+  description = "URL of each function, by entry point."
+  value       = { for k, f in google_cloudfunctions2_function.fn : k => f.url }
+}
+
+output "static_egress_ip" {
+  description = "The address to register with Kite as the static IP (null without static egress)."
+  value       = var.enable_static_egress ? google_compute_address.egress[0].address : null
+}
+
+output "orders_topic" {
+  value = google_pubsub_topic.orders.id
+}
+
+output "log_bucket" {
+  value = google_storage_bucket.logs.name
+}
+
+output "scheduler_targets" {
+  description = "The function each Cloud Scheduler job invokes, by job name."
+  value       = { for name, job in local.jobs : name => google_cloudfunctions2_function.fn[job.function].name }
+}

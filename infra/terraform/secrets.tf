@@ -1,0 +1,39 @@
+# The secrets exist here; their values never do (they would land in state). Add versions with
+#   printf %s "$VALUE" | gcloud secrets versions add kite-api-key --data-file=-
+# kite-access-token gets a new version every morning from the Kite login flow.
+locals {
+  secrets = toset(["kite-api-key", "kite-api-secret", "kite-access-token", "openai-api-key"])
+
+  # function -> secret accessor grants, exactly the secrets each function lists. kite-api-secret is needed
+  # only by the Kite login (request_token exchange) and postback checks, neither of which is deployed yet,
+  # so no function can read it.
+  secret_access = merge([
+    for fn, cfg in local.functions : { for s in cfg.secrets : "${fn}/${s}" => { function = fn, secret = s } }
+  ]...)
+}
+
+resource "google_secret_manager_secret" "secret" {
+  for_each = local.secrets
+
+  secret_id = each.value
+  labels    = { app = "tron" }
+
+  # Keep the keys in India, next to the functions.
+  replication {
+    user_managed {
+      replicas {
+        location = var.region
+      }
+    }
+  }
+
+  depends_on = [google_project_service.api]
+}
+
+resource "google_secret_manager_secret_iam_member" "access" {
+  for_each = local.secret_access
+
+  secret_id = google_secret_manager_secret.secret[each.value.secret].id
+  role      = "roles/secretmanager.secretAccessor"
+  member    = "serviceAccount:${google_service_account.fn[each.value.function].email}"
+}

@@ -1,0 +1,85 @@
+variable "project_id" {
+  description = "Google Cloud project that runs TRON."
+  type        = string
+}
+
+variable "region" {
+  description = "Region of the functions, scheduler jobs, buckets, connector and NAT (Mumbai is nearest the NSE)."
+  type        = string
+  default     = "asia-south1"
+}
+
+variable "firestore_location" {
+  description = "Firestore location (a region or multi-region); cannot change after creation."
+  type        = string
+  default     = "asia-south1"
+}
+
+variable "alert_email" {
+  description = "Address of the e-mail notification channel every alert policy notifies."
+  type        = string
+}
+
+variable "enable_static_egress" {
+  description = "Route the functions' egress through a VPC connector and Cloud NAT on one reserved static IP (Kite accepts orders only from a registered IP since April 2026)."
+  type        = bool
+  default     = true
+}
+
+variable "log_retention_days" {
+  description = "Days after which objects of the log/report bucket are deleted."
+  type        = number
+  default     = 365
+
+  validation {
+    condition     = var.log_retention_days >= 30
+    error_message = "Keep logs and reports at least 30 days."
+  }
+}
+
+variable "trading_mode" {
+  description = "TRON_MODE of every function: paper (default) or live."
+  type        = string
+  default     = "paper"
+
+  validation {
+    condition     = contains(["paper", "live"], var.trading_mode)
+    error_message = "trading_mode must be paper or live."
+  }
+}
+
+variable "mount_secrets" {
+  description = "Expose the Secret Manager secrets to the functions. Deploying fails while a mounted secret has no version: on the very first apply pass false, add the versions (gcloud secrets versions add), then apply with true."
+  type        = bool
+  default     = true
+}
+
+variable "pause_schedules" {
+  description = "Create the Cloud Scheduler jobs paused (nothing fires)."
+  type        = bool
+  default     = false
+}
+
+variable "deletion_protection" {
+  description = "Protect the Firestore database and the buckets against terraform destroy."
+  type        = bool
+  default     = true
+}
+
+variable "http_ingress" {
+  description = "Ingress of the scheduled HTTP functions. Internal traffic includes Cloud Scheduler and Pub/Sub of the same project."
+  type        = string
+  default     = "ALLOW_INTERNAL_ONLY"
+}
+
+variable "manual_ingress" {
+  description = "Ingress of square-off, which an operator may also call by hand (`gcloud functions call square-off`). Authentication stays required either way."
+  type        = string
+  default     = "ALLOW_ALL"
+}
+
+variable "connector_cidr" {
+  description = "Unused /28 of the TRON VPC for the Serverless VPC Access connector."
+  type        = string
+  default     = "10.8.0.0/28"
+}
