@@ -7,6 +7,9 @@ ARGS ?= --date 2026-11-23
 
 .PHONY: run-day test lint bench clean
 
+# checkov has dependencies that clash with ours: it lives in its own venv (tests skip it where absent).
+CHECKOV := var/checkov/bin/checkov
+
 $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --disable-pip-version-check -r requirements-dev.txt -e .
@@ -19,7 +22,11 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-test: lint
+$(CHECKOV):
+	$(PY) -m venv var/checkov
+	var/checkov/bin/pip install -q --disable-pip-version-check checkov==3.3.30
+
+test: lint $(CHECKOV)
 	$(BIN)/pytest
 
 bench: $(STAMP)
