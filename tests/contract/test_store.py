@@ -11,12 +11,16 @@ from tron.adapters.sqlite_store import SqliteStore
 from tron.ports import AlreadyExists, StateStore
 
 
-@pytest.fixture(params=["sqlite"])
+@pytest.fixture(params=["sqlite", "firestore"])
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[StateStore]:
     if request.param == "sqlite":
         s = SqliteStore(tmp_path / "state.sqlite")
         yield s
         s.close()
+    elif request.param == "firestore":
+        from tron.adapters.firestore_store import FirestoreStore
+
+        yield FirestoreStore(request.getfixturevalue("firestore_client"))  # a freshly wiped emulator
 
 
 def test_get_set_roundtrip(store: StateStore) -> None:

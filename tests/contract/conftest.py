@@ -1,0 +1,11 @@
+"""The contract suites run the GCP adapters against local stand-ins: bring in the emulator fixtures."""
+
+from tests.integration.emulators import (  # noqa: F401
+    _firestore_session_client,
+    _gcs_session_client,
+    fake_gcs_server,
+    firestore_client,
+    firestore_emulator,
+    gcs_bucket,
+    gcs_client,
+)
