@@ -117,6 +117,10 @@ class Broker(Protocol):
         """The order carrying this tag today, if the broker has one (recovery after a crash)."""
         ...
 
+    def preflight(self) -> str | None:
+        """A cheap call before the open: why the broker cannot be used today (an expired token), or None."""
+        ...
+
 
 class Planner(Protocol):
     name: str

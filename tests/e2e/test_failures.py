@@ -34,6 +34,9 @@ class CrashAfterPlace:
     def find_by_tag(self, day, tag):
         return self.inner.find_by_tag(day, tag)
 
+    def preflight(self) -> None:
+        return None
+
 
 def test_a_crash_between_place_and_record_adopts_the_order_by_tag(tmp_path: Path) -> None:
     s = settings(tmp_path)
@@ -148,3 +151,30 @@ def test_the_cli_runs_a_holiday_in_json(tmp_path: Path) -> None:
     out = json.loads(p.stdout)
     assert out["trading_day"] is False and out["orders_placed"] == 0
     assert set(out["assets"]) == {"stocks", "futures", "options"}
+
+
+class ExpiredToken:
+    """A broker whose session token was invalidated overnight."""
+
+    def __init__(self, inner) -> None:
+        self.inner = inner
+
+    def preflight(self) -> str:
+        return "TokenException: access token expired at 06:00 IST; run the daily login"
+
+    def place(self, intent):
+        return self.inner.place(intent)
+
+    def find_by_tag(self, day, tag):
+        return self.inner.find_by_tag(day, tag)
+
+
+def test_an_invalid_token_halts_entries_at_the_open_and_says_why(tmp_path: Path) -> None:
+    s = settings(tmp_path)
+    run = prepare(s, TRADING_DAY, tmp_path / "run")
+    run.deps.broker = ExpiredToken(run.deps.broker)
+    result = run_day(s, TRADING_DAY, run=run)
+    assert "TokenException" in result["halted"]
+    assert result["orders_placed"] == 0
+    log = (run.root / "archive" / "logs" / str(TRADING_DAY) / "plan_day.jsonl").read_text()
+    assert '"severity": "ERROR"' in log and "health gate" in log

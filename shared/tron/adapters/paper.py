@@ -50,6 +50,9 @@ class PaperBroker:
         )
         return order
 
+    def preflight(self) -> str | None:
+        return None  # paper fills need no session
+
     def find_by_tag(self, day: date, tag: str) -> BrokerOrder | None:
         for _, d in self.store.list(f"paper/{day.isoformat()}/orders"):
             if d["tag"] == tag:

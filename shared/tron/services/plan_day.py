@@ -32,6 +32,20 @@ def build_plan(deps: Deps, day: date) -> Plan:
     return plan
 
 
+def health_gate(deps: Deps, day: date, plan: Plan) -> str | None:
+    """Everything that must hold before entries are allowed today; the failures, joined, or None."""
+    problems = []
+    if reason := deps.broker.preflight():
+        problems.append(f"broker: {reason}")
+    missing = [a.value for a, ap in plan.assets.items() if ap.enabled and not deps.market.instruments(a)]
+    if missing:
+        problems.append(f"no instruments loaded for {', '.join(missing)}")
+    history = deps.market.daily_history(deps.config.index_symbol, day, deps.config.history_days)
+    if len(history) < deps.config.history_days:
+        problems.append(f"history not warmed up: {len(history)} of {deps.config.history_days} sessions")
+    return "; ".join(problems) or None
+
+
 def plan_day(deps: Deps, day: date | None = None) -> dict[str, Any]:
     now = deps.clock.now()
     day = day or now.date()
@@ -52,11 +66,12 @@ def plan_day(deps: Deps, day: date | None = None) -> dict[str, Any]:
         log.info(f"{day} is not a trading day ({closed}): nothing to do", extra={"component": "plan_day"})
         return doc
     plan = build_plan(deps, day)
-    halted = None
-    missing = [a.value for a, ap in plan.assets.items() if ap.enabled and not deps.market.instruments(a)]
-    if missing:
-        halted = f"no instruments loaded for {', '.join(missing)}"
-        log.error(halted, extra={"component": "plan_day"})
+    halted = health_gate(deps, day, plan)
+    if halted:
+        log.error(
+            f"pre-open health gate failed, entries halted for the day: {halted}",
+            extra={"component": "plan_day"},
+        )
     doc = {
         "day": day.isoformat(),
         "trading_day": True,
