@@ -8,4 +8,5 @@ from tests.integration.emulators import (  # noqa: F401
     firestore_emulator,
     gcs_bucket,
     gcs_client,
+    pubsub_emulator,
 )

