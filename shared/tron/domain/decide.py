@@ -13,6 +13,7 @@ from typing import Any
 from tron.domain import strategies
 from tron.domain.book import Book, exit_side
 from tron.domain.charges import order_charges
+from tron.domain.exits import ExitRules, exit_reason, update_best
 from tron.domain.models import Asset, Instrument, OrderIntent, Purpose, Side, Snapshot, intent_id
 from tron.domain.money import ZERO, D
 from tron.domain.plan import AssetPlan
@@ -22,7 +23,9 @@ from tron.domain.sizing import size_by_risk
 
 STOP_ATR = 2.0
 TARGET_ATR = 3.0
-MIN_STOP_PCT = 0.4  # a 1-minute ATR is tiny: the stop is at least this % of price, or noise and costs decide
+EXIT_RULES = ExitRules()
+MIN_STOP_PCT = 0.4  # a 1-minute ATR is tiny: the stop is at least this % of price; the ATR used for
+# the stop, target and trailing stop (stored on the position) is then the stop distance / STOP_ATR
 STALE_AFTER = timedelta(minutes=2)
 
 
@@ -56,6 +59,7 @@ class TickContext:
     book: Book
     pending: dict[str, Pending]
     snapshot: Snapshot | None  # None outside a tick (the square-off)
+    trail: dict[str, float] = field(default_factory=dict)  # best price since entry, per open position
 
 
 @dataclass
@@ -136,28 +140,19 @@ def exits_for(
     only: set[str] | None = None,
     reason: str | None = None,
 ) -> list[OrderIntent]:
-    """Exit intents for open positions whose stop or target was touched (marks: symbol → (low, high)),
-    or for every position in `only` with the given reason. Never one for a symbol with an exit in flight."""
+    """Exit intents for open positions whose stop, trailing stop, target or time stop fired on the bar
+    (marks: symbol → (low, high)), or for every position in `only` with the given reason. Never one for a
+    symbol with an exit in flight. Updates the trailing state of the positions it looks at."""
     busy = {p.symbol for p in ctx.pending.values() if p.purpose != Purpose.ENTRY}
     out = []
     for s, pos in sorted(ctx.book.positions.items()):
         if s in busy or s not in ctx.instruments:
             continue
         why = reason if only is not None and s in only else None
-        if why is None and s in marks and pos.stop is not None and pos.target is not None:
+        if why is None and s in marks:
             low, high = marks[s]
-            if pos.qty > 0:
-                why = (
-                    f"stop {pos.stop:.2f} touched"
-                    if low <= pos.stop
-                    else (f"target {pos.target:.2f} reached" if high >= pos.target else None)
-                )
-            else:
-                why = (
-                    f"stop {pos.stop:.2f} touched"
-                    if high >= pos.stop
-                    else (f"target {pos.target:.2f} reached" if low <= pos.target else None)
-                )
+            why = exit_reason(pos, low, high, ctx.trail.get(s), ctx.now, EXIT_RULES)
+            ctx.trail[s] = update_best(pos, low, high, ctx.trail.get(s))
         if why:
             out.append(
                 _intent(ctx, ctx.instruments[s], exit_side(pos), abs(pos.qty), purpose, pos.strategy, why)
@@ -268,7 +263,7 @@ def decide(ctx: TickContext) -> TickDecision:
             sig.reason,
             stop=round(stop, 2),
             target=round(target, 2),
-            atr=round(sig.atr, 4),
+            atr=round(dist / STOP_ATR, 4),
         )
         out.intents.append(intent)
         ex.symbols_busy.add(sig.symbol)

@@ -97,6 +97,7 @@ def load_context(
         book,
         pending,
         snapshot,
+        {k: v for k, v in state.get("trail", {}).items() if k in book.positions},
     )
 
 

@@ -103,6 +103,7 @@ def tick(deps: Deps, asset: Asset) -> TickResult:
                 "last_minute": minute,
                 "session": ctx.state.to_doc(),
                 "pending": pending,
+                "trail": ctx.trail,
             },
         )
         if decision.halt and not day_now.get("halted"):

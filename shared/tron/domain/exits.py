@@ -1,0 +1,54 @@
+"""When an open position exits: its stop, its target, a trailing stop, or a time stop.
+
+Checked on each minute bar's low and high. The trailing stop activates once the best price since entry is
+`trail_activate_atr` ATRs in the position's favour and then trails `trail_atr` ATRs behind the best price;
+it only ever tightens the stop. The best price is updated after the checks, so a bar's own high never
+tightens the stop that bar's low is tested against (no intrabar look-ahead)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from tron.domain.models import Position
+
+
+@dataclass(frozen=True)
+class ExitRules:
+    trail_activate_atr: float = 1.5
+    trail_atr: float = 0.8
+    max_hold_minutes: int = 150
+
+
+def effective_stop(pos: Position, best: float | None, rules: ExitRules) -> float | None:
+    if pos.stop is None:
+        return None
+    if best is None or not pos.atr:
+        return pos.stop
+    entry = float(pos.avg_price)
+    if pos.qty > 0 and best - entry >= rules.trail_activate_atr * pos.atr:
+        return max(pos.stop, best - rules.trail_atr * pos.atr)
+    if pos.qty < 0 and entry - best >= rules.trail_activate_atr * pos.atr:
+        return min(pos.stop, best + rules.trail_atr * pos.atr)
+    return pos.stop
+
+
+def exit_reason(
+    pos: Position, low: float, high: float, best: float | None, now: datetime, rules: ExitRules
+) -> str | None:
+    stop = effective_stop(pos, best, rules)
+    trailing = stop is not None and stop != pos.stop
+    kind = "trailing stop" if trailing else "stop"
+    if stop is not None and (low <= stop if pos.qty > 0 else high >= stop):
+        return f"{kind} {stop:.2f} touched"
+    if pos.target is not None and (high >= pos.target if pos.qty > 0 else low <= pos.target):
+        return f"target {pos.target:.2f} reached"
+    if now - datetime.fromisoformat(pos.opened_at) >= timedelta(minutes=rules.max_hold_minutes):
+        return f"time stop after {rules.max_hold_minutes} minutes"
+    return None
+
+
+def update_best(pos: Position, low: float, high: float, best: float | None) -> float:
+    if best is None:
+        best = float(pos.avg_price)
+    return max(best, high) if pos.qty > 0 else min(best, low)
