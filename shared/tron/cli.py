@@ -8,6 +8,7 @@ import sys
 from datetime import date
 from typing import Any
 
+from tron import cli_fno, cli_indicators
 from tron.settings import ConfigError, load_settings
 
 
@@ -158,12 +159,8 @@ def build_parser() -> argparse.ArgumentParser:
         c.add_argument("--seed", type=int, help="market generator seed (default from config: 7)")
         c.add_argument("--json", action="store_true", help="print JSON")
         c.set_defaults(func=func)
-    for name in ("cli_fno", "cli_indicators"):
-        try:
-            module = __import__(f"tron.{name}", fromlist=["register"])
-        except ImportError:
-            continue
-        module.register(sub)
+    cli_fno.register(sub)
+    cli_indicators.register(sub)
     return p
 
 

@@ -1,0 +1,96 @@
+"""The Cloud Functions entry points, served by functions-framework as Cloud Run would, on the embedded
+backend at virtual time: HTTP triggers and a Pub/Sub push CloudEvent for the executor."""
+
+from __future__ import annotations
+
+import base64
+import json
+import sys
+from datetime import time
+from pathlib import Path
+
+import pytest
+from functions_framework import create_app
+
+from tests.conftest import TRADING_DAY, settings
+from tron.adapters.clock import VirtualClock
+from tron.bootstrap import embedded
+from tron.domain.timeutil import ist
+
+MAIN = str(Path(__file__).resolve().parents[2] / "functions" / "main.py")
+
+
+@pytest.fixture
+def deps(tmp_path: Path):
+    deps, _ = embedded(
+        settings(tmp_path), VirtualClock(ist(TRADING_DAY, time(9, 0))), tmp_path / "run", log_to_archive=False
+    )
+    return deps
+
+
+def client(target: str, deps, signature: str = "http"):
+    app = create_app(target=target, source=MAIN, signature_type=signature)
+    sys.modules["main"]._deps = deps  # the composition the entry point would build from the environment
+    return app.test_client()
+
+
+def push(deps, data: bytes, attributes: dict[str, str] | None = None):
+    """A Pub/Sub push delivery as the push subscription sends it (Functions Framework makes it a CloudEvent)."""
+    body = {
+        "message": {
+            "data": base64.b64encode(data).decode(),
+            "attributes": attributes or {},
+            "messageId": "1",
+            "publishTime": "2026-11-23T04:00:00Z",
+        },
+        "subscription": "projects/p/subscriptions/orders-push",
+    }
+    return client("execute_order", deps, "cloudevent").post("/", json=body)
+
+
+def test_a_morning_through_the_entry_points(deps) -> None:
+    r = client("plan_day", deps).post("/")
+    assert r.status_code == 200 and r.get_json()["status"] == "armed"
+    for minute in range(15, 60):
+        deps.clock.set(ist(TRADING_DAY, time(9, minute)))
+        while deps.bus.queue:  # last minute's intents, pushed now: they fill at this minute's snapshot
+            m = deps.bus.queue.popleft()
+            assert push(deps, m.data, m.attributes).status_code == 200
+        r = client("tick_stocks", deps).post("/")
+        assert r.status_code == 200 and r.get_json()["status"] == "ran"
+    states = [d["state"] for _, d in deps.store.list(f"days/{TRADING_DAY}/intents")]
+    assert states and set(states) <= {"filled", "claimed"}
+    assert states.count("filled") == len(deps.store.list(f"paper/{TRADING_DAY}/orders"))
+
+
+def test_push_delivery_executes_once_and_a_duplicate_is_ignored(deps) -> None:
+    client("plan_day", deps).post("/")
+    moved = None
+    for minute in range(15, 60):
+        deps.clock.set(ist(TRADING_DAY, time(9, minute)))
+        client("tick_stocks", deps).post("/")
+        if deps.bus.queue:
+            moved = deps.bus.queue.popleft()
+            break
+    assert moved is not None, "no order intent in the first 45 minutes"
+    deps.clock.set(ist(TRADING_DAY, time(9, minute + 1)))
+    assert push(deps, moved.data, moved.attributes).status_code == 200
+    assert push(deps, moved.data, moved.attributes).status_code == 200  # Pub/Sub delivered it twice
+    orders = deps.store.list(f"paper/{TRADING_DAY}/orders")
+    assert len(orders) == 1
+    intent = json.loads(moved.data)["intent_id"]
+    assert deps.store.get(f"days/{TRADING_DAY}/intents/{intent}")["state"] == "filled"
+
+
+def test_a_malformed_push_is_recorded_and_acknowledged(deps) -> None:
+    assert push(deps, b"\x00garbage").status_code == 200
+    assert len(deps.store.list("malformed")) == 1
+
+
+def test_manual_square_off_validates_its_input(deps) -> None:
+    client("plan_day", deps).post("/")
+    bad = client("square_off", deps).post("/", json={"asset": "crypto"})
+    assert bad.status_code == 400 and "asset must be one of" in bad.get_json()["error"]
+    ok = client("square_off", deps).post("/", json={"asset": "all"})
+    assert ok.status_code == 200 and set(ok.get_json()["exits"]) == {"stocks", "futures", "options"}
+    assert deps.store.get(f"days/{TRADING_DAY}")["squaring"] == ["futures", "options", "stocks"]
