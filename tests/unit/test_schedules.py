@@ -29,3 +29,17 @@ def test_plan_before_the_open_and_square_off_before_the_broker() -> None:
 def test_firing_times_are_ist() -> None:
     t = schedule.load()[0].fire_times(DAY)[0]
     assert t.utcoffset().total_seconds() == 5.5 * 3600
+
+
+def test_cloudbuild_tests_and_applies_only_on_main_when_asked() -> None:
+    from pathlib import Path
+
+    import yaml
+
+    doc = yaml.safe_load((Path(__file__).resolve().parents[2] / "cloudbuild.yaml").read_text())
+    steps = {s["id"]: " ".join(s["args"]) for s in doc["steps"]}
+    assert "make test" in steps["test"]
+    assert "terraform validate" in steps["terraform-validate"]
+    apply = steps["terraform-apply"]
+    assert 'BRANCH_NAME" = "main"' in apply and '_APPLY}" = "true"' in apply
+    assert doc["substitutions"]["_APPLY"] == "false"
