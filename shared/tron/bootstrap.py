@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import Any
 
 from tron.adapters.calendar import nse_calendar
 from tron.adapters.clock import RealClock
@@ -30,14 +31,16 @@ def service_config(settings: Settings) -> ServiceConfig:
     )
 
 
+def _openai(settings: Settings, secrets: Secrets) -> Any:
+    from tron.adapters.openai_planner import OpenAIPlanner
+
+    o = settings.openai
+    return OpenAIPlanner(secrets, o.model, o.timeout_s, o.max_tokens, o.base_url)
+
+
 def configured_planner(settings: Settings, secrets: Secrets) -> Planner | None:
     """The configured planner when it is not the rule planner."""
-    if settings.planner == "openai":
-        from tron.adapters.openai_planner import OpenAIPlanner
-
-        o = settings.openai
-        return OpenAIPlanner(secrets, o.model, o.timeout_s, o.max_tokens, o.base_url)
-    return None
+    return _openai(settings, secrets) if settings.planner == "openai" else None
 
 
 def embedded(
@@ -68,6 +71,10 @@ def embedded(
         calendar=calendar,
         config=service_config(settings),
     )
+    if settings.review:
+        from tron.adapters.openai_planner import OpenAIReviewer
+
+        deps.reviewer = OpenAIReviewer(_openai(settings, secrets))
     if log_to_archive:
         install(ArchiveHandler(archive, JsonFormatter(clock)), logging.INFO)
     return deps, bus

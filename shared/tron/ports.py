@@ -128,5 +128,11 @@ class Planner(Protocol):
     def plan(self, context: PlanContext) -> Plan: ...
 
 
+class Reviewer(Protocol):
+    def review(self, report: Doc) -> Doc:
+        """Suggestions about the day (never applied automatically): {"summary": str, "suggestions": [str]}."""
+        ...
+
+
 class CalendarSource(Protocol):
     def calendar(self) -> TradingCalendar: ...

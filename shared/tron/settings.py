@@ -111,6 +111,7 @@ class Settings(BaseSettings):
     orders_topic: str = Field("orders", min_length=1)
     planner: Literal["rules", "openai"] = Field("rules", description="who proposes the daily plan")
     openai: OpenAISettings = OpenAISettings()
+    review: bool = Field(False, description="ask the LLM for a review of each day (stored, never applied)")
     risk: RiskSettings = RiskSettings()
     assets: dict[Asset, AssetSettings] = Field(
         default_factory=lambda: {

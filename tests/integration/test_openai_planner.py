@@ -119,3 +119,28 @@ def test_a_missing_key_falls_back_without_calling(
     assert doc["plan"]["planner"] == "rules"
     assert "no OpenAI API key" in doc["plan"]["fallback_reason"]
     assert fake.requests == []
+
+
+def run_reviewed_day(tmp: Path, fake: FakeOpenAI, monkeypatch: pytest.MonkeyPatch) -> dict:
+    from tron.runner import prepare, run_day
+
+    monkeypatch.setenv("TRON_SECRET_OPENAI_API_KEY", "sk-test")
+    s = settings(tmp, review=True, openai={"base_url": fake.base_url, "timeout_s": 5})
+    run = prepare(s, TRADING_DAY, tmp / "run")
+    run_day(s, TRADING_DAY, run=run)
+    return run.deps.store.get(f"days/{TRADING_DAY}/reviews/llm")
+
+
+def test_the_day_review_is_stored_and_never_applied(tmp_path: Path, fake: FakeOpenAI, monkeypatch) -> None:
+    fake.content = json.dumps({"summary": "Choppy day.", "suggestions": ["Raise the ORB buffer to 0.2%"]})
+    review = run_reviewed_day(tmp_path, fake, monkeypatch)
+    assert review["suggestions"] == ["Raise the ORB buffer to 0.2%"] and review["applied"] is False
+    assert "The day's report" in fake.requests[-1]["body"]["messages"][1]["content"]
+
+
+def test_a_failed_review_is_recorded_and_the_day_still_closes(
+    tmp_path: Path, fake: FakeOpenAI, monkeypatch
+) -> None:
+    fake.content = "not json"
+    review = run_reviewed_day(tmp_path, fake, monkeypatch)
+    assert "JSONDecodeError" in review["error"] and review["applied"] is False

@@ -90,14 +90,16 @@ class OpenAIPlanner:
         self.max_tokens = max_tokens
         self.base_url = base_url
 
-    def plan(self, context: PlanContext) -> Plan:
+    def client(self) -> Any:
         key = self.secrets.get("openai-api-key")
         if not key:
             raise RuntimeError("no OpenAI API key (secret openai-api-key)")
         from openai import OpenAI
 
-        client = OpenAI(api_key=key, base_url=self.base_url, timeout=self.timeout_s, max_retries=0)
-        reply = client.chat.completions.create(
+        return OpenAI(api_key=key, base_url=self.base_url, timeout=self.timeout_s, max_retries=0)
+
+    def plan(self, context: PlanContext) -> Plan:
+        reply = self.client().chat.completions.create(
             model=self.model,
             messages=[
                 {
@@ -152,3 +154,46 @@ def _like(current: Any, value: Any) -> Any:
     if float(value) != int(float(value)):
         raise ValueError(f"{value} is not a whole number")
     return int(float(value))
+
+
+REVIEW_SCHEMA = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["summary", "suggestions"],
+    "properties": {
+        "summary": {"type": "string"},
+        "suggestions": {"type": "array", "items": {"type": "string"}},
+    },
+}
+
+
+class OpenAIReviewer:
+    """A review of the day's report by the LLM: suggestions for the trader, stored, never applied."""
+
+    def __init__(self, planner: OpenAIPlanner) -> None:
+        self.llm = planner
+
+    def review(self, report: dict[str, Any]) -> dict[str, Any]:
+        brief = {
+            a: {k: v for k, v in r.items() if k not in ("equity_curve",)} for a, r in report["assets"].items()
+        }
+        reply = self.llm.client().chat.completions.create(
+            model=self.llm.model,
+            messages=[
+                {
+                    "role": "system",
+                    "content": "You review an NSE intraday trading day. Suggest, do not decide.",
+                },
+                {"role": "user", "content": f"The day's report: {json.dumps(brief, default=str)[:20000]}"},
+            ],
+            response_format={
+                "type": "json_schema",
+                "json_schema": {"name": "review", "strict": True, "schema": REVIEW_SCHEMA},
+            },
+            max_completion_tokens=self.llm.max_tokens,
+            temperature=0,
+        )
+        doc = json.loads(reply.choices[0].message.content or "")
+        if not isinstance(doc.get("summary"), str) or not isinstance(doc.get("suggestions"), list):
+            raise ValueError("the review does not fit its schema")
+        return {"summary": doc["summary"], "suggestions": [str(x) for x in doc["suggestions"]][:20]}

@@ -8,7 +8,7 @@ from datetime import time
 from tron.domain.calendar import TradingCalendar
 from tron.domain.models import Asset
 from tron.domain.risk import RiskLimits
-from tron.ports import Archive, Broker, Bus, Clock, MarketData, Planner, Secrets, StateStore
+from tron.ports import Archive, Broker, Bus, Clock, MarketData, Planner, Reviewer, Secrets, StateStore
 
 
 @dataclass
@@ -43,6 +43,7 @@ class Deps:
     fallback_planner: Planner
     calendar: TradingCalendar
     config: ServiceConfig
+    reviewer: Reviewer | None = None  # an optional LLM review of the day
 
 
 def day_path(day: str) -> str:

@@ -56,6 +56,8 @@ def end_of_day(deps: Deps) -> dict[str, Any]:
         day_path(day),
         {**daydoc, "status": "closed", "summary": summary["assets"], "report": where, "report_html": html_at},
     )
+    if deps.reviewer is not None:
+        review(deps, day, rep)
     for a, s in summary["assets"].items():
         if s["open_positions_at_close"]:
             log.error(
@@ -64,3 +66,16 @@ def end_of_day(deps: Deps) -> dict[str, Any]:
             )
     log.info(f"day closed; report at {html_at}", extra={"component": "end_of_day", "correlation_id": day})
     return {**summary, "report": where, "report_html": html_at}
+
+
+def review(deps: Deps, day: str, rep: dict[str, Any]) -> None:
+    """Ask the reviewer for suggestions and store them under days/{day}/reviews/llm; nothing is applied."""
+    at = deps.clock.now().isoformat()
+    try:
+        doc = {**deps.reviewer.review(rep), "applied": False, "at": at}  # type: ignore[union-attr]
+    except Exception as e:  # a review is optional: its failure is recorded, never fatal
+        doc = {"error": f"{type(e).__name__}: {e}", "applied": False, "at": at}
+        log.warning(
+            f"LLM review failed: {doc['error']}", extra={"component": "end_of_day", "correlation_id": day}
+        )
+    deps.store.set(f"days/{day}/reviews/llm", doc)
