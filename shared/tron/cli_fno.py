@@ -9,13 +9,13 @@ import argparse
 import json
 import sys
 from collections.abc import Callable
-from datetime import date, timedelta
+from datetime import date
 from decimal import Decimal, InvalidOperation
 
+from tron.adapters.calendar import nse_calendar
 from tron.domain import charges as charges_mod
 from tron.domain import expiries as expiries_mod
 from tron.domain import options
-from tron.domain.calendar import TradingCalendar
 
 UNDERLYINGS = ("NIFTY", "BANKNIFTY", "FINNIFTY", "MIDCPNIFTY")
 
@@ -102,22 +102,6 @@ def _cmd_charges(args: argparse.Namespace) -> int:
 # ---- expiries ----
 
 
-def nse_calendar(start: date, end: date) -> TradingCalendar:
-    """An NSE TradingCalendar covering [start, end] built from pandas_market_calendars."""
-    import pandas_market_calendars as pmc
-
-    schedule = pmc.get_calendar("NSE").schedule(start_date=start.isoformat(), end_date=end.isoformat())
-    open_days = set(schedule.index.date)
-    holidays: set[date] = set()
-    d = start
-    while d <= end:
-        if d.weekday() < 5 and d not in open_days:
-            holidays.add(d)
-        d += timedelta(days=1)
-    specials = frozenset(x for x in open_days if x.weekday() >= 5)
-    return TradingCalendar(holidays=frozenset(holidays), special_sessions=specials)
-
-
 def _cmd_expiries(args: argparse.Namespace) -> int:
     start, end = args.from_, args.to
     if start < expiries_mod.RULES_START:
@@ -126,7 +110,7 @@ def _cmd_expiries(args: argparse.Namespace) -> int:
         return _fail("expiries", "--to", f"{end.isoformat()} is before --from {start.isoformat()}")
     if args.kind == "weekly" and not expiries_mod.UNDERLYINGS[args.underlying][0]:
         return _fail("expiries", "--kind", f"{args.underlying} has no weekly options (monthly only)")
-    cal = nse_calendar(start - timedelta(days=31), end + timedelta(days=62))
+    cal = nse_calendar(min(start.year - 1, 2024), max(end.year + 1, 2027))
     try:
         result = expiries_mod.expiries(args.underlying, start, end, args.kind, cal)
     except ValueError as e:
