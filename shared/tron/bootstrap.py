@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -43,20 +44,11 @@ def configured_planner(settings: Settings, secrets: Secrets) -> Planner | None:
     return _openai(settings, secrets) if settings.planner == "openai" else None
 
 
-def embedded(
-    settings: Settings, clock: Clock | None = None, root: Path | None = None, log_to_archive: bool = True
-) -> tuple[Deps, InProcBus]:
-    """The embedded set: SQLite, an in-process bus, a local folder, environment secrets, generated market
-    data and paper fills. Returns the deps and the bus (the runner drives its deliveries)."""
-    root = root or settings.data_dir
-    clock = clock or RealClock()
+def _assemble(settings: Settings, clock: Clock, store: Any, bus: Any, archive: Any, secrets: Secrets) -> Deps:
+    """The parts every backend shares: the calendar, market data and paper fills, the planners."""
     calendar = nse_calendar()
-    store = SqliteStore(root / "state.sqlite")
-    archive = LocalArchive(root / "archive")
-    bus = InProcBus(redeliver_fraction=settings.redeliver_fraction, seed=settings.seed)
     gen = MarketGenerator(nifty50(settings.symbols), calendar, seed=settings.seed)
     market = GeneratedMarketData(gen, clock)
-    secrets = EnvSecrets()
     rules = RulesPlanner()
     deps = Deps(
         store=store,
@@ -75,22 +67,82 @@ def embedded(
         from tron.adapters.openai_planner import OpenAIReviewer
 
         deps.reviewer = OpenAIReviewer(_openai(settings, secrets))
+    return deps
+
+
+def embedded(
+    settings: Settings, clock: Clock | None = None, root: Path | None = None, log_to_archive: bool = True
+) -> tuple[Deps, InProcBus]:
+    """The embedded set: SQLite, an in-process bus, a local folder, environment secrets, generated market
+    data and paper fills. Returns the deps and the bus (the runner drives its deliveries)."""
+    root = root or settings.data_dir
+    clock = clock or RealClock()
+    archive = LocalArchive(root / "archive")
+    bus = InProcBus(redeliver_fraction=settings.redeliver_fraction, seed=settings.seed)
+    deps = _assemble(settings, clock, SqliteStore(root / "state.sqlite"), bus, archive, EnvSecrets())
     if log_to_archive:
         install(ArchiveHandler(archive, JsonFormatter(clock)), logging.INFO)
     return deps, bus
 
 
+@dataclass
+class GcpClients:
+    firestore: Any
+    publisher: Any
+    storage: Any
+    secretmanager: Any | None = None  # None: secrets from the environment (what the functions mount)
+
+    @staticmethod
+    def default(project: str) -> GcpClients:
+        from google.cloud import firestore, pubsub_v1, secretmanager, storage
+
+        return GcpClients(
+            firestore.Client(project=project),
+            pubsub_v1.PublisherClient(),
+            storage.Client(project=project),
+            secretmanager.SecretManagerServiceClient(),
+        )
+
+
+def gcp(settings: Settings, clock: Clock, clients: GcpClients | None = None) -> Deps:
+    """The Google Cloud set: Firestore, Pub/Sub, Cloud Storage and Secret Manager. Market data and fills are
+    the simulator's and paper until the Kite adapter lands."""
+    from tron.adapters.firestore_store import FirestoreStore
+    from tron.adapters.gcs_archive import GcsArchive
+    from tron.adapters.pubsub_bus import PubSubBus
+    from tron.adapters.secretmanager import SecretManagerSecrets
+
+    project, bucket = settings.project or "", settings.archive_bucket or ""
+    clients = clients or GcpClients.default(project)
+    secrets: Secrets = (
+        SecretManagerSecrets(clients.secretmanager, project, ttl_seconds=300, clock=clock)
+        if clients.secretmanager is not None
+        else EnvSecrets()
+    )
+    return _assemble(
+        settings,
+        clock,
+        FirestoreStore(clients.firestore),
+        PubSubBus(clients.publisher, project),
+        GcsArchive(clients.storage, bucket),
+        secrets,
+    )
+
+
 def from_environment() -> Deps:
     """Deps for a Cloud Function process: settings from the environment, logs as JSON lines on stdout
-    (Cloud Logging parses them). Only the embedded backend exists so far; its bus is not drained here, so
-    a deployed system needs the Pub/Sub backend."""
+    (Cloud Logging parses them). A deployment uses backend gcp; the embedded bus is not drained here."""
     import sys
 
     from tron.settings import load_settings
 
     settings = load_settings()
     clock = RealClock()
-    deps, _ = embedded(settings, clock, log_to_archive=False)
+    deps = (
+        gcp(settings, clock)
+        if settings.backend == "gcp"
+        else embedded(settings, clock, log_to_archive=False)[0]
+    )
     handler = logging.StreamHandler(sys.stdout)
     handler.setFormatter(JsonFormatter(clock))
     install(handler)

@@ -97,8 +97,16 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="TRON_", env_nested_delimiter="__", extra="forbid")
 
     mode: Literal["paper", "live"] = Field("paper", description="paper fills (default) or live orders")
-    backend: Literal["embedded"] = Field(
-        "embedded", description="embedded: SQLite, in-process bus, local folder"
+    backend: Literal["embedded", "gcp"] = Field(
+        "embedded",
+        description="embedded: SQLite, in-process bus, local folder; gcp: Firestore, Pub/Sub, GCS, Secret Manager",
+    )
+    project: str | None = Field(
+        default_factory=lambda: os.environ.get("GOOGLE_CLOUD_PROJECT"),
+        description="GCP project (gcp backend)",
+    )
+    archive_bucket: str | None = Field(
+        None, description="GCS bucket for logs, reports and replay inputs (gcp backend)"
     )
     data_dir: Path = Field(
         Path("var"), description="where the embedded backend keeps state, logs and reports"
@@ -120,6 +128,12 @@ class Settings(BaseSettings):
             Asset.OPTIONS: AssetSettings(enabled=False),
         }
     )
+
+    @model_validator(mode="after")
+    def _gcp_needs_a_project_and_bucket(self) -> Settings:
+        if self.backend == "gcp" and not (self.project and self.archive_bucket):
+            raise ValueError("backend 'gcp' needs project (or GOOGLE_CLOUD_PROJECT) and archive_bucket")
+        return self
 
     @model_validator(mode="after")
     def _live_needs_a_broker(self) -> Settings:
