@@ -119,6 +119,7 @@ resource "google_cloudfunctions2_function" "fn" {
 
     # Plain values only: settings are TRON_* (see shared/tron/settings.py); the rest names resources.
     environment_variables = {
+      TRON_BACKEND         = "gcp"
       TRON_MODE            = var.trading_mode
       TRON_ORDERS_TOPIC    = google_pubsub_topic.orders.name
       GOOGLE_CLOUD_PROJECT = var.project_id
