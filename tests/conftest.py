@@ -5,6 +5,16 @@ from pathlib import Path
 
 import pytest
 
+from tests.integration.emulators import (  # noqa: F401  (the emulator fixtures, started on first use)
+    _firestore_session_client,
+    _gcs_session_client,
+    fake_gcs_server,
+    firestore_client,
+    firestore_emulator,
+    gcs_bucket,
+    gcs_client,
+    pubsub_emulator,
+)
 from tron.settings import load_settings
 
 TRADING_DAY = date(2026, 11, 23)

@@ -6,6 +6,7 @@ import argparse
 import json
 import sys
 from datetime import date
+from pathlib import Path
 from typing import Any
 
 from tron import cli_fno, cli_indicators
@@ -78,16 +79,14 @@ def cmd_run_day(args: argparse.Namespace) -> int:
     return 0
 
 
-def _run_root(args: argparse.Namespace) -> Any:
+def _run_root(args: argparse.Namespace) -> Path:
     from tron.runner import run_root
 
-    settings = load_settings(seed=args.seed, symbols=args.symbols)
-    return settings, run_root(settings, args.date)
+    return run_root(load_settings(seed=args.seed, symbols=args.symbols), args.date)
 
 
 def cmd_plan(args: argparse.Namespace) -> int:
     import tempfile
-    from pathlib import Path
 
     from tron.bootstrap import embedded
     from tron.services.plan_day import build_plan
@@ -115,7 +114,7 @@ def cmd_plan(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    _, root = _run_root(args)
+    root = _run_root(args)
     path = root / "archive" / "reports" / args.date.isoformat() / "report.json"
     if not path.exists():
         print(

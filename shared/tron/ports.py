@@ -11,7 +11,6 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, Protocol, TypeVar
 
-from tron.domain.calendar import TradingCalendar
 from tron.domain.models import Asset, DailyBar, Instrument, OrderIntent, Snapshot
 from tron.domain.plan import Plan, PlanContext
 
@@ -132,7 +131,3 @@ class Reviewer(Protocol):
     def review(self, report: Doc) -> Doc:
         """Suggestions about the day (never applied automatically): {"summary": str, "suggestions": [str]}."""
         ...
-
-
-class CalendarSource(Protocol):
-    def calendar(self) -> TradingCalendar: ...

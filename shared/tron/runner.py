@@ -102,8 +102,7 @@ def run_day(
             if on_minute:
                 on_minute(t, i, total)
             t += timedelta(minutes=1)
-        result = deps.store.get(f"days/{day}") or {}
-        result = summarize(deps, day.isoformat()) | {k: result.get(k) for k in ("report", "report_html")}
+        result = summarize(deps, day.isoformat())
     filled = run.outcomes.get("filled", 0) + run.outcomes.get("adopted", 0)
     result.update(
         {
@@ -120,5 +119,4 @@ def run_day(
             "logs": str(run.root / "archive" / "logs" / day.isoformat()),
         }
     )
-    result.pop("plan", None)
     return result

@@ -19,6 +19,7 @@ from pydantic_settings import (
 
 from tron.domain.models import Asset
 from tron.domain.risk import RiskLimits
+from tron.domain.timeutil import parse_hhmm
 
 DEFAULT_CONFIG = Path("config/tron.yaml")
 
@@ -52,17 +53,12 @@ class RiskSettings(BaseModel):
     @field_validator("entry_cutoff")
     @classmethod
     def _cutoff(cls, v: str) -> str:
-        try:
-            hh, mm = v.split(":")
-            t = time(int(hh), int(mm))
-        except ValueError:
-            raise ValueError(f"must be HH:MM, got {v!r}") from None
+        t = parse_hhmm(v)
         if not time(9, 15) <= t <= time(15, 10):
             raise ValueError(f"must be between 09:15 and 15:10 (before the square-off), got {v}")
         return v
 
     def limits(self) -> RiskLimits:
-        hh, mm = self.entry_cutoff.split(":")
         return RiskLimits(
             self.capital,
             self.daily_loss_limit,
@@ -73,7 +69,7 @@ class RiskSettings(BaseModel):
             self.risk_per_trade_pct,
             self.max_position_pct,
             self.min_confidence,
-            time(int(hh), int(mm)),
+            parse_hhmm(self.entry_cutoff),
         )
 
 

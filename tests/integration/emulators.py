@@ -10,7 +10,7 @@ fails the test loudly (never a skip: CI must notice). The emulator host variable
 clients are constructed, so nothing leaks into other tests' environment. Function-scoped fixtures wipe the
 servers before each test.
 
-Use them from a conftest.py: `from tests.integration.emulators import *  # noqa: F403`."""
+tests/conftest.py brings them into every test directory."""
 
 from __future__ import annotations
 
@@ -155,16 +155,20 @@ def _fake_gcs_binary() -> Path:
     return binary
 
 
-@pytest.fixture(scope="session")
-def firestore_emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    if not FIRESTORE_JAR.is_file():
+def _require_java_jar(what: str, jar: Path, env: str) -> None:
+    """Fail loudly (never skip) when a Java emulator cannot run here."""
+    if not jar.is_file():
         pytest.fail(
-            f"Firestore emulator jar missing at {FIRESTORE_JAR} (comes with google-cloud-cli; "
-            "set TRON_FIRESTORE_EMULATOR_JAR to point elsewhere)",
+            f"{what} jar missing at {jar} (comes with google-cloud-cli; set {env} to point elsewhere)",
             pytrace=False,
         )
     if shutil.which(JAVA) is None:
-        pytest.fail(f"java not found ({JAVA!r}); the Firestore emulator needs Java 17", pytrace=False)
+        pytest.fail(f"java not found ({JAVA!r}); the {what} needs Java 17", pytrace=False)
+
+
+@pytest.fixture(scope="session")
+def firestore_emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    _require_java_jar("Firestore emulator", FIRESTORE_JAR, "TRON_FIRESTORE_EMULATOR_JAR")
     port = _free_port()
     argv = [
         JAVA,
@@ -195,14 +199,7 @@ def fake_gcs_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server
 
 @pytest.fixture(scope="session")
 def pubsub_emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    if not PUBSUB_JAR.is_file():
-        pytest.fail(
-            f"Pub/Sub emulator jar missing at {PUBSUB_JAR} (comes with google-cloud-cli; "
-            "set TRON_PUBSUB_EMULATOR_JAR to point elsewhere)",
-            pytrace=False,
-        )
-    if shutil.which(JAVA) is None:
-        pytest.fail(f"java not found ({JAVA!r}); the Pub/Sub emulator needs Java 17", pytrace=False)
+    _require_java_jar("Pub/Sub emulator", PUBSUB_JAR, "TRON_PUBSUB_EMULATOR_JAR")
     port = _free_port()
     argv = [JAVA, "-Xmx256m", "-jar", str(PUBSUB_JAR), "--host=127.0.0.1", f"--port={port}"]
     server = _start("pubsub-emulator", argv, port, tmp_path_factory.mktemp("pubsub-emulator"), "/")

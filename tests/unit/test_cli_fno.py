@@ -67,6 +67,9 @@ def test_charges_default_date_is_reported(capsys):
     assert "932.60" in out
 
 
+FUTURES_CHARGES = ["charges", "--segment", "futures", "--buy", "1", "--sell", "1", "--qty", "1"]
+
+
 @pytest.mark.parametrize(
     ("argv", "arg"),
     [
@@ -74,35 +77,11 @@ def test_charges_default_date_is_reported(capsys):
         (["charges", "--segment", "futures", "--buy", "x", "--sell", "1", "--qty", "1"], "--buy"),
         (["charges", "--segment", "futures", "--buy", "1", "--sell", "1", "--qty", "0"], "--qty"),
         (
-            [
-                "charges",
-                "--segment",
-                "futures",
-                "--buy",
-                "1",
-                "--sell",
-                "1",
-                "--qty",
-                "1",
-                "--date",
-                "2026-13-01",
-            ],
+            [*FUTURES_CHARGES, "--date", "2026-13-01"],
             "--date",
         ),
         (
-            [
-                "charges",
-                "--segment",
-                "futures",
-                "--buy",
-                "1",
-                "--sell",
-                "1",
-                "--qty",
-                "1",
-                "--date",
-                "2020-01-01",
-            ],
+            [*FUTURES_CHARGES, "--date", "2020-01-01"],
             "--date",
         ),
         (["expiries", "--underlying", "NIFTY", "--from", "2024-01-01", "--to", "2024-12-31"], "--from"),

@@ -63,7 +63,6 @@ class Book:
                 segment=intent.segment,
                 tick_size=str(intent.tick_size),
             )
-            pos.extra = {"gross": "0", "charges": "0"}
             self.positions[intent.symbol] = pos
         if intent.purpose.opens:
             self.entries += 1
@@ -83,11 +82,11 @@ class Book:
             if abs(signed) > closing:  # reversed through zero: the rest opens at the fill price
                 pos.avg_price = price
         self.realized += realized
-        pos.extra["gross"] = str(D(pos.extra["gross"]) + realized)
-        pos.extra["charges"] = str(D(pos.extra["charges"]) + charges)
+        pos.gross += realized
+        pos.charges += charges
         if pos.qty == 0:
             self.trades += 1
-            if D(pos.extra["gross"]) - D(pos.extra["charges"]) > 0:
+            if pos.gross - pos.charges > 0:
                 self.wins += 1
             del self.positions[intent.symbol]
         return realized
@@ -95,7 +94,7 @@ class Book:
     # ------------------------------------------------------------------ storage
     def to_doc(self) -> dict[str, Any]:
         return {
-            "positions": {s: {**asdict(p), "avg_price": str(p.avg_price)} for s, p in self.positions.items()},
+            "positions": {s: _position_doc(p) for s, p in self.positions.items()},
             "realized": str(self.realized),
             "charges": str(self.charges),
             "cash": str(self.cash),
@@ -116,7 +115,7 @@ class Book:
             return Book()
         positions = {}
         for s, p in d.get("positions", {}).items():
-            positions[s] = Position(**{**p, "avg_price": D(p["avg_price"])})
+            positions[s] = Position(**{**p, **{k: D(p[k]) for k in _MONEY if k in p}})
         return Book(
             positions=positions,
             realized=D(d["realized"]),
@@ -131,6 +130,13 @@ class Book:
             processed=list(d.get("processed", [])),
             duplicates_ignored=int(d.get("duplicates_ignored", 0)),
         )
+
+
+_MONEY = ("avg_price", "gross", "charges")
+
+
+def _position_doc(p: Position) -> dict[str, Any]:
+    return {**asdict(p), **{k: str(getattr(p, k)) for k in _MONEY}}
 
 
 def exit_side(pos: Position) -> Side:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from datetime import date, datetime
 from decimal import Decimal
 from enum import StrEnum
@@ -201,4 +201,5 @@ class Position:
     exchange: str = "NSE"
     segment: str = "equity_intraday"
     tick_size: str = "0.05"
-    extra: dict[str, Any] = field(default_factory=dict)
+    gross: Decimal = Decimal("0")  # realised so far on this position
+    charges: Decimal = Decimal("0")

@@ -10,6 +10,7 @@ from datetime import time
 from decimal import Decimal
 
 from tron.domain.money import D
+from tron.domain.timeutil import parse_hhmm
 
 
 @dataclass(frozen=True)
@@ -45,7 +46,6 @@ class RiskLimits:
 
     @staticmethod
     def from_doc(d: dict[str, object]) -> RiskLimits:
-        hh, mm = str(d["entry_cutoff"]).split(":")
         return RiskLimits(
             capital=D(str(d["capital"])),
             daily_loss_limit=D(str(d["daily_loss_limit"])),
@@ -56,7 +56,7 @@ class RiskLimits:
             risk_per_trade_pct=D(str(d["risk_per_trade_pct"])),
             max_position_pct=D(str(d["max_position_pct"])),
             min_confidence=float(d["min_confidence"]),  # type: ignore[arg-type]
-            entry_cutoff=time(int(hh), int(mm)),
+            entry_cutoff=parse_hhmm(str(d["entry_cutoff"])),
         )
 
 

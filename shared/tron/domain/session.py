@@ -66,9 +66,6 @@ class SessionState:
     def or_complete(self) -> bool:
         return self.bars >= self.or_minutes
 
-    def index(self, symbol: str) -> int:
-        return self.symbols.index(symbol)
-
     # ------------------------------------------------------------------ update
     def apply(self, snap: Snapshot) -> Bar | None:
         """Fold a snapshot in; returns the bar that just completed, or None for the first snapshot."""

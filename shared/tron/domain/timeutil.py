@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, time
 from zoneinfo import ZoneInfo
 
 IST = ZoneInfo("Asia/Kolkata")
 
 MARKET_OPEN = time(9, 15)
-MARKET_CLOSE = time(15, 30)
 
 
 def ist(d: date, t: time) -> datetime:
@@ -23,17 +22,10 @@ def require_ist(ts: datetime) -> datetime:
     return ts.astimezone(IST)
 
 
-def floor_minute(ts: datetime) -> datetime:
-    return ts.replace(second=0, microsecond=0)
-
-
-def session_minutes(d: date) -> list[datetime]:
-    """Every minute mark from the open to the last minute of the normal session (09:15 … 15:29)."""
-    start = ist(d, MARKET_OPEN)
-    n = (MARKET_CLOSE.hour * 60 + MARKET_CLOSE.minute) - (MARKET_OPEN.hour * 60 + MARKET_OPEN.minute)
-    return [start + timedelta(minutes=i) for i in range(n)]
-
-
 def parse_hhmm(text: str) -> time:
-    hh, mm = text.split(":")
-    return time(int(hh), int(mm))
+    """'HH:MM' as a time; ValueError names the text when it is not one."""
+    try:
+        hh, mm = text.split(":")
+        return time(int(hh), int(mm))
+    except ValueError:
+        raise ValueError(f"must be HH:MM, got {text!r}") from None

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from datetime import time
+from dataclasses import dataclass
 
 from tron.domain.calendar import TradingCalendar
 from tron.domain.models import Asset
@@ -21,13 +20,6 @@ class ServiceConfig:
     universe_size: int | None = None
     history_days: int = 10
     placing_lease_seconds: int = 20
-    square_off_deadline: dict[Asset, time] = field(
-        default_factory=lambda: {
-            Asset.STOCKS: time(15, 20),
-            Asset.FUTURES: time(15, 25),
-            Asset.OPTIONS: time(15, 25),
-        }
-    )
 
 
 @dataclass

@@ -35,8 +35,9 @@ def summarize(deps: Deps, day: str) -> dict[str, Any]:
         "trading_day": bool(daydoc.get("trading_day", False)),
         "status": daydoc.get("status"),
         "halted": daydoc.get("halted"),
-        "plan": daydoc.get("plan"),
         "assets": assets,
+        "report": daydoc.get("report"),
+        "report_html": daydoc.get("report_html"),
     }
 
 
