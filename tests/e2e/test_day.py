@@ -132,3 +132,20 @@ def test_plan_and_report_commands(tmp_path: Path, capsys: pytest.CaptureFixture[
     capsys.readouterr()
     assert main(["report", "--date", str(TRADING_DAY), "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["date"] == str(TRADING_DAY)
+
+
+def test_a_volatile_day_plan_gets_its_30_minute_opening_range(tmp_path: Path) -> None:
+    from tron.domain.models import Asset
+    from tron.services.tick import tick
+
+    run = prepare(settings(tmp_path), TRADING_DAY, tmp_path / "run")
+    deps = run.deps
+    deps.clock.set(datetime.fromisoformat(f"{TRADING_DAY}T09:00:00+05:30"))
+    from tron.services.plan_day import plan_day
+
+    doc = plan_day(deps)
+    doc["plan"]["assets"]["stocks"]["strategies"] = [{"name": "orb", "params": {"range_minutes": 30}}]
+    deps.store.set(f"days/{TRADING_DAY}", doc)
+    deps.clock.set(datetime.fromisoformat(f"{TRADING_DAY}T09:15:00+05:30"))
+    tick(deps, Asset.STOCKS)
+    assert deps.store.get(f"days/{TRADING_DAY}/assets/stocks")["session"]["or_minutes"] == 30

@@ -260,3 +260,21 @@ def test_strategies_fire_on_a_breakout() -> None:
     d = decide(ctx)
     assert [(i.side, i.purpose, i.strategy) for i in d.intents] == [(Side.BUY, Purpose.ENTRY, "orb")]
     assert d.intents[0].stop < 102 < d.intents[0].target
+
+
+def test_the_session_keeps_the_opening_range_the_planned_orb_uses() -> None:
+    from tron.domain.strategies import opening_range_minutes, run
+
+    assert opening_range_minutes([StrategyChoice("orb", {"range_minutes": 30})]) == 30
+    assert opening_range_minutes([StrategyChoice("vwap")]) == 15
+    st = SessionState.new(["A"], or_minutes=30)
+    t0 = at(9, 15)
+    st.apply(Snapshot(t0, {"A": q("A", t0, 100, 0)}))
+    for k in range(1, 31):  # the range grows for 30 minutes, not 15
+        px = 100 + (2 if k == 25 else 0)
+        st.apply(Snapshot(t0 + timedelta(minutes=k), {"A": q("A", t0 + timedelta(minutes=k), px, 1000 * k)}))
+    assert st.or_high[0] == 102
+    bar = st.apply(Snapshot(at(9, 46), {"A": q("A", at(9, 46), 101.5, 40000)}))
+    assert run("orb", {"range_minutes": 30}, st, bar) == []  # 101.5 is inside the 30-minute range
+    with pytest.raises(ValueError, match="15-minute range, the session keeps 30"):
+        run("orb", {"range_minutes": 15}, st, bar)

@@ -62,10 +62,6 @@ class SessionState:
         with np.errstate(invalid="ignore", divide="ignore"):
             return np.where(self.arrays["cum_v"] > 0, self.arrays["cum_pv"] / self.arrays["cum_v"], np.nan)
 
-    @property
-    def or_complete(self) -> bool:
-        return self.bars >= self.or_minutes
-
     # ------------------------------------------------------------------ update
     def apply(self, snap: Snapshot) -> Bar | None:
         """Fold a snapshot in; returns the bar that just completed, or None for the first snapshot."""

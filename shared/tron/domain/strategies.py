@@ -5,7 +5,7 @@ only choose inside them) and returns signals for the symbols it fires on."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -71,7 +71,11 @@ def _ready(state: SessionState, bar: Bar) -> np.ndarray:
 def orb(p: dict[str, float], state: SessionState, bar: Bar) -> list[Signal]:
     """Opening range breakout: after the first `range_minutes`, a close beyond the range (plus a buffer) on
     volume above `volume_mult` × its average opens a position in the breakout's direction, once a day."""
-    if state.bars <= p["range_minutes"] or not state.or_complete:
+    if int(p["range_minutes"]) != state.or_minutes:
+        raise ValueError(
+            f"orb wants a {p['range_minutes']:g}-minute range, the session keeps {state.or_minutes}"
+        )
+    if state.bars <= state.or_minutes:
         return []
     buf = p["buffer_pct"] / 100
     vol_ok = bar.volume >= p["volume_mult"] * np.nan_to_num(state.vol_avg)
@@ -152,6 +156,14 @@ REGISTRY: dict[str, StrategyDef] = {
         ),
     )
 }
+
+
+def opening_range_minutes(choices: Iterable[Any]) -> int:
+    """The opening range the session must keep: the planned ORB's range_minutes (its default otherwise)."""
+    for c in choices:
+        if c.name == "orb":
+            return int(REGISTRY["orb"].resolve(c.params)["range_minutes"])
+    return int(REGISTRY["orb"].params["range_minutes"].default)
 
 
 def run(name: str, params: dict[str, Any] | None, state: SessionState, bar: Bar) -> list[Signal]:

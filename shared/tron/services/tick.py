@@ -14,6 +14,7 @@ from tron.domain.decide import decide
 from tron.domain.models import Asset, Instrument
 from tron.domain.plan import Plan
 from tron.domain.session import SessionState
+from tron.domain.strategies import opening_range_minutes
 from tron.services.deps import Deps, day_path, state_path
 from tron.services.orders import claim, halted_reason, load_context, publish, republish_stale
 
@@ -55,7 +56,9 @@ def tick(deps: Deps, asset: Asset) -> TickResult:
             "instruments": _instruments_doc(instruments),
             "pending": {},
             "last_minute": None,
-            "session": SessionState.new([i.symbol for i in instruments]).to_doc(),
+            "session": SessionState.new(
+                [i.symbol for i in instruments], or_minutes=opening_range_minutes(plan.strategies)
+            ).to_doc(),
         }
     if first.get("last_minute") == minute:
         return TickResult("duplicate", reason="this minute was already processed")
