@@ -200,12 +200,7 @@ def decide(ctx: TickContext) -> TickDecision:
             }
         )
     ex = exposure(ctx)
-    signals = [
-        sig
-        for choice in plan.strategies
-        for sig in strategies.run(choice.name, choice.params, ctx.state, bar)
-    ]
-    signals.sort(key=lambda s: (-s.confidence, s.symbol, s.strategy))
+    signals = strategies.evaluate(plan.strategies, ctx.state, bar)
     for sig in signals:
         inst = ctx.instruments.get(sig.symbol)
         quote = ctx.snapshot.quotes.get(sig.symbol)

@@ -171,3 +171,10 @@ def run(name: str, params: dict[str, Any] | None, state: SessionState, bar: Bar)
         raise ValueError(f"unknown strategy {name!r}; known: {', '.join(REGISTRY)}")
     s = REGISTRY[name]
     return s.fn(s.resolve(params), state, bar)
+
+
+def evaluate(choices: Iterable[Any], state: SessionState, bar: Bar) -> list[Signal]:
+    """The signals of the planned strategies on this bar, strongest first (what the tick acts on)."""
+    signals = [sig for c in choices for sig in run(c.name, c.params, state, bar)]
+    signals.sort(key=lambda s: (-s.confidence, s.symbol, s.strategy))
+    return signals
