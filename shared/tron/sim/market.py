@@ -259,5 +259,30 @@ class GeneratedMarketData:
         pos = {s: k for k, s in enumerate(day.symbols)}
         return Snapshot(ts, {s: self.gen.quote(day, pos[s], j, ts) for s in symbols if s in pos})
 
+    def minute_bars(self, symbol: str, day: date) -> list[tuple[datetime, float, float, float, float, int]]:
+        """The day's completed 1-minute candles (start time IST, open, high, low, close, volume) up to the
+        clock's now: a past day in full, today up to the last completed minute, a future day empty — what
+        Kite's historical-candles endpoint would show. Unknown symbols raise KeyError naming the symbol."""
+        now = self.clock.now().astimezone(IST)
+        if day > now.date():
+            return []
+        data = self.gen.day(day)
+        if symbol not in data.symbols:
+            raise KeyError(f"unknown symbol {symbol!r}")
+        k = data.symbols.index(symbol)
+        j = MINUTES if day < now.date() else completed_minutes(now)
+        start = ist(day, time(9, 15))
+        return [
+            (
+                start + timedelta(minutes=m),
+                round(float(data.o[k, m]), 2),
+                round(float(data.h[k, m]), 2),
+                round(float(data.lo[k, m]), 2),
+                round(float(data.c[k, m]), 2),
+                int(data.v[k, m]),
+            )
+            for m in range(j)
+        ]
+
     def daily_history(self, symbol: str, before: date, days: int) -> list[DailyBar]:
         return [self.gen.daily_bar(d, symbol) for d in self.gen.calendar.trading_days_before(before, days)]
