@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+import itertools
+import math
 from datetime import date, time, timedelta
+from decimal import Decimal
 
+import numpy as np
 import pytest
 
 from tron.adapters.calendar import nse_calendar
 from tron.adapters.clock import VirtualClock
+from tron.domain import options
+from tron.domain.models import Asset
 from tron.domain.timeutil import IST, ist
+from tron.sim.derivatives import bs_price, future_symbol, option_symbol
 from tron.sim.market import INDEX, GeneratedMarketData, MarketGenerator, nifty50
 
 DAY = date(2026, 11, 23)
@@ -52,3 +59,94 @@ def test_minute_bars_unknown_symbol_is_a_clear_error() -> None:
     md, _ = market()
     with pytest.raises(KeyError, match="NOPE"):
         md.minute_bars("NOPE", DAY)
+
+
+# ---------------------------------------------------------------------------------------------- derivatives
+def test_futures_are_the_current_and_next_month_on_nfo() -> None:
+    md, _ = market()
+    fut = md.instruments(Asset.FUTURES)
+    # 2026-11-24 (the last Tuesday) is a holiday: the November contract expires on Monday the 23rd.
+    assert [i.symbol for i in fut] == ["NIFTY26NOVFUT", "NIFTY26DECFUT"]
+    assert [i.expiry for i in fut] == [date(2026, 11, 23), date(2026, 12, 29)]
+    for i in fut:
+        assert (i.exchange, i.lot_size, i.tick_size, i.segment, i.option_type) == (
+            "NFO",
+            65,
+            Decimal("0.05"),
+            "futures",
+            "FUT",
+        )
+
+
+def test_options_are_two_expiries_of_strikes_every_50_with_kite_symbols() -> None:
+    md, _ = market()
+    opts = md.instruments(Asset.OPTIONS)
+    assert len(opts) == 2 * 21 * 2
+    assert {i.expiry for i in opts} == {date(2026, 11, 23), date(2026, 12, 1)}
+    assert all(i.segment == "options" and i.lot_size == 65 and i.exchange == "NFO" for i in opts)
+    strikes = sorted({i.strike for i in opts if i.strike})
+    assert all(b - a == 50 for a, b in itertools.pairwise(strikes))
+    monthly = [i for i in opts if i.expiry == date(2026, 11, 23)]
+    weekly = [i for i in opts if i.expiry == date(2026, 12, 1)]
+    assert monthly[0].symbol == f"NIFTY26NOV{monthly[0].strike:.0f}{monthly[0].option_type}"
+    assert weekly[0].symbol == f"NIFTY26D01{weekly[0].strike:.0f}{weekly[0].option_type}"
+
+
+def test_kite_symbol_formats() -> None:
+    assert future_symbol(date(2026, 12, 29)) == "NIFTY26DECFUT"
+    assert option_symbol(date(2025, 12, 2), 26000, "CE", monthly=False) == "NIFTY25D0226000CE"
+    assert option_symbol(date(2026, 10, 6), 25500, "PE", monthly=False) == "NIFTY26O0625500PE"
+    assert option_symbol(date(2026, 1, 13), 25500, "PE", monthly=False) == "NIFTY2611325500PE"
+    assert option_symbol(date(2026, 12, 29), 26000, "CE", monthly=True) == "NIFTY26DEC26000CE"
+
+
+def test_vectorized_black_scholes_is_the_domain_formula() -> None:
+    spots = np.array([30000.0, 31700.0, 33000.0])
+    days = np.array([0.2, 3.0, 30.0])
+    vols = np.array([0.1, 0.15, 0.3])
+    for kind in ("CE", "PE"):
+        got = bs_price(kind, spots, 31700.0, days, vols)
+        want = [
+            options.price(kind, s, 31700.0, d, 0.065, v) for s, d, v in zip(spots, days, vols, strict=True)
+        ]
+        assert np.allclose(got, want, atol=1e-8)
+
+
+def test_quotes_on_the_tick_with_a_spread_priced_from_the_index() -> None:
+    md, _ = market(time(11, 0))
+    syms = [i.symbol for i in md.instruments(Asset.FUTURES) + md.instruments(Asset.OPTIONS)]
+    snap = md.snapshot([*syms, INDEX])
+    spot = snap.quotes[INDEX].last
+    for s in syms:
+        q = snap.quotes[s]
+        for p in (q.last, q.bid, q.ask, q.open, q.high, q.low):
+            assert abs(p / 0.05 - round(p / 0.05)) < 1e-6 and p >= 0.05
+        assert q.bid < q.ask and q.low <= q.last <= q.high
+        assert q.volume % 65 == 0
+    dec = snap.quotes["NIFTY26DECFUT"].last
+    carry = spot * math.exp(0.065 * 36.2 / 365)
+    assert abs(dec - carry) < 0.002 * spot
+    # put-call parity on the listed strikes, within the ticks and spreads
+    opts = md.instruments(Asset.OPTIONS)
+    k = min({i.strike for i in opts if i.strike}, key=lambda x: abs(x - spot))
+    ce = next(i for i in opts if i.strike == k and i.option_type == "CE" and i.expiry == date(2026, 12, 1))
+    pe = next(i for i in opts if i.strike == k and i.option_type == "PE" and i.expiry == date(2026, 12, 1))
+    days = (ist(date(2026, 12, 1), time(15, 30)) - ist(DAY, time(11, 0))).total_seconds() / 86400
+    parity = spot - k * math.exp(-0.065 * days / 365)
+    assert snap.quotes[ce.symbol].last - snap.quotes[pe.symbol].last == pytest.approx(parity, abs=3)
+
+
+def test_derivative_minute_bars_and_determinism_by_seed() -> None:
+    md, _ = market(time(10, 0))
+    sym = md.instruments(Asset.OPTIONS)[20].symbol
+    bars = md.minute_bars(sym, DAY)
+    assert len(bars) == 45 and all(b[3] <= min(b[1], b[4]) <= max(b[1], b[4]) <= b[2] for b in bars)
+    again, _ = market(time(10, 0))
+    assert again.minute_bars(sym, DAY) == bars
+    other, _ = market(time(10, 0), seed=8)
+    assert other.minute_bars(INDEX, DAY) != md.minute_bars(INDEX, DAY)
+
+
+def test_closed_day_lists_the_next_sessions_contracts() -> None:
+    md, _ = market(time(9, 0), day=date(2026, 11, 22))  # a Sunday
+    assert md.instruments(Asset.FUTURES)[0].symbol == "NIFTY26NOVFUT"

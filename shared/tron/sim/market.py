@@ -25,6 +25,7 @@ from tron.domain.calendar import TradingCalendar
 from tron.domain.models import Asset, DailyBar, Instrument, Quote, Snapshot
 from tron.domain.timeutil import IST, ist
 from tron.ports import Clock
+from tron.sim.derivatives import LOT_SIZE, Contract, contracts, derive
 
 MINUTES = 375
 SUB = 4  # price samples per minute
@@ -186,7 +187,7 @@ class MarketGenerator:
             hi, lo = day.h[k, :j].max(), day.lo[k, :j].min()
             spr = day.spread[k, j - 1]
         ticks = round(spr / TICK)
-        bid = round((round(last / TICK) - ticks // 2) * TICK, 2)
+        bid = round(max(round(last / TICK) - ticks // 2, 1) * TICK, 2)
         ask = round(bid + max(ticks, 1) * TICK, 2)
         return Quote(
             day.symbols[k],
@@ -201,8 +202,48 @@ class MarketGenerator:
             round(float(day.prev_close[k]), 2),
         )
 
+    def index_closes_before(self, d: date, n: int) -> np.ndarray:
+        """The index's last n daily closes before d (for the options' realized volatility)."""
+        i = self._index_of(d)
+        assert self._closes is not None
+        return self._closes[-1, max(0, i - n) : i]
+
+    def full_day(self, d: date) -> DayData:
+        """The day with the NIFTY futures and options listed on it appended after the index."""
+        return _cached_full_day(self, d)
+
+    def _make_full_day(self, d: date) -> DayData:
+        base = self.day(d)
+        k = len(base.symbols) - 1
+        prev_day = self.calendar.previous_trading_day(d)
+        der = derive(
+            d,
+            (base.o[k], base.h[k], base.lo[k], base.c[k]),
+            float(base.prev_close[k]),
+            prev_day,
+            self.index_closes_before(d, 21),
+            self.calendar,
+            self.seed,
+        )
+        return DayData(
+            d,
+            base.symbols + [c.symbol for c in der.contracts],
+            base.regime,
+            np.concatenate([base.prev_close, der.prev_close]),
+            *(
+                np.concatenate([getattr(base, f), getattr(der, f)])
+                for f in ("o", "h", "lo", "c", "v", "spread")
+            ),
+        )
+
+    def derivatives(self, d: date) -> list[Contract]:
+        base = self.day(d)
+        return contracts(d, float(base.prev_close[-1]), self.calendar)
+
     def daily_bar(self, d: date, symbol: str) -> DailyBar:
         day = self.day(d)
+        if symbol not in day.symbols:
+            day = self.full_day(d)
         k = day.symbols.index(symbol)
         return DailyBar(
             d,
@@ -212,6 +253,11 @@ class MarketGenerator:
             float(day.c[k, -1]),
             int(day.v[k].sum()),
         )
+
+
+@lru_cache(maxsize=4)
+def _cached_full_day(gen: MarketGenerator, d: date) -> DayData:
+    return gen._make_full_day(d)
 
 
 @lru_cache(maxsize=16)
@@ -235,25 +281,53 @@ class GeneratedMarketData:
         self.calls = 0
 
     def instruments(self, asset: Asset) -> list[Instrument]:
-        if asset is not Asset.STOCKS:
-            return []
+        """Stocks: the universe (NSE). Futures and options: the NIFTY contracts listed today (NFO, lot 65)
+        — on a closed day, those of the next trading day, as the next morning's dump would show."""
+        if asset is Asset.STOCKS:
+            return [
+                Instrument(
+                    x.symbol,
+                    "NSE",
+                    Asset.STOCKS,
+                    token=_key(x.symbol) % 10_000_000,
+                    lot_size=1,
+                    tick_size=Decimal("0.05"),
+                    sector=x.sector,
+                )
+                for x in self.gen.listings
+            ]
+        d = self.clock.now().astimezone(IST).date()
+        while not self.gen.calendar.is_trading_day(d):
+            d += timedelta(days=1)
         return [
             Instrument(
-                x.symbol,
-                "NSE",
-                Asset.STOCKS,
-                token=_key(x.symbol) % 10_000_000,
-                lot_size=1,
+                c.symbol,
+                "NFO",
+                asset,
+                token=_key(c.symbol) % 10_000_000,
+                lot_size=LOT_SIZE,
                 tick_size=Decimal("0.05"),
-                sector=x.sector,
+                sector="Index",
+                segment=c.segment,
+                expiry=c.expiry,
+                strike=c.strike or None,
+                option_type=c.kind,
+                underlying=INDEX,
             )
-            for x in self.gen.listings
+            for c in self.gen.derivatives(d)
+            if (c.kind == "FUT") == (asset is Asset.FUTURES)
         ]
+
+    def _day_for(self, d: date, symbols: list[str]) -> DayData:
+        base = self.gen.day(d)
+        if all(s in base.symbols for s in symbols):
+            return base
+        return self.gen.full_day(d)
 
     def snapshot(self, symbols: list[str]) -> Snapshot:
         self.calls += 1
         now = self.clock.now()
-        day = self.gen.day(now.date())
+        day = self._day_for(now.date(), symbols)
         j = completed_minutes(now)
         ts = ist(now.date(), time(9, 15)) + timedelta(minutes=j)
         pos = {s: k for k, s in enumerate(day.symbols)}
@@ -266,7 +340,7 @@ class GeneratedMarketData:
         now = self.clock.now().astimezone(IST)
         if day > now.date():
             return []
-        data = self.gen.day(day)
+        data = self._day_for(day, [symbol])
         if symbol not in data.symbols:
             raise KeyError(f"unknown symbol {symbol!r}")
         k = data.symbols.index(symbol)

@@ -1,0 +1,233 @@
+"""NIFTY futures and options for the simulated market, derived from the generated index path.
+
+Contracts listed on a trading day (as Kite's instruments dump would show them, exchange NFO):
+
+- futures: the current and the next monthly contract (``NIFTY26DECFUT``); fair value = index × e^(r·T)
+  with T to the contract's 15:30 expiry, plus a small, mean-reverting basis of a few ticks;
+- options: CE and PE of the two nearest expiries (weekly or monthly), strikes every 50 points, ±10 strikes
+  around the previous close's ATM; Kite symbols ``NIFTY25D0226000CE`` (weekly: yy, month code 1-9/O/N/D,
+  dd) and ``NIFTY26DEC26000CE`` (the month's last expiry). Prices are Black–Scholes (the same formula as
+  ``tron.domain.options``, vectorized) on the index's minute open/high/low/close, with the index's 20-day
+  realized volatility plus a small smile (puts richer, far strikes richer), on the 0.05 tick.
+
+Each contract gets a bid/ask spread and volume (in whole lots). Everything is deterministic by the seed."""
+
+from __future__ import annotations
+
+import math
+import zlib
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+
+import numpy as np
+
+from tron.domain.calendar import TradingCalendar
+from tron.domain.expiries import expiries, monthly_expiry
+from tron.domain.timeutil import ist
+
+UNDERLYING = "NIFTY"
+LOT_SIZE = 65  # NIFTY from the January 2026 series (kite-and-nse.md)
+STRIKE_STEP = 50
+STRIKES_EACH_SIDE = 10
+RATE = 0.065  # the carry and the option pricing rate
+TICK = 0.05
+MONTHS = ("JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC")
+WEEKLY_MONTH_CODE = "123456789OND"
+EXPIRY_TIME = time(15, 30)
+
+
+@dataclass(frozen=True)
+class Contract:
+    symbol: str
+    kind: str  # FUT | CE | PE
+    expiry: date
+    strike: float = 0.0
+
+    @property
+    def segment(self) -> str:
+        return "futures" if self.kind == "FUT" else "options"
+
+
+def future_symbol(expiry: date) -> str:
+    return f"{UNDERLYING}{expiry:%y}{MONTHS[expiry.month - 1]}FUT"
+
+
+def option_symbol(expiry: date, strike: float, kind: str, monthly: bool) -> str:
+    """Kite's tradingsymbol of a NIFTY option: monthly NIFTY26DEC26000CE, weekly NIFTY25D0226000CE."""
+    k = f"{strike:.0f}" if float(strike).is_integer() else f"{strike:g}"
+    if monthly:
+        return f"{UNDERLYING}{expiry:%y}{MONTHS[expiry.month - 1]}{k}{kind}"
+    return f"{UNDERLYING}{expiry:%y}{WEEKLY_MONTH_CODE[expiry.month - 1]}{expiry:%d}{k}{kind}"
+
+
+def is_monthly(expiry: date, calendar: TradingCalendar) -> bool:
+    return monthly_expiry(UNDERLYING, expiry.year, expiry.month, calendar) == expiry
+
+
+def futures_expiries(day: date, calendar: TradingCalendar, n: int = 2) -> list[date]:
+    """The monthly expiries on or after day: the current contract, then the next."""
+    out, y, m = [], day.year, day.month
+    while len(out) < n:
+        e = monthly_expiry(UNDERLYING, y, m, calendar)
+        if e >= day:
+            out.append(e)
+        y, m = (y + 1, 1) if m == 12 else (y, m + 1)
+    return out
+
+
+def option_expiries(day: date, calendar: TradingCalendar, n: int = 2) -> list[date]:
+    return expiries(UNDERLYING, day, day + timedelta(days=45), "all", calendar)[:n]
+
+
+def contracts(day: date, prev_index_close: float, calendar: TradingCalendar) -> list[Contract]:
+    """The NIFTY futures and options listed on a day (futures first)."""
+    out = [Contract(future_symbol(e), "FUT", e) for e in futures_expiries(day, calendar)]
+    atm = math.floor(prev_index_close / STRIKE_STEP + 0.5) * STRIKE_STEP
+    strikes = [atm + i * STRIKE_STEP for i in range(-STRIKES_EACH_SIDE, STRIKES_EACH_SIDE + 1)]
+    for e in option_expiries(day, calendar):
+        monthly = is_monthly(e, calendar)
+        for k in strikes:
+            for kind in ("CE", "PE"):
+                out.append(Contract(option_symbol(e, k, kind, monthly), kind, e, float(k)))
+    return out
+
+
+def smile(base_vol: float, spot: float, strike: float) -> float:
+    """A small NIFTY-like skew: puts (strikes below spot) richer, far strikes richer."""
+    m = math.log(strike / spot)
+    return max(0.05, base_vol - 0.6 * m + 10.0 * m * m)
+
+
+def realized_vol(closes: np.ndarray) -> float:
+    """Annualized close-to-close volatility, kept in a plausible band for an index."""
+    r = np.diff(np.log(closes))
+    vol = float(np.std(r, ddof=1) * math.sqrt(252)) if len(r) > 1 else 0.14
+    return min(max(vol, 0.08), 0.45)
+
+
+_erfc = np.frompyfunc(math.erfc, 1, 1)
+
+
+def _ncdf(x: np.ndarray) -> np.ndarray:
+    return 0.5 * _erfc(-x / math.sqrt(2.0)).astype(float)
+
+
+def bs_price(kind: str, spot: np.ndarray, strike: float, days: np.ndarray, vol: np.ndarray) -> np.ndarray:
+    """Black–Scholes as tron.domain.options.price (T = days/365, no dividends), over arrays."""
+    t = np.maximum(days, 0.0) / 365.0
+    disc = np.exp(-RATE * t)
+    sq = vol * np.sqrt(t)
+    live = sq > 0
+    safe = np.where(live, sq, 1.0)
+    d1 = (np.log(spot / strike) + (RATE + 0.5 * vol * vol) * t) / safe
+    d2 = d1 - safe
+    if kind == "CE":
+        px = spot * _ncdf(d1) - strike * disc * _ncdf(d2)
+        intrinsic = np.maximum(spot - strike * disc, 0.0)
+    else:
+        px = strike * disc * _ncdf(-d2) - spot * _ncdf(-d1)
+        intrinsic = np.maximum(strike * disc - spot, 0.0)
+    return np.where(live, np.maximum(px, 0.0), intrinsic)
+
+
+def days_to_expiry(at: datetime, expiry: date) -> float:
+    """Calendar days (fractional) from an instant to the contract's 15:30 IST expiry."""
+    end = ist(expiry, EXPIRY_TIME)
+    return (end - at).total_seconds() / 86400.0
+
+
+def _tick(x: np.ndarray) -> np.ndarray:
+    return np.maximum(np.round(x / TICK) * TICK, TICK)
+
+
+@dataclass
+class DerivArrays:
+    contracts: list[Contract]
+    prev_close: np.ndarray
+    o: np.ndarray
+    h: np.ndarray
+    lo: np.ndarray
+    c: np.ndarray
+    v: np.ndarray
+    spread: np.ndarray
+
+
+def derive(
+    day: date,
+    index_ohlc: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray],
+    prev_index_close: float,
+    prev_day: date,
+    vol_history: np.ndarray,
+    calendar: TradingCalendar,
+    seed: int,
+) -> DerivArrays:
+    """Minute bars of every listed contract from the index's minute bars (arrays of MINUTES)."""
+    io, ih, il, ic = index_ohlc
+    minutes = len(ic)
+    listed = contracts(day, prev_index_close, calendar)
+    base_vol = realized_vol(vol_history)
+    start = ist(day, time(9, 15))
+    after = (np.arange(minutes) + 1) / 1440.0  # each minute's end, in days after 09:15
+    prev_end = ist(prev_day, EXPIRY_TIME)
+    rows: dict[str, list[np.ndarray]] = {k: [] for k in ("o", "h", "lo", "c", "v", "spread")}
+    prev = []
+    tm = np.arange(minutes) / minutes
+    vshape = 1 + 2.5 * np.exp(-tm / 0.05) + 1.5 * np.exp(-(1 - tm) / 0.07)
+    vshape = vshape / vshape.sum()
+    atm = math.floor(prev_index_close / STRIKE_STEP + 0.5) * STRIKE_STEP
+    for ct in listed:
+        r = np.random.default_rng([seed, zlib.crc32(ct.symbol.encode()), day.toordinal()])
+        days = np.maximum(days_to_expiry(start, ct.expiry) - after, 1.0 / 1440)
+        prev_days = max(days_to_expiry(prev_end, ct.expiry), 1.0 / 1440)
+        if ct.kind == "FUT":
+            carry = np.exp(RATE * days / 365.0)
+            basis = np.cumsum(r.normal(0, 0.6, minutes)) * 0.15  # a few points, mean-reverting-ish
+            basis = basis - np.linspace(0, basis[-1], minutes) * 0.5
+            bars = [_tick(x * carry + basis) for x in (io, ih, il, ic)]
+            o, h, lo, c = bars
+            h, lo = np.maximum.reduce([o, h, lo, c]), np.minimum.reduce([o, h, lo, c])
+            pc = prev_index_close * math.exp(RATE * prev_days / 365.0)
+            lots = r.lognormal(math.log(60_000), 0.3) * vshape * r.lognormal(0, 0.4, minutes)
+            spread = r.integers(1, 4, minutes) * TICK
+        else:
+            vol = np.array([smile(base_vol, float(s), ct.strike) for s in ic])
+            px = {
+                name: bs_price(ct.kind, x, ct.strike, days, vol)
+                for name, x in zip("ohlc", (io, ih, il, ic), strict=True)
+            }
+            o, c = _tick(px["o"]), _tick(px["c"])
+            hi_src, lo_src = (px["h"], px["l"]) if ct.kind == "CE" else (px["l"], px["h"])
+            h = np.maximum.reduce([o, c, _tick(hi_src)])
+            lo = np.minimum.reduce([o, c, _tick(lo_src)])
+            pvol = smile(base_vol, prev_index_close, ct.strike)
+            pc = float(
+                bs_price(
+                    ct.kind, np.array([prev_index_close]), ct.strike, np.array([prev_days]), np.array([pvol])
+                )[0]
+            )
+            away = abs(ct.strike - atm) / STRIKE_STEP
+            lots = (
+                r.lognormal(math.log(400_000), 0.3)
+                * math.exp(-away / 4)
+                * vshape
+                * r.lognormal(0, 0.5, minutes)
+            )
+            ticks = 1 + np.floor(c * 0.002 / TICK) + r.integers(0, 3, minutes)
+            spread = ticks * TICK
+        spread = spread.astype(float)
+        spread[:5] *= 2
+        rows["o"].append(o)
+        rows["h"].append(h)
+        rows["lo"].append(lo)
+        rows["c"].append(c)
+        rows["v"].append(np.floor(lots) * LOT_SIZE)
+        rows["spread"].append(spread)
+        prev.append(round(max(pc, TICK) / TICK) * TICK)
+    return DerivArrays(
+        listed,
+        np.array(prev, dtype=float),
+        *(
+            np.array(rows[k], dtype=float).reshape(len(listed), minutes)
+            for k in ("o", "h", "lo", "c", "v", "spread")
+        ),
+    )
