@@ -1,0 +1,281 @@
+"""The matching engine: pure functions over an order and one minute's simulated order book.
+
+No clock, no I/O: the simulator hands each working order the book of every minute it has not yet seen
+(lazily, when a request arrives), and the engine says what filled at which prices. This keeps matching
+deterministic and unit-testable.
+
+Model (documented approximations of an exchange):
+- The book is rebuilt every minute around the generator's bid/ask: five levels a tick apart on each side,
+  each with a finite quantity (in lots for F&O). Quantity taken from a minute's book stays taken for that
+  minute, across orders, so big orders fill partially and the rest waits for later minutes.
+- MARKET orders carry market protection (Kite converts them to a limit at LTP ± protection): they fill at
+  level prices up to the protection price; what is left rests at that price, as on Kite.
+- LIMIT orders take levels priced at or better than the limit; a resting limit also fills at its own price
+  when the minute's bar traded through it (low below a buy limit, high above a sell limit), up to the best
+  level's quantity.
+- SL / SL-M orders wait in TRIGGER PENDING until the last price crosses the trigger (buy: last ≥ trigger;
+  sell: last ≤ trigger), then work as LIMIT at `price` / MARKET with protection.
+"""
+
+from __future__ import annotations
+
+import zlib
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_UP, Decimal
+from typing import Any
+
+LEVELS = 5
+
+# Order statuses as Kite names them.
+PUT_ORDER_REQ_RECEIVED = "PUT ORDER REQ RECEIVED"
+VALIDATION_PENDING = "VALIDATION PENDING"
+OPEN_PENDING = "OPEN PENDING"
+OPEN = "OPEN"
+TRIGGER_PENDING = "TRIGGER PENDING"
+MODIFY_VALIDATION_PENDING = "MODIFY VALIDATION PENDING"
+MODIFY_PENDING = "MODIFY PENDING"
+CANCEL_PENDING = "CANCEL PENDING"
+AMO_REQ_RECEIVED = "AMO REQ RECEIVED"
+COMPLETE = "COMPLETE"
+CANCELLED = "CANCELLED"
+REJECTED = "REJECTED"
+TERMINAL = frozenset({COMPLETE, CANCELLED, REJECTED})
+
+MARKET_PROTECTION_MESSAGE = (
+    "Market orders without market protection are not allowed via API. "
+    "Please set market protection or use a Limit order."
+)
+
+
+# ---------------------------------------------------------------------------------------------- prices
+def to_tick(price: Decimal, tick: Decimal, rounding: str = ROUND_HALF_UP) -> Decimal:
+    """A price on the tick grid (tick 0 leaves it at paise)."""
+    if tick <= 0:
+        return price.quantize(Decimal("0.01"), rounding=rounding)
+    return ((price / tick).to_integral_value(rounding=rounding) * tick).quantize(Decimal("0.01"))
+
+
+def auto_protection_pct(ltp: Decimal, is_option: bool) -> Decimal:
+    """The percentage Kite applies for market_protection=-1 (an approximation of Zerodha's published bands:
+    equity and futures 2% up to ₹100, 1% up to ₹1000, 0.5% above; options 5% below ₹10, 3% to ₹100, 2% to
+    ₹500, 1% above)."""
+    if is_option:
+        if ltp < 10:
+            return Decimal(5)
+        if ltp <= 100:
+            return Decimal(3)
+        if ltp <= 500:
+            return Decimal(2)
+        return Decimal(1)
+    if ltp <= 100:
+        return Decimal(2)
+    if ltp <= 1000:
+        return Decimal(1)
+    return Decimal("0.5")
+
+
+def protection_price(side: str, ltp: Decimal, pct: Decimal, tick: Decimal) -> Decimal:
+    """The worst price a protected market order may fill at: LTP ± pct, kept inside the band on the grid."""
+    if side == "BUY":
+        return to_tick(ltp * (1 + pct / 100), tick, ROUND_FLOOR)
+    return to_tick(ltp * (1 - pct / 100), tick, ROUND_CEILING)
+
+
+# ---------------------------------------------------------------------------------------------- book
+@dataclass(frozen=True)
+class Level:
+    price: Decimal
+    quantity: int
+    orders: int
+
+
+@dataclass(frozen=True)
+class Book:
+    """One minute of one instrument: depth both sides (best first), the last price, and the bar that just
+    completed (for trade-through fills of resting limits; None at the open)."""
+
+    minute: int
+    bids: tuple[Level, ...]
+    asks: tuple[Level, ...]
+    last: Decimal
+    bar_low: Decimal | None = None
+    bar_high: Decimal | None = None
+
+
+@dataclass(frozen=True)
+class Liquidity:
+    """Depth per level, as notional rupees (each level deeper holds 50% more)."""
+
+    equity: Decimal = Decimal("500000")
+    futures: Decimal = Decimal("20000000")
+    options: Decimal = Decimal("1000000")
+
+
+def build_book(
+    *,
+    key: str,
+    minute: int,
+    bid: Decimal,
+    ask: Decimal,
+    last: Decimal,
+    tick: Decimal,
+    lot: int,
+    notional: Decimal,
+    bar_low: Decimal | None = None,
+    bar_high: Decimal | None = None,
+) -> Book:
+    """Five deterministic levels per side around bid/ask; quantities are whole lots, at least one."""
+    lot = max(1, lot)
+    step = tick if tick > 0 else Decimal("0.05")
+
+    def side(best: Decimal, sign: int, name: str) -> tuple[Level, ...]:
+        out = []
+        for k in range(LEVELS):
+            price = best + sign * step * k
+            if price <= 0:
+                break
+            u = (zlib.crc32(f"{key}|{minute}|{name}|{k}".encode()) % 1000) / 1000  # 0 ≤ u < 1
+            value = notional * Decimal(1 + 0.5 * k) * Decimal(0.5 + u)
+            lots = max(1, int(value / (price * lot)))
+            out.append(Level(price, lots * lot, 1 + (zlib.crc32(f"{key}{minute}{name}{k}o".encode()) % 25)))
+        return tuple(out)
+
+    return Book(minute, side(bid, -1, "b"), side(ask, 1, "s"), last, bar_low, bar_high)
+
+
+# ---------------------------------------------------------------------------------------------- orders
+@dataclass
+class Fill:
+    price: Decimal
+    quantity: int
+
+
+@dataclass
+class Order:
+    """A working order in the simulator; fields mirror Kite's order book entries."""
+
+    order_id: str
+    exchange_order_id: str
+    variety: str
+    exchange: str
+    tradingsymbol: str
+    instrument_token: int
+    transaction_type: str
+    order_type: str
+    product: str
+    validity: str
+    quantity: int
+    price: Decimal
+    trigger_price: Decimal
+    market_protection: Decimal
+    tag: str | None
+    placed_by: str
+    order_timestamp: datetime
+    day: date
+    tick: Decimal
+    is_option: bool
+    disclosed_quantity: int = 0
+    status: str = PUT_ORDER_REQ_RECEIVED
+    status_message: str | None = None
+    filled_quantity: int = 0
+    fill_value: Decimal = Decimal(0)
+    cancelled_quantity: int = 0
+    exchange_timestamp: datetime | None = None
+    exchange_update_timestamp: datetime | None = None
+    working_limit: Decimal | None = None  # the limit actually resting (protection price for MARKET)
+    last_minute: int = -1  # the last minute whose book this order has seen
+    modified: bool = False
+    history: list[dict[str, Any]] = field(default_factory=list)
+    guid: str = ""
+
+    @property
+    def pending_quantity(self) -> int:
+        if self.status in TERMINAL:
+            return 0
+        return self.quantity - self.filled_quantity
+
+    @property
+    def average_price(self) -> Decimal:
+        if not self.filled_quantity:
+            return Decimal(0)
+        return (self.fill_value / self.filled_quantity).quantize(Decimal("0.01"))
+
+    @property
+    def working(self) -> bool:
+        return self.status in (OPEN, TRIGGER_PENDING)
+
+
+def triggered(side: str, trigger: Decimal, last: Decimal) -> bool:
+    return last >= trigger if side == "BUY" else last <= trigger
+
+
+def arm(order: Order, ltp: Decimal) -> None:
+    """Set the limit an order works at once it is live (after placement or trigger)."""
+    if order.order_type in ("MARKET", "SL-M"):
+        pct = order.market_protection
+        if pct < 0:
+            pct = auto_protection_pct(ltp, order.is_option)
+        order.working_limit = protection_price(order.transaction_type, ltp, pct, order.tick)
+    else:
+        order.working_limit = order.price
+
+
+def take(
+    side: str, qty: int, limit: Decimal, book: Book, consumed: dict[tuple[int, str, int], int], resting: bool
+) -> list[Fill]:
+    """Fill up to qty against the opposite side of the book at prices no worse than limit. `consumed` is
+    the minute's shared record of quantity already taken (key: minute, side, level)."""
+    levels = book.asks if side == "BUY" else book.bids
+    name = "s" if side == "BUY" else "b"
+    fills: list[Fill] = []
+    left = qty
+    for k, lvl in enumerate(levels):
+        if left <= 0:
+            break
+        if (side == "BUY" and lvl.price > limit) or (side == "SELL" and lvl.price < limit):
+            break
+        ck = (book.minute, name, k)
+        avail = lvl.quantity - consumed.get(ck, 0)
+        if avail <= 0:
+            continue
+        q = min(avail, left)
+        consumed[ck] = consumed.get(ck, 0) + q
+        fills.append(Fill(lvl.price, q))
+        left -= q
+    if left > 0 and resting and levels:
+        through = (side == "BUY" and book.bar_low is not None and book.bar_low < limit) or (
+            side == "SELL" and book.bar_high is not None and book.bar_high > limit
+        )
+        if through:
+            ck = (book.minute, name + "t", 0)
+            avail = levels[0].quantity - consumed.get(ck, 0)
+            q = min(max(avail, 0), left)
+            if q > 0:
+                consumed[ck] = consumed.get(ck, 0) + q
+                fills.append(Fill(limit, q))
+    return fills
+
+
+def match_minute(
+    order: Order, book: Book, consumed: dict[tuple[int, str, int], int], resting: bool
+) -> list[Fill]:
+    """Advance one working order through one minute's book: trigger it if due, then fill what the book
+    gives. Updates the order's filled quantity, value and status; returns the fills."""
+    if order.status == TRIGGER_PENDING:
+        if not triggered(order.transaction_type, order.trigger_price, book.last):
+            order.last_minute = book.minute
+            return []
+        order.status = OPEN
+        arm(order, book.last)
+        resting = False  # a freshly triggered order meets the book, not the bar that triggered it
+    if order.status != OPEN or order.working_limit is None:
+        return []
+    order.last_minute = book.minute
+    fills = take(order.transaction_type, order.pending_quantity, order.working_limit, book, consumed, resting)
+    for f in fills:
+        order.filled_quantity += f.quantity
+        order.fill_value += f.price * f.quantity
+    if order.filled_quantity >= order.quantity:
+        order.status = COMPLETE
+    return fills

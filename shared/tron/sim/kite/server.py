@@ -1,0 +1,97 @@
+"""The simulator on a socket: a threaded stdlib HTTP server in a daemon thread, routes at the top level.
+
+The HTTP layer only parses (path, query string, form or JSON body, headers) and writes what
+`KiteSim.handle` returns; every Kite rule lives in the simulator."""
+
+from __future__ import annotations
+
+import json
+import threading
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+from tron.sim.kite.core import KiteError, KiteSim, Request, error_response
+
+
+@dataclass
+class RunningSim:
+    sim: KiteSim
+    server: ThreadingHTTPServer
+    thread: threading.Thread
+
+    @property
+    def port(self) -> int:
+        return int(self.server.server_address[1])
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.server.server_address[0]}:{self.port}"
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+        self.thread.join(timeout=5)
+
+
+def _handler(sim: KiteSim) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+        server_version = "KiteSim/1"
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+        def _serve(self) -> None:
+            parts = urlsplit(self.path)
+            length = int(self.headers.get("Content-Length") or 0)
+            raw = self.rfile.read(length) if length else b""
+            ctype = (self.headers.get("Content-Type") or "").lower()
+            form: dict[str, list[str]] = {}
+            body: Any = None
+            try:
+                if raw and "json" in ctype:
+                    body = json.loads(raw)
+                elif raw:
+                    form = parse_qs(raw.decode(), keep_blank_values=True)
+                resp = sim.handle(
+                    Request(
+                        self.command,
+                        parts.path,
+                        parse_qs(parts.query, keep_blank_values=True),
+                        form,
+                        {k.lower(): v for k, v in self.headers.items()},
+                        body,
+                    )
+                )
+            except (ValueError, UnicodeDecodeError):
+                resp = error_response(KiteError(400, "InputException", "Malformed request body."))
+            if resp.drop:
+                self.close_connection = True
+                try:
+                    self.connection.shutdown(2)
+                except OSError:
+                    pass
+                return
+            try:
+                self.send_response(resp.status)
+                self.send_header("Content-Type", resp.content_type)
+                self.send_header("Content-Length", str(len(resp.body)))
+                self.end_headers()
+                self.wfile.write(resp.body)
+            except (BrokenPipeError, ConnectionResetError):
+                pass  # the client went away
+
+        do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = _serve
+
+    return Handler
+
+
+def serve(sim: KiteSim, host: str = "127.0.0.1", port: int = 0) -> RunningSim:
+    """Start serving the simulator; port 0 picks a free one (see `.port` / `.url`)."""
+    server = ThreadingHTTPServer((host, port), _handler(sim))
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, name="kite-sim", daemon=True)
+    thread.start()
+    return RunningSim(sim, server, thread)
