@@ -26,3 +26,22 @@ class VirtualClock:
 
     def advance(self, delta: timedelta) -> None:
         self._now += delta
+
+
+class ScaledClock:
+    """Simulated time that starts at a given IST instant and runs at `speed` × real time (1 = real time,
+    60 = a minute per second): the clock of `tron kite-sim`. Elapsed time is measured on the monotonic
+    clock, so wall-clock adjustments do not make it jump."""
+
+    def __init__(self, start: datetime, speed: float = 1.0) -> None:
+        import time
+
+        if not speed > 0:
+            raise ValueError(f"speed must be positive, got {speed!r}")
+        self._start = require_ist(start)
+        self._speed = float(speed)
+        self._monotonic = time.monotonic
+        self._t0 = time.monotonic()
+
+    def now(self) -> datetime:
+        return self._start + timedelta(seconds=(self._monotonic() - self._t0) * self._speed)
