@@ -2,8 +2,13 @@ locals {
   kite_secrets = ["kite-api-key", "kite-access-token"]
 
   # One entry per entry point of functions/main.py (the key is the Python name, the function is named with
-  # hyphens). secrets: what the function may read; publishes: may publish order intents to "orders";
-  # reads_archive: may read the log/report bucket besides writing to it.
+  # hyphens). secrets: what the function may read; adds_versions: secrets it may add versions to;
+  # publishes: may publish order intents to "orders"; reads_archive: may read the log/report bucket besides
+  # writing to it; operator: an operator (var.operators) may call it by hand (`gcloud functions call`).
+  # How each is triggered: plan_day, tick_*, square_off and end_of_day by the Cloud Scheduler jobs of
+  # schedules/jobs.yaml (scheduler.tf), execute_order by the orders push subscription (pubsub.tf), and
+  # kite_login only by an operator (HTTP-only: the Kite redirect through an authenticated proxy or
+  # `gcloud functions call kite-login`). tests/unit/test_terraform.py fails when these disagree.
   functions = {
     plan_day = {
       description   = "Pre-open: builds the day's plan, risk envelope and warm-up history."
@@ -14,6 +19,8 @@ locals {
       secrets       = concat(local.kite_secrets, ["openai-api-key"])
       publishes     = false
       reads_archive = false
+      adds_versions = []
+      operator      = false
     }
     tick_stocks = {
       description   = "Every minute 09:15-15:29 IST: one quote snapshot, strategies, risk, order intents (stocks)."
@@ -24,6 +31,8 @@ locals {
       secrets       = local.kite_secrets
       publishes     = true
       reads_archive = false
+      adds_versions = []
+      operator      = false
     }
     tick_futures = {
       description   = "Every minute 09:15-15:29 IST: one quote snapshot, strategies, risk, order intents (futures)."
@@ -34,6 +43,8 @@ locals {
       secrets       = local.kite_secrets
       publishes     = true
       reads_archive = false
+      adds_versions = []
+      operator      = false
     }
     tick_options = {
       description   = "Every minute 09:15-15:29 IST: one quote snapshot, strategies, risk, order intents (options)."
@@ -44,6 +55,8 @@ locals {
       secrets       = local.kite_secrets
       publishes     = true
       reads_archive = false
+      adds_versions = []
+      operator      = false
     }
     execute_order = {
       description   = "Pub/Sub push from \"orders\": claims the intent, reconciles by tag, places the order once."
@@ -54,6 +67,8 @@ locals {
       secrets       = local.kite_secrets
       publishes     = false
       reads_archive = false
+      adds_versions = []
+      operator      = false
     }
     square_off = {
       description   = "Exits intraday positions before the broker's auto square-off; also callable by hand."
@@ -64,6 +79,8 @@ locals {
       secrets       = local.kite_secrets
       publishes     = true
       reads_archive = false
+      adds_versions = []
+      operator      = true
     }
     end_of_day = {
       description   = "After the close: P&L, HTML/JSON report and log archive to GCS, optional LLM review."
@@ -74,15 +91,32 @@ locals {
       secrets       = concat(local.kite_secrets, ["openai-api-key"])
       publishes     = false
       reads_archive = true
+      adds_versions = []
+      operator      = false
+    }
+    kite_login = {
+      description   = "The Kite app's redirect target: exchanges the request_token and stores the day's access token as a new secret version."
+      memory        = "512Mi"
+      timeout       = 60
+      max_instances = 1
+      ingress       = var.manual_ingress
+      secrets       = ["kite-api-key", "kite-api-secret"]
+      publishes     = false
+      reads_archive = false
+      adds_versions = ["kite-access-token"]
+      operator      = true
     }
   }
 
-  # Functions invoked over HTTP by Cloud Scheduler (execute_order is reached only by the push subscription).
-  http_functions = { for k, v in local.functions : k => v if k != "execute_order" }
+  # Functions that Cloud Scheduler invokes: exactly those named by a job of schedules/jobs.yaml.
+  scheduled_functions = { for k, v in local.functions : k => v if contains([for j in local.jobs : j.function], k) }
+
+  # Functions an operator may call by hand (square-off in an emergency, the daily Kite login).
+  operator_functions = { for k, v in local.functions : k => v if v.operator }
 }
 
 resource "google_cloudfunctions2_function" "fn" {
-  #checkov:skip=CKV_GCP_124:square-off is the operator's emergency exit (`gcloud functions call square-off`) and must be reachable from outside the project; IAM authentication is still required (no allUsers). The other functions default to ALLOW_INTERNAL_ONLY.
+  #checkov:skip=CKV_GCP_124:square-off (the operator's emergency exit) and kite-login (the daily Kite login) are called by an operator from outside the project (`gcloud functions call`, `gcloud run services proxy`); IAM authentication is still required (no allUsers). The scheduled and pushed functions default to ALLOW_INTERNAL_ONLY.
   for_each = local.functions
 
   name        = replace(each.key, "_", "-")

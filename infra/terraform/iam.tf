@@ -89,9 +89,10 @@ resource "google_storage_bucket_iam_member" "archive_read" {
   member = "serviceAccount:${google_service_account.fn[each.key].email}"
 }
 
-# Cloud Scheduler may invoke the HTTP functions (2nd gen functions are Cloud Run services of the same name).
+# Cloud Scheduler may invoke the functions its jobs target, and no other (2nd gen functions are Cloud Run
+# services of the same name).
 resource "google_cloud_run_v2_service_iam_member" "scheduler_invoker" {
-  for_each = local.http_functions
+  for_each = local.scheduled_functions
 
   project  = var.project_id
   location = var.region
@@ -106,4 +107,32 @@ resource "google_cloud_run_v2_service_iam_member" "orders_push_invoker" {
   name     = google_cloudfunctions2_function.fn["execute_order"].name
   role     = "roles/run.invoker"
   member   = "serviceAccount:${google_service_account.orders_push.email}"
+}
+
+# The operators (var.operators) may call square-off and kite-login by hand. `gcloud functions call NAME
+# --gen2` first reads the function (cloudfunctions.functions.get, in roles/cloudfunctions.viewer) to find its
+# URL, then sends an identity token the service checks against run.invoker. Anyone else is refused with 403.
+locals {
+  operator_invokers = {
+    for pair in setproduct(keys(local.operator_functions), var.operators) :
+    "${pair[0]}/${pair[1]}" => { function = pair[0], member = pair[1] }
+  }
+}
+
+resource "google_cloud_run_v2_service_iam_member" "operator_invoker" {
+  for_each = local.operator_invokers
+
+  project  = var.project_id
+  location = var.region
+  name     = google_cloudfunctions2_function.fn[each.value.function].name
+  role     = "roles/run.invoker"
+  member   = each.value.member
+}
+
+resource "google_project_iam_member" "operator_functions_viewer" {
+  for_each = toset(var.operators)
+
+  project = var.project_id
+  role    = "roles/cloudfunctions.viewer"
+  member  = each.value
 }

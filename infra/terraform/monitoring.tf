@@ -2,7 +2,6 @@
 # service name is the function name; the JSON lines on stdout arrive as jsonPayload.
 locals {
   run_logs     = "resource.type=\"cloud_run_revision\""
-  tick_assets  = ["stocks", "futures", "options"]
   user_metrics = "logging.googleapis.com/user"
 }
 
@@ -30,7 +29,7 @@ resource "google_logging_metric" "executor_errors" {
 
 resource "google_logging_metric" "halts" {
   name   = "tron-halts"
-  filter = "${local.run_logs} AND jsonPayload.message:\"halt\""
+  filter = "${local.run_logs} AND severity>=ERROR AND jsonPayload.message:\"halt\""
 
   metric_descriptor {
     metric_kind = "DELTA"
@@ -40,23 +39,46 @@ resource "google_logging_metric" "halts" {
   depends_on = [google_project_service.api]
 }
 
-# Any log line of a tick function (the request log included), labelled with the function.
-resource "google_logging_metric" "tick_logs" {
-  name   = "tron-tick-logs"
-  filter = "${local.run_logs} AND resource.labels.service_name=~\"^tick-\""
+# Cloud Scheduler logs every finished attempt of a job under resource.type="cloud_scheduler_job", at ERROR
+# when it failed (the function answered an error or timed out, or refused the scheduler's token). A failed
+# tick attempt is a missed tick; a failed plan-day, square-off or end-of-day attempt is worse.
+resource "google_logging_metric" "tick_attempt_failures" {
+  name   = "tron-tick-attempt-failures"
+  filter = "resource.type=\"cloud_scheduler_job\" AND resource.labels.job_id=~\"^tick-\" AND severity>=ERROR"
 
   metric_descriptor {
     metric_kind = "DELTA"
     value_type  = "INT64"
 
     labels {
-      key        = "function"
+      key        = "job"
       value_type = "STRING"
     }
   }
 
   label_extractors = {
-    function = "EXTRACT(resource.labels.service_name)"
+    job = "EXTRACT(resource.labels.job_id)"
+  }
+
+  depends_on = [google_project_service.api]
+}
+
+resource "google_logging_metric" "job_attempt_failures" {
+  name   = "tron-job-attempt-failures"
+  filter = "resource.type=\"cloud_scheduler_job\" AND resource.labels.job_id=~\"^(plan-day|square-off-|end-of-day)\" AND severity>=ERROR"
+
+  metric_descriptor {
+    metric_kind = "DELTA"
+    value_type  = "INT64"
+
+    labels {
+      key        = "job"
+      value_type = "STRING"
+    }
+  }
+
+  label_extractors = {
+    job = "EXTRACT(resource.labels.job_id)"
   }
 
   depends_on = [google_project_service.api]
@@ -148,29 +170,66 @@ resource "google_monitoring_alert_policy" "dead_letters" {
   }
 }
 
-# Ticks fire every minute 09:15-15:29 IST = 03:45-09:59 UTC on every day (closed days too: the tick then
-# returns after one read), so a tick function without any log line for 3 minutes inside that window missed
-# ticks. The time window is part of the PromQL query; outside it the condition cannot fire.
+# A missed tick is a tick job attempt that failed. Deliberately not "no tick logs for N minutes": that
+# would page on every day the operator paused with `tron ops pause`, and an alert that fires on purpose
+# gets ignored. A job paused or deleted by mistake shows in `tron ops status` and in the Admin Activity
+# audit log (protoPayload.serviceName="cloudscheduler.googleapis.com").
 resource "google_monitoring_alert_policy" "missed_tick" {
   display_name          = "TRON: tick missed during market hours"
   combiner              = "OR"
   severity              = "ERROR"
   notification_channels = [google_monitoring_notification_channel.email.id]
 
-  dynamic "conditions" {
-    for_each = toset(local.tick_assets)
-    content {
-      display_name = "no tick-${conditions.value} logs for 3 minutes, 09:18-15:30 IST"
-      condition_prometheus_query_language {
-        query               = "absent_over_time({\"__name__\"=\"${local.user_metrics}/${google_logging_metric.tick_logs.name}\", \"monitored_resource\"=\"cloud_run_revision\", \"function\"=\"tick-${conditions.value}\"}[3m]) and on() (hour() * 60 + minute() >= 228 and hour() * 60 + minute() <= 600)"
-        duration            = "60s"
-        evaluation_interval = "60s"
+  conditions {
+    display_name = "a tick-* Cloud Scheduler attempt failed"
+    condition_threshold {
+      filter          = "metric.type=\"${local.user_metrics}/${google_logging_metric.tick_attempt_failures.name}\" AND resource.type=\"cloud_scheduler_job\""
+      comparison      = "COMPARISON_GT"
+      threshold_value = 0
+      duration        = "0s"
+      aggregations {
+        alignment_period   = "60s"
+        per_series_aligner = "ALIGN_SUM"
       }
     }
   }
 
   documentation {
     mime_type = "text/markdown"
-    content   = "A tick function logged nothing for 3 minutes during the session: the scheduler job, the function or its deployment is broken. Positions are not being managed; consider square-off."
+    content   = "A tick of the job in the alert's `job` label failed (function error, timeout or refused token): positions of that asset were not managed that minute. Several in a row: consider `gcloud functions call square-off --gen2 --region REGION --data '{\"asset\":\"all\"}'`."
+  }
+
+  alert_strategy {
+    auto_close = "1800s"
+  }
+}
+
+resource "google_monitoring_alert_policy" "job_failed" {
+  display_name          = "TRON: plan-day, square-off or end-of-day failed"
+  combiner              = "OR"
+  severity              = "CRITICAL"
+  notification_channels = [google_monitoring_notification_channel.email.id]
+
+  conditions {
+    display_name = "a plan-day / square-off-* / end-of-day attempt failed"
+    condition_threshold {
+      filter          = "metric.type=\"${local.user_metrics}/${google_logging_metric.job_attempt_failures.name}\" AND resource.type=\"cloud_scheduler_job\""
+      comparison      = "COMPARISON_GT"
+      threshold_value = 0
+      duration        = "0s"
+      aggregations {
+        alignment_period   = "60s"
+        per_series_aligner = "ALIGN_SUM"
+      }
+    }
+  }
+
+  documentation {
+    mime_type = "text/markdown"
+    content   = "A scheduled job other than a tick failed. square-off: positions may still be open before the broker's auto square-off: call square-off by hand now. plan-day: nothing trades today. end-of-day: the report is missing; call end-of-day by hand."
+  }
+
+  alert_strategy {
+    auto_close = "3600s"
   }
 }

@@ -20,3 +20,8 @@ output "scheduler_targets" {
   description = "The function each Cloud Scheduler job invokes, by job name."
   value       = { for name, job in local.jobs : name => google_cloudfunctions2_function.fn[job.function].name }
 }
+
+output "operator_functions" {
+  description = "Functions an operator calls by hand (gcloud functions call NAME --gen2 --region REGION); kite-login is the Kite app's redirect target, reached through `gcloud run services proxy kite-login`."
+  value       = sort([for k, f in local.operator_functions : replace(k, "_", "-")])
+}

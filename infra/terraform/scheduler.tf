@@ -35,5 +35,11 @@ resource "google_cloud_scheduler_job" "job" {
     }
   }
 
+  # `tron ops pause|resume` switches jobs off for a day; a later apply (CI on main) must not switch them back
+  # on behind the operator's back, so `paused` is set at creation (var.pause_schedules) and left alone after.
+  lifecycle {
+    ignore_changes = [paused]
+  }
+
   depends_on = [google_project_service.api, google_cloud_run_v2_service_iam_member.scheduler_invoker]
 }

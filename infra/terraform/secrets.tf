@@ -4,11 +4,14 @@
 locals {
   secrets = toset(["kite-api-key", "kite-api-secret", "kite-access-token", "openai-api-key"])
 
-  # function -> secret accessor grants, exactly the secrets each function lists. kite-api-secret is needed
-  # only by the Kite login (request_token exchange) and postback checks, neither of which is deployed yet,
-  # so no function can read it.
+  # function -> secret accessor grants, exactly the secrets each function lists. kite-api-secret is read
+  # only by kite_login (the request_token exchange), which is also the only function that may add versions
+  # (the day's access token) and then only to kite-access-token.
   secret_access = merge([
     for fn, cfg in local.functions : { for s in cfg.secrets : "${fn}/${s}" => { function = fn, secret = s } }
+  ]...)
+  secret_version_adders = merge([
+    for fn, cfg in local.functions : { for s in cfg.adds_versions : "${fn}/${s}" => { function = fn, secret = s } }
   ]...)
 }
 
@@ -35,5 +38,13 @@ resource "google_secret_manager_secret_iam_member" "access" {
 
   secret_id = google_secret_manager_secret.secret[each.value.secret].id
   role      = "roles/secretmanager.secretAccessor"
+  member    = "serviceAccount:${google_service_account.fn[each.value.function].email}"
+}
+
+resource "google_secret_manager_secret_iam_member" "add_version" {
+  for_each = local.secret_version_adders
+
+  secret_id = google_secret_manager_secret.secret[each.value.secret].id
+  role      = "roles/secretmanager.secretVersionAdder"
   member    = "serviceAccount:${google_service_account.fn[each.value.function].email}"
 }

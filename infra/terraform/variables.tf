@@ -55,7 +55,7 @@ variable "mount_secrets" {
 }
 
 variable "pause_schedules" {
-  description = "Create the Cloud Scheduler jobs paused (nothing fires)."
+  description = "Create the Cloud Scheduler jobs paused (nothing fires). Only read when a job is created: afterwards pause and resume with `tron ops pause|resume`, which terraform leaves alone."
   type        = bool
   default     = false
 }
@@ -82,4 +82,15 @@ variable "connector_cidr" {
   description = "Unused /28 of the TRON VPC for the Serverless VPC Access connector."
   type        = string
   default     = "10.8.0.0/28"
+}
+
+variable "operators" {
+  description = "Principals allowed to call square-off and kite-login by hand, e.g. [\"user:you@example.com\"]. Public principals are refused."
+  type        = list(string)
+  default     = []
+
+  validation {
+    condition     = alltrue([for m in var.operators : can(regex("^(user|group|serviceAccount):[^@\\s]+@[^@\\s]+$", m))])
+    error_message = "Each operator is user:EMAIL, group:EMAIL or serviceAccount:EMAIL (never allUsers or allAuthenticatedUsers)."
+  }
 }

@@ -33,7 +33,11 @@ TERRAFORM = shutil.which("terraform")
 DAY = date(2026, 11, 23)
 SESSION = (time(9, 15), time(15, 29))
 TICK_ASSETS = ("stocks", "futures", "options")
-DUMMY_VARS = {"project_id": "tron-test-project", "alert_email": "alerts@example.com"}
+DUMMY_VARS = {
+    "project_id": "tron-test-project",
+    "alert_email": "alerts@example.com",
+    "operators": '["user:ops@example.com"]',
+}
 
 needs_terraform = pytest.mark.skipif(TERRAFORM is None, reason="terraform binary not on PATH")
 
@@ -41,10 +45,24 @@ needs_terraform = pytest.mark.skipif(TERRAFORM is None, reason="terraform binary
 # ---- the data the infrastructure must agree with --------------------------------------------------------
 
 
+def signatures() -> dict[str, str]:
+    """Entry point → "http" or "cloud_event": the functions_framework decorator of each top-level function
+    of functions/main.py not starting with "_" ("none" when it has neither)."""
+    out = {}
+    for n in ast.parse(MAIN_PY.read_text()).body:
+        if isinstance(n, ast.FunctionDef) and not n.name.startswith("_"):
+            kinds = {ast.unparse(d).removeprefix("functions_framework.") for d in n.decorator_list}
+            out[n.name] = next((k for k in ("http", "cloud_event") if k in kinds), "none")
+    return out
+
+
 def entry_points() -> set[str]:
-    """Top-level functions of functions/main.py not starting with "_"."""
-    tree = ast.parse(MAIN_PY.read_text())
-    return {n.name for n in tree.body if isinstance(n, ast.FunctionDef) and not n.name.startswith("_")}
+    return set(signatures())
+
+
+# Functions that nothing schedules or pushes to: an operator calls them over HTTP (square_off is also
+# scheduled). Listed here on purpose, so a function that silently lost its trigger cannot pass as "manual".
+OPERATOR_FUNCTIONS = {"square_off", "kite_login"}
 
 
 def load_schedule() -> dict[str, Any]:
@@ -69,22 +87,45 @@ def session_minutes() -> list[time]:
     ]
 
 
-def consistency_problems(functions: set[str], schedule: dict[str, Any], pushed: set[str]) -> list[str]:
-    """Everything that would leave a function idle or a tick window wrong; empty when consistent."""
+def consistency_problems(
+    functions: dict[str, str] | set[str],
+    schedule: dict[str, Any],
+    pushed: set[str],
+    operator: set[str] = frozenset(),  # type: ignore[assignment]
+) -> list[str]:
+    """Everything that would leave a function idle, call it the wrong way or get a tick window wrong; empty
+    when consistent. `functions` maps each entry point to its signature ("http"/"cloud_event"); a plain set
+    skips the signature checks. `operator` are the HTTP functions an operator calls by hand."""
+    sig = functions if isinstance(functions, dict) else dict.fromkeys(functions, "")
     problems = []
     jobs = schedule.get("jobs") or []
     if schedule.get("time_zone") != "Asia/Kolkata":
         problems.append(f"time_zone is {schedule.get('time_zone')!r}, not Asia/Kolkata")
     scheduled = {j["function"] for j in jobs}
+    names = [j["name"] for j in jobs]
+    for n in sorted({n for n in names if names.count(n) > 1}):
+        problems.append(f"job name {n} is used twice (terraform and `tron ops` key jobs by name)")
     for j in jobs:
-        if j["function"] not in functions:
+        if j["function"] not in sig:
             problems.append(f"job {j['name']} names missing function {j['function']}")
+        elif sig[j["function"]] not in ("http", ""):
+            problems.append(f"job {j['name']} targets {j['function']}, which is not an HTTP function")
         if not croniter.is_valid(j["cron"]):
             problems.append(f"job {j['name']} has invalid cron {j['cron']!r}")
-    for p in sorted(pushed - functions):
+    for p in sorted(pushed - set(sig)):
         problems.append(f"push subscription targets missing function {p}")
-    for f in sorted(functions - scheduled - pushed):
-        problems.append(f"function {f} has no trigger (no scheduler job, no push subscription)")
+    for p in sorted(pushed & set(sig)):
+        if sig[p] not in ("cloud_event", ""):
+            problems.append(f"push subscription targets {p}, which is not a CloudEvent function")
+    for f in sorted(operator - set(sig)):
+        problems.append(f"operator function {f} does not exist")
+    for f in sorted(operator & set(sig)):
+        if sig[f] not in ("http", ""):
+            problems.append(f"operator function {f} is not an HTTP function")
+    for f in sorted(set(sig) - scheduled - pushed - operator):
+        problems.append(
+            f"function {f} has no trigger (no scheduler job, no push subscription, not an operator's)"
+        )
     expected = session_minutes()
     for asset in TICK_ASSETS:
         fn = f"tick_{asset}"
@@ -223,26 +264,57 @@ def test_terraform_fmt() -> None:
     assert proc.returncode == 0, f"run `terraform fmt -recursive infra/terraform`:\n{proc.stdout}"
 
 
+PUSHED = {"execute_order"}
+
+
 def test_schedule_and_functions_are_consistent() -> None:
-    assert consistency_problems(entry_points(), load_schedule(), pushed={"execute_order"}) == []
+    assert consistency_problems(signatures(), load_schedule(), PUSHED, OPERATOR_FUNCTIONS) == []
 
 
 def test_consistency_checker_catches_mutations() -> None:
-    fns, good = entry_points(), load_schedule()
-    assert consistency_problems(fns, good, {"execute_order"}) == []
+    fns, good = signatures(), load_schedule()
+    ops = OPERATOR_FUNCTIONS
+    assert consistency_problems(fns, good, PUSHED, ops) == []
 
     # execute_order without its push subscription has no trigger
-    assert any("execute_order has no trigger" in p for p in consistency_problems(fns, good, set()))
+    assert any("execute_order has no trigger" in p for p in consistency_problems(fns, good, set(), ops))
+
+    # kite_login is HTTP-only: without its operator listing it has no trigger; square_off is scheduled too
+    assert any(
+        "kite_login has no trigger" in p for p in consistency_problems(fns, good, PUSHED, {"square_off"})
+    )
+    assert consistency_problems(fns, good, PUSHED, {"kite_login"}) == []
+
+    # an operator function that is not in functions/main.py, or not an HTTP function
+    assert any(
+        "operator function ghost does not exist" in p
+        for p in consistency_problems(fns, good, PUSHED, {*ops, "ghost"})
+    )
+    assert any(
+        "execute_order is not an HTTP" in p
+        for p in consistency_problems(fns, good, PUSHED, {*ops, "execute_order"})
+    )
+
+    # a push subscription to an HTTP function, a scheduler job to a CloudEvent function
+    assert any("not a CloudEvent" in p for p in consistency_problems(fns, good, {*PUSHED, "plan_day"}, ops))
+    bad = copy.deepcopy(good)
+    bad["jobs"].append({"name": "run-executor", "function": "execute_order", "cron": "0 9 * * *", "body": {}})
+    assert any("not an HTTP function" in p for p in consistency_problems(fns, bad, PUSHED, ops))
 
     # a schedule naming a function that does not exist
     bad = copy.deepcopy(good)
     bad["jobs"].append({"name": "ghost", "function": "tick_crypto", "cron": "* * * * *", "body": {}})
-    assert any("missing function tick_crypto" in p for p in consistency_problems(fns, bad, {"execute_order"}))
+    assert any("missing function tick_crypto" in p for p in consistency_problems(fns, bad, PUSHED, ops))
 
     # a function with no job at all
     bad = copy.deepcopy(good)
     bad["jobs"] = [j for j in bad["jobs"] if j["function"] != "end_of_day"]
-    assert any("end_of_day has no trigger" in p for p in consistency_problems(fns, bad, {"execute_order"}))
+    assert any("end_of_day has no trigger" in p for p in consistency_problems(fns, bad, PUSHED, ops))
+
+    # two jobs of one name (terraform's for_each and `tron ops` key by name)
+    bad = copy.deepcopy(good)
+    bad["jobs"].append(dict(bad["jobs"][0]))
+    assert any("used twice" in p for p in consistency_problems(fns, bad, PUSHED, ops))
 
     # tick windows off by one minute at either end, or overlapping
     for name, cron in (
@@ -254,13 +326,13 @@ def test_consistency_checker_catches_mutations() -> None:
     ):
         bad = copy.deepcopy(good)
         next(j for j in bad["jobs"] if j["name"] == name)["cron"] = cron
-        problems = consistency_problems(fns, bad, {"execute_order"})
+        problems = consistency_problems(fns, bad, PUSHED, ops)
         asset = name.split("-")[1]
         assert any(p.startswith(f"tick_{asset} ticks wrong") for p in problems), (name, cron, problems)
 
     bad = copy.deepcopy(good)
     bad["time_zone"] = "UTC"
-    assert any("time_zone" in p for p in consistency_problems(fns, bad, {"execute_order"}))
+    assert any("time_zone" in p for p in consistency_problems(fns, bad, PUSHED, ops))
 
 
 def test_every_entry_point_is_a_cloud_function(tf: dict[str, Any]) -> None:
@@ -279,9 +351,135 @@ def test_every_entry_point_is_a_cloud_function(tf: dict[str, Any]) -> None:
     assert entry_points() <= set(accounts), "one service account per function"
 
 
+def operator_functions(plan: dict[str, Any]) -> set[str]:
+    """Entry points terraform lets an operator call (output operator_functions, hyphenated names)."""
+    return {n.replace("-", "_") for n in plan["planned_values"]["outputs"]["operator_functions"]["value"]}
+
+
 def test_every_function_has_a_trigger_in_the_plan(tf: dict[str, Any]) -> None:
-    assert push_targets(tf["on"]) == {"execute_order"}
-    assert consistency_problems(entry_points(), load_schedule(), push_targets(tf["on"])) == []
+    plan = tf["on"]
+    assert push_targets(plan) == PUSHED
+    assert operator_functions(plan) == OPERATOR_FUNCTIONS
+    assert (
+        consistency_problems(signatures(), load_schedule(), push_targets(plan), operator_functions(plan))
+        == []
+    )
+
+
+def named(plan: dict[str, Any], rtype: str) -> dict[tuple[str, Any], dict[str, Any]]:
+    """(resource name, for_each key) → planned values, for every resource of a type."""
+    return {(r["name"], r.get("index")): r["values"] for r in resources(plan, rtype)}
+
+
+def test_invokers_are_exactly_scheduler_push_and_operators(tf: dict[str, Any]) -> None:
+    plan = tf["on"]
+    scheduled = {j["function"] for j in load_schedule()["jobs"]}
+    grants: dict[str, set[str]] = {}
+    for (name, _), b in named(plan, "google_cloud_run_v2_service_iam_member").items():
+        assert b["role"] == "roles/run.invoker"
+        grants.setdefault(name, set()).add(b["name"].replace("-", "_"))
+    assert grants == {
+        "scheduler_invoker": scheduled,  # never kite-login
+        "orders_push_invoker": PUSHED,
+        "operator_invoker": OPERATOR_FUNCTIONS,
+    }
+    members = {
+        name: config_resource(plan, f"google_cloud_run_v2_service_iam_member.{name}")["expressions"]["member"]
+        for name in grants
+    }
+    assert "google_service_account.scheduler.email" in members["scheduler_invoker"]["references"]
+    assert "google_service_account.orders_push.email" in members["orders_push_invoker"]["references"]
+    operator = named(plan, "google_cloud_run_v2_service_iam_member")
+    assert {b["member"] for (n, _), b in operator.items() if n == "operator_invoker"} == {
+        "user:ops@example.com"
+    }
+    viewers = [
+        b
+        for (n, _), b in named(plan, "google_project_iam_member").items()
+        if n == "operator_functions_viewer"
+    ]
+    assert [(b["member"], b["role"]) for b in viewers] == [
+        ("user:ops@example.com", "roles/cloudfunctions.viewer")
+    ]
+
+
+def test_kite_login_account_only_adds_token_versions(tf: dict[str, Any]) -> None:
+    plan = tf["on"]
+    fn = by_index(plan, "google_cloudfunctions2_function")["kite_login"]
+    assert (
+        fn["service_config"][0]["vpc_connector_egress_settings"] == "ALL_TRAFFIC"
+    )  # Kite sees the static IP
+    assert fn["service_config"][0]["ingress_settings"] == "ALLOW_ALL"  # reached from the operator's machine
+    grants = {
+        (*k.split("/"), b["role"])
+        for (_, k), b in named(plan, "google_secret_manager_secret_iam_member").items()
+    }
+    assert {(s, r) for f, s, r in grants if f == "kite_login"} == {
+        ("kite-api-key", "roles/secretmanager.secretAccessor"),
+        ("kite-api-secret", "roles/secretmanager.secretAccessor"),
+        ("kite-access-token", "roles/secretmanager.secretVersionAdder"),
+    }
+    # nobody else may add versions or read the api secret
+    assert {f for f, s, r in grants if r != "roles/secretmanager.secretAccessor"} == {"kite_login"}
+    assert {f for f, s, r in grants if s == "kite-api-secret"} == {"kite_login"}
+    # its own account; project-wide only Firestore and log writing, like every function
+    project_roles = {
+        b["role"]
+        for (n, k), b in named(plan, "google_project_iam_member").items()
+        if n == "fn" and k.startswith("kite_login/")
+    }
+    assert project_roles == {"roles/datastore.user", "roles/logging.logWriter"}
+    assert ("fn", "kite_login") in named(plan, "google_service_account")
+
+
+def test_ops_pause_is_not_undone_by_apply() -> None:
+    """`tron ops pause` changes the jobs' `paused`; terraform must leave it alone after creation."""
+    text = (TF_DIR / "scheduler.tf").read_text()
+    assert re.search(r"lifecycle\s*\{\s*ignore_changes\s*=\s*\[paused\]", text)
+
+
+def test_ops_names_the_jobs_terraform_creates(tf: dict[str, Any]) -> None:
+    from tron import schedule
+    from tron.cli_ops import pause_targets, resume_targets
+
+    jobs = schedule.load()
+    planned = set(by_index(tf["on"], "google_cloud_scheduler_job"))
+    assert set(resume_targets(jobs, "all")) == planned
+    for asset in ("all", *TICK_ASSETS):
+        assert set(pause_targets(jobs, asset)) <= planned
+
+
+def test_alerts_cover_the_failures_and_mail_the_channel(tf: dict[str, Any]) -> None:
+    plan = tf["on"]
+    metrics = {m["name"]: m for m in named(plan, "google_logging_metric").values()}
+    assert {
+        "tron-executor-errors",
+        "tron-halts",
+        "tron-tick-attempt-failures",
+        "tron-job-attempt-failures",
+    } <= set(metrics)
+    assert 'service_name="execute-order"' in metrics["tron-executor-errors"]["filter"]
+    assert 'job_id=~"^tick-"' in metrics["tron-tick-attempt-failures"]["filter"]
+    assert "severity>=ERROR" in metrics["tron-halts"]["filter"]
+    policies = {n for n, _ in named(plan, "google_monitoring_alert_policy")}
+    assert {"executor_errors", "halt", "dead_letters", "missed_tick", "job_failed"} <= policies
+    channel = resources(plan, "google_monitoring_notification_channel")[0]["values"]
+    assert channel["type"] == "email" and channel["labels"] == {"email_address": DUMMY_VARS["alert_email"]}
+    for r in plan["configuration"]["root_module"]["resources"]:
+        if r["type"] == "google_monitoring_alert_policy":
+            refs = r["expressions"]["notification_channels"]["references"]
+            assert "google_monitoring_notification_channel.email" in refs, r["address"]
+    dead = next(r for r in resources(plan, "google_monitoring_alert_policy") if r["name"] == "dead_letters")
+    assert "orders-dead-letter-hold" in json.dumps(dead["values"]["conditions"])
+
+
+def test_outputs_name_the_urls_and_the_static_ip(tf: dict[str, Any]) -> None:
+    on, off = tf["on"]["planned_values"]["outputs"], tf["off"]["planned_values"]["outputs"]
+    assert {"function_urls", "static_egress_ip", "operator_functions", "scheduler_targets"} <= set(on)
+    assert off["static_egress_ip"]["value"] is None
+    outputs = tf["on"]["configuration"]["root_module"]["outputs"]
+    assert "google_compute_address.egress" in outputs["static_egress_ip"]["expression"]["references"]
+    assert "google_cloudfunctions2_function.fn" in outputs["function_urls"]["expression"]["references"]
 
 
 def test_scheduler_jobs_mirror_the_schedule_file(tf: dict[str, Any]) -> None:
