@@ -1,0 +1,332 @@
+"""The intraday backtester: every session replayed snapshot by snapshot through the live decision.
+
+Per snapshot, in the order of a paper day (tron.runner: each minute the executor runs before the tick):
+
+1. orders decided on the previous snapshot fill (the fill model: tron.backtest.fills) and are booked in a
+   ``Book`` exactly as the executor books them (``Book.apply_fill`` with ``order_charges``); an entry that
+   arrives after the day was halted or squared off is rejected, as the executor rejects it;
+2. the tick: ``decide()`` with the plan (one or more registry strategies and the risk limits), the session
+   state, the book, the pending intents and the trailing-stop memory — the same function the live tick
+   calls, so strategy, sizing, risk governor and exits are the live ones;
+3. the equity square-off at its scheduled stages (15:10, 15:12, 15:14 IST, schedules/jobs.yaml), after the
+   tick of that minute, with ``exits_for`` as tron.services.square_off calls it; entries stop from then on.
+
+Each session starts flat with a fresh book and session state (the risk limits are daily, as live). Orders
+still unfilled when a session's data ends fill at its last quote, and positions still open then (data
+ending before the square-off) are closed there too, with the reason "end of session data".
+
+Equity = capital + the net P&L (realised − charges) of earlier sessions + today's net + today's unrealised
+P&L at each snapshot's last price. Sizing uses the configured capital (no compounding), as live."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, time
+from decimal import Decimal
+from typing import Any
+
+import numpy as np
+
+from tron.backtest.data import Session
+from tron.backtest.fills import check_model, quote_price, slipped
+from tron.backtest.result import BacktestResult, PriceSeries, Trade
+from tron.domain.book import Book
+from tron.domain.charges import order_charges
+from tron.domain.decide import Pending, TickContext, decide, exits_for
+from tron.domain.models import Asset, Instrument, OrderIntent, Purpose, Snapshot
+from tron.domain.money import ZERO
+from tron.domain.plan import AssetPlan
+from tron.domain.session import SessionState
+from tron.domain.strategies import opening_range_minutes
+
+EQUITY_SQUARE_OFF = (time(15, 10), time(15, 12), time(15, 14))  # square-off-stocks in schedules/jobs.yaml
+SQUARE_OFF_REASON = "scheduled square-off"  # as tron.services.square_off
+END_OF_DATA = "end of session data"
+
+Progress = Callable[[int, int], None]
+
+
+@dataclass(frozen=True)
+class IntradayConfig:
+    plan: AssetPlan
+    fill: str = "next-open"
+    slippage_bps: float = 0.0
+    charges: bool = True
+    square_off: tuple[time, ...] = EQUITY_SQUARE_OFF
+    store_rounding: bool = False  # round-trip the session state through its stored form every tick
+    # (SessionState.to_doc rounds to 6 decimals), as the live tick does: bit-for-bit paper replays
+
+    def __post_init__(self) -> None:
+        check_model(self.fill)
+        if self.slippage_bps < 0:
+            raise ValueError(f"slippage must be ≥ 0 bps, got {self.slippage_bps}")
+
+
+@dataclass
+class _Order:
+    intent: OrderIntent
+    k: int  # the snapshot it was decided on
+
+
+@dataclass
+class _Run:
+    cfg: IntradayConfig
+    capital: Decimal
+    carried: Decimal = ZERO  # net P&L of the finished sessions
+    times: list[datetime] = field(default_factory=list)
+    equity: list[float] = field(default_factory=list)
+    exposed: list[bool] = field(default_factory=list)
+    trades: list[Trade] = field(default_factory=list)
+    intents: list[OrderIntent] = field(default_factory=list)
+    fills: list[dict[str, Any]] = field(default_factory=list)
+    prices: dict[str, tuple[list[int], list[float]]] = field(default_factory=dict)
+    refusals: int = 0
+
+
+class _Day:
+    """One session: its book, state, pending intents and the orders waiting for a fill."""
+
+    def __init__(self, run: _Run, sess: Session, instruments: dict[str, Instrument]) -> None:
+        self.run, self.sess, self.cfg = run, sess, run.cfg
+        self.asset = self.cfg.plan.asset
+        self.instruments = instruments
+        self.state = SessionState.new(
+            list(instruments), or_minutes=opening_range_minutes(self.cfg.plan.strategies)
+        )
+        self.book = Book()
+        self.pending: dict[str, Pending] = {}
+        self.trail: dict[str, float] = {}
+        self.waiting: list[_Order] = []
+        self.day_halted: str | None = None
+        self.squaring = False
+        self.stages_done: set[time] = set()
+        self.open_trades: dict[str, Trade] = {}
+        self.filled_now = False
+
+    @property
+    def halted(self) -> str | None:
+        """As tron.services.orders.halted_reason: the day's halt, else the square-off."""
+        return self.day_halted or (f"{self.asset} squared off" if self.squaring else None)
+
+    # ------------------------------------------------------------------ fills
+    def _execute(self, order: _Order, raw: float, at: datetime) -> None:
+        it = order.intent
+        if it.purpose.opens and self.halted:
+            self.book.record_rejection(it.intent_id)
+            self.pending.pop(it.intent_id, None)
+            return
+        price = slipped(raw, it.side, self.cfg.slippage_bps, it.tick_size)
+        charges = (
+            order_charges(it.segment, it.side, price, it.qty, it.day).total if self.cfg.charges else ZERO
+        )
+        before = self.book.positions.get(it.symbol)
+        prev_qty = before.qty if before else 0
+        bar = len(self.run.times)
+        realized = self.book.apply_fill(it, it.qty, price, charges, at.isoformat())
+        self.pending.pop(it.intent_id, None)
+        self.filled_now = True
+        self.run.fills.append(
+            {
+                "intent_id": it.intent_id,
+                "symbol": it.symbol,
+                "side": it.side.value,
+                "qty": it.qty,
+                "purpose": it.purpose.value,
+                "price": str(price),
+                "at": at.isoformat(),
+                "bar": bar,
+                "charges": str(charges),
+                "realized": str(realized),
+                "reason": it.reason,
+            }
+        )
+        after = self.book.positions.get(it.symbol)
+        if prev_qty == 0 and after is not None:
+            self.open_trades[it.symbol] = Trade(
+                it.symbol, "long" if after.qty > 0 else "short", abs(after.qty), at, price, bar,
+                strategy=it.strategy,
+            )  # fmt: skip
+        elif after is None and before is not None and it.symbol in self.open_trades:
+            t = self.open_trades.pop(it.symbol)
+            t.exit_time, t.exit_price, t.exit_bar = at, price, bar
+            t.pnl, t.charges, t.exit_reason = before.gross - before.charges, before.charges, it.reason
+            self.run.trades.append(t)
+
+    def _fill_due(self, k: int) -> None:
+        """Fill the orders decided before snapshot k that the model fills by now."""
+        snaps, keep = self.sess.snapshots, []
+        for order in self.waiting:
+            it, d = order.intent, order.k
+            if self.cfg.fill == "next-open":
+                opens = self.sess.next_open[d] if self.sess.next_open else {}
+                q = snaps[k].quotes.get(it.symbol)
+                raw = opens.get(it.symbol, q.last if q else None)
+                if raw is None:
+                    keep.append(order)
+                    continue
+                self._execute(order, raw, snaps[d].ts)
+            else:  # next-quote (close orders never wait)
+                q = snaps[k].quotes.get(it.symbol)
+                if q is None:
+                    self.book.record_rejection(it.intent_id)  # the paper broker: "no quote for …"
+                    self.pending.pop(it.intent_id, None)
+                    continue
+                if q.ts <= it.decided_at:  # the paper broker: no snapshot after the decision yet
+                    keep.append(order)
+                    continue
+                self._execute(order, quote_price(q, it.side), q.ts)
+        self.waiting = keep
+
+    def _fill_at(self, snap: Snapshot, orders: list[_Order]) -> None:
+        """Fill orders against this snapshot (the close model, and what is left at the end of the data)."""
+        for order in orders:
+            q = snap.quotes.get(order.intent.symbol)
+            if q is None:
+                self.book.record_rejection(order.intent.intent_id)
+                self.pending.pop(order.intent.intent_id, None)
+                continue
+            raw = quote_price(q, order.intent.side) if self.cfg.fill == "next-quote" else q.last
+            self._execute(order, raw, snap.ts)
+
+    # ------------------------------------------------------------------ decisions
+    def _claim(self, intents: list[OrderIntent], k: int) -> None:
+        for it in intents:
+            self.pending.setdefault(it.intent_id, Pending(it.intent_id, it.symbol, it.purpose))
+            self.waiting.append(_Order(it, k))
+        self.run.intents.extend(intents)
+
+    def _context(
+        self, now: datetime, plan: AssetPlan | None, halted: str | None, snap: Snapshot | None
+    ) -> TickContext:
+        self.trail = {s: v for s, v in self.trail.items() if s in self.book.positions}
+        settled = set(self.book.processed)
+        self.pending = {k: v for k, v in self.pending.items() if k not in settled}
+        return TickContext(
+            asset=self.asset,
+            day=now.date(),
+            now=now,
+            plan=plan,
+            halted=halted,
+            instruments=self.instruments,
+            state=self.state,
+            book=self.book,
+            pending=self.pending,
+            snapshot=snap,
+            trail=self.trail,
+        )
+
+    def _square_off(self, now: datetime, k: int, reason: str) -> None:
+        ctx = self._context(now, None, reason, None)
+        intents = exits_for(ctx, {}, Purpose.SQUARE_OFF, only=set(self.book.positions), reason=reason)
+        self._claim(intents, k)
+        self.squaring = True
+
+    def step(self, k: int) -> None:
+        snap, now = self.sess.snapshots[k], self.sess.nows[k]
+        had = bool(self.book.positions)
+        self.filled_now = False
+        self._fill_due(k)
+        if self.cfg.store_rounding:
+            self.state = SessionState.from_doc(self.state.to_doc())
+        ctx = self._context(now, self.cfg.plan, self.halted, snap)
+        decision = decide(ctx)
+        self.trail = ctx.trail
+        self._claim(decision.intents, k)
+        self.run.refusals += sum(1 for e in decision.events if e["event"] == "entry_refused")
+        if decision.halt and not self.day_halted:
+            self.day_halted = decision.halt
+        for stage in self.cfg.square_off:
+            if stage not in self.stages_done and now.time() >= stage:
+                self.stages_done.add(stage)
+                self._square_off(now, k, SQUARE_OFF_REASON)
+        if self.cfg.fill == "close":
+            orders, self.waiting = self.waiting, []
+            self._fill_at(snap, orders)
+        self._record(snap, had)
+
+    def finish(self) -> None:
+        """The data ended: fill what waits and close what is open at the last quote."""
+        k = len(self.sess.snapshots) - 1
+        snap = self.sess.snapshots[k]
+        had = bool(self.book.positions)
+        self.filled_now = False
+        orders, self.waiting = self.waiting, []
+        self._fill_at(snap, orders)
+        if self.book.positions:
+            ctx = self._context(self.sess.nows[k], None, END_OF_DATA, None)
+            intents = exits_for(
+                ctx, {}, Purpose.SQUARE_OFF, only=set(self.book.positions), reason=END_OF_DATA
+            )
+            self._claim(intents, k)
+            orders, self.waiting = self.waiting, []
+            self._fill_at(snap, orders)
+        if self.filled_now:  # restate the session's last bar with these fills
+            self.run.times.pop()
+            self.run.equity.pop()
+            was = self.run.exposed.pop()
+            self._record(snap, had or was)
+        self.run.carried += self.book.net
+
+    def _record(self, snap: Snapshot, had: bool) -> None:
+        marks = {s: q.last for s, q in snap.quotes.items()}
+        eq = self.run.capital + self.run.carried + self.book.net + self.book.unrealized(marks)
+        self.run.times.append(snap.ts)
+        self.run.equity.append(float(eq))
+        self.run.exposed.append(had or self.filled_now or bool(self.book.positions))
+
+
+def default_instruments(symbols: Sequence[str], asset: Asset = Asset.STOCKS) -> dict[str, Instrument]:
+    """NSE cash instruments as the simulator lists them: lot 1, tick ₹0.05, equity intraday charges."""
+    return {s: Instrument(s, "NSE", asset) for s in symbols}
+
+
+def run_intraday(
+    sessions: Sequence[Session],
+    cfg: IntradayConfig,
+    instruments: dict[str, Instrument] | None = None,
+    progress: Progress | None = None,
+) -> BacktestResult:
+    """Backtest the plan over the sessions (see the module docstring)."""
+    if cfg.fill == "next-open" and any(s.next_open is None for s in sessions):
+        raise ValueError("the next-open fill needs bars; recorded snapshots fill with next-quote or close")
+    if not sessions:
+        raise ValueError("no sessions to backtest")
+    run = _Run(cfg, cfg.plan.risk.capital)
+    for i, sess in enumerate(sessions):
+        insts = instruments or default_instruments(sess.symbols, cfg.plan.asset)
+        day = _Day(run, sess, insts)
+        start = len(run.times)
+        for k in range(len(sess.snapshots)):
+            day.step(k)
+        day.finish()
+        for k, snap in enumerate(sess.snapshots):
+            for s, q in snap.quotes.items():
+                bars, closes = run.prices.setdefault(s, ([], []))
+                bars.append(start + k)
+                closes.append(q.last)
+        if progress:
+            progress(i + 1, len(sessions))
+    final = run.capital + run.carried
+    return BacktestResult(
+        mode="intraday",
+        strategy="+".join(c.name for c in cfg.plan.strategies),
+        params={k: v for c in cfg.plan.strategies for k, v in c.params.items()},
+        capital=run.capital,
+        times=run.times,
+        equity=np.array(run.equity, dtype=np.float64),
+        exposed=np.array(run.exposed, dtype=bool),
+        final_equity=final,
+        trades=run.trades,
+        intents=run.intents,
+        fills=run.fills,
+        prices=[PriceSeries(s, np.array(b), np.array(c)) for s, (b, c) in run.prices.items()],
+        refusals=run.refusals,
+        settings={
+            "fill": cfg.fill,
+            "slippage_bps": cfg.slippage_bps,
+            "charges": "zerodha-intraday" if cfg.charges else "none",
+            "square_off": [t.strftime("%H:%M") for t in cfg.square_off],
+            "risk": cfg.plan.risk.to_doc(),
+        },
+    )

@@ -1,0 +1,218 @@
+"""`tron backtest`: run a strategy over OHLCV bars or a recorded paper day, through the live decision code.
+
+    tron backtest --data FILE.csv|DIR|REPLAY.jsonl --strategy NAME [--param k=v ...] [--capital C]
+                  [--charges zerodha-intraday|none] [--slippage-bps X] [--fill next-open|close|next-quote]
+                  [--mode intraday|peer] [--json] [--report out.html]
+
+Intraday (default): NAME is a strategy of tron.domain.strategies.REGISTRY (several: comma-separated, with
+parameters as name.k=v); the risk limits are the configured ones (config/tron.yaml, TRON_RISK__*), the
+capital --capital if given. A ``.jsonl`` replay file (archive/replay/{day}/{asset}.jsonl of a run-day)
+fills with next-quote by default, as the paper broker does. Peer mode: sma_cross or ema_cross, long-only,
+all-in, next-bar-open fills, no costs (backtesting.py's conventions). Bad input: a message on stderr and
+exit code 2."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import sys
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Any
+
+from tron.backtest import data as bdata
+from tron.backtest import html as bhtml
+from tron.backtest.engine import IntradayConfig, run_intraday
+from tron.backtest.fills import FILL_MODELS
+from tron.backtest.metrics import summarize
+from tron.backtest.peer import STRATEGIES as PEER_STRATEGIES
+from tron.backtest.peer import run_peer
+from tron.backtest.result import BacktestResult
+from tron.domain.models import Asset
+from tron.domain.plan import AssetPlan, StrategyChoice
+from tron.domain.strategies import REGISTRY
+
+EXIT_BAD_INPUT = 2
+CHARGES = ("zerodha-intraday", "none")
+
+
+def register(subparsers: Any) -> argparse.ArgumentParser:
+    p: argparse.ArgumentParser = subparsers.add_parser(
+        "backtest",
+        help="backtest a strategy on OHLCV bars or a recorded day, through the live decision code",
+        description=__doc__.split("\n\n", 1)[1] if __doc__ else None,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("--data", required=True, type=Path, help="OHLCV CSV, a folder of them, or a replay .jsonl")
+    p.add_argument(
+        "--strategy", required=True, help="intraday: registry name(s); peer: sma_cross | ema_cross"
+    )
+    p.add_argument("--param", action="append", default=[], metavar="K=V", help="strategy parameter (repeat)")
+    p.add_argument("--capital", type=str, help="capital in rupees (default: the configured capital)")
+    p.add_argument("--charges", choices=CHARGES, help="Zerodha charges (intraday default) or none")
+    p.add_argument("--slippage-bps", type=float, default=0.0, help="against the trader, basis points")
+    p.add_argument("--fill", choices=FILL_MODELS, help="next-open (bars) | close | next-quote (replays)")
+    p.add_argument("--mode", choices=("intraday", "peer"), default="intraday")
+    p.add_argument("--seed", type=int, default=7, help="Monte Carlo VaR seed")
+    p.add_argument("--json", action="store_true", help="print one JSON object (no progress bar)")
+    p.add_argument("--report", type=Path, help="write a self-contained HTML report here")
+    p.set_defaults(func=run)
+    return p
+
+
+class UsageError(Exception):
+    pass
+
+
+def _params(items: list[str]) -> dict[str, float]:
+    out = {}
+    for item in items:
+        k, sep, v = item.partition("=")
+        if not sep or not k.strip():
+            raise UsageError(f"--param wants K=V, got {item!r}")
+        try:
+            out[k.strip()] = float(v)
+        except ValueError:
+            raise UsageError(f"--param {k.strip()}: not a number: {v!r}") from None
+    return out
+
+
+def _capital(text: str | None) -> Decimal | None:
+    if text is None:
+        return None
+    try:
+        c = Decimal(text)
+    except InvalidOperation:
+        raise UsageError(f"--capital: not a number: {text!r}") from None
+    if not c.is_finite() or c <= 0:
+        raise UsageError(f"--capital must be positive, got {text}")
+    return c
+
+
+def intraday_plan(strategy: str, params: dict[str, float], capital: Decimal | None) -> AssetPlan:
+    """A one-asset plan of the named registry strategies inside the configured risk limits."""
+    from tron.settings import load_settings
+
+    names = [s.strip() for s in strategy.split(",") if s.strip()]
+    unknown = [s for s in names if s not in REGISTRY]
+    if not names or unknown:
+        raise UsageError(f"unknown strategy {', '.join(unknown) or strategy!r}; known: {', '.join(REGISTRY)}")
+    per: dict[str, dict[str, float]] = {s: {} for s in names}
+    for k, v in params.items():
+        name, dot, key = k.rpartition(".")
+        if not dot:
+            if len(names) > 1:
+                raise UsageError(f"--param {k}: say which strategy (name.{k}=…) when running several")
+            name, key = names[0], k
+        if name not in per:
+            raise UsageError(f"--param {k}: {name!r} is not one of the strategies run")
+        per[name][key] = v
+    for s in names:
+        REGISTRY[s].resolve(per[s])  # ValueError names the parameter and its range
+    risk = load_settings().envelope()[Asset.STOCKS]
+    if capital is not None:
+        risk = dataclasses.replace(risk, capital=capital)
+    return AssetPlan(Asset.STOCKS, True, tuple(StrategyChoice(s, per[s]) for s in names), risk, "backtest")
+
+
+def _progress(enabled: bool) -> Any:
+    if not enabled:
+        return None
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    return Progress(
+        TextColumn("[bold]backtest"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("sessions"),
+        TimeRemainingColumn(),
+        console=Console(stderr=True),
+        transient=True,
+    )
+
+
+def backtest(args: argparse.Namespace) -> BacktestResult:
+    params = _params(args.param)
+    capital = _capital(args.capital)
+    if args.mode == "peer":
+        if args.charges == "zerodha-intraday":
+            raise UsageError("peer mode has no costs (backtesting.py's conventions): drop --charges")
+        if args.fill not in (None, "next-open") or args.slippage_bps:
+            raise UsageError("peer mode fills at the next bar's open without slippage")
+        if args.strategy not in PEER_STRATEGIES:
+            raise UsageError(f"unknown peer strategy {args.strategy!r}; known: {', '.join(PEER_STRATEGIES)}")
+        bars = bdata.load(args.data)
+        if len(bars) != 1:
+            raise UsageError(f"peer mode runs one symbol; {args.data} holds {len(bars)}")
+        if capital is None:
+            from tron.settings import load_settings
+
+            capital = load_settings().risk.capital
+        return run_peer(bars[0], args.strategy, params, capital)
+    plan = intraday_plan(args.strategy, params, capital)
+    replay = args.data.suffix.lower() == ".jsonl"
+    sessions = bdata.read_replay(args.data) if replay else bdata.sessions_from_bars(bdata.load(args.data))
+    fill = args.fill or ("next-quote" if replay else "next-open")
+    cfg = IntradayConfig(
+        plan,
+        fill=fill,
+        slippage_bps=args.slippage_bps,
+        charges=(args.charges or "zerodha-intraday") == "zerodha-intraday",
+        store_rounding=replay,
+    )
+    progress = _progress(not args.json and len(sessions) > 1)
+    if progress is None:
+        return run_intraday(sessions, cfg)
+    with progress:
+        task = progress.add_task("backtest", total=len(sessions))
+        return run_intraday(sessions, cfg, progress=lambda done, total: progress.update(task, completed=done))
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        result = backtest(args)
+        summary = summarize(result, seed=args.seed)
+    except (bdata.InputError, UsageError, ValueError) as e:
+        print(f"tron backtest: {e}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    if args.report:
+        try:
+            args.report.write_text(bhtml.render(result, summary), encoding="utf-8")
+        except OSError as e:
+            print(f"tron backtest: cannot write {args.report}: {e.strerror or e}", file=sys.stderr)
+            return EXIT_BAD_INPUT
+    if args.json:
+        print(json.dumps({**summary, "trades_list": [t.to_dict() for t in result.trades]}))
+        return 0
+    _print_table(summary, args.report)
+    return 0
+
+
+def _print_table(summary: dict[str, Any], report: Path | None) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    out = Console()
+    t = Table(title=f"TRON backtest: {summary['strategy']} ({summary['mode']}, {summary['days']} days)")
+    t.add_column("metric")
+    t.add_column("value", justify="right")
+    for k in (
+        "capital", "final_equity", "total_return_pct", "trades", "open_trades", "win_rate", "charges",
+        "max_drawdown_pct", "sharpe", "sortino", "cagr_pct", "calmar", "exposure_pct", "entries_refused",
+    ):  # fmt: skip
+        v = summary[k]
+        t.add_row(k, "–" if v is None else (f"{v:,.4f}" if isinstance(v, float) else str(v)))
+    out.print(t)
+    if summary["risk"]:
+        r = Table(title="one-day VaR / CVaR, % of equity")
+        r.add_column("method")
+        cols = list(next(iter(summary["risk"].values())))
+        for c in cols:
+            r.add_column(c, justify="right")
+        for m, row in summary["risk"].items():
+            r.add_row(m, *(f"{row[c]:.4f}" for c in cols))
+        out.print(r)
+    if report:
+        out.print(f"report: {report}")
