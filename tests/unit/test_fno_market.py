@@ -150,3 +150,12 @@ def test_derivative_minute_bars_and_determinism_by_seed() -> None:
 def test_closed_day_lists_the_next_sessions_contracts() -> None:
     md, _ = market(time(9, 0), day=date(2026, 11, 22))  # a Sunday
     assert md.instruments(Asset.FUTURES)[0].symbol == "NIFTY26NOVFUT"
+
+
+def test_the_history_does_not_depend_on_the_first_date_asked() -> None:
+    early = MarketGenerator(nifty50(3), nse_calendar(), seed=7)
+    early.day(date(2024, 3, 1))
+    late = MarketGenerator(nifty50(3), nse_calendar(), seed=7)
+    late.day(date(2027, 6, 1))
+    for d in (date(2025, 5, 5), date(2026, 11, 23)):
+        assert early.daily_bar(d, INDEX) == late.daily_bar(d, INDEX)

@@ -13,19 +13,33 @@ from typing import Any
 from tron.domain import strategies
 from tron.domain.book import Book, exit_side
 from tron.domain.charges import order_charges
+from tron.domain.contracts import ContractRules, days_to_expiry, implied_vol, option_delta, pick_option
 from tron.domain.exits import ExitRules, exit_reason, update_best
-from tron.domain.models import Asset, Instrument, OrderIntent, Purpose, Side, Snapshot, intent_id
+from tron.domain.models import Asset, Instrument, OrderIntent, Position, Purpose, Side, Snapshot, intent_id
 from tron.domain.money import ZERO, D
 from tron.domain.plan import AssetPlan
-from tron.domain.risk import Exposure, entry_refusal, loss_limit_breached
+from tron.domain.risk import (
+    Candidate,
+    Exposure,
+    KillSwitch,
+    entry_refusal,
+    exposure_value,
+    loss_limit_breached,
+    margin_required,
+)
 from tron.domain.session import SessionState
-from tron.domain.sizing import size_by_risk
+from tron.domain.sizing import StrategyStats, risk_pct_with_kelly, size_by_risk
+from tron.domain.strategies import Signal
 
 STOP_ATR = 2.0
 TARGET_ATR = 3.0
 EXIT_RULES = ExitRules()
-MIN_STOP_PCT = 0.4  # a 1-minute ATR is tiny: the stop is at least this % of price; the ATR used for
-# the stop, target and trailing stop (stored on the position) is then the stop distance / STOP_ATR
+# A 1-minute ATR is tiny: the stop is at least this % of price (for options: of the underlying, then
+# mapped to the premium by the option's delta). The ATR stored on the position (for the trailing stop) is
+# then the stop distance / STOP_ATR. Stocks move more than the index, so their floor is wider.
+MIN_STOP_PCT = {Asset.STOCKS: 0.4, Asset.FUTURES: 0.1, Asset.OPTIONS: 0.1}
+MIN_PREMIUM_STOP = 0.5  # rupees: an option stop is at least this far (ten ticks)
+MAX_PREMIUM_STOP_SHARE = 0.5  # and at most half the premium
 STALE_AFTER = timedelta(minutes=2)
 
 
@@ -37,13 +51,21 @@ class Pending:
     symbol: str
     purpose: str
     worst_loss: str = "0"
+    exposure: str = "0"  # what the entry uses of the asset's capital
+    margin: str = "0"
+    sector: str = ""
+    direction: int = 0  # options: +1 a call, −1 a put (a view on the underlying)
 
-    def to_doc(self) -> dict[str, str]:
+    def to_doc(self) -> dict[str, Any]:
         return {
             "intent_id": self.intent_id,
             "symbol": self.symbol,
             "purpose": self.purpose,
             "worst_loss": self.worst_loss,
+            "exposure": self.exposure,
+            "margin": self.margin,
+            "sector": self.sector,
+            "direction": self.direction,
         }
 
 
@@ -60,6 +82,14 @@ class TickContext:
     pending: dict[str, Pending]
     snapshot: Snapshot | None  # None outside a tick (the square-off)
     trail: dict[str, float] = field(default_factory=dict)  # best price since entry, per open position
+    kill: KillSwitch | None = None  # the user's kill switch as the tick read it
+    margin_elsewhere: Decimal = ZERO  # margin of the other assets' open positions
+    others_net: Decimal = ZERO  # the other assets' realised net P&L today (the loss limit is account-wide)
+    others_worst: Decimal = ZERO  # what the other assets' open positions lose at their stops
+    stats: dict[str, StrategyStats] = field(default_factory=dict)  # realised statistics per strategy
+    underlying: str | None = None  # options: the symbol whose signals pick calls or puts (the future)
+    spot_symbol: str | None = None  # options: the index, for strikes
+    contract: ContractRules = field(default_factory=ContractRules)
 
 
 @dataclass
@@ -79,22 +109,45 @@ def worst_loss_of_entry(
     return (loss + c_in + c_out).quantize(Decimal("0.01"))
 
 
+def direction_of(inst: Instrument | None, qty_sign: int) -> int:
+    """The view an option position takes on its underlying: a long call +1, a long put −1 (0 otherwise)."""
+    if inst is None or inst.option_type not in ("CE", "PE"):
+        return 0
+    return qty_sign * (1 if inst.option_type == "CE" else -1)
+
+
+def position_worst_loss(p: Position, day: date) -> Decimal:
+    """What an open position loses if its stop is hit, with the exit's charges (0 without a stop)."""
+    if p.stop is None:
+        return ZERO
+    loss = max(ZERO, (p.avg_price - D(p.stop)) * p.qty)
+    return loss + order_charges(p.segment, exit_side(p), D(p.stop), abs(p.qty), day).total
+
+
 def exposure(ctx: TickContext) -> Exposure:
+    """The day so far as the governor sees it. The loss limit is account-wide: the other assets' realised
+    net and open worst case count too (their entries still in flight do not: a small, documented gap)."""
+    limits = ctx.plan.risk if ctx.plan is not None else None
     ex = Exposure(
-        realized_net=ctx.book.net,
+        realized_net=ctx.book.net + ctx.others_net,
+        open_worst_loss=ctx.others_worst,
         entries_today=ctx.book.entries,
         entries_by_symbol=dict(ctx.book.entries_by_symbol),
+        margin_used=ctx.margin_elsewhere,
     )
     for s, p in ctx.book.positions.items():
         ex.symbols_busy.add(s)
         ex.open_positions += 1
-        if p.stop is not None:
-            ex.open_worst_loss += max(ZERO, (p.avg_price - D(p.stop)) * p.qty)
         inst = ctx.instruments.get(s)
-        if inst and p.stop is not None:
-            ex.open_worst_loss += order_charges(
-                inst.segment, exit_side(p), D(p.stop), abs(p.qty), ctx.day
-            ).total
+        if limits is not None:
+            used = exposure_value(limits, p.segment, p.qty, p.avg_price)
+            ex.capital_used += used
+            sector = inst.sector if inst else ""
+            if sector:
+                ex.by_sector[sector] = ex.by_sector.get(sector, ZERO) + used
+            side = "BUY" if p.qty > 0 else "SELL"
+            ex.margin_used += margin_required(limits, p.segment, side, p.qty, p.avg_price)
+        ex.open_worst_loss += position_worst_loss(p, ctx.day)
     for pend in ctx.pending.values():
         ex.symbols_busy.add(pend.symbol)
         if pend.purpose == Purpose.ENTRY:
@@ -102,6 +155,10 @@ def exposure(ctx: TickContext) -> Exposure:
             ex.entries_today += 1
             ex.entries_by_symbol[pend.symbol] = ex.entries_by_symbol.get(pend.symbol, 0) + 1
             ex.open_worst_loss += D(pend.worst_loss)
+            ex.capital_used += D(pend.exposure)
+            ex.margin_used += D(pend.margin)
+            if pend.sector:
+                ex.by_sector[pend.sector] = ex.by_sector.get(pend.sector, ZERO) + D(pend.exposure)
     return ex
 
 
@@ -160,6 +217,60 @@ def exits_for(
     return out
 
 
+@dataclass(frozen=True)
+class Entry:
+    """A signal turned into something to buy or sell: the instrument, its price, stop distance and view."""
+
+    inst: Instrument
+    side: Side
+    price: float
+    dist: float
+    direction: int = 0
+    note: str = ""
+
+
+def _entry_for(ctx: TickContext, sig: Signal) -> Entry | str | None:
+    """What to trade on a signal (None: not this asset's signal; a string: why it cannot be traded).
+
+    Stocks and futures trade the signal's own instrument. Options buy a call on a bullish signal of the
+    underlying and a put on a bearish one, at the strike the contract rules pick; the stop distance on the
+    underlying is mapped to the premium by the option's delta."""
+    floor = MIN_STOP_PCT[ctx.asset] / 100 * sig.price
+    dist = max(STOP_ATR * sig.atr, floor)
+    if ctx.asset is not Asset.OPTIONS:
+        inst = ctx.instruments.get(sig.symbol)
+        if inst is None or inst.segment == "index":  # an index is followed, not traded
+            return None
+        return Entry(inst, sig.side, sig.price, dist)
+    if sig.symbol != ctx.underlying:
+        return None
+    assert ctx.snapshot is not None
+    spot_q = ctx.snapshot.quotes.get(ctx.spot_symbol or "")
+    if spot_q is None:
+        return f"no quote for the index {ctx.spot_symbol}"
+    spot = spot_q.last
+    kind = "CE" if sig.side is Side.BUY else "PE"
+    chain = [i for i in ctx.instruments.values() if i.option_type == kind and i.strike]
+    if not chain:
+        return f"no {kind} listed"
+    expiry = chain[0].expiry
+    assert expiry is not None
+    days = days_to_expiry(ctx.now, expiry)
+    atm = min(chain, key=lambda i: abs((i.strike or 0) - spot))
+    atm_q = ctx.snapshot.quotes.get(atm.symbol)
+    vol = implied_vol(kind, spot, atm.strike or spot, days, atm_q.last) if atm_q else 0.15
+    inst = pick_option(chain, kind, spot, ctx.contract, days, vol)
+    if inst is None:
+        return f"the {ctx.contract.strike} {kind} strike is not listed around spot {spot:.2f}"
+    q = ctx.snapshot.quotes.get(inst.symbol)
+    if q is None or q.last <= 0:
+        return f"no quote for {inst.symbol}"
+    d = abs(option_delta(kind, spot, inst.strike or spot, days, vol))
+    prem_dist = min(max(d * dist, MIN_PREMIUM_STOP), MAX_PREMIUM_STOP_SHARE * q.last)
+    note = f"{kind} {inst.strike:g} (delta {d:.2f}, IV {vol:.1%}) on {sig.symbol} {sig.side}: {sig.reason}"
+    return Entry(inst, Side.BUY, q.last, prem_dist, 1 if kind == "CE" else -1, note)
+
+
 def decide(ctx: TickContext) -> TickDecision:
     out = TickDecision()
     if ctx.snapshot is None:
@@ -174,12 +285,18 @@ def decide(ctx: TickContext) -> TickDecision:
     # 1. The loss limit, marked to market: halt entries and flatten.
     plan = ctx.plan
     if plan is not None and ctx.halted is None:
-        mtm = ctx.book.net + ctx.book.unrealized(last)
+        mtm = ctx.book.net + ctx.book.unrealized(last) + ctx.others_net
         if loss_limit_breached(plan.risk, mtm):
             out.halt = f"daily loss limit ₹{plan.risk.loss_limit} breached (marked to market ₹{mtm})"
             out.intents = exits_for(ctx, marks, only=set(ctx.book.positions), reason=out.halt)
             out.events.append({"event": "halt", "reason": out.halt})
             return out
+
+    # 1b. The user's kill switch: no entries; with flatten, every position is closed now.
+    kill = ctx.kill if ctx.kill is not None and ctx.kill.engaged else None
+    if kill is not None and kill.flatten:
+        out.intents = exits_for(ctx, marks, only=set(ctx.book.positions), reason=kill.why)
+        return out
 
     # 2. Exits first; they are never blocked.
     out.intents.extend(exits_for(ctx, marks))
@@ -187,7 +304,7 @@ def decide(ctx: TickContext) -> TickDecision:
     # 3. Entries from the planned strategies, through the governor.
     if plan is None or not plan.enabled:
         return out
-    halted = ctx.halted
+    halted = ctx.halted or (kill.why if kill else None)
     stale_cutoff = ctx.now - STALE_AFTER
     stale = sorted(s for s, q in ctx.snapshot.quotes.items() if q.ts < stale_cutoff)
     if stale:
@@ -200,71 +317,112 @@ def decide(ctx: TickContext) -> TickDecision:
             }
         )
     ex = exposure(ctx)
-    signals = strategies.evaluate(plan.strategies, ctx.state, bar)
+    views = {
+        direction_of(ctx.instruments.get(s), 1 if p.qty > 0 else -1) for s, p in ctx.book.positions.items()
+    } | {p.direction for p in ctx.pending.values() if p.purpose == Purpose.ENTRY}
+    signals = strategies.evaluate(plan.strategies, ctx.state, bar, min_agreement=plan.min_agreement)
     for sig in signals:
-        inst = ctx.instruments.get(sig.symbol)
-        quote = ctx.snapshot.quotes.get(sig.symbol)
-        if inst is None or quote is None:
+        entry = _entry_for(ctx, sig)
+        if entry is None:
+            continue
+        if isinstance(entry, str):
+            out.events.append(
+                {"event": "entry_refused", "symbol": sig.symbol, "strategy": sig.strategy, "reason": entry}
+            )
+            continue
+        inst = entry.inst
+        quote = ctx.snapshot.quotes.get(inst.symbol)
+        if quote is None:
             continue
         if quote.ts < stale_cutoff:
             out.events.append(
                 {
                     "event": "entry_refused",
-                    "symbol": sig.symbol,
+                    "symbol": inst.symbol,
                     "strategy": sig.strategy,
                     "reason": f"stale quote from {quote.ts.isoformat()}",
                 }
             )
             continue
-        dist = max(STOP_ATR * sig.atr, MIN_STOP_PCT / 100 * sig.price)
-        stop = sig.price - sig.side.sign * dist
-        target = sig.price + sig.side.sign * dist * TARGET_ATR / STOP_ATR
-        headroom = plan.risk.loss_limit + ex.realized_net - ex.open_worst_loss
+        risk = plan.risk
+        price, dist, side = entry.price, entry.dist, entry.side
+        stop = price - side.sign * dist
+        target = price + side.sign * dist * TARGET_ATR / STOP_ATR
+        headroom = risk.loss_limit + ex.realized_net - ex.open_worst_loss
+        risk_pct, kelly_note = risk_pct_with_kelly(
+            risk.risk_per_trade_pct, ctx.stats.get(sig.strategy), risk.kelly, risk.kelly_min_trades
+        )
         qty = size_by_risk(
-            capital=plan.risk.capital,
-            risk_per_trade_pct=plan.risk.risk_per_trade_pct,
-            max_position_pct=plan.risk.max_position_pct,
-            price=sig.price,
+            capital=risk.capital,
+            risk_per_trade_pct=risk_pct,
+            max_position_pct=risk.max_position_pct,
+            price=price,
             stop_distance=dist,
             lot_size=inst.lot_size,
             headroom=headroom * Decimal("0.9"),
+            unit_exposure=float(exposure_value(risk, inst.segment, 1, price)),
+            room=risk.capital - ex.capital_used,
         )
-        worst = worst_loss_of_entry(inst, sig.side, qty, sig.price, stop, ctx.day) if qty else ZERO
-        refusal = (
-            "size rounds to zero"
-            if qty == 0
-            else entry_refusal(
-                plan.risk,
+        worst = worst_loss_of_entry(inst, side, qty, price, stop, ctx.day) if qty else ZERO
+        cand = Candidate(
+            inst.sector,
+            exposure_value(risk, inst.segment, qty, price),
+            margin_required(risk, inst.segment, side.value, qty, price),
+        )
+        refusal: str | None
+        if qty == 0:
+            refusal = "size rounds to zero" + (f" ({kelly_note})" if kelly_note else "")
+        elif entry.direction and -entry.direction in views:
+            refusal = f"an opposing option position on {ctx.underlying} is open or in flight"
+        else:
+            refusal = entry_refusal(
+                risk,
                 ex,
-                symbol=sig.symbol,
+                symbol=inst.symbol,
                 confidence=sig.confidence,
                 worst_loss=worst,
                 at=ctx.now.time(),
                 halted=halted,
+                candidate=cand,
             )
-        )
         if refusal:
             out.events.append(
-                {"event": "entry_refused", "symbol": sig.symbol, "strategy": sig.strategy, "reason": refusal}
+                {"event": "entry_refused", "symbol": inst.symbol, "strategy": sig.strategy, "reason": refusal}
             )
             continue
+        reason = entry.note or sig.reason
         intent = _intent(
             ctx,
             inst,
-            sig.side,
+            side,
             qty,
             Purpose.ENTRY,
             sig.strategy,
-            sig.reason,
+            reason + (f"; {kelly_note}" if kelly_note else ""),
             stop=round(stop, 2),
             target=round(target, 2),
             atr=round(dist / STOP_ATR, 4),
         )
         out.intents.append(intent)
-        ex.symbols_busy.add(sig.symbol)
+        ex.symbols_busy.add(inst.symbol)
         ex.open_positions += 1
         ex.entries_today += 1
-        ex.entries_by_symbol[sig.symbol] = ex.entries_by_symbol.get(sig.symbol, 0) + 1
+        ex.entries_by_symbol[inst.symbol] = ex.entries_by_symbol.get(inst.symbol, 0) + 1
         ex.open_worst_loss += worst
-        ctx.pending[intent.intent_id] = Pending(intent.intent_id, sig.symbol, Purpose.ENTRY, str(worst))
+        ex.capital_used += cand.exposure
+        ex.margin_used += cand.margin
+        if cand.sector:
+            ex.by_sector[cand.sector] = ex.by_sector.get(cand.sector, ZERO) + cand.exposure
+        if entry.direction:
+            views.add(entry.direction)
+        ctx.pending[intent.intent_id] = Pending(
+            intent.intent_id,
+            inst.symbol,
+            Purpose.ENTRY,
+            str(worst),
+            str(cand.exposure),
+            str(cand.margin),
+            cand.sector,
+            entry.direction,
+        )
     return out

@@ -1,7 +1,17 @@
-"""The risk governor: limits on entries. Exits are never blocked.
+"""The risk governor: limits on entries. Exits are never blocked (nothing here is asked about an exit).
 
 The daily loss check is worst-case: realised net P&L, minus what every open position loses if its stop is
-hit, minus what the candidate loses at its stop (charges included), must stay above the limit."""
+hit, minus what the candidate loses at its stop (charges included), must stay above the limit.
+
+Capital is measured per asset as *exposure*: the traded value for equity (no leverage is counted on), the
+margin for futures, the premium paid for bought options. The asset's allocation (``capital``, already
+``assets.*.capital_pct`` of the account) caps the sum of its open and pending exposure; a sector may hold at
+most ``max_sector_pct`` of it; a position is between ``min_position_pct`` and ``max_position_pct`` of it.
+
+The margin check is account-wide: the margin the candidate needs plus the margin of every open position in
+every asset must fit in ``account_capital``. Margin per segment (documented approximations of Zerodha's):
+equity MIS = value / ``mis_leverage`` (5×); NIFTY futures = ``futures_margin_pct`` (12 %) of the contract
+value (SPAN + exposure margin); bought options = the premium; equity delivery = the full value."""
 
 from __future__ import annotations
 
@@ -9,7 +19,7 @@ from dataclasses import dataclass, field
 from datetime import time
 from decimal import Decimal
 
-from tron.domain.money import D
+from tron.domain.money import D, paise
 from tron.domain.timeutil import parse_hhmm
 
 
@@ -25,10 +35,22 @@ class RiskLimits:
     max_position_pct: Decimal = Decimal("15")
     min_confidence: float = 0.5
     entry_cutoff: time = time(15, 0)
+    min_position_pct: Decimal = Decimal("1")  # smallest position worth its charges, % of capital
+    max_sector_pct: Decimal = Decimal("30")  # exposure in one sector, % of capital
+    account_capital: Decimal | None = None  # the whole account (margin check); None: this capital
+    mis_leverage: Decimal = Decimal("5")
+    futures_margin_pct: Decimal = Decimal("12")
+    kelly: bool = False  # size by half-Kelly from realised statistics (capped by risk_per_trade_pct)
+    kelly_min_trades: int = 20  # closed trades of a strategy before its statistics are trusted
 
     @property
     def loss_limit(self) -> Decimal:
-        return min(self.daily_loss_limit, self.capital * self.daily_loss_limit_pct / 100)
+        """The account's daily loss limit: the smaller of the rupee limit and the % of the account."""
+        return min(self.daily_loss_limit, self.account * self.daily_loss_limit_pct / 100)
+
+    @property
+    def account(self) -> Decimal:
+        return self.account_capital if self.account_capital is not None else self.capital
 
     def to_doc(self) -> dict[str, object]:
         return {
@@ -42,6 +64,13 @@ class RiskLimits:
             "max_position_pct": str(self.max_position_pct),
             "min_confidence": self.min_confidence,
             "entry_cutoff": self.entry_cutoff.strftime("%H:%M"),
+            "min_position_pct": str(self.min_position_pct),
+            "max_sector_pct": str(self.max_sector_pct),
+            "account_capital": None if self.account_capital is None else str(self.account_capital),
+            "mis_leverage": str(self.mis_leverage),
+            "futures_margin_pct": str(self.futures_margin_pct),
+            "kelly": self.kelly,
+            "kelly_min_trades": self.kelly_min_trades,
         }
 
     @staticmethod
@@ -57,7 +86,32 @@ class RiskLimits:
             max_position_pct=D(str(d["max_position_pct"])),
             min_confidence=float(d["min_confidence"]),  # type: ignore[arg-type]
             entry_cutoff=parse_hhmm(str(d["entry_cutoff"])),
+            # added later: older plan documents lack them and get the defaults
+            min_position_pct=D(str(d.get("min_position_pct", "1"))),
+            max_sector_pct=D(str(d.get("max_sector_pct", "30"))),
+            account_capital=None if d.get("account_capital") is None else D(str(d["account_capital"])),
+            mis_leverage=D(str(d.get("mis_leverage", "5"))),
+            futures_margin_pct=D(str(d.get("futures_margin_pct", "12"))),
+            kelly=bool(d.get("kelly", False)),
+            kelly_min_trades=int(d.get("kelly_min_trades", 20)),  # type: ignore[call-overload]
         )
+
+
+def margin_required(limits: RiskLimits, segment: str, side: str, qty: int, price: float | Decimal) -> Decimal:
+    """Margin the broker blocks for a position (see the module docstring for the per-segment rules)."""
+    value = D(price) * abs(qty)
+    if segment == "equity_intraday":
+        return paise(value / limits.mis_leverage)
+    if segment == "futures" or (segment == "options" and side == "SELL"):
+        return paise(value * limits.futures_margin_pct / 100)  # option writing is not done; priced as futures
+    return paise(value)  # equity delivery, bought options: the full value / premium
+
+
+def exposure_value(limits: RiskLimits, segment: str, qty: int, price: float | Decimal) -> Decimal:
+    """What a position uses of its asset's capital: value for equity, margin for futures, premium for options."""
+    if segment == "futures":
+        return margin_required(limits, segment, "BUY", qty, price)
+    return paise(D(price) * abs(qty))
 
 
 @dataclass
@@ -70,6 +124,59 @@ class Exposure:
     entries_today: int = 0
     entries_by_symbol: dict[str, int] = field(default_factory=dict)
     symbols_busy: set[str] = field(default_factory=set)  # open or with an order in flight
+    capital_used: Decimal = Decimal("0")  # Σ exposure of open positions and pending entries (this asset)
+    by_sector: dict[str, Decimal] = field(default_factory=dict)  # the same, per sector
+    margin_used: Decimal = Decimal("0")  # Σ margin of open positions and pending entries, every asset
+
+
+@dataclass(frozen=True)
+class KillSwitch:
+    """The user's kill switch (the document ``control/kill_switch``): engaged → no entries in any asset;
+    with ``flatten`` (the default) every open position is also closed at the next tick. Exits still pass."""
+
+    engaged: bool = False
+    reason: str = ""
+    flatten: bool = True
+    at: str = ""
+    by: str = ""
+
+    @property
+    def why(self) -> str:
+        return f"kill switch engaged: {self.reason or 'no reason given'}"
+
+    def to_doc(self) -> dict[str, object]:
+        return {
+            "engaged": self.engaged,
+            "reason": self.reason,
+            "flatten": self.flatten,
+            "at": self.at,
+            "by": self.by,
+        }
+
+    @staticmethod
+    def from_doc(d: dict[str, object] | None) -> KillSwitch:
+        """A missing document is a released switch; a malformed one is treated as ENGAGED (fail safe)."""
+        if not d:
+            return KillSwitch()
+        engaged = d.get("engaged", False)
+        if not isinstance(engaged, bool):
+            return KillSwitch(True, f"malformed kill switch document (engaged={engaged!r})", False)
+        return KillSwitch(
+            engaged,
+            str(d.get("reason", "")),
+            bool(d.get("flatten", True)),
+            str(d.get("at", "")),
+            str(d.get("by", "")),
+        )
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """What the sizing produced for an entry, as far as the capital, sector and margin rules care."""
+
+    sector: str = ""
+    exposure: Decimal = Decimal("0")
+    margin: Decimal = Decimal("0")
 
 
 def entry_refusal(
@@ -81,6 +188,7 @@ def entry_refusal(
     worst_loss: Decimal,
     at: time,
     halted: str | None,
+    candidate: Candidate | None = None,
 ) -> str | None:
     """Why this entry may not be placed, or None if it may."""
     if halted:
@@ -97,8 +205,36 @@ def entry_refusal(
         return f"trades on {symbol} at {limits.max_trades_per_symbol}"
     if exposure.open_positions >= limits.max_open_positions:
         return f"open positions at {limits.max_open_positions}"
+    if candidate is not None:
+        why = _capital_refusal(limits, exposure, candidate)
+        if why:
+            return why
     if exposure.realized_net - exposure.open_worst_loss - worst_loss < -limits.loss_limit:
         return f"worst case would breach the daily loss limit ₹{limits.loss_limit}"
+    return None
+
+
+def _capital_refusal(limits: RiskLimits, exposure: Exposure, c: Candidate) -> str | None:
+    cap = limits.capital
+    if c.exposure < cap * limits.min_position_pct / 100:
+        return f"position ₹{c.exposure} below the minimum {limits.min_position_pct}% of ₹{cap}"
+    if c.exposure > cap * limits.max_position_pct / 100:
+        return f"position ₹{c.exposure} above the maximum {limits.max_position_pct}% of ₹{cap}"
+    if exposure.capital_used + c.exposure > cap:
+        return f"asset capital ₹{cap} would be exceeded (₹{exposure.capital_used} in use, ₹{c.exposure} more)"
+    if c.sector:
+        in_sector = exposure.by_sector.get(c.sector, Decimal("0"))
+        sector_cap = cap * limits.max_sector_pct / 100
+        if in_sector + c.exposure > sector_cap:
+            return (
+                f"sector {c.sector} would hold ₹{in_sector + c.exposure}, above "
+                f"{limits.max_sector_pct}% of capital (₹{sector_cap})"
+            )
+    if exposure.margin_used + c.margin > limits.account:
+        return (
+            f"margin ₹{c.margin} needed, ₹{limits.account - exposure.margin_used} available "
+            f"(₹{exposure.margin_used} of ₹{limits.account} in use)"
+        )
     return None
 
 

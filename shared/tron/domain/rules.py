@@ -3,33 +3,55 @@
 from __future__ import annotations
 
 import dataclasses
-import itertools
 
 from tron.domain.models import Asset, DailyBar
 from tron.domain.plan import AssetPlan, Plan, PlanContext, StrategyChoice
+from tron.domain.regime import daily as daily_regime
 
 
 def regime(history: list[DailyBar]) -> str:
-    """trending | ranging | volatile, from the last 10 sessions of the index.
-
-    volatile: the average daily range is above 1.6% of the close; trending: the efficiency ratio of closes
-    (net move over the sum of absolute moves) is above 0.45; otherwise ranging."""
-    bars = history[-10:]
-    if len(bars) < 3:
-        return "ranging"
-    avg_range = sum((b.high - b.low) / b.close for b in bars) / len(bars)
-    if avg_range > 0.016:
-        return "volatile"
-    closes = [b.close for b in bars]
-    path = sum(abs(b - a) for a, b in itertools.pairwise(closes))
-    er = abs(closes[-1] - closes[0]) / path if path else 0.0
-    return "trending" if er > 0.45 else "ranging"
+    """trending | ranging | volatile, from the last 10 sessions of the index (tron.domain.regime.daily:
+    volatile above a 1.6% average true range, trending above a 0.45 efficiency ratio, otherwise ranging)."""
+    return daily_regime(history).name
 
 
+# Stocks per regime: follow a trend (breakouts, crossovers, momentum); fade the edges of a range (RSI,
+# Bollinger, range reversal, VWAP); on volatile days only breakouts with strong confirmation.
 CHOICES: dict[str, tuple[StrategyChoice, ...]] = {
-    "trending": (StrategyChoice("orb", {"range_minutes": 15, "volume_mult": 1.2}), StrategyChoice("vwap")),
-    "ranging": (StrategyChoice("vwap", {"band_pct": 0.1}), StrategyChoice("orb", {"buffer_pct": 0.15})),
-    "volatile": (StrategyChoice("orb", {"range_minutes": 30, "buffer_pct": 0.2, "volume_mult": 1.5}),),
+    "trending": (
+        StrategyChoice("orb", {"range_minutes": 15, "volume_mult": 1.2}),
+        StrategyChoice("vwap"),
+        StrategyChoice("ema_cross", {"fast": 9, "slow": 21}),
+        StrategyChoice("macd"),
+        StrategyChoice("momentum"),
+    ),
+    "ranging": (
+        StrategyChoice("vwap", {"band_pct": 0.1}),
+        StrategyChoice("rsi", {"period": 7, "oversold": 25, "overbought": 75}),
+        StrategyChoice("bollinger", {"period": 20, "num_std": 2.0}),
+        StrategyChoice("range_reversal"),
+    ),
+    "volatile": (
+        StrategyChoice("orb", {"range_minutes": 30, "buffer_pct": 0.2, "volume_mult": 1.5}),
+        StrategyChoice("volume_breakout", {"lookback": 30, "volume_mult": 2.0}),
+    ),
+}
+
+
+# NIFTY futures trade these on the future's own bars; options buy calls or puts when they signal on the
+# underlying (the near future stands in for the index, which has no volume).
+FNO_CHOICES: dict[str, tuple[StrategyChoice, ...]] = {
+    "trending": (StrategyChoice("orb", {"range_minutes": 15, "volume_mult": 1.0}), StrategyChoice("vwap")),
+    "ranging": (StrategyChoice("vwap", {"band_pct": 0.03}), StrategyChoice("orb", {"buffer_pct": 0.05})),
+    "volatile": (StrategyChoice("orb", {"range_minutes": 30, "buffer_pct": 0.1, "volume_mult": 1.2}),),
+}
+
+# Which contract: roll the future two trading days before expiry; options one strike out of the money on a
+# trending day, at the money when ranging, a 35-delta option when volatile (cheaper, less vega).
+CONTRACT: dict[str, dict[str, object]] = {
+    "trending": {"roll_days": 2, "strike": "otm", "otm_steps": 1},
+    "ranging": {"roll_days": 2, "strike": "atm"},
+    "volatile": {"roll_days": 2, "strike": "delta", "target_delta": 0.35},
 }
 
 
@@ -40,12 +62,13 @@ def rule_plan(ctx: PlanContext) -> Plan:
         risk = env
         if r == "volatile":  # smaller bets on wild days
             risk = dataclasses.replace(env, risk_per_trade_pct=env.risk_per_trade_pct / 2)
-        chosen = CHOICES[r] if asset is Asset.STOCKS else ()
+        chosen = CHOICES[r] if asset is Asset.STOCKS else FNO_CHOICES[r]
         assets[asset] = AssetPlan(
             asset,
             ctx.enabled.get(asset, False) and bool(chosen),
             chosen,
             risk,
             note=f"{r} regime" if chosen else "no strategy for this asset yet",
+            contract={} if asset is Asset.STOCKS else dict(CONTRACT[r]),
         )
     return Plan(ctx.day, "rules", r, assets)

@@ -5,19 +5,67 @@ again; the executor is idempotent, so a second publication is harmless."""
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
 from tron.domain.book import Book
-from tron.domain.decide import Pending, TickContext
+from tron.domain.contracts import ContractRules
+from tron.domain.decide import Pending, TickContext, position_worst_loss
 from tron.domain.models import Asset, Instrument, IntentState, OrderIntent, Snapshot
+from tron.domain.money import ZERO
 from tron.domain.plan import AssetPlan
+from tron.domain.risk import KillSwitch, margin_required
 from tron.domain.session import SessionState
+from tron.domain.sizing import StrategyStats, closed_trades
 from tron.services.deps import Deps, book_path, intent_path
 
 log = logging.getLogger("tron.orders")
 REPUBLISH_AFTER = timedelta(minutes=1)
+KILL_SWITCH_PATH = "control/kill_switch"  # {engaged: bool, reason: str, flatten: bool}; see KillSwitch
+
+
+def stats_path(asset: str) -> str:
+    return f"stats/{asset}"
+
+
+def roll_up_stats(deps: Deps, asset: Asset, day: date) -> None:
+    """Fold the previous trading day's closed trades into stats/{asset} (per strategy: trades, wins, sums
+    of wins and losses) once; half-Kelly sizing reads them. Idempotent: each day is folded once."""
+    prev = deps.calendar.previous_trading_day(day).isoformat()
+    path = stats_path(asset)
+    doc = deps.store.get(path) or {"days": [], "strategies": {}}
+    if prev in doc["days"]:
+        return
+    fills = [
+        d
+        for _, d in deps.store.list(f"days/{prev}/intents")
+        if d.get("state") == IntentState.FILLED and d.get("asset") == asset.value and "fill" in d
+    ]
+    stats = {k: StrategyStats.from_doc(v) for k, v in doc["strategies"].items()}
+    for strategy, net in closed_trades(fills):
+        stats[strategy] = stats.get(strategy, StrategyStats()).add(net)
+    deps.store.set(
+        path,
+        {"days": [*doc["days"], prev][-400:], "strategies": {k: v.to_doc() for k, v in stats.items()}},
+    )
+
+
+def instruments_doc(instruments: list[Instrument]) -> dict[str, list[Any]]:
+    return {
+        i.symbol: [
+            i.exchange,
+            i.lot_size,
+            str(i.tick_size),
+            i.segment,
+            i.sector,
+            i.expiry.isoformat() if i.expiry else None,
+            i.strike,
+            i.option_type,
+            i.underlying,
+        ]
+        for i in instruments
+    }
 
 
 def intent_doc(intent: OrderIntent, now: datetime) -> dict[str, Any]:
@@ -66,10 +114,38 @@ def halted_reason(daydoc: dict[str, Any], asset: Asset) -> str | None:
 
 
 def instruments_from_doc(doc: dict[str, list[Any]], asset: Asset) -> dict[str, Instrument]:
-    return {
-        s: Instrument(s, v[0], asset, lot_size=int(v[1]), tick_size=Decimal(v[2]), segment=v[3], sector=v[4])
-        for s, v in doc.items()
-    }
+    out = {}
+    for s, v in doc.items():
+        extra = list(v[5:9]) + [None, None, "", ""][len(v[5:9]) :]
+        out[s] = Instrument(
+            s,
+            v[0],
+            asset,
+            lot_size=int(v[1]),
+            tick_size=Decimal(v[2]),
+            segment=v[3],
+            sector=v[4],
+            expiry=date.fromisoformat(extra[0]) if extra[0] else None,
+            strike=None if extra[1] is None else float(extra[1]),
+            option_type=str(extra[2] or ""),
+            underlying=str(extra[3] or ""),
+        )
+    return out
+
+
+def _elsewhere(txn: Any, day: str, asset: Asset, plan: AssetPlan) -> tuple[Decimal, Decimal, Decimal]:
+    """The other assets' margin in use, realised net P&L and open worst-case loss (account-wide rules)."""
+    margin = net = worst = ZERO
+    for other in Asset:
+        if other is asset:
+            continue
+        book = Book.from_doc(txn.get(book_path(day, other)))
+        net += book.net
+        for p in book.positions.values():
+            side = "BUY" if p.qty > 0 else "SELL"
+            margin += margin_required(plan.risk, p.segment, side, p.qty, p.avg_price)
+            worst += position_worst_loss(p, date.fromisoformat(day))
+    return margin, net, worst
 
 
 def load_context(
@@ -81,12 +157,20 @@ def load_context(
     plan: AssetPlan | None,
     halted: str | None,
     snapshot: Snapshot | None,
+    kill: KillSwitch | None = None,
 ) -> TickContext:
-    """The asset's state and book, as the pure decision sees them; pending drops what the book has settled."""
+    """The asset's state and book, as the pure decision sees them; pending drops what the book has settled.
+    With a plan (a tick) it also reads the other assets' books for the margin check and, when half-Kelly
+    is on, the strategies' statistics."""
     book = Book.from_doc(txn.get(book_path(day, asset)))
     settled = set(book.processed)
     pending = {k: Pending(**v) for k, v in state["pending"].items() if k not in settled}
-    return TickContext(
+    stats: dict[str, StrategyStats] = {}
+    if plan is not None and plan.risk.kelly:
+        doc = txn.get(stats_path(asset)) or {}
+        stats = {k: StrategyStats.from_doc(v) for k, v in doc.get("strategies", {}).items()}
+    margin, others_net, others_worst = _elsewhere(txn, day, asset, plan) if plan is not None else (ZERO,) * 3
+    ctx = TickContext(
         asset,
         now.date(),
         now,
@@ -98,7 +182,16 @@ def load_context(
         pending,
         snapshot,
         {k: v for k, v in state.get("trail", {}).items() if k in book.positions},
+        kill=kill,
+        margin_elsewhere=margin,
+        others_net=others_net,
+        others_worst=others_worst,
+        stats=stats,
+        underlying=state.get("underlying"),
+        spot_symbol=state.get("spot"),
+        contract=ContractRules.from_doc(plan.contract) if plan is not None else ContractRules(),
     )
+    return ctx
 
 
 def claim(txn: Any, day: str, ctx: TickContext, intents: list[OrderIntent], now: datetime) -> dict[str, Any]:

@@ -10,13 +10,24 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any
 
+from tron.domain.contracts import ContractRules, option_expiry, select_future
 from tron.domain.decide import decide
 from tron.domain.models import Asset, Instrument
-from tron.domain.plan import Plan
+from tron.domain.plan import AssetPlan, Plan
+from tron.domain.risk import KillSwitch
 from tron.domain.session import SessionState
 from tron.domain.strategies import opening_range_minutes
 from tron.services.deps import Deps, day_path, state_path
-from tron.services.orders import claim, halted_reason, load_context, publish, republish_stale
+from tron.services.orders import (
+    KILL_SWITCH_PATH,
+    claim,
+    halted_reason,
+    instruments_doc,
+    load_context,
+    publish,
+    republish_stale,
+    roll_up_stats,
+)
 
 log = logging.getLogger("tron.tick")
 
@@ -29,8 +40,25 @@ class TickResult:
     reason: str = ""
 
 
-def _instruments_doc(instruments: list[Instrument]) -> dict[str, list[Any]]:
-    return {i.symbol: [i.exchange, i.lot_size, str(i.tick_size), i.segment, i.sector] for i in instruments}
+def tradable(deps: Deps, asset: Asset, plan: AssetPlan, day: Any) -> tuple[list[Instrument], dict[str, str]]:
+    """The instruments the asset's session follows, and the roles of the ones it does not trade.
+
+    Stocks: the universe. Futures: the NIFTY future the roll rule selects (and the index, followed for
+    reference). Options: the chain of the chosen expiry, plus the selected future (whose signals pick calls
+    or puts) and the index (for strikes). The index (segment "index") is never traded."""
+    if asset is Asset.STOCKS:
+        listed = deps.market.instruments(asset)
+        return (listed[: deps.config.universe_size] if deps.config.universe_size else listed), {}
+    rules = ContractRules.from_doc(plan.contract)
+    future = select_future(deps.market.instruments(Asset.FUTURES), day, rules.roll_days, deps.calendar)
+    index = deps.config.index_symbol
+    spot = Instrument(index, "NSE", asset, segment="index", sector="Index")  # followed, never traded
+    if asset is Asset.FUTURES:
+        return [future, spot], {"spot": index}
+    listed = deps.market.instruments(Asset.OPTIONS)
+    expiry = option_expiry(listed, day, rules.skip_expiry_day)
+    chain = [i for i in listed if i.expiry == expiry]
+    return [future, spot, *chain], {"underlying": future.symbol, "spot": index}
 
 
 def tick(deps: Deps, asset: Asset) -> TickResult:
@@ -49,17 +77,21 @@ def tick(deps: Deps, asset: Asset) -> TickResult:
     sp = state_path(day, asset)
     first = deps.store.get(sp)
     if first is None:
-        instruments = deps.market.instruments(asset)
-        if deps.config.universe_size:
-            instruments = instruments[: deps.config.universe_size]
+        try:
+            instruments, roles = tradable(deps, asset, plan, now.date())
+        except ValueError as e:
+            log.error(f"{asset}: no contract to trade: {e}", extra=extra)
+            return TickResult("skipped", reason=f"no contract to trade: {e}")
         first = {
-            "instruments": _instruments_doc(instruments),
+            "instruments": instruments_doc(instruments),
             "pending": {},
             "last_minute": None,
             "session": SessionState.new(
                 [i.symbol for i in instruments], or_minutes=opening_range_minutes(plan.strategies)
             ).to_doc(),
+            **roles,
         }
+        roll_up_stats(deps, asset, now.date())
     if first.get("last_minute") == minute:
         return TickResult("duplicate", reason="this minute was already processed")
     symbols = list(first["instruments"])
@@ -90,33 +122,41 @@ def tick(deps: Deps, asset: Asset) -> TickResult:
         ],
     )
 
-    def body(txn: Any) -> tuple[Any, list[str]] | None:
+    def body(txn: Any) -> tuple[Any, list[str], KillSwitch, bool] | None:
         doc = txn.get(sp) or first
         if doc.get("last_minute") == minute:
             return None
         day_now = txn.get(day_path(day)) or daydoc
-        ctx = load_context(txn, day, asset, doc, now, plan, halted_reason(day_now, asset), snapshot)
+        kill = KillSwitch.from_doc(txn.get(KILL_SWITCH_PATH))
+        ctx = load_context(txn, day, asset, doc, now, plan, halted_reason(day_now, asset), snapshot, kill)
         pending_before = set(ctx.pending)
         decision = decide(ctx)
         pending = claim(txn, day, ctx, decision.intents, now)
         txn.set(
             sp,
             {
+                **{k: doc[k] for k in ("underlying", "spot") if k in doc},
                 "instruments": doc["instruments"],
                 "last_minute": minute,
                 "session": ctx.state.to_doc(),
                 "pending": pending,
                 "trail": ctx.trail,
+                "kill_noted": kill.engaged,
             },
         )
         if decision.halt and not day_now.get("halted"):
             txn.set(day_path(day), {**day_now, "halted": decision.halt})
-        return decision, sorted(pending_before)
+        return decision, sorted(pending_before), kill, bool(doc.get("kill_noted"))
 
     out = deps.store.transaction(body)
     if out is None:
         return TickResult("duplicate", reason="this minute was already processed")
-    decision, older = out
+    decision, older, kill, noted = out
+    if kill.engaged and not noted:
+        what = "flattening every position" if kill.flatten else "entries stopped, positions kept"
+        log.error(f"halt: {kill.why} ({asset}: {what})", extra={**extra, "data": kill.to_doc()})
+    elif noted and not kill.engaged:
+        log.warning(f"kill switch released: {asset} entries resume", extra=extra)
     publish(deps, decision.intents)
     republish_stale(deps, day, older, now)
     for ev in decision.events:

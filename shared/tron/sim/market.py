@@ -108,14 +108,16 @@ class MarketGenerator:
                 days.append(d)
             d += timedelta(days=1)
         n = len(days)
-        mrng = _rng(self.seed, _key("market"))
-        u = mrng.random(n)
+        # One generator per quantity, so day k's draws never depend on how far the model was extended
+        # (the first date asked must not change the market's history).
+        u = _rng(self.seed, _key("market-regime")).random(n)
         regimes = np.where(u < 0.35, "trending", np.where(u < 0.85, "ranging", "volatile"))
-        sign = np.where(mrng.random(n) < 0.5, -1.0, 1.0)
+        sign = np.where(_rng(self.seed, _key("market-sign")).random(n) < 0.5, -1.0, 1.0)
+        trend = _rng(self.seed, _key("market-trend")).normal(0.009, 0.003, n)
+        ranging = _rng(self.seed, _key("market-range")).normal(0.0003, 0.003, n)
+        wild = _rng(self.seed, _key("market-wild")).normal(0, 0.015, n)
         mkt = np.where(
-            regimes == "trending",
-            sign * np.abs(mrng.normal(0.009, 0.003, n)),
-            np.where(regimes == "ranging", mrng.normal(0.0003, 0.003, n), mrng.normal(0, 0.015, n)),
+            regimes == "trending", sign * np.abs(trend), np.where(regimes == "ranging", ranging, wild)
         )
         idio = np.stack(
             [_rng(self.seed, _key(s)).normal(0, 0.011, n) for s in self.symbols[:-1]] + [np.zeros(n)]
