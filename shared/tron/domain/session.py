@@ -2,7 +2,30 @@
 
 Minute bars come from consecutive snapshots: open = previous last price, close = last price, volume = the
 change in cumulative volume, and high/low take the day's high/low when it moved during the minute (so a
-spike inside the minute is not lost). Indicators are updated incrementally (O(1) per bar, per symbol)."""
+spike inside the minute is not lost). Indicators are updated incrementally (O(1) per bar, per symbol).
+
+The price series
+----------------
+The session's series is ``c_0`` = the first snapshot's last price (the opening print; its high and low are
+that price too), then ``c_k`` = the close of minute bar ``k`` (``k = bars``). Every indicator here equals
+its vectorized twin in ``tron.domain.indicators`` (TA-Lib conventions, warm-up included) applied to that
+series: ATR(14) is ``indicators.atr`` on it (bar 1's true range uses ``c_0`` as the previous close), EMA(n)
+is defined from ``c_{n-1}``, RSI(n) from ``c_n``, MACD(f, s, g) from ``c_{s+g-2}``, Bollinger(n) from
+``c_{n-1}``. A test replays bar series through the state (and through its stored form) and checks this.
+
+What is kept
+------------
+* base arrays (one float per symbol): the opening print c_0, last price, cumulative volume, the day's high/low, the opening range,
+  VWAP sums, ATR, a running volume average, the VWAP side now and one bar ago;
+* ``needs``: the indicators the planned strategies asked for (``require``), as keys:
+  ``ema_N``, ``rsi_N``, ``macd_F_S_G``, ``rocema_N_M`` (an EMA of the N-bar rate of change) are recursive
+  and keep their value and previous value per symbol (plus a seed sum during warm-up); ``win_N`` asks for a
+  ring buffer of the last N closes, highs and lows, from which windowed indicators (Bollinger, rate of
+  change, rolling highs/lows) are computed on demand. Unused indicators cost nothing.
+
+Storage: ``to_doc`` packs every array into one string of comma-separated shortest-round-trip floats (empty
+for NaN), so a stored and reloaded state continues bit for bit as the in-memory one, the document stays
+compact, and Firestore sees one field per array instead of one index entry per element."""
 
 from __future__ import annotations
 
@@ -16,10 +39,15 @@ from tron.domain.models import Snapshot
 
 _FLOAT_FIELDS = (
     "last", "cum_vol", "day_high", "day_low", "or_high", "or_low", "cum_pv", "cum_v",
-    "atr", "tr_sum", "vol_avg", "vwap_side", "prev_vwap_side",
+    "atr", "tr_sum", "vol_avg", "vwap_side", "prev_vwap_side", "first",
 )  # fmt: skip
 ATR_PERIOD = 14
 VOL_AVG_PERIOD = 20
+# What the ten strategies read with their default parameters (a test keeps this in step with the registry):
+# a session created without a plan (SessionState.new's default) can run any of them from the first bar.
+DEFAULT_NEEDS = ("ema_15", "ema_5", "macd_12_26_9", "rocema_10_7", "rsi_7", "win_12", "win_21", "win_22")
+MIN_RING = 2  # the last two closes are always kept (RSI's change, late registration on the first bar)
+_RING_KEYS = ("c", "h", "lo")
 
 
 @dataclass
@@ -34,6 +62,85 @@ class Bar:
     fresh: np.ndarray  # bool: the quote moved on since the previous snapshot's time
 
 
+# --------------------------------------------------------------------------- recursive indicator units
+
+
+@dataclass(frozen=True)
+class _Unit:
+    """One recursively smoothed series: seeded at time ``start`` with the mean of the source's values at
+    ``start-n+1 … start`` (TA-Lib's SMA seed), then EMA (k = 2/(n+1)) or Wilder ((prev·(n-1)+x)/n)."""
+
+    key: str
+    source: str  # close | gain | loss | roc_N | macd line of the named need
+    n: int
+    start: int
+    wilder: bool = False
+    phase: int = 0  # units reading other units' values update after them
+
+    @property
+    def first_input(self) -> int:
+        return self.start - self.n + 1
+
+
+def _nums(key: str, kind: str, count: int) -> list[int]:
+    parts = key.split("_")
+    if parts[0] != kind or len(parts) != count + 1 or not all(p.isdigit() and int(p) > 0 for p in parts[1:]):
+        raise ValueError(f"bad indicator key {key!r}: want {kind}" + "_N" * count + " with N ≥ 1")
+    return [int(p) for p in parts[1:]]
+
+
+def _units(key: str) -> list[_Unit]:
+    kind = key.split("_")[0]
+    if kind == "ema":
+        (n,) = _nums(key, kind, 1)
+        return [_Unit(key, "close", n, n - 1)]
+    if kind == "rsi":
+        (n,) = _nums(key, kind, 1)
+        return [
+            _Unit(f"{key}_gain", "gain", n, n, wilder=True),
+            _Unit(f"{key}_loss", "loss", n, n, wilder=True),
+        ]
+    if kind == "macd":
+        f, s, g = _nums(key, kind, 3)
+        f, s = min(f, s), max(f, s)  # TA-Lib swaps them
+        return [
+            _Unit(f"{key}_fast", "close", f, s - 1),
+            _Unit(f"{key}_slow", "close", s, s - 1),
+            _Unit(f"{key}_signal", key, g, s + g - 2, phase=1),
+        ]
+    if kind == "rocema":
+        n, m = _nums(key, kind, 2)
+        return [_Unit(key, f"roc_{n}", m, n + m - 1)]
+    if kind == "win":
+        _nums(key, kind, 1)
+        return []
+    raise ValueError(f"unknown indicator key {key!r}: known kinds ema, rsi, macd, rocema, win")
+
+
+def _ring_need(key: str) -> int:
+    kind = key.split("_")[0]
+    if kind == "win":
+        return _nums(key, kind, 1)[0]
+    if kind == "rocema":
+        return _nums(key, kind, 2)[0] + 2  # the rate of change now and one bar ago
+    return MIN_RING
+
+
+# --------------------------------------------------------------------------- storage encoding
+
+
+def _pack(x: np.ndarray) -> str:
+    return ",".join("" if v != v else repr(float(v)) for v in x.ravel().tolist())
+
+
+def _unpack(s: str | list[Any]) -> np.ndarray:
+    if isinstance(s, list):  # the older format: a list of numbers with None for NaN
+        return np.array([np.nan if v is None else v for v in s], dtype=float)
+    if s == "":
+        return np.zeros(0)
+    return np.array([float(v) if v else np.nan for v in s.split(",")], dtype=float)
+
+
 @dataclass
 class SessionState:
     symbols: list[str]
@@ -42,14 +149,19 @@ class SessionState:
     arrays: dict[str, np.ndarray] = field(default_factory=dict)
     flags: dict[str, list[str]] = field(default_factory=dict)  # per-strategy sets of symbols already fired
     or_minutes: int = 15
+    needs: list[str] = field(default_factory=list)  # indicator keys kept (see the module docstring)
+    rings: dict[str, np.ndarray] = field(default_factory=dict)  # (ring, symbols): closes, highs, lows
 
     @staticmethod
-    def new(symbols: list[str], or_minutes: int = 15) -> SessionState:
+    def new(symbols: list[str], or_minutes: int = 15, needs: Any = DEFAULT_NEEDS) -> SessionState:
         n = len(symbols)
         arrays = {k: np.full(n, np.nan) for k in _FLOAT_FIELDS}
         for k in ("cum_pv", "cum_v", "tr_sum", "vwap_side", "prev_vwap_side"):
             arrays[k] = np.zeros(n)
-        return SessionState(symbols=list(symbols), arrays=arrays, or_minutes=or_minutes)
+        st = SessionState(symbols=list(symbols), arrays=arrays, or_minutes=or_minutes)
+        st.rings = {k: np.full((MIN_RING, n), np.nan) for k in _RING_KEYS}
+        st.require(needs)
+        return st
 
     def __getattr__(self, name: str) -> np.ndarray:
         arrays = self.__dict__.get("arrays", {})
@@ -61,6 +173,47 @@ class SessionState:
     def vwap(self) -> np.ndarray:
         with np.errstate(invalid="ignore", divide="ignore"):
             return np.where(self.arrays["cum_v"] > 0, self.arrays["cum_pv"] / self.arrays["cum_v"], np.nan)
+
+    @property
+    def ring(self) -> int:
+        """How many of the latest closes/highs/lows are kept."""
+        return int(self.rings["c"].shape[0])
+
+    @property
+    def t(self) -> int:
+        """The index of the latest value of the series (-1 before the first snapshot)."""
+        return -1 if self.last_ts is None else self.bars
+
+    # ------------------------------------------------------------------ indicator registration
+    def require(self, needs: Any) -> None:
+        """Keep the indicators `needs` names from now on. Ones added after the first snapshot are warmed up
+        by replaying the history in the ring buffer, which is complete only while the session is younger
+        than the ring; later than that a ValueError says so (create the session with the needs instead)."""
+        new = sorted(set(needs) - set(self.needs))
+        if not new:
+            return
+        units = [u for k in new for u in _units(k)]  # validates the keys
+        width = max([self.ring, *(_ring_need(k) for k in new)])
+        t = self.t
+        if t >= self.ring and (units or width > self.ring):
+            raise ValueError(
+                f"the session is {t} bars in and keeps only {self.ring} bars of history: cannot warm up "
+                f"{', '.join(new)} now; plan the strategies before the open (SessionState.new(needs=…))"
+            )
+        if width > self.ring:  # not wrapped yet (t < ring): rows 0..t sit at their own index
+            for k, r in self.rings.items():
+                grown = np.full((width, r.shape[1]), np.nan)
+                grown[: t + 1] = r[: t + 1]
+                self.rings[k] = grown
+        self.needs = sorted(set(self.needs) | set(new))
+        for u in units:
+            self.arrays[u.key] = self.arrays[f"{u.key}_prev"] = np.full(len(self.symbols), np.nan)
+        units.sort(key=lambda u: u.phase)
+        for tt in range(t + 1):
+            self._step_units(units, tt)
+
+    def _units(self) -> list[_Unit]:
+        return sorted((u for k in self.needs for u in _units(k)), key=lambda u: u.phase)
 
     # ------------------------------------------------------------------ update
     def apply(self, snap: Snapshot) -> Bar | None:
@@ -76,6 +229,8 @@ class SessionState:
         self.last_ts = snap.ts.isoformat()
         if np.all(np.isnan(a["last"])):
             a["last"], a["cum_vol"], a["day_high"], a["day_low"] = last, cum, hi, lo
+            a["first"] = last.copy()
+            self._fold_series(last, last, last)
             return None
         o = a["last"]
         c = np.where(np.isnan(last), o, last)
@@ -86,6 +241,7 @@ class SessionState:
         v = np.where(np.isnan(cum), 0.0, np.maximum(cum - np.nan_to_num(a["cum_vol"]), 0.0))
         bar = Bar(open=o, high=h, low=lw, close=c, volume=v, fresh=fresh)
         self._fold(bar)
+        self._fold_series(c, h, lw)
         a["last"], a["cum_vol"] = c, np.where(np.isnan(cum), a["cum_vol"], cum)
         a["day_high"], a["day_low"] = np.fmax(a["day_high"], hi), np.fmin(a["day_low"], lo)
         return bar
@@ -114,6 +270,122 @@ class SessionState:
             np.isnan(a["vol_avg"]), bar.volume, a["vol_avg"] + alpha * (bar.volume - a["vol_avg"])
         )
 
+    def _fold_series(self, c: np.ndarray, h: np.ndarray, lo: np.ndarray) -> None:
+        """Append c_t (t = bars) to the ring and advance the recursive indicators."""
+        t = self.bars
+        row = t % self.ring
+        self.rings["c"][row], self.rings["h"][row], self.rings["lo"][row] = c, h, lo
+        self._step_units(self._units(), t)
+
+    def _source(self, u: _Unit, t: int) -> np.ndarray:
+        if u.source == "close":
+            return self.close_at(t)
+        if u.source in ("gain", "loss"):
+            d = self.close_at(t) - self.close_at(t - 1)
+            return np.where(d > 0, d, 0.0) if u.source == "gain" else np.where(d < 0, -d, 0.0)
+        if u.source.startswith("roc_"):
+            n = int(u.source[4:])
+            return 100.0 * (self.close_at(t) / self.close_at(t - n) - 1.0)
+        return self.arrays[f"{u.source}_fast"] - self.arrays[f"{u.source}_slow"]  # a MACD line
+
+    def _step_units(self, units: list[_Unit], t: int) -> None:
+        a = self.arrays
+        for u in units:
+            a[f"{u.key}_prev"] = a[u.key]
+            if t < u.first_input:
+                continue
+            x = self._source(u, t)
+            acc = f"{u.key}_acc"
+            if t < u.start:
+                a[acc] = x.copy() if t == u.first_input else a[acc] + x
+            elif t == u.start:
+                a[u.key] = ((a.pop(acc) + x) if acc in a else x) / u.n
+            elif u.wilder:
+                a[u.key] = (a[u.key] * (u.n - 1) + x) / u.n
+            else:
+                a[u.key] = (x - a[u.key]) * (2.0 / (u.n + 1)) + a[u.key]
+
+    # ------------------------------------------------------------------ reading indicators
+    def close_at(self, t: int) -> np.ndarray:
+        """c_t for a t still in the ring (NaN before the session's first value)."""
+        if t < 0:
+            return np.full(len(self.symbols), np.nan)
+        if t > self.t or self.t - t >= self.ring:
+            raise ValueError(f"c_{t} is not in the ring (now t={self.t}, ring of {self.ring})")
+        return self.rings["c"][t % self.ring]
+
+    def window(self, which: str, length: int, lag: int = 0) -> np.ndarray:
+        """The `length` latest values ending `lag` bars ago, (length, symbols), oldest first; NaN rows where
+        the session is too young. which: c (closes) | h (highs) | lo (lows)."""
+        if length + lag > self.ring:
+            raise ValueError(
+                f"a {length}-bar window {lag} bars back needs a ring of {length + lag}, have {self.ring}"
+            )
+        end = self.t - lag
+        rows = np.arange(end - length + 1, end + 1)
+        out = self.rings[which][rows % self.ring]
+        out[rows < 0] = np.nan
+        return out
+
+    def ema(self, n: int) -> tuple[np.ndarray, np.ndarray]:
+        """EMA(n) of the closes now and one bar ago."""
+        k = f"ema_{n}"
+        return self._get(k), self._get(f"{k}_prev")
+
+    def rsi(self, n: int) -> tuple[np.ndarray, np.ndarray]:
+        """Wilder RSI(n) now and one bar ago (0 on a flat window, as TA-Lib)."""
+
+        def value(g: np.ndarray, lo: np.ndarray) -> np.ndarray:
+            total = g + lo
+            with np.errstate(invalid="ignore", divide="ignore"):
+                return np.where(total != 0.0, 100.0 * (g / total), 0.0)  # NaN total stays NaN
+
+        k = f"rsi_{n}"
+        return (
+            value(self._get(f"{k}_gain"), self._get(f"{k}_loss")),
+            value(self._get(f"{k}_gain_prev"), self._get(f"{k}_loss_prev")),
+        )
+
+    def macd(
+        self, fast: int, slow: int, signal: int
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """(line, signal, histogram, histogram one bar ago), NaN until the signal line is defined."""
+        k = f"macd_{fast}_{slow}_{signal}"
+        sig, sig_prev = self._get(f"{k}_signal"), self._get(f"{k}_signal_prev")
+        line = self._get(f"{k}_fast") - self._get(f"{k}_slow")
+        line = np.where(np.isnan(sig), np.nan, line)
+        line_prev = self._get(f"{k}_fast_prev") - self._get(f"{k}_slow_prev")
+        return line, sig, line - sig, line_prev - sig_prev
+
+    def roc(self, n: int, lag: int = 0) -> np.ndarray:
+        """Rate of change over n bars, in %, `lag` bars ago."""
+        w = self.window("c", n + 1, lag)
+        return 100.0 * (w[-1] / w[0] - 1.0)
+
+    def rocema(self, n: int, m: int) -> tuple[np.ndarray, np.ndarray]:
+        """EMA(m) of the n-bar rate of change, now and one bar ago."""
+        k = f"rocema_{n}_{m}"
+        return self._get(k), self._get(f"{k}_prev")
+
+    def bollinger(self, n: int, k: float, lag: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(upper, middle, lower): SMA(n) ± k population standard deviations, `lag` bars ago."""
+        w = self.window("c", n, lag)
+        mean = w.mean(axis=0)
+        width = k * np.sqrt(np.maximum(((w - mean) ** 2).mean(axis=0), 0.0))
+        return mean + width, mean, mean - width
+
+    def highest(self, n: int, lag: int = 1) -> np.ndarray:
+        """The highest high of the n bars ending `lag` bars ago (lag=1: the n bars before this one)."""
+        return self.window("h", n, lag).max(axis=0)
+
+    def lowest(self, n: int, lag: int = 1) -> np.ndarray:
+        return self.window("lo", n, lag).min(axis=0)
+
+    def _get(self, key: str) -> np.ndarray:
+        if key not in self.arrays:
+            raise ValueError(f"indicator {key!r} is not kept by this session; require() it first")
+        return self.arrays[key]
+
     # ------------------------------------------------------------------ storage
     def to_doc(self) -> dict[str, Any]:
         return {
@@ -122,15 +394,20 @@ class SessionState:
             "last_ts": self.last_ts,
             "or_minutes": self.or_minutes,
             "flags": {k: sorted(v) for k, v in self.flags.items()},
-            "arrays": {
-                k: [None if np.isnan(x) else round(float(x), 6) for x in v] for k, v in self.arrays.items()
-            },
+            "needs": list(self.needs),
+            "ring": self.ring,
+            "arrays": {k: _pack(v) for k, v in self.arrays.items()},
+            "rings": {k: _pack(v) for k, v in self.rings.items()},
         }
 
     @staticmethod
     def from_doc(d: dict[str, Any]) -> SessionState:
-        arrays = {
-            k: np.array([np.nan if x is None else x for x in v], dtype=float) for k, v in d["arrays"].items()
+        n = len(d["symbols"])
+        arrays = {k: _unpack(v) for k, v in d["arrays"].items()}
+        ring = int(d.get("ring", MIN_RING))
+        rings = {
+            k: _unpack(v).reshape(ring, n) if k in d.get("rings", {}) else np.full((ring, n), np.nan)
+            for k, v in ((k, d.get("rings", {}).get(k, "")) for k in _RING_KEYS)
         }
         return SessionState(
             symbols=list(d["symbols"]),
@@ -139,4 +416,6 @@ class SessionState:
             arrays=arrays,
             flags={k: list(v) for k, v in d.get("flags", {}).items()},
             or_minutes=int(d.get("or_minutes", 15)),
+            needs=list(d.get("needs", [])),
+            rings=rings,
         )
