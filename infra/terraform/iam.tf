@@ -136,3 +136,25 @@ resource "google_project_iam_member" "operator_functions_viewer" {
   role    = "roles/cloudfunctions.viewer"
   member  = each.value
 }
+
+# `tron ops pause|resume|status` for the operators: list, read, pause and resume (enable) Cloud Scheduler
+# jobs, nothing else (roles/cloudscheduler.admin would also let them create, change and delete jobs).
+resource "google_project_iam_custom_role" "schedule_operator" {
+  role_id     = "tronScheduleOperator"
+  title       = "TRON schedule operator"
+  description = "Pause and resume TRON's Cloud Scheduler jobs (tron ops)."
+  permissions = [
+    "cloudscheduler.jobs.enable",
+    "cloudscheduler.jobs.get",
+    "cloudscheduler.jobs.list",
+    "cloudscheduler.jobs.pause",
+  ]
+}
+
+resource "google_project_iam_member" "schedule_operator" {
+  for_each = toset(var.operators)
+
+  project = var.project_id
+  role    = google_project_iam_custom_role.schedule_operator.id
+  member  = each.value
+}

@@ -401,6 +401,14 @@ def test_invokers_are_exactly_scheduler_push_and_operators(tf: dict[str, Any]) -
     assert [(b["member"], b["role"]) for b in viewers] == [
         ("user:ops@example.com", "roles/cloudfunctions.viewer")
     ]
+    ops_role = named(plan, "google_project_iam_custom_role")[("schedule_operator", None)]
+    assert sorted(ops_role["permissions"]) == [  # what `tron ops` needs; no create/update/delete
+        "cloudscheduler.jobs.enable",
+        "cloudscheduler.jobs.get",
+        "cloudscheduler.jobs.list",
+        "cloudscheduler.jobs.pause",
+    ]
+    assert ("schedule_operator", "user:ops@example.com") in named(plan, "google_project_iam_member")
 
 
 def test_kite_login_account_only_adds_token_versions(tf: dict[str, Any]) -> None:
