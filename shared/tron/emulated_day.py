@@ -89,6 +89,7 @@ class EmulatedDay:
     wiring: PushWiring
     subscriber: Any
     logs: _JsonLines
+    owns_emulators: bool = True
     dead_letters: list[Any] = field(default_factory=list)
 
     @property
@@ -125,17 +126,24 @@ class EmulatedDay:
         root = logging.getLogger("tron")
         root.removeHandler(self.logs)
         self.logs.close()
-        self.emulators.stop()
+        if self.owns_emulators:
+            self.emulators.stop()
 
 
-def start(settings: Settings, day: date, root: Path) -> EmulatedDay:
-    """Start the stand-ins, compose the gcp backend on them, serve the functions and wire the push."""
+def start(settings: Settings, day: date, root: Path, emulators: dev.Emulators | None = None) -> EmulatedDay:
+    """Start the stand-ins (or wipe and use running ones: tests share them; then the orders topic must be a
+    fresh name, the Pub/Sub emulator cannot be wiped), compose the gcp backend on them, serve the functions
+    and wire the push."""
     if root.exists():
         shutil.rmtree(root)  # a run is repeatable: same inputs, fresh stand-ins and folder
     root.mkdir(parents=True)
-    emulators = dev.Emulators(root / "emulators").start()
+    owned = emulators is None
+    emulators = emulators or dev.Emulators(root / "emulators").start()
     try:
         assert emulators.firestore and emulators.pubsub and emulators.gcs
+        if not owned:
+            dev.wipe_firestore(emulators.firestore, PROJECT)
+            dev.wipe_gcs(emulators.gcs)
         firestore = dev.firestore_client(emulators.firestore, PROJECT)
         publisher, subscriber = dev.pubsub_clients(emulators.pubsub)
         storage = dev.storage_client(emulators.gcs, PROJECT)
@@ -153,9 +161,12 @@ def start(settings: Settings, day: date, root: Path) -> EmulatedDay:
         host = FunctionsHost(deps, metered)
         wiring = wire_push(publisher, subscriber, PROJECT, settings.orders_topic, host.url("execute_order"))
     except BaseException:
-        emulators.stop()
+        if owned:
+            emulators.stop()
         raise
-    return EmulatedDay(gcp_settings, day, root, emulators, deps, metered, bus, host, wiring, subscriber, logs)
+    return EmulatedDay(
+        gcp_settings, day, root, emulators, deps, metered, bus, host, wiring, subscriber, logs, owned
+    )
 
 
 def _dump_firestore(client: Any) -> dict[str, Doc]:
@@ -203,11 +214,12 @@ def run_emulated_day(
     root: Path | None = None,
     on_minute: Callable[[datetime, int, int], None] | None = None,
     jobs: list[schedule.Job] | None = None,
+    emulators: dev.Emulators | None = None,
 ) -> dict[str, Any]:
     """Run the day; returns the same summary as the embedded runner plus the push, dead-letter and
-    Firestore-operation figures."""
+    Firestore-operation figures. `emulators`: running stand-ins to use instead of starting new ones."""
     root = root or emulated_root(settings, day)
-    run = start(settings, day, root)
+    run = start(settings, day, root, emulators)
     try:
         events = schedule.timeline(jobs or schedule.load(), day)
         clock = run.clock
@@ -267,6 +279,7 @@ def _wrap_up(run: EmulatedDay) -> dict[str, Any]:
         },
         "firestore_ops": {
             "total": {"reads": run.meter.total.reads, "writes": run.meter.total.writes},
+            "adapter_counted": {"reads": run.meter.inner.reads, "writes": run.meter.inner.writes},
             "paper_broker": {"reads": run.meter.total.paper_reads, "writes": run.meter.total.paper_writes},
             "by_function": run.meter.report(),
         },
