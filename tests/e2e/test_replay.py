@@ -68,7 +68,9 @@ def test_same_stops_targets_and_decision_times(recorded) -> None:
 
 def test_same_fills_and_net_pnl(recorded) -> None:
     _, store, intents, bt, _ = recorded
-    live = {d["intent_id"]: (d["fill"]["price"], d["fill"]["at"], d["fill"]["charges"]["total"]) for d in intents}
+    live = {
+        d["intent_id"]: (d["fill"]["price"], d["fill"]["at"], d["fill"]["charges"]["total"]) for d in intents
+    }
     ours = {f["intent_id"]: (f["price"], f["at"], f["charges"]) for f in bt.fills}
     assert ours == live
     book = store.get(book_path(DAY, "stocks"))

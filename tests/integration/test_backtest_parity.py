@@ -8,17 +8,14 @@ from datetime import datetime
 from decimal import Decimal
 
 import pytest
+from backtesting import Backtest, Strategy
+from backtesting.lib import crossover
+from backtesting.test import GOOG, SMA
 
-pytest.importorskip("backtesting")
-
-from backtesting import Backtest, Strategy  # noqa: E402  (test-only peer)
-from backtesting.lib import crossover  # noqa: E402
-from backtesting.test import GOOG, SMA  # noqa: E402
-
-from tron.backtest.data import Bars  # noqa: E402
-from tron.backtest.metrics import summarize  # noqa: E402
-from tron.backtest.peer import run_peer  # noqa: E402
-from tron.domain.timeutil import IST  # noqa: E402
+from tron.backtest.data import Bars
+from tron.backtest.metrics import summarize
+from tron.backtest.peer import run_peer
+from tron.domain.timeutil import IST
 
 CASH = 10_000
 
@@ -43,7 +40,13 @@ class SmaCross(Strategy):
 def goog_bars() -> Bars:
     times = [datetime(t.year, t.month, t.day, 15, 30, tzinfo=IST) for t in GOOG.index]
     return Bars(
-        "GOOG", times, GOOG.Open.values, GOOG.High.values, GOOG.Low.values, GOOG.Close.values, GOOG.Volume.values
+        "GOOG",
+        times,
+        GOOG.Open.values,
+        GOOG.High.values,
+        GOOG.Low.values,
+        GOOG.Close.values,
+        GOOG.Volume.values,
     )
 
 

@@ -1,0 +1,123 @@
+"""`tron backtest` through register() on a fresh parser: JSON, table, HTML report, and every bad input
+answered with a message on stderr and exit code 2."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tests.unit.test_backtest_engine import write_sim_csvs
+from tron import cli_backtest
+
+
+@pytest.fixture(scope="module")
+def folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return write_sim_csvs(tmp_path_factory.mktemp("cli") / "bars", symbols=6)
+
+
+@pytest.fixture(scope="module")
+def daily(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One symbol of daily bars (a seeded walk) for peer mode."""
+    rng = np.random.default_rng(3)
+    close = np.round(100 * np.exp(np.cumsum(rng.normal(0, 0.02, 300))), 2)
+    opens = np.round(np.concatenate([[100.0], close[:-1]]), 2)
+    path = tmp_path_factory.mktemp("daily") / "WALK.csv"
+    days = np.arange(np.datetime64("2024-01-01"), np.datetime64("2024-01-01") + 300)
+    lines = ["date,open,high,low,close,volume"] + [
+        f"{d},{o},{max(o, c)},{min(o, c)},{c},1000" for d, o, c in zip(days, opens, close, strict=True)
+    ]
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def run(*argv: str) -> int:
+    p = argparse.ArgumentParser(prog="tron")
+    cli_backtest.register(p.add_subparsers(dest="command", required=True))
+    args = p.parse_args(["backtest", *argv])
+    return args.func(args)
+
+
+def test_json_is_one_object(folder: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert run("--data", str(folder), "--strategy", "orb", "--param", "buffer_pct=0.1", "--json") == 0
+    captured = capsys.readouterr()
+    out = json.loads(captured.out)
+    assert captured.err == ""  # no progress bar with --json
+    assert out["mode"] == "intraday" and out["strategy"] == "orb" and out["params"] == {"buffer_pct": 0.1}
+    for key in ("trades", "win_rate", "total_return_pct", "max_drawdown_pct", "sharpe", "sortino", "calmar"):
+        assert key in out
+    assert out["settings"]["fill"] == "next-open" and out["settings"]["charges"] == "zerodha-intraday"
+    assert len(out["trades_list"]) == out["trades"] + out["open_trades"]
+
+
+def test_table_and_html_report(folder: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    report = tmp_path / "out.html"
+    code = run(
+        "--data", str(folder), "--strategy", "orb,vwap", "--capital", "500000", "--charges", "none",
+        "--slippage-bps", "2", "--fill", "close", "--report", str(report),
+    )  # fmt: skip
+    assert code == 0
+    out = capsys.readouterr().out
+    assert "final_equity" in out and "historical" in out and str(report) in out
+    page = report.read_text()
+    assert page.count("<svg") >= 3 and "Equity" in page and "Drawdown" in page and "price and trades" in page
+    assert "<script" not in page and "http://" not in page and "https://" not in page
+
+
+def test_peer_mode(daily: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code = run(
+        "--data", str(daily), "--mode", "peer", "--strategy", "sma_cross", "--capital", "10000", "--json"
+    )
+    assert code == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["mode"] == "peer" and out["params"] == {"fast": 10, "slow": 20} and out["trades"] > 3
+    assert out["days"] == 300 and out["risk"]["historical"]["var_99_pct"] > 0
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--strategy", "nope"], "unknown strategy"),
+        (["--strategy", "orb", "--param", "buffer_pct"], "--param wants K=V"),
+        (["--strategy", "orb", "--param", "buffer_pct=x"], "not a number"),
+        (["--strategy", "orb", "--param", "speed=1"], "unknown parameter 'speed'"),
+        (["--strategy", "orb", "--param", "buffer_pct=9"], "outside"),
+        (["--strategy", "orb,vwap", "--param", "band_pct=0.1"], "say which strategy"),
+        (["--strategy", "orb", "--capital", "-5"], "--capital must be positive"),
+        (["--strategy", "orb", "--capital", "lots"], "--capital: not a number"),
+        (["--strategy", "sma_cross", "--mode", "peer"], "peer mode runs one symbol"),
+        (["--strategy", "orb", "--mode", "peer"], "unknown peer strategy"),
+        (["--strategy", "sma_cross", "--mode", "peer", "--charges", "zerodha-intraday"], "no costs"),
+        (["--strategy", "sma_cross", "--mode", "peer", "--fill", "close"], "next bar's open"),
+    ],
+)
+def test_bad_input_exits_2_with_a_message(
+    folder: Path, argv: list[str], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert run("--data", str(folder), *argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("tron backtest: ") and message in err
+
+
+def test_missing_data_and_unwritable_report(
+    folder: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert run("--data", str(tmp_path / "none.csv"), "--strategy", "orb") == 2
+    assert "data file not found" in capsys.readouterr().err
+    replay = tmp_path / "day.jsonl"
+    replay.write_text('{"ts": "2026-11-23T09:15:00+05:30", "quotes": {}}\n')
+    assert run("--data", str(replay), "--strategy", "orb", "--fill", "next-open") == 2
+    assert "next-open fill needs bars" in capsys.readouterr().err
+    bad = tmp_path / "no-such-dir" / "r.html"
+    assert run("--data", str(folder), "--strategy", "orb", "--json", "--report", str(bad)) == 2
+    assert "cannot write" in capsys.readouterr().err
+
+
+def test_registered_in_the_tron_command() -> None:
+    from tron import cli
+
+    args = cli.build_parser().parse_args(["backtest", "--data", "x.csv", "--strategy", "orb"])
+    assert args.func is cli_backtest.run
