@@ -440,6 +440,30 @@ def test_kite_login_account_only_adds_token_versions(tf: dict[str, Any]) -> None
     assert ("fn", "kite_login") in named(plan, "google_service_account")
 
 
+def code_secret_names() -> dict[str, str]:
+    """Secret names the code reads or writes (NAME_SECRET = "..." constants, secrets.get/put("...")) → where."""
+    found = {}
+    pattern = re.compile(r'^\s*[A-Z_]*SECRET\s*=\s*"([^"]+)"|secrets\.(?:get|put)\(\s*"([^"]+)"', re.M)
+    for path in sorted((REPO / "shared" / "tron").rglob("*.py")):
+        for m in pattern.finditer(path.read_text()):
+            found.setdefault(m.group(1) or m.group(2), str(path.relative_to(REPO)))
+    return found
+
+
+def test_the_secrets_the_code_uses_are_the_ones_terraform_creates(tf: dict[str, Any]) -> None:
+    """On Secret Manager the name is the secret id: kite_access_token and kite-access-token are two
+    secrets (the environment fallback maps both to TRON_SECRET_KITE_ACCESS_TOKEN, which hides the
+    difference locally). A function asking for a secret terraform did not create gets None, or
+    PermissionDenied when it tries to create it."""
+    created = {s["secret_id"] for s in by_index(tf["on"], "google_secret_manager_secret").values()}
+    used = code_secret_names()
+    assert used, "found no secret names in shared/tron: the scan is broken"
+    missing = {name: where for name, where in used.items() if name not in created}
+    assert missing == {}, (
+        f"secrets the code uses but terraform does not create ({sorted(created)}): {missing}"
+    )
+
+
 def test_ops_pause_is_not_undone_by_apply() -> None:
     """`tron ops pause` changes the jobs' `paused`; terraform must leave it alone after creation."""
     text = (TF_DIR / "scheduler.tf").read_text()
