@@ -51,7 +51,7 @@ class KiteSimHandle:
     def api_secret(self) -> str:
         return self.sim.api_secret
 
-    def client(self, login: bool = True, timeout: float = 5) -> KiteConnect:
+    def client(self, login: bool = True, timeout: float = 30) -> KiteConnect:
         """A real KiteConnect pointed at the simulator; logged in through POST /session/token by default."""
         kite = KiteConnect(self.api_key, root=self.url, timeout=timeout)
         if login:

@@ -3,15 +3,19 @@ type it produces, rate limits, token expiry, the order lifecycle and the matchin
 
 from __future__ import annotations
 
-from datetime import date, datetime
+import subprocess
+import sys
+from datetime import date, datetime, timedelta
+from decimal import Decimal
 
 import pytest
 import requests
 from kiteconnect import KiteConnect
 from kiteconnect import exceptions as kex
 
-from tests.integration.kite_sim import KiteSimHandle
+from tests.integration.kite_sim import KiteSimHandle, running_kite_sim
 from tron.domain.timeutil import IST
+from tron.sim.kite.engine import Liquidity
 
 
 def wall(*args: int) -> datetime:
@@ -198,3 +202,675 @@ def test_quotes_move_with_the_clock(kite_sim: KiteSimHandle) -> None:
     kite_sim.advance(minutes=30)
     b = kite.quote("NSE:RELIANCE")["NSE:RELIANCE"]
     assert b["volume"] > a["volume"] and b["timestamp"] == wall(2026, 11, 23, 10, 30)
+
+
+# ---------------------------------------------------------------------------------------------- orders
+def test_market_order_fills_at_the_ask_and_shows_the_kite_lifecycle(kite_sim: KiteSimHandle) -> None:
+    kite = kite_sim.client()
+    ask = kite.quote("NSE:INFY")["NSE:INFY"]["depth"]["sell"][0]["price"]
+    oid = place(kite, qty=10, tag="T1abc")
+    assert isinstance(oid, str) and oid.isdigit()
+    history = kite.order_history(oid)
+    assert [h["status"] for h in history] == [
+        "PUT ORDER REQ RECEIVED",
+        "VALIDATION PENDING",
+        "OPEN PENDING",
+        "OPEN",
+        "COMPLETE",
+    ]
+    done = history[-1]
+    assert done["filled_quantity"] == 10 and done["pending_quantity"] == 0
+    assert done["average_price"] == ask and done["tag"] == "T1abc"
+    assert done["order_timestamp"] == wall(2026, 11, 23, 10, 0)
+    assert isinstance(done["exchange_timestamp"], datetime) and done["exchange_order_id"]
+    trades = kite.order_trades(oid)
+    assert sum(t["quantity"] for t in trades) == 10 and trades[0]["average_price"] == ask
+    assert isinstance(trades[0]["fill_timestamp"], datetime)
+    assert kite.trades() == trades
+    assert [o["order_id"] for o in kite.orders()] == [oid]
+
+
+def test_market_order_without_market_protection_is_rejected(kite_sim: KiteSimHandle) -> None:
+    kite = kite_sim.client()
+    for kw in ({}, {"market_protection": 0}):
+        args = {
+            "variety": "regular",
+            "exchange": "NSE",
+            "tradingsymbol": "INFY",
+            "transaction_type": "BUY",
+            "quantity": 1,
+            "product": "MIS",
+            "order_type": "MARKET",
+            **kw,
+        }
+        oid = kite.place_order(**args)  # type: ignore[arg-type]
+        done = last(kite, oid)
+        assert done["status"] == "REJECTED" and done["filled_quantity"] == 0
+        assert "market protection" in done["status_message"]
+    ltp = kite.ltp("NSE:INFY")["NSE:INFY"]["last_price"]
+    oid = place(kite, qty=1, side="SELL", order_type="SL-M", trigger_price=round(ltp * 0.9 / 0.05) * 0.05)
+    oid_mp0 = place(
+        kite,
+        qty=1,
+        side="SELL",
+        order_type="SL-M",
+        trigger_price=round(ltp * 0.9 / 0.05) * 0.05,
+        market_protection=0,
+    )
+    assert last(kite, oid)["status"] == "TRIGGER PENDING"
+    assert last(kite, oid_mp0)["status"] == "REJECTED"
+    with pytest.raises(kex.InputException, match="market_protection"):
+        place(kite, market_protection="yes")
+
+
+def test_market_protection_bounds_the_fill_and_the_rest_waits(kite_sim: KiteSimHandle) -> None:
+    kite = kite_sim.client()
+    q = kite.quote("NSE:INFY")["NSE:INFY"]
+    ltp, asks = q["last_price"], q["depth"]["sell"]
+    # 0.01% above LTP reaches only the levels priced at or under the protection price
+    oid = place(kite, qty=sum(a["quantity"] for a in asks), market_protection=0.01)
+    done = last(kite, oid)
+    bound = ltp * 1.0001
+    reachable = sum(a["quantity"] for a in asks if a["price"] <= bound + 1e-9)
+    assert done["status"] == "OPEN" and done["filled_quantity"] == reachable
+    assert all(t["average_price"] <= bound for t in kite.order_trades(oid))
+
+
+def test_big_orders_fill_partially_then_complete_as_the_minutes_pass() -> None:
+    with running_kite_sim(liquidity=Liquidity(equity=Decimal("100000")), capital=Decimal("50000000")) as ks:
+        kite = ks.client()
+        book = sum(a["quantity"] for a in kite.quote("NSE:INFY")["NSE:INFY"]["depth"]["sell"])
+        qty = book * 3
+        oid = place(kite, qty=qty)
+        first = last(kite, oid)
+        assert first["status"] == "OPEN" and first["filled_quantity"] == book
+        assert first["pending_quantity"] == qty - book
+        # the book this minute is used up for everyone
+        assert all(a["quantity"] == 0 for a in kite.quote("NSE:INFY")["NSE:INFY"]["depth"]["sell"])
+        for _ in range(10):
+            ks.advance(minutes=1)
+            if last(kite, oid)["status"] == "COMPLETE":
+                break
+        done = last(kite, oid)
+        assert done["status"] == "COMPLETE" and done["filled_quantity"] == qty
+        trades = kite.order_trades(oid)
+        assert sum(t["quantity"] for t in trades) == qty
+        assert len({t["fill_timestamp"] for t in trades}) > 1  # fills in several minutes
+        vwap = sum(t["quantity"] * t["average_price"] for t in trades) / qty
+        assert done["average_price"] == pytest.approx(vwap, abs=0.01)
+        assert kite.positions()["net"][0]["quantity"] == qty
+
+
+def test_limit_order_rests_can_be_modified_and_cancelled(kite_sim: KiteSimHandle) -> None:
+    kite = kite_sim.client()
+    q = kite.quote("NSE:TCS")["NSE:TCS"]
+    low = round(q["last_price"] * 0.9 / 0.05) * 0.05
+    oid = place(kite, "TCS", qty=5, order_type="LIMIT", price=round(low, 2))
+    assert last(kite, oid)["status"] == "OPEN"
+    kite.modify_order("regular", oid, price=round(low + 0.05, 2), quantity=6)
+    mod = kite.order_history(oid)
+    assert [h["status"] for h in mod][-3:] == ["MODIFY VALIDATION PENDING", "MODIFY PENDING", "OPEN"]
+    assert mod[-1]["quantity"] == 6 and mod[-1]["modified"] is True
+    assert kite.cancel_order("regular", oid) == oid
+    done = last(kite, oid)
+    assert done["status"] == "CANCELLED" and done["cancelled_quantity"] == 6 and done["pending_quantity"] == 0
+    with pytest.raises(kex.OrderException):
+        kite.cancel_order("regular", oid)
+    with pytest.raises(kex.OrderException):
+        kite.modify_order("regular", oid, price=1.0)
+
+
+def test_marketable_limit_fills_at_book_prices_not_worse_than_the_limit(kite_sim: KiteSimHandle) -> None:
+    kite = kite_sim.client()
+    ask = kite.quote("NSE:TCS")["NSE:TCS"]["depth"]["sell"][0]["price"]
+    oid = place(kite, "TCS", qty=3, order_type="LIMIT", price=round(ask + 1, 2))
+    done = last(kite, oid)
+    assert done["status"] == "COMPLETE" and done["average_price"] == ask
+
+
+def test_resting_limit_fills_when_the_market_comes_to_it(kite_sim: KiteSimHandle) -> None:
+    kite = kite_sim.client()
+    d = kite_sim.market.gen.day(date(2026, 11, 23))
+    k = d.symbols.index("HDFCBANK")
+    later_low = float(d.lo[k, 46:].min())
+    ltp = kite.ltp("NSE:HDFCBANK")["NSE:HDFCBANK"]["last_price"]
+    assert later_low < ltp - 0.5
+    price = round((ltp + later_low) / 2 / 0.05) * 0.05
+    oid = place(kite, "HDFCBANK", qty=2, order_type="LIMIT", price=round(price, 2))
+    assert last(kite, oid)["status"] == "OPEN"
+    kite_sim.set(datetime(2026, 11, 23, 15, 29, tzinfo=IST))
+    done = last(kite, oid)
+    assert done["status"] == "COMPLETE" and done["average_price"] <= price
+
+
+def test_stop_loss_orders_trigger_when_the_price_crosses(kite_sim: KiteSimHandle) -> None:
+    kite = kite_sim.client()
+    d = kite_sim.market.gen.day(date(2026, 11, 23))
+    k = d.symbols.index("HDFCBANK")
+    ltp = kite.ltp("NSE:HDFCBANK")["NSE:HDFCBANK"]["last_price"]
+    later_low = float(d.c[k, 46:].min())
+    trigger = round(round((ltp + later_low) / 2 / 0.05) * 0.05, 2)
+    slm = place(kite, "HDFCBANK", qty=2, side="SELL", order_type="SL-M", trigger_price=trigger)
+    sl = place(
+        kite,
+        "HDFCBANK",
+        qty=2,
+        side="SELL",
+        order_type="SL",
+        trigger_price=trigger,
+        price=round(trigger - 5, 2),
+    )
+    assert last(kite, slm)["status"] == last(kite, sl)["status"] == "TRIGGER PENDING"
+    kite_sim.set(datetime(2026, 11, 23, 15, 10, tzinfo=IST))
+    for oid in (slm, sl):
+        statuses = [h["status"] for h in kite.order_history(oid)]
+        assert statuses[-2:] == ["OPEN", "COMPLETE"] or statuses[-1] == "COMPLETE"
+        assert last(kite, oid)["average_price"] <= trigger
+    with pytest.raises(kex.InputException, match=r"[Tt]rigger"):
+        place(kite, "HDFCBANK", qty=1, side="SELL", order_type="SL-M", trigger_price=round(ltp * 1.05, 1))
+
+
+def test_ioc_cancels_what_it_cannot_fill_at_once() -> None:
+    with running_kite_sim(liquidity=Liquidity(equity=Decimal("100000")), capital=Decimal("50000000")) as ks:
+        kite = ks.client()
+        book = sum(a["quantity"] for a in kite.quote("NSE:INFY")["NSE:INFY"]["depth"]["sell"])
+        oid = place(kite, qty=book + 100, validity="IOC")
+        done = last(kite, oid)
+        assert done["status"] == "CANCELLED" and done["filled_quantity"] == book
+        assert done["cancelled_quantity"] == 100
+
+
+def test_round_trip_positions_show_realised_pnl(kite_sim: KiteSimHandle) -> None:
+    kite = kite_sim.client()
+    buy = place(kite, "SBIN", qty=100)
+    kite_sim.advance(minutes=20)
+    sell = place(kite, "SBIN", qty=100, side="SELL")
+    b, s = last(kite, buy), last(kite, sell)
+    pos = kite.positions()
+    net = next(p for p in pos["net"] if p["tradingsymbol"] == "SBIN")
+    assert net["quantity"] == 0 and net["buy_quantity"] == net["sell_quantity"] == 100
+    expected = round((s["average_price"] - b["average_price"]) * 100, 2)
+    assert net["pnl"] == pytest.approx(expected, abs=0.01)
+    assert net["realised"] == pytest.approx(expected, abs=0.01) and net["unrealised"] == pytest.approx(
+        0, abs=0.01
+    )
+    assert pos["day"][0]["tradingsymbol"] == "SBIN"
+    assert kite.margins("equity")["utilised"]["m2m_realised"] == pytest.approx(-expected, abs=0.01)
+
+
+def test_open_position_is_marked_to_market(kite_sim: KiteSimHandle) -> None:
+    kite = kite_sim.client()
+    oid = place(kite, "RELIANCE", qty=50)
+    avg = last(kite, oid)["average_price"]
+    kite_sim.advance(minutes=45)
+    ltp = kite.ltp("NSE:RELIANCE")["NSE:RELIANCE"]["last_price"]
+    p = kite.positions()["net"][0]
+    assert p["last_price"] == ltp and p["average_price"] == avg
+    assert p["m2m"] == pytest.approx((ltp - avg) * 50, abs=0.01)
+    m = kite.margins("equity")
+    assert m["utilised"]["span"] == pytest.approx(ltp * 50 / 5, abs=0.01)  # MIS at 5x
+
+
+def test_holdings_come_from_cnc_buys_after_the_day(kite_sim: KiteSimHandle) -> None:
+    kite = kite_sim.client()
+    assert kite.holdings() == []
+    oid = place(kite, "ITC", qty=10, product="CNC")
+    avg = last(kite, oid)["average_price"]
+    kite_sim.set(datetime(2026, 11, 25, 9, 0, tzinfo=IST))  # the next trading day (24th: a holiday)
+    kite = kite_sim.client()  # yesterday's token died at 06:00
+    h = kite.holdings()
+    assert h[0]["tradingsymbol"] == "ITC" and h[0]["quantity"] == 10 and h[0]["average_price"] == avg
+    assert kite.orders() == [] and kite.trades() == []  # the order book is per day
+
+
+# ---------------------------------------------------------------------------------------------- rejections
+def test_insufficient_margin_is_a_rejected_order(kite_sim: KiteSimHandle) -> None:
+    kite = kite_sim.client()
+    oid = place(kite, "INFY", qty=5000)  # ≈ ₹1.3 crore of INFY on ₹10 lakh at 5x
+    done = last(kite, oid)
+    assert done["status"] == "REJECTED" and done["status_message"].startswith("Insufficient funds.")
+    assert "Required margin is" in done["status_message"]
+    assert kite.trades() == []
+
+
+def test_limit_price_outside_the_circuit_is_rejected(kite_sim: KiteSimHandle) -> None:
+    kite = kite_sim.client()
+    q = kite.quote("NSE:INFY")["NSE:INFY"]
+    oid = place(kite, qty=1, order_type="LIMIT", price=round(q["upper_circuit_limit"] + 10, 1))
+    done = last(kite, oid)
+    assert done["status"] == "REJECTED" and "circuit limits" in done["status_message"]
+
+
+def test_orders_outside_market_hours_raise_and_amo_waits_for_the_open(kite_sim: KiteSimHandle) -> None:
+    kite = kite_sim.client()
+    kite_sim.set(datetime(2026, 11, 23, 15, 45, tzinfo=IST))
+    with pytest.raises(kex.InputException, match="Markets are closed"):
+        place(kite)
+    ltp = kite.ltp("NSE:INFY")["NSE:INFY"]["last_price"]
+    amo = place(kite, variety="amo", product="CNC", order_type="LIMIT", price=round(ltp * 1.02 / 0.05) * 0.05)
+    assert last(kite, amo)["status"] == "AMO REQ RECEIVED"
+    kite_sim.set(datetime(2026, 11, 25, 8, 30, tzinfo=IST))  # the next trading day, before the open
+    kite = kite_sim.client()
+    assert last(kite, amo)["status"] == "AMO REQ RECEIVED"
+    kite_sim.set(datetime(2026, 11, 25, 9, 20, tzinfo=IST))
+    kite = kite_sim.client()
+    assert last(kite, amo)["status"] in ("OPEN", "COMPLETE")
+    with pytest.raises(kex.InputException, match="AMO"):
+        place(kite, variety="amo")
+
+
+def test_weekend_and_holiday_orders_are_refused(kite_sim: KiteSimHandle) -> None:
+    kite_sim.set(datetime(2026, 11, 24, 5, 0, tzinfo=IST))
+    kite = kite_sim.client()
+    kite_sim.set(datetime(2026, 11, 24, 11, 0, tzinfo=IST))  # NSE holiday
+    kite = kite_sim.client()
+    with pytest.raises(kex.InputException, match="Markets are closed"):
+        place(kite)
+    assert kite.ltp("NSE:INFY")["NSE:INFY"]["last_price"] > 0  # the last close shows
+
+
+def test_tag_must_be_alphanumeric_and_at_most_20_characters(kite_sim: KiteSimHandle) -> None:
+    kite = kite_sim.client()
+    assert place(kite, qty=1, tag="A" * 20)
+    for bad in ("A" * 21, "has-dash", "with space"):
+        with pytest.raises(kex.InputException, match="tag"):
+            place(kite, qty=1, tag=bad)
+
+
+def test_futures_and_options_lots_freeze_quantity_and_autoslice(kite_sim: KiteSimHandle) -> None:
+    kite = kite_sim.client()
+    rows = kite.instruments("NFO")
+    fut = next(r for r in rows if r["instrument_type"] == "FUT")
+    ltp = kite.ltp(f"NFO:{fut['tradingsymbol']}")[f"NFO:{fut['tradingsymbol']}"]["last_price"]
+    assert ltp > 0
+    oid = place(kite, fut["tradingsymbol"], exchange="NFO", qty=65, product="NRML")
+    done = last(kite, oid)
+    assert done["status"] == "COMPLETE" and done["filled_quantity"] == 65
+    with pytest.raises(kex.InputException, match="lot size"):
+        place(kite, fut["tradingsymbol"], exchange="NFO", qty=10, product="NRML")
+    with pytest.raises(kex.InputException, match="freeze"):
+        place(kite, fut["tradingsymbol"], exchange="NFO", qty=65 * 28, product="NRML")
+    with pytest.raises(kex.InputException, match="CNC"):
+        place(kite, fut["tradingsymbol"], exchange="NFO", qty=65, product="CNC")
+    # autoslice splits at the freeze quantity (1800 → whole lots of 65: 1755)
+    quotes = kite.quote([f"NFO:{r['tradingsymbol']}" for r in rows if r["instrument_type"] == "CE"])
+    cheap = min(quotes, key=lambda s: quotes[s]["last_price"] if quotes[s]["last_price"] > 1 else 1e9)
+    res = kite.place_autoslice_order(
+        variety="regular",
+        exchange="NFO",
+        tradingsymbol=cheap.split(":")[1],
+        transaction_type="BUY",
+        quantity=65 * 30,
+        product="NRML",
+        order_type="MARKET",
+        market_protection=-1,
+    )
+    assert len(res["children"]) == 2 and res["order_id"] == res["children"][0]["order_id"]
+    sizes = [kite.order_history(c["order_id"])[-1]["quantity"] for c in res["children"]]
+    assert sizes == [1755, 195]  # whole lots under the 1800 freeze quantity
+
+
+def test_option_buy_blocks_the_premium(kite_sim: KiteSimHandle) -> None:
+    kite = kite_sim.client()
+    ce = next(r for r in kite.instruments("NFO") if r["instrument_type"] == "CE")
+    key = f"NFO:{ce['tradingsymbol']}"
+    oid = place(kite, ce["tradingsymbol"], exchange="NFO", qty=65, product="NRML")
+    avg = last(kite, oid)["average_price"]
+    assert kite.margins("equity")["utilised"]["option_premium"] == pytest.approx(avg * 65, abs=0.01)
+    assert kite.positions()["net"][0]["tradingsymbol"] == ce["tradingsymbol"]
+    assert kite.ltp(key)[key]["last_price"] > 0
+
+
+def test_mis_is_squared_off_at_1520_and_blocked_after(kite_sim: KiteSimHandle) -> None:
+    kite = kite_sim.client()
+    place(kite, "TCS", qty=5)
+    kite_sim.set(datetime(2026, 11, 23, 15, 21, tzinfo=IST))
+    orders = kite.orders()
+    assert orders[-1]["placed_by"] == "ADMINSQF" and orders[-1]["transaction_type"] == "SELL"
+    assert orders[-1]["status"] == "COMPLETE"
+    assert kite.positions()["net"][0]["quantity"] == 0
+    late = place(kite, "TCS", qty=5)
+    assert last(kite, late)["status"] == "REJECTED" and "MIS" in last(kite, late)["status_message"]
+
+
+def test_bad_order_input_is_an_input_exception(kite_sim: KiteSimHandle) -> None:
+    kite = kite_sim.client()
+    for kw in (
+        {"qty": 0},
+        {"qty": -5},
+        {"symbol": "NOSUCH"},
+        {"side": "HOLD"},
+        {"product": "XYZ"},
+        {"order_type": "STOP"},
+        {"order_type": "LIMIT"},  # no price
+        {"order_type": "LIMIT", "price": 100.03},  # off the tick grid
+        {"validity": "GTC"},
+        {"variety": "nonsense"},
+    ):
+        args = dict(kw)
+        symbol = str(args.pop("symbol", "INFY"))
+        qty = int(args.pop("qty", 1))  # type: ignore[arg-type]
+        side = str(args.pop("side", "BUY"))
+        with pytest.raises(kex.InputException):
+            place(kite, symbol, qty=qty, side=side, **args)
+    with pytest.raises(kex.InputException, match=r"[Ii]ndices"):
+        place(kite, "NIFTY 50")
+    with pytest.raises(kex.InputException):
+        kite.order_history("999999")
+    r = requests.post(
+        kite_sim.url + "/orders/regular",
+        data={"exchange": "NSE", "tradingsymbol": "INFY", "quantity": "ten"},
+        headers={"X-Kite-Version": "3", "Authorization": f"token sim:{kite.access_token}"},
+        timeout=5,
+    )
+    assert r.status_code == 400 and r.json()["error_type"] == "InputException"
+
+
+# ---------------------------------------------------------------------------------------------- historical
+def _token(kite: KiteConnect, key: str) -> int:
+    return kite.quote(key)[key]["instrument_token"]
+
+
+@pytest.mark.parametrize(
+    ("interval", "minutes"),
+    [
+        ("minute", 1),
+        ("3minute", 3),
+        ("5minute", 5),
+        ("10minute", 10),
+        ("15minute", 15),
+        ("30minute", 30),
+        ("60minute", 60),
+    ],
+)
+def test_intraday_candles_for_every_interval(kite_sim: KiteSimHandle, interval: str, minutes: int) -> None:
+    kite = kite_sim.client()
+    token = _token(kite, "NSE:INFY")
+    candles = kite.historical_data(token, "2026-11-20 09:15:00", "2026-11-23 15:30:00", interval)
+    ones = kite.historical_data(token, "2026-11-20 09:15:00", "2026-11-23 15:30:00", "minute")
+    days = sorted({c["date"].date() for c in candles})
+    assert days == [date(2026, 11, 20), date(2026, 11, 23)]
+    friday = [c for c in candles if c["date"].date() == date(2026, 11, 20)]
+    assert len(friday) == -(-375 // minutes)  # full session of a past day
+    assert friday[0]["date"] == datetime(2026, 11, 20, 9, 15, tzinfo=IST)
+    assert all(c["date"].utcoffset().total_seconds() == 19800 for c in candles)  # +0530
+    # nothing after the clock (10:00 on the 23rd): no future leaks
+    today = [c for c in candles if c["date"].date() == date(2026, 11, 23)]
+    assert len(today) == -(-45 // minutes) and today[-1]["date"] < datetime(2026, 11, 23, 10, 0, tzinfo=IST)
+    # each candle aggregates the minute candles it covers
+    first = friday[1] if len(friday) > 1 else friday[0]
+    covered = [
+        c
+        for c in ones
+        if first["date"] <= c["date"] < first["date"] + (ones[1]["date"] - ones[0]["date"]) * minutes
+    ]
+    assert first["open"] == covered[0]["open"] and first["close"] == covered[-1]["close"]
+    assert first["high"] == max(c["high"] for c in covered) and first["low"] == min(c["low"] for c in covered)
+    assert first["volume"] == sum(c["volume"] for c in covered)
+
+
+def test_day_candles_and_open_interest(kite_sim: KiteSimHandle) -> None:
+    kite = kite_sim.client()
+    token = _token(kite, "NSE:INFY")
+    days = kite.historical_data(token, date(2026, 10, 1), date(2026, 12, 31), "day", oi=True)
+    assert days[0]["date"] == datetime(2026, 10, 1, 0, 0, tzinfo=IST)
+    assert days[-1]["date"] == datetime(2026, 11, 23, 0, 0, tzinfo=IST)  # today so far, nothing later
+    assert all("oi" in c for c in days)
+    q = kite.quote("NSE:INFY")["NSE:INFY"]
+    assert days[-1]["open"] == q["ohlc"]["open"] and days[-1]["close"] == q["last_price"]
+    assert days[-2]["close"] == pytest.approx(q["ohlc"]["close"], abs=0.01)
+    assert date(2026, 10, 2) not in {c["date"].date() for c in days}  # Gandhi Jayanti
+    whole = kite.historical_data(token, "2026-11-20 09:15:00", "2026-11-20 15:30:00", "minute")
+    friday = next(c for c in days if c["date"].date() == date(2026, 11, 20))
+    assert friday["open"] == whole[0]["open"] and friday["close"] == whole[-1]["close"]
+    assert friday["high"] == max(c["high"] for c in whole) and friday["low"] == min(c["low"] for c in whole)
+    assert friday["volume"] == sum(c["volume"] for c in whole)
+    index = kite.historical_data(256265, "2026-11-23", "2026-11-23", "minute")
+    assert len(index) == 45 and index[0]["volume"] == 0
+
+
+def test_historical_limits_and_bad_input(kite_sim: KiteSimHandle) -> None:
+    kite = kite_sim.client()
+    token = _token(kite, "NSE:INFY")
+    for interval, days in (
+        ("minute", 60),
+        ("3minute", 100),
+        ("5minute", 100),
+        ("10minute", 100),
+        ("15minute", 200),
+        ("30minute", 200),
+        ("60minute", 400),
+        ("day", 2000),
+    ):
+        end = datetime(
+            2024, 1, 3, tzinfo=IST
+        )  # the generator starts 2024-01-01: the limit, not the data, is tested
+        kite.historical_data(token, end - timedelta(days=days), end, interval)
+        with pytest.raises(kex.InputException, match=f"{days} days"):
+            kite.historical_data(token, end - timedelta(days=days + 1), end, interval)
+    with pytest.raises(kex.InputException, match="interval"):
+        kite.historical_data(token, "2026-11-20", "2026-11-23", "2minute")
+    with pytest.raises(kex.InputException, match="token"):
+        kite.historical_data(1, "2026-11-20", "2026-11-23", "minute")
+    with pytest.raises(kex.InputException):
+        kite.historical_data(token, "2026-11-23", "2026-11-20", "minute")
+    with pytest.raises(kex.InputException, match="from"):
+        kite.historical_data(token, "20/11/2026", "2026-11-23", "minute")
+
+
+# ---------------------------------------------------------------------------------------------- rate limits
+class FakeTimer:
+    def __init__(self) -> None:
+        self.t = 1000.0
+
+    def __call__(self) -> float:
+        return self.t
+
+
+def test_rate_limits_answer_429_network_exception() -> None:
+    timer = FakeTimer()
+    with running_kite_sim(rate_limits=True, timer=timer) as ks:
+        kite = ks.client()
+        timer.t += 1
+        kite.quote("NSE:INFY")
+        with pytest.raises(kex.NetworkException, match="Too many requests") as e:
+            kite.ltp("NSE:INFY")  # quote, ohlc and ltp share 1 request/s
+        assert e.value.code == 429
+        timer.t += 1
+        kite.ltp("NSE:INFY")
+        token = ks.sim.catalog().by_key["NSE:INFY"].instrument_token
+        for _ in range(3):
+            kite.historical_data(token, "2026-11-23", "2026-11-23", "minute")
+        with pytest.raises(kex.NetworkException):
+            kite.historical_data(token, "2026-11-23", "2026-11-23", "minute")
+        for _ in range(10):
+            kite.profile()
+        with pytest.raises(kex.NetworkException):
+            kite.margins()
+        for _ in range(10):
+            place(kite, qty=1)
+        with pytest.raises(kex.NetworkException):
+            place(kite, qty=1)
+        timer.t += 1
+        kite.margins()
+
+
+def test_orders_are_also_capped_at_200_a_minute() -> None:
+    timer = FakeTimer()
+    with running_kite_sim(rate_limits=True, timer=timer, symbols=5) as ks:
+        sim = ks.sim
+        token = sim.login()
+        symbol = sim.catalog().rows[0].tradingsymbol
+        from tron.sim.kite import Request
+
+        def order() -> int:
+            form = {
+                "exchange": ["NSE"],
+                "tradingsymbol": [symbol],
+                "transaction_type": ["BUY"],
+                "quantity": ["1"],
+                "product": ["MIS"],
+                "order_type": ["MARKET"],
+                "market_protection": ["-1"],
+            }
+            headers = {"authorization": f"token sim:{token}"}
+            return sim.handle(Request("POST", "/orders/regular", {}, form, headers)).status
+
+        for i in range(200):
+            if i and i % 10 == 0:
+                timer.t += 1
+            assert order() == 200
+        timer.t += 1
+        assert order() == 429  # 200 in the last minute
+        timer.t += 41
+        assert order() == 200
+
+
+def test_no_rate_limits_for_replays(kite_sim: KiteSimHandle) -> None:
+    kite = kite_sim.client()
+    for _ in range(5):
+        kite.quote("NSE:INFY")
+
+
+# ---------------------------------------------------------------------------------------------- faults
+@pytest.mark.parametrize(
+    ("error_type", "status", "exc"),
+    [
+        ("TokenException", 403, kex.TokenException),
+        ("PermissionException", 403, kex.PermissionException),
+        ("OrderException", 500, kex.OrderException),
+        ("InputException", 400, kex.InputException),
+        ("DataException", 502, kex.DataException),
+        ("NetworkException", 503, kex.NetworkException),
+        ("GeneralException", 500, kex.GeneralException),
+        ("SomethingNew", 500, kex.GeneralException),
+    ],
+)
+def test_injected_errors_reach_the_client_as_kite_exceptions(
+    kite_sim: KiteSimHandle, error_type: str, status: int, exc: type
+) -> None:
+    kite = kite_sim.client()
+    kite_sim.sim.fail_next("/user/profile", error_type, status, message="injected")
+    with pytest.raises(exc, match="injected") as e:
+        kite.profile()
+    assert e.value.code == status
+    assert kite.profile()["user_id"] == "SIM001"  # only the next one
+
+
+def test_an_error_without_error_type_crashes_the_client_as_kite_would(kite_sim: KiteSimHandle) -> None:
+    kite = kite_sim.client()
+    kite_sim.sim.fail_next("/orders", None, 500)
+    with pytest.raises(TypeError):
+        kite.orders()
+
+
+def test_dropped_connections_before_and_after_the_order_is_placed(kite_sim: KiteSimHandle) -> None:
+    kite = kite_sim.client()
+    kite_sim.sim.drop_connection_next("/orders/regular", method="POST")
+    with pytest.raises(requests.exceptions.ConnectionError):
+        place(kite, qty=1, tag="LOST1")
+    assert kite.orders() == []
+    kite_sim.sim.drop_connection_next("/orders/regular", method="POST", after=True)
+    with pytest.raises(requests.exceptions.ConnectionError):
+        place(kite, qty=1, tag="PLACED1")
+    assert [o["tag"] for o in kite.orders()] == ["PLACED1"]  # placed: a retry must adopt it by tag
+    kite_sim.sim.fail_next("/orders/regular", "NetworkException", 503, method="POST", after=True)
+    with pytest.raises(kex.NetworkException):
+        place(kite, qty=1, tag="PLACED2")
+    assert [o["tag"] for o in kite.orders()] == ["PLACED1", "PLACED2"]
+
+
+def test_unknown_routes_and_methods(kite_sim: KiteSimHandle) -> None:
+    kite = kite_sim.client()
+    auth = {"X-Kite-Version": "3", "Authorization": f"token sim:{kite.access_token}"}
+    r = requests.get(kite_sim.url + "/no/such/route", headers=auth, timeout=5)
+    assert r.status_code == 404 and "json" in r.headers["content-type"]
+    assert r.json() == {
+        "status": "error",
+        "message": "Route not found",
+        "data": None,
+        "error_type": "GeneralException",
+    }
+    r = requests.patch(kite_sim.url + "/orders", headers=auth, timeout=5)
+    assert r.status_code == 405 and r.json()["error_type"] == "GeneralException"
+    r = requests.post(
+        kite_sim.url + "/orders/regular",
+        headers={**auth, "Content-Type": "application/json"},
+        data=b"{",
+        timeout=5,
+    )
+    assert r.status_code == 400 and r.json()["error_type"] == "InputException"
+
+
+def test_a_root_path_prefix_is_dropped_by_the_client(kite_sim: KiteSimHandle) -> None:
+    kite = KiteConnect("sim", root=kite_sim.url + "/some/prefix")
+    kite.generate_session("rt-prefix", "sim-secret")
+    assert kite.profile()["user_id"] == "SIM001"
+
+
+def test_concurrent_clients_are_served_safely(kite_sim: KiteSimHandle) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    kite = kite_sim.client()
+    with ThreadPoolExecutor(8) as pool:
+        ids = list(pool.map(lambda i: place(kite, "ITC", qty=1, tag=f"C{i}"), range(40)))
+    assert len(set(ids)) == 40 and len(kite.orders()) == 40
+    assert kite.positions()["net"][0]["quantity"] == 40
+
+
+# ---------------------------------------------------------------------------------------------- the command
+def test_tron_kite_sim_prints_the_listening_line_and_serves() -> None:
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "tron.cli",
+            "kite-sim",
+            "--port",
+            "0",
+            "--date",
+            "2026-11-23",
+            "--time",
+            "10:00",
+            "--speed",
+            "60",
+            "--api-key",
+            "k1",
+            "--api-secret",
+            "s1",
+            "--symbols",
+            "5",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        line = proc.stdout.readline().strip()
+        assert line.startswith("listening on http://127.0.0.1:")
+        url = line.removeprefix("listening on ")
+        kite = KiteConnect("k1", root=url)
+        s = kite.generate_session("rt", "s1")
+        assert s["login_time"].date() == date(2026, 11, 23)
+        assert kite.ltp("NSE:NIFTY 50")["NSE:NIFTY 50"]["last_price"] > 0
+        assert len(kite.instruments("NSE")) == 6  # 5 stocks and the index
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+def test_tron_kite_sim_rejects_bad_options(capsys: pytest.CaptureFixture[str]) -> None:
+    p = subprocess.run(
+        [sys.executable, "-m", "tron.cli", "kite-sim", "--speed", "0"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert p.returncode == 2 and "--speed: must be a positive number" in p.stderr
+    from tron import cli_kite_sim
+
+    for args in (["--time", "25:99"], ["--date", "2026-13-01"], ["--port", "70000"], ["--api-key", ""]):
+        with pytest.raises(SystemExit) as e:
+            cli_kite_sim.main(args)
+        assert e.value.code == 2 and args[0] in capsys.readouterr().err

@@ -849,9 +849,15 @@ class KiteSim:
         d = max(start.date(), EPOCH)
         while d <= end.date():
             if self.calendar.is_trading_day(d):
-                j = MINUTES if d < now.date() else self.view.session(now)[1]
-                bars = self.view.bars(d, j, inst.tradingsymbol) if j > 0 else []
-                candles.extend(_aggregate(d, bars, interval, start, end, with_oi))
+                if interval == "day" and d < now.date():
+                    whole = self.view.daily(d, inst.tradingsymbol)
+                    if whole is not None:
+                        bars = [(0, *whole[:4], whole[4])]
+                        candles.extend(_aggregate(d, bars, interval, start, end, with_oi))
+                else:
+                    j = MINUTES if d < now.date() else self.view.session(now)[1]
+                    bars = self.view.bars(d, j, inst.tradingsymbol) if j > 0 else []
+                    candles.extend(_aggregate(d, bars, interval, start, end, with_oi))
             d += timedelta(days=1)
         return {"candles": candles}
 
@@ -904,11 +910,28 @@ class KiteSim:
             raise _input("NRML is allowed only for F&O instruments; use CNC or MIS.")
         if p.product == "MTF":
             raise _input("MTF is not supported by the simulator.")
+        if p.order_type in ("SL", "SL-M"):
+            self._check_trigger(p)
         o = self._place_checked(variety, p, now)
         return {"order_id": o.order_id}
 
+    def _check_trigger(self, p: _OrderParams) -> None:
+        """Zerodha's pre-OMS check: a stop must not be already crossed, and an SL's limit must sit beyond it."""
+        ltp = self._ltp(p.inst)
+        if p.side == "BUY" and p.trigger < ltp:
+            raise _input("Trigger price for stoploss buy orders should be higher than the last traded price.")
+        if p.side == "SELL" and p.trigger > ltp:
+            raise _input("Trigger price for stoploss sell orders should be lower than the last traded price.")
+        if p.order_type == "SL" and (p.price < p.trigger if p.side == "BUY" else p.price > p.trigger):
+            raise _input(
+                "Trigger price for stoploss buy orders should be lower than or equal to the limit price."
+                if p.side == "BUY"
+                else "Trigger price for stoploss sell orders should be higher than or equal to the limit price."
+            )
+
     def _autoslice(self, req: Request, variety: str, p: _OrderParams, now: datetime) -> dict[str, Any]:
-        freeze = p.inst.freeze_qty or p.quantity
+        lot = max(1, p.inst.lot_size)
+        freeze = (p.inst.freeze_qty or p.quantity) // lot * lot  # whole lots under the freeze limit
         left, children = p.quantity, []
         parent = None
         while left > 0:
@@ -1241,13 +1264,18 @@ def _opt_dec(v: str | None, name: str) -> Decimal | None:
 
 
 def _parse_when(v: str | None, name: str) -> datetime:
+    """A `from`/`to` parameter as IST; a bare date `to` means the end of that day."""
     if not v:
         raise _input(f"Missing `{name}` date.")
-    for f in (TS, "%Y-%m-%d"):
-        try:
-            return datetime.strptime(v, f).replace(tzinfo=IST)
-        except ValueError:
-            continue
+    try:
+        return datetime.strptime(v, TS).replace(tzinfo=IST)
+    except ValueError:
+        pass
+    try:
+        day = datetime.strptime(v, "%Y-%m-%d").replace(tzinfo=IST)
+        return day + timedelta(hours=23, minutes=59, seconds=59) if name == "to" else day
+    except ValueError:
+        pass
     raise _input(f"invalid {name} date: {v!r} (expected yyyy-mm-dd or yyyy-mm-dd hh:mm:ss)")
 
 

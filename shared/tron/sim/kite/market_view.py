@@ -30,6 +30,7 @@ class MarketView:
         self.calendar = market.gen.calendar
         self.liquidity = liquidity
         self._pos: dict[int, dict[str, int]] = {}
+        self._daily: dict[date, tuple[dict[str, int], np.ndarray]] = {}
 
     # ------------------------------------------------------------------ time
     def session(self, now: datetime) -> tuple[date, int]:
@@ -105,6 +106,35 @@ class MarketView:
             )
             for m in range(j)
         ]
+
+    def daily(self, d: date, symbol: str) -> tuple[float, float, float, float, int] | None:
+        """A whole past day's (open, high, low, close, volume), computed once per day for every symbol so
+        long daily-candle requests do not regenerate the same intraday paths symbol after symbol."""
+        cached = self._daily.get(d)
+        if cached is None:
+            try:
+                base = self.gen.day(d)
+            except ValueError:
+                return None
+            ohlcv = np.stack(
+                [base.o[:, 0], base.h.max(axis=1), base.lo.min(axis=1), base.c[:, -1], base.v.sum(axis=1)],
+                axis=1,
+            )
+            cached = self._daily[d] = ({s: k for k, s in enumerate(base.symbols)}, ohlcv)
+        k = cached[0].get(symbol)
+        if k is None:
+            bars = self.bars(d, MINUTES, symbol)
+            if not bars:
+                return None
+            return (
+                bars[0][1],
+                max(b[2] for b in bars),
+                min(b[3] for b in bars),
+                bars[-1][4],
+                sum(b[5] for b in bars),
+            )
+        o, h, lo, c, v = cached[1][k]
+        return (round(float(o), 2), round(float(h), 2), round(float(lo), 2), round(float(c), 2), int(v))
 
     def book(self, inst: Listed, d: date, j: int) -> Book | None:
         q = self.quote(d, j, inst.tradingsymbol)
