@@ -3,14 +3,14 @@
 Buys pay the ask and sells get the bid, so a paper day pays the spread as a live day does. Orders are kept
 in the state store under paper/{day}/orders, each with its tag, so the executor's recovery-by-tag works
 exactly as against Kite. Like Kite, the paper broker does not refuse a repeated tag: preventing duplicates
-is the executor's job."""
+is the executor's job. Like the exchange, it rejects an F&O quantity that is not a whole number of lots."""
 
 from __future__ import annotations
 
 from datetime import date, datetime
 from decimal import Decimal
 
-from tron.domain.models import OrderIntent, Side
+from tron.domain.models import Asset, OrderIntent, Side
 from tron.domain.money import to_tick
 from tron.ports import BrokerOrder, BrokerUnavailable, MarketData, OrderRejected, StateStore
 
@@ -19,10 +19,23 @@ class PaperBroker:
     def __init__(self, store: StateStore, market: MarketData) -> None:
         self.store = store
         self.market = market
+        self._lots: dict[Asset, dict[str, int]] = {}
+
+    def _lot_size(self, intent: OrderIntent) -> int:
+        if intent.asset is Asset.STOCKS:
+            return 1
+        if intent.asset not in self._lots or intent.symbol not in self._lots[intent.asset]:
+            self._lots[intent.asset] = {i.symbol: i.lot_size for i in self.market.instruments(intent.asset)}
+        return self._lots[intent.asset].get(intent.symbol, 1)
 
     def place(self, intent: OrderIntent) -> BrokerOrder:
         if intent.order_type != "MARKET":
             raise OrderRejected(f"paper broker fills MARKET orders only, got {intent.order_type}")
+        lot = self._lot_size(intent)
+        if intent.qty % lot:
+            raise OrderRejected(
+                f"quantity {intent.qty} of {intent.symbol} is not a multiple of the lot size {lot}"
+            )
         snap = self.market.snapshot([intent.symbol])
         quote = snap.quotes.get(intent.symbol)
         if quote is None:

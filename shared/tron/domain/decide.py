@@ -16,7 +16,7 @@ from tron.domain.charges import order_charges
 from tron.domain.contracts import ContractRules, days_to_expiry, implied_vol, option_delta, pick_option
 from tron.domain.exits import ExitRules, exit_reason, update_best
 from tron.domain.models import Asset, Instrument, OrderIntent, Position, Purpose, Side, Snapshot, intent_id
-from tron.domain.money import ZERO, D
+from tron.domain.money import ZERO, D, to_tick
 from tron.domain.plan import AssetPlan
 from tron.domain.risk import (
     Candidate,
@@ -345,9 +345,15 @@ def decide(ctx: TickContext) -> TickDecision:
             )
             continue
         risk = plan.risk
-        price, dist, side = entry.price, entry.dist, entry.side
-        stop = price - side.sign * dist
-        target = price + side.sign * dist * TARGET_ATR / STOP_ATR
+        price, side = entry.price, entry.side
+        dist = max(
+            entry.dist, 2 * float(inst.tick_size)
+        )  # the stop stays at least a tick away when on the grid
+        # On the tick grid, rounded towards the entry: the stop never adds risk, the target never runs away.
+        stop = float(to_tick(price - side.sign * dist, inst.tick_size, up=side is Side.BUY))
+        target = float(
+            to_tick(price + side.sign * dist * TARGET_ATR / STOP_ATR, inst.tick_size, up=side is Side.SELL)
+        )
         headroom = risk.loss_limit + ex.realized_net - ex.open_worst_loss
         risk_pct, kelly_note = risk_pct_with_kelly(
             risk.risk_per_trade_pct, ctx.stats.get(sig.strategy), risk.kelly, risk.kelly_min_trades

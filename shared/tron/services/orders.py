@@ -200,3 +200,23 @@ def claim(txn: Any, day: str, ctx: TickContext, intents: list[OrderIntent], now:
         ctx.pending.setdefault(it.intent_id, Pending(it.intent_id, it.symbol, it.purpose))
         txn.create(intent_path(day, it.intent_id), intent_doc(it, now))
     return {k: v.to_doc() for k, v in ctx.pending.items()}
+
+
+def set_kill_switch(
+    store: Any, engaged: bool, reason: str, flatten: bool, at: datetime, by: str
+) -> KillSwitch:
+    """Engage or release the kill switch (the document every tick reads). Engaging needs a reason."""
+    if engaged and not reason.strip():
+        raise ValueError("engaging the kill switch needs a reason (it is logged and alerted on)")
+    ks = KillSwitch(engaged, reason.strip(), flatten, at.isoformat(), by)
+    store.set(KILL_SWITCH_PATH, ks.to_doc())
+    log.log(
+        logging.ERROR if engaged else logging.WARNING,
+        f"halt: {ks.why} (set by {by})" if engaged else f"kill switch released by {by}",
+        extra={"component": "kill_switch", "correlation_id": at.date().isoformat(), "data": ks.to_doc()},
+    )
+    return ks
+
+
+def kill_switch(store: Any) -> KillSwitch:
+    return KillSwitch.from_doc(store.get(KILL_SWITCH_PATH))
