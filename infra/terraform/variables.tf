@@ -18,6 +18,11 @@ variable "firestore_location" {
 variable "alert_email" {
   description = "Address of the e-mail notification channel every alert policy notifies."
   type        = string
+
+  validation {
+    condition     = can(regex("^[^@\\s]+@[^@\\s]+\\.[^@\\s]+$", var.alert_email))
+    error_message = "alert_email must be an e-mail address: every alert is mailed there."
+  }
 }
 
 variable "enable_static_egress" {

@@ -162,8 +162,8 @@ def var_args(extra: dict[str, str] | None = None) -> list[str]:
 
 
 @pytest.fixture(scope="module")
-def tf(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    """Init + validate + plan (static egress on and off) in a copy of infra/terraform; returns the plans."""
+def tf_workdir(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, str]]:
+    """A copy of infra/terraform, initialised and validated with the offline provider; (dir, environment)."""
     if TERRAFORM is None:
         pytest.skip("terraform binary not on PATH")
     if not (OFFLINE / "setup.sh").is_file():
@@ -193,6 +193,13 @@ def tf(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     }
     run_tf(["init", "-input=false", "-no-color"], work, env)
     run_tf(["validate", "-no-color"], work, env)
+    return work, env
+
+
+@pytest.fixture(scope="module")
+def tf(tf_workdir: tuple[Path, dict[str, str]]) -> dict[str, Any]:
+    """Plans with static egress on and off (`terraform show -json` of each)."""
+    work, env = tf_workdir
     plans = {}
     for label, egress in (("on", "true"), ("off", "false")):
         out = f"plan-{label}.bin"
@@ -464,6 +471,24 @@ def test_the_secrets_the_code_uses_are_the_ones_terraform_creates(tf: dict[str, 
     )
 
 
+def test_bad_variables_are_refused_with_a_clear_message(tf_workdir: tuple[Path, dict[str, str]]) -> None:
+    """One plan with three bad values: terraform reports every failed validation at once."""
+    work, env = tf_workdir
+    bad = {"operators": '["allUsers"]', "alert_email": "", "trading_mode": "yolo"}
+    proc = subprocess.run(
+        [TERRAFORM or "terraform", "plan", "-refresh=false", "-input=false", "-no-color", *var_args(bad)],
+        cwd=work,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
+    assert proc.returncode != 0
+    err = " ".join(proc.stderr.split())
+    for message in ("never allUsers", "alert_email must be an e-mail address", "paper or live"):
+        assert message in err, err[-3000:]
+
+
 def test_ops_pause_is_not_undone_by_apply() -> None:
     """`tron ops pause` changes the jobs' `paused`; terraform must leave it alone after creation."""
     text = (TF_DIR / "scheduler.tf").read_text()
@@ -565,7 +590,8 @@ def test_orders_push_subscription(tf: dict[str, Any]) -> None:
         "google_pubsub_topic.orders_dead_letter.id"
         in expr["dead_letter_policy"][0]["dead_letter_topic"]["references"]
     )
-    roles = {r["values"]["role"] for r in resources(tf["on"]) if r["type"].endswith("_iam_member")}
+    # the Pub/Sub service agent: mint the push account's OIDC tokens, forward dead letters, ack what it forwarded
+    roles = {r["values"].get("role") for r in resources(tf["on"]) if r["type"].endswith("_iam_member")}
     assert {
         "roles/iam.serviceAccountTokenCreator",
         "roles/pubsub.publisher",
