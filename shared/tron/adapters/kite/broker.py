@@ -1,0 +1,252 @@
+"""KiteBroker: the Broker port on the official client.
+
+place(intent): a regular MIS MARKET order with market protection (-1, Kite's automatic protection; 0 is
+never sent — Kite rejects it since April 2026) and the intent's tag, then order_history is followed until
+the order is COMPLETE, REJECTED or CANCELLED.
+
+Partial fills. An order still open after `follow_polls` reads is cancelled (the rest of a market order that
+the book could not fill within its protection band is not left working), and the order's final state is
+returned:
+- everything filled → status COMPLETE;
+- part filled, the rest cancelled → status CANCELLED with filled_qty < intent.qty: the executor books what
+  was filled; the position is simply smaller (an entry) or a residue is left (an exit), which the next
+  tick's exits and the square-off close like any position;
+- nothing filled → status REJECTED with the broker's reason, so the executor records a rejection.
+The paper broker always fills completely (COMPLETE), so a book never holds a zero-quantity fill under
+either broker.
+
+Recovery: find_by_tag reads `orders()` and follows the order carrying the tag to its end in the same way,
+so a delivery after a crash adopts the order instead of placing another. A transient failure on place
+(the request may have reached Kite) is retried only after looking for the tag.
+
+Token expiry: an entry is refused (OrderRejected) and on_token_expired(reason) is called — bootstrap
+wires it to halt the day's entries with an ERROR log; an exit raises TokenExpired (a BrokerUnavailable), so
+it is delivered again and goes through as soon as a new token is stored."""
+
+from __future__ import annotations
+
+import logging
+import time as _time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+from typing import Any, NoReturn
+
+from tron.adapters.kite.errors import Kind as ErrorKind
+from tron.adapters.kite.errors import TokenExpired, classify
+from tron.adapters.kite.limits import Sleep
+from tron.adapters.kite.market import as_ist
+from tron.adapters.kite.session import KiteSession
+from tron.domain.models import OrderIntent
+from tron.domain.money import D, paise
+from tron.ports import BrokerOrder, BrokerUnavailable, Clock, OrderRejected
+
+log = logging.getLogger("tron.kite")
+TERMINAL = ("COMPLETE", "REJECTED", "CANCELLED")
+VARIETY = "regular"
+
+
+def check_market_protection(value: int) -> int:
+    """-1 (Kite's automatic protection) or a percentage 1–100; 0 is refused here, as Kite refuses it."""
+    if value == -1 or 0 < value <= 100:
+        return value
+    raise ValueError(
+        f"market_protection must be -1 (automatic) or 1–100 (%), got {value}: "
+        "Kite rejects MARKET orders with market_protection 0"
+    )
+
+
+@dataclass(frozen=True)
+class KitePosition:
+    symbol: str
+    exchange: str
+    product: str
+    quantity: int  # net, signed
+    average_price: Decimal
+    pnl: Decimal
+
+
+class KiteBroker:
+    def __init__(
+        self,
+        session: KiteSession,
+        clock: Clock,
+        market_protection: int = -1,
+        follow_polls: int = 10,
+        poll_interval: float = 0.2,
+        sleep: Sleep = _time.sleep,
+        on_token_expired: Callable[[str], None] | None = None,
+    ) -> None:
+        self.session = session
+        self.clock = clock
+        self.market_protection = check_market_protection(market_protection)
+        self.follow_polls = max(1, follow_polls)
+        self.poll_interval = poll_interval
+        self.sleep = sleep
+        self.on_token_expired = on_token_expired
+
+    # ------------------------------------------------------------------ the Broker port
+    def place(self, intent: OrderIntent) -> BrokerOrder:
+        if intent.order_type != "MARKET":
+            raise OrderRejected(f"TRON sends MARKET orders only, got {intent.order_type}")
+        params: dict[str, Any] = {
+            "variety": VARIETY,
+            "exchange": intent.exchange,
+            "tradingsymbol": intent.symbol,
+            "transaction_type": intent.side.value,
+            "quantity": intent.qty,
+            "product": intent.product,
+            "order_type": "MARKET",
+            "validity": "DAY",
+            "market_protection": self.market_protection,
+            "tag": intent.tag,
+        }
+
+        def already_placed(e: BaseException) -> str | None:
+            if classify(e) is ErrorKind.RATE_LIMITED:
+                return None  # refused before it reached the order book: safe to send again
+            found = self._order_with_tag(intent.day, intent.tag)
+            return None if found is None else str(found["order_id"])
+
+        try:
+            order_id = self.session.call(
+                "orders", "place_order", lambda c: c.place_order(**params), before_retry=already_placed
+            )
+        except TokenExpired as e:
+            return self._token_expired(intent, str(e))
+        return self._follow(str(order_id), intent.tag, intent.qty)
+
+    def find_by_tag(self, day: date, tag: str) -> BrokerOrder | None:
+        found = self._order_with_tag(day, tag)
+        if found is None:
+            return None
+        return self._follow(str(found["order_id"]), tag, int(found.get("quantity") or 0))
+
+    def preflight(self) -> str | None:
+        """A cheap `profile` call: None if the session works, else why not."""
+        try:
+            profile = self.session.call("other", "profile", lambda c: c.profile())
+        except TokenExpired as e:
+            return f"TokenException: {e}" if "TokenException" not in str(e) else str(e)
+        except (BrokerUnavailable, OrderRejected) as e:
+            return f"Kite unreachable: {e}"
+        if not isinstance(profile, dict) or not profile.get("user_id"):
+            return "Kite profile has no user_id: the session is not usable"
+        return None
+
+    # ------------------------------------------------------------------ more of Kite
+    def order_status(self, order_id: str) -> BrokerOrder:
+        history = self._history(order_id)
+        last = history[-1]
+        return self._broker_order(last, str(last.get("tag") or ""), history)
+
+    def modify(
+        self,
+        order_id: str,
+        quantity: int | None = None,
+        price: Decimal | None = None,
+        order_type: str | None = None,
+        trigger_price: Decimal | None = None,
+    ) -> str:
+        kw: dict[str, Any] = {
+            "quantity": quantity,
+            "price": None if price is None else float(price),
+            "order_type": order_type,
+            "trigger_price": None if trigger_price is None else float(trigger_price),
+        }
+        if order_type in ("MARKET", "SL-M"):
+            kw["market_protection"] = self.market_protection
+        return str(
+            self.session.call("orders", "modify_order", lambda c: c.modify_order(VARIETY, order_id, **kw))
+        )
+
+    def cancel(self, order_id: str) -> str:
+        return str(self.session.call("orders", "cancel_order", lambda c: c.cancel_order(VARIETY, order_id)))
+
+    def positions(self) -> list[KitePosition]:
+        """Today's net positions (MIS and others) as Kite reports them."""
+        data = self.session.call("other", "positions", lambda c: c.positions())
+        return [
+            KitePosition(
+                p["tradingsymbol"],
+                p["exchange"],
+                p.get("product", ""),
+                int(p.get("quantity") or 0),
+                paise(D(float(p.get("average_price") or 0))),
+                paise(D(float(p.get("pnl") or 0))),
+            )
+            for p in data.get("net", [])
+        ]
+
+    def orders(self) -> list[dict[str, Any]]:
+        return list(self.session.call("other", "orders", lambda c: c.orders()))
+
+    def trades(self) -> list[dict[str, Any]]:
+        return list(self.session.call("other", "trades", lambda c: c.trades()))
+
+    # ------------------------------------------------------------------ internals
+    def _order_with_tag(self, day: date, tag: str) -> dict[str, Any] | None:
+        """The day's order carrying the tag (the first placed, if Kite somehow holds two)."""
+        matches = []
+        for o in self.orders():
+            tags = o.get("tags") or []
+            if o.get("tag") != tag and tag not in tags:
+                continue
+            ts = as_ist(o.get("order_timestamp"))
+            if ts is not None and ts.date() != day:
+                continue
+            matches.append(o)
+        if len(matches) > 1:
+            log.error(
+                f"{len(matches)} Kite orders carry tag {tag}: adopting the first",
+                extra={"component": "kite", "correlation_id": tag},
+            )
+        return matches[0] if matches else None
+
+    def _history(self, order_id: str) -> list[dict[str, Any]]:
+        history = self.session.call("other", "order_history", lambda c: c.order_history(order_id))
+        if not history:
+            raise BrokerUnavailable(f"Kite has no history for order {order_id} yet")
+        return list(history)
+
+    def _follow(self, order_id: str, tag: str, qty: int) -> BrokerOrder:
+        """Read the order until it ends; cancel what is still open after the bound; the final state."""
+        history = self._history(order_id)
+        polls = 1
+        while history[-1].get("status") not in TERMINAL and polls < self.follow_polls:
+            self.sleep(self.poll_interval)
+            history = self._history(order_id)
+            polls += 1
+        if history[-1].get("status") not in TERMINAL:
+            last = history[-1]
+            log.warning(
+                f"order {order_id} still {last.get('status')} after {polls} reads "
+                f"({last.get('filled_quantity', 0)} of {last.get('quantity', qty)} filled): cancelling the rest",
+                extra={"component": "kite", "correlation_id": tag},
+            )
+            try:
+                self.cancel(order_id)
+            except OrderRejected:
+                pass  # it completed or was cancelled meanwhile: the history says which
+            history = self._history(order_id)
+            if history[-1].get("status") not in TERMINAL:
+                raise BrokerUnavailable(f"order {order_id} did not end after the cancel; ask again")
+        return self._broker_order(history[-1], tag, history)
+
+    def _broker_order(self, last: dict[str, Any], tag: str, history: list[dict[str, Any]]) -> BrokerOrder:
+        status = str(last.get("status"))
+        filled = int(last.get("filled_quantity") or 0)
+        avg = paise(D(float(last.get("average_price") or 0)))
+        ts = as_ist(last.get("exchange_timestamp")) or as_ist(last.get("order_timestamp")) or self.clock.now()
+        message = str(last.get("status_message") or "")
+        if status == "CANCELLED" and filled == 0:
+            status, message = "REJECTED", f"cancelled with nothing filled: {message}".rstrip(": ")
+        return BrokerOrder(str(last["order_id"]), tag, status, filled, avg, ts, message)
+
+    def _token_expired(self, intent: OrderIntent, reason: str) -> NoReturn:
+        if self.on_token_expired is not None:
+            self.on_token_expired(reason)
+        if intent.purpose.opens:
+            raise OrderRejected(f"entry refused, the Kite session expired: {reason}")
+        raise TokenExpired(reason)

@@ -1,0 +1,209 @@
+"""KiteMarketData: the MarketData port on the official client.
+
+- instruments(asset): from the instruments dump (CSV), cached per IST day — NSE equities of the configured
+  universe (in the universe's order) for stocks; NFO NIFTY futures (nearest expiry first) for futures;
+  NFO NIFTY CE/PE (nearest expiry first, then strike) for options; lot and tick sizes as Kite lists them.
+- snapshot(symbols): `quote` in batches of at most 500 instruments (Kite's per-call limit) → Quotes with the
+  quote's own timestamp in IST, best bid/ask from the depth, cumulative volume, the day's OHLC and the
+  previous close. Minute bars are built downstream from consecutive snapshots (tron.domain.session).
+- daily_history(symbol, before, days): `historical_data(token, …, "day")` of the sessions before `before`,
+  cached; warm_up() fetches what plan_day's health gate will ask for before the open."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from tron.adapters.kite.session import KiteSession
+from tron.domain.models import Asset, DailyBar, Instrument, Quote, Snapshot
+from tron.domain.timeutil import IST
+from tron.ports import Clock
+
+QUOTE_BATCH = 500  # instruments per `quote` call (Kite's limit)
+INDEX = "NIFTY 50"
+UNDERLYING = "NIFTY"
+SEGMENTS = {Asset.STOCKS: "equity_intraday", Asset.FUTURES: "futures", Asset.OPTIONS: "options"}
+
+
+def as_ist(value: Any) -> datetime | None:
+    """A Kite timestamp (naive IST datetime, or an aware one, or a 'YYYY-MM-DD HH:MM:SS' string) in IST."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    if not isinstance(value, datetime):
+        return None
+    return value.replace(tzinfo=IST) if value.tzinfo is None else value.astimezone(IST)
+
+
+def batches(items: list[str], size: int) -> Iterable[list[str]]:
+    for i in range(0, len(items), size):
+        yield items[i : i + size]
+
+
+class KiteMarketData:
+    def __init__(
+        self,
+        session: KiteSession,
+        clock: Clock,
+        universe: list[str] | None = None,
+        sectors: dict[str, str] | None = None,
+        quote_batch: int = QUOTE_BATCH,
+    ) -> None:
+        if not 1 <= quote_batch <= QUOTE_BATCH:
+            raise ValueError(
+                f"quote_batch must be 1–{QUOTE_BATCH} (Kite's per-call limit), got {quote_batch}"
+            )
+        self.session = session
+        self.clock = clock
+        self.universe = universe
+        self.sectors = sectors or {}
+        self.quote_batch = quote_batch
+        self._dump: dict[str, tuple[date, list[dict[str, Any]]]] = {}
+        self._history: dict[tuple[str, date, int], list[DailyBar]] = {}
+        self._exchange: dict[str, str] = {}  # tradingsymbol → exchange, from the dumps read so far
+        self._token: dict[str, int] = {}
+
+    # ------------------------------------------------------------------ instruments
+    def _rows(self, exchange: str) -> list[dict[str, Any]]:
+        today = self.clock.now().date()
+        hit = self._dump.get(exchange)
+        if hit is not None and hit[0] == today:
+            return hit[1]
+        rows: list[dict[str, Any]] = self.session.call(
+            "other", "instruments", lambda c: c.instruments(exchange)
+        )
+        self._dump[exchange] = (today, rows)
+        for r in rows:
+            self._exchange.setdefault(r["tradingsymbol"], r["exchange"])
+            self._token.setdefault(f"{r['exchange']}:{r['tradingsymbol']}", int(r["instrument_token"]))
+        return rows
+
+    def _instrument(self, r: dict[str, Any], asset: Asset) -> Instrument:
+        return Instrument(
+            symbol=r["tradingsymbol"],
+            exchange=r["exchange"],
+            asset=asset,
+            token=int(r["instrument_token"]),
+            lot_size=int(r["lot_size"]) or 1,
+            tick_size=Decimal(str(r["tick_size"])),
+            sector=self.sectors.get(r["tradingsymbol"], ""),
+            segment=SEGMENTS[asset],
+        )
+
+    def instruments(self, asset: Asset) -> list[Instrument]:
+        if asset is Asset.STOCKS:
+            eq = {
+                r["tradingsymbol"]: r
+                for r in self._rows("NSE")
+                if r.get("instrument_type") == "EQ" and r.get("segment") == "NSE"
+            }
+            names = self.universe if self.universe is not None else list(eq)
+            return [self._instrument(eq[s], asset) for s in names if s in eq]
+        today = self.clock.now().date()
+        kinds = {"FUT"} if asset is Asset.FUTURES else {"CE", "PE"}
+        rows = [
+            r
+            for r in self._rows("NFO")
+            if r.get("name") == UNDERLYING
+            and r.get("instrument_type") in kinds
+            and isinstance(r.get("expiry"), date)
+            and r["expiry"] >= today
+        ]
+        rows.sort(key=lambda r: (r["expiry"], float(r.get("strike") or 0), r["instrument_type"]))
+        return [self._instrument(r, asset) for r in rows]
+
+    def key(self, symbol: str) -> str:
+        """The `EXCHANGE:tradingsymbol` Kite quotes by (equities and the index are NSE)."""
+        return f"{self._exchange.get(symbol, 'NSE')}:{symbol}"
+
+    # ------------------------------------------------------------------ quotes
+    def snapshot(self, symbols: list[str]) -> Snapshot:
+        if not self._exchange:
+            self._rows("NSE")
+        keys = {self.key(s): s for s in symbols}
+        quotes: dict[str, Quote] = {}
+        for batch in batches(list(keys), self.quote_batch):
+            data: dict[str, dict[str, Any]] = self.session.call(
+                "quote", "quote", lambda c, b=batch: c.quote(b)
+            )
+            for k, q in data.items():
+                if k in keys:
+                    quotes[keys[k]] = self._quote(keys[k], q)
+        now = self.clock.now()
+        ts = max((q.ts for q in quotes.values()), default=now)
+        return Snapshot(ts, quotes)
+
+    def _quote(self, symbol: str, q: dict[str, Any]) -> Quote:
+        last = float(q.get("last_price") or 0.0)
+        depth = q.get("depth") or {}
+        bids = [float(x["price"]) for x in depth.get("buy", []) if float(x.get("price") or 0) > 0]
+        asks = [float(x["price"]) for x in depth.get("sell", []) if float(x.get("price") or 0) > 0]
+        ohlc = q.get("ohlc") or {}
+        ts = as_ist(q.get("timestamp")) or as_ist(q.get("last_trade_time")) or self.clock.now()
+        return Quote(
+            symbol=symbol,
+            ts=ts,
+            last=last,
+            bid=max(bids) if bids else last,
+            ask=min(asks) if asks else last,
+            volume=int(q.get("volume") or q.get("volume_traded") or 0),
+            open=float(ohlc.get("open") or last),
+            high=float(ohlc.get("high") or last),
+            low=float(ohlc.get("low") or last),
+            prev_close=float(ohlc.get("close") or last),
+        )
+
+    # ------------------------------------------------------------------ history
+    def token(self, symbol: str) -> int:
+        key = self.key(symbol)
+        if key not in self._token:
+            self._rows(key.split(":", 1)[0])
+        if key not in self._token:
+            raise KeyError(f"{symbol!r} is not in Kite's instruments dump")
+        return self._token[key]
+
+    def daily_history(self, symbol: str, before: date, days: int) -> list[DailyBar]:
+        hit = self._history.get((symbol, before, days))
+        if hit is not None:
+            return hit
+        token = self.token(symbol)
+        start = before - timedelta(days=days * 7 // 5 + 21)  # weekends and holidays
+        frm, to = f"{start} 00:00:00", f"{before - timedelta(days=1)} 23:59:59"
+        candles: list[dict[str, Any]] = self.session.call(
+            "historical", "historical_data", lambda c: c.historical_data(token, frm, to, "day")
+        )
+        bars = [
+            DailyBar(
+                d.date(),
+                float(x["open"]),
+                float(x["high"]),
+                float(x["low"]),
+                float(x["close"]),
+                int(x.get("volume") or 0),
+            )
+            for x in candles
+            if (d := as_ist(x["date"])) is not None and d.date() < before
+        ][-days:]
+        self._history[(symbol, before, days)] = bars
+        return bars
+
+    def minute_history(self, symbol: str, day: date) -> list[dict[str, Any]]:
+        """One session's minute candles (the previous session's, for a warm-up), as the client returns them."""
+        token = self.token(symbol)
+        frm, to = f"{day} 09:15:00", f"{day} 15:30:00"
+        return list(
+            self.session.call(
+                "historical", "historical_data", lambda c: c.historical_data(token, frm, to, "minute")
+            )
+        )
+
+    def warm_up(self, day: date, symbols: list[str], days: int) -> int:
+        """Before the open: the instruments dumps and the daily history plan_day will read. Returns the
+        number of sessions loaded for the first symbol (the index)."""
+        for a in Asset:
+            self.instruments(a)
+        out = [len(self.daily_history(s, day, days)) for s in symbols]
+        return out[0] if out else 0

@@ -1,0 +1,131 @@
+"""One Kite Connect session shared by the market-data and broker adapters: the official client, the day's
+access token from the Secrets port, client-side rate limits, the circuit breaker, retries with backoff and
+the error classification — so every call the adapters make goes through the same door."""
+
+from __future__ import annotations
+
+import logging
+import time as _time
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from kiteconnect import KiteConnect
+
+from tron.adapters.kite.errors import Kind, TokenExpired, classify, describe
+from tron.adapters.kite.limits import CircuitBreaker, CircuitOpen, RateLimiter, Sleep
+from tron.ports import BrokerUnavailable, OrderRejected, Secrets
+
+log = logging.getLogger("tron.kite")
+T = TypeVar("T")
+ACCESS_TOKEN_SECRET = "kite_access_token"
+API_SECRET_SECRET = "kite_api_secret"
+LOGIN_HINT = "run the daily login (the kite_login function, or `tron kite-login`)"
+
+
+class KiteSession:
+    def __init__(
+        self,
+        api_key: str,
+        secrets: Secrets,
+        root: str | None,
+        limiter: RateLimiter | None = None,
+        breaker: CircuitBreaker | None = None,
+        retries: int = 3,
+        backoff: float = 0.25,
+        sleep: Sleep = _time.sleep,
+        timeout: float = 7.0,
+        client_factory: Callable[..., Any] = KiteConnect,
+    ) -> None:
+        if not api_key:
+            raise ValueError("a Kite session needs an api_key")
+        self.api_key = api_key
+        self.secrets = secrets
+        self.root = root
+        self.limiter = limiter or RateLimiter()
+        self.breaker = breaker or CircuitBreaker()
+        self.retries = retries
+        self.backoff = backoff
+        self.sleep = sleep
+        self.timeout = timeout
+        self._factory = client_factory
+        self._client: Any = None
+        self._token: str | None = None
+        self.calls: dict[str, int] = {}
+        self.retried = 0
+
+    # ------------------------------------------------------------------ the client
+    def client(self) -> Any:
+        """The official client with the latest access token (a new login during the day is picked up)."""
+        token = self.secrets.get(ACCESS_TOKEN_SECRET)
+        if not token:
+            raise TokenExpired(f"no Kite access token is stored: {LOGIN_HINT}")
+        if self._client is None:
+            self._client = self._factory(
+                self.api_key, access_token=token, root=self.root, timeout=self.timeout
+            )
+        elif token != self._token:
+            self._client.set_access_token(token)
+        self._token = token
+        return self._client
+
+    # ------------------------------------------------------------------ calls
+    def call(
+        self,
+        kind: str,
+        name: str,
+        fn: Callable[[Any], T],
+        before_retry: Callable[[BaseException], T | None] | None = None,
+    ) -> T:
+        """Run fn(client) under the rate limit and the breaker, retrying transient failures with exponential
+        backoff. before_retry may answer instead of a retry (an order that did reach the broker).
+
+        Raises OrderRejected (input/order errors), TokenExpired (the session is gone) or BrokerUnavailable
+        (still failing after the retries, or the breaker is open)."""
+        attempt = 0
+        while True:
+            try:
+                self.breaker.before_call()
+            except CircuitOpen as e:
+                raise BrokerUnavailable(f"Kite {name}: {e}") from None
+            self.limiter.acquire(kind)
+            self.calls[name] = self.calls.get(name, 0) + 1
+            try:
+                client = self.client()
+            except TokenExpired:
+                self.breaker.success()  # nothing was called; do not hold the trial slot
+                raise
+            try:
+                out = fn(client)
+            except Exception as e:
+                what = classify(e)
+                if what is None:
+                    self.breaker.failure()
+                    raise
+                if what is Kind.REJECTED:
+                    self.breaker.success()  # the broker answered: it is up
+                    raise OrderRejected(describe(e)) from None
+                if what is Kind.TOKEN:
+                    self.breaker.success()
+                    raise TokenExpired(f"{describe(e)}; {LOGIN_HINT}") from None
+                self.breaker.failure()
+                if attempt >= self.retries:
+                    log.warning(
+                        f"Kite {name} failed {attempt + 1} time(s), giving up: {describe(e)}",
+                        extra={"component": "kite"},
+                    )
+                    raise BrokerUnavailable(f"Kite {name}: {describe(e)}") from None
+                wait = self.backoff * (2**attempt)
+                attempt += 1
+                self.retried += 1
+                log.info(
+                    f"Kite {name}: {what.value} ({describe(e)}); retry {attempt} in {wait:.2f} s",
+                    extra={"component": "kite"},
+                )
+                self.sleep(wait)
+                if before_retry is not None:
+                    answer = before_retry(e)
+                    if answer is not None:
+                        return answer
+                continue
+            self.breaker.success()
+            return out
