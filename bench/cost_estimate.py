@@ -79,6 +79,7 @@ HOURS_MONTH = 730
 
 # ---- model constants (assumptions) -----------------------------------------------------------------------
 RTT_S = {"fs_read": 0.008, "fs_write": 0.004, "gcs_request": 0.030, "publish": 0.015}
+GCS_BYTES_PER_S = 50e6  # in-region object download/upload throughput of one function instance
 KITE_CALL_S = 0.080  # one quote snapshot per tick, one order per execution (paper: the simulator's)
 COLD_START_S = 2.0  # imports of a function on a cold instance (../shared/reference/gcp-local.md: 1.5-2 s)
 REQUEST_LOG_BYTES = 1200  # the platform's request log per invocation
@@ -125,6 +126,7 @@ class Usage:
     gcs_a: int = 0
     gcs_b: int = 0
     gcs_bytes: int = 0
+    gcs_moved: int = 0  # bytes downloaded + uploaded (an append rewrites the whole daily object)
     log_bytes: int = 0
     secret_reads: int = 0
     local_s: float = 0.0
@@ -134,7 +136,7 @@ class Usage:
     def add(self, other: Usage, times: float = 1.0) -> None:
         for k in ("invocations", "fs_reads", "fs_writes", "publishes", "publish_bytes", "gcs_a", "gcs_b"):
             setattr(self, k, getattr(self, k) + getattr(other, k) * times)
-        for k in ("gcs_bytes", "log_bytes", "secret_reads", "local_s", "billed_s"):
+        for k in ("gcs_bytes", "gcs_moved", "log_bytes", "secret_reads", "local_s", "billed_s"):
             setattr(self, k, getattr(self, k) + getattr(other, k) * times)
 
 
@@ -145,6 +147,7 @@ class Meter:
         self.deps = deps
         self.by_fn: dict[str, Usage] = defaultdict(Usage)
         self.current: str | None = None
+        self.sizes: dict[str, int] = defaultdict(int)  # archive object -> bytes so far
         self._wrap_archive(deps.archive)
         self._wrap_bus(deps.bus)
         self._wrap_secrets(deps.secrets)
@@ -168,8 +171,10 @@ class Meter:
                 u.gcs_a += 1  # upload with if_generation_match
                 u.gcs_b += 2  # get_blob (metadata) + download of the current object
                 u.gcs_bytes += size
+                u.gcs_moved += 2 * self.sizes[path] + size
                 if path.startswith("logs/"):
                     u.log_bytes += size
+            self.sizes[path] += size
             append(path, lines)
 
         def r(path: str) -> bytes | None:
@@ -206,7 +211,7 @@ class Meter:
         store = self.deps.store
         r0, w0 = store.reads, store.writes
         u = self.by_fn[function]
-        before = (u.gcs_a, u.gcs_b, u.publishes)
+        before = (u.gcs_a, u.gcs_b, u.publishes, u.gcs_moved)
         self.current = function
         t0 = time.perf_counter()
         try:
@@ -222,6 +227,7 @@ class Meter:
                 + reads * RTT_S["fs_read"]
                 + writes * RTT_S["fs_write"]
                 + gcs * RTT_S["gcs_request"]
+                + (u.gcs_moved - before[3]) / GCS_BYTES_PER_S
                 + pubs * RTT_S["publish"]
                 + (
                     KITE_CALL_S
@@ -451,7 +457,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     print(
         f"{'function':14} {'calls':>6} {'fs reads':>9} {'fs writes':>9} {'publish':>8} {'GCS A':>6} {'GCS B':>6} "
-        f"{'log KiB':>8} {'local ms p50':>12} {'billed s':>9}"
+        f"{'log KiB':>8} {'GCS MB moved':>12} {'local ms p50':>12} {'billed s':>9}"
     )
     for label, usage in (("trading day", trading), ("closed day", closed)):
         print(f"-- {label}")
@@ -460,7 +466,7 @@ def main(argv: list[str] | None = None) -> int:
             p50 = sorted(u.durations)[len(u.durations) // 2] * 1000 if u.durations else 0
             print(
                 f"{fn:14} {u.invocations:>6} {u.fs_reads:>9} {u.fs_writes:>9} {u.publishes:>8} {u.gcs_a:>6} "
-                f"{u.gcs_b:>6} {u.log_bytes / 1024:>8.0f} {p50:>12.1f} {u.billed_s:>9.1f}"
+                f"{u.gcs_b:>6} {u.log_bytes / 1024:>8.0f} {u.gcs_moved / 1e6:>12.1f} {p50:>12.1f} {u.billed_s:>9.1f}"
             )
         tr = sum(u.fs_reads for u in usage.values())
         tw = sum(u.fs_writes for u in usage.values())
