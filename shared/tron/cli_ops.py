@@ -52,7 +52,7 @@ def resume_targets(jobs: list[schedule.Job], asset: str) -> list[str]:
 
 
 def _cmd(args: argparse.Namespace) -> int:
-    from tron.adapters.scheduler import SchedulerJobs, SchedulerUnavailable, UnknownJobs, make_client
+    from tron.adapters.scheduler import SchedulerJobs, make_client
 
     project = (
         args.project or os.environ.get("GOOGLE_CLOUD_PROJECT") or os.environ.get("CLOUDSDK_CORE_PROJECT")
@@ -65,7 +65,16 @@ def _cmd(args: argparse.Namespace) -> int:
     except (OSError, ValueError) as e:
         print(f"tron ops: cannot read schedules/jobs.yaml: {e}", file=sys.stderr)
         return 2
-    sched = SchedulerJobs(make_client(args.endpoint), project, args.region, timeout_s=args.timeout)
+    client = make_client(args.endpoint)
+    try:
+        return _run(args, jobs, SchedulerJobs(client, project, args.region, timeout_s=args.timeout))
+    finally:
+        client.transport.close()
+
+
+def _run(args: argparse.Namespace, jobs: list[schedule.Job], sched: Any) -> int:
+    from tron.adapters.scheduler import SchedulerUnavailable, UnknownJobs
+
     try:
         if args.action == "status":
             return _status(sched.states(), jobs, args.json)
