@@ -111,8 +111,10 @@ def intraday_plan(strategy: str, params: dict[str, float], capital: Decimal | No
     for s in names:
         REGISTRY[s].resolve(per[s])  # ValueError names the parameter and its range
     risk = load_settings().envelope()[Asset.STOCKS]
-    if capital is not None:
-        risk = dataclasses.replace(risk, capital=capital)
+    if capital is not None:  # the backtest's whole account: the margin check uses it too
+        fields = {f.name for f in dataclasses.fields(risk)}
+        extra = {"account_capital": None} if "account_capital" in fields else {}
+        risk = dataclasses.replace(risk, capital=capital, **extra)
     return AssetPlan(Asset.STOCKS, True, tuple(StrategyChoice(s, per[s]) for s in names), risk, "backtest")
 
 
