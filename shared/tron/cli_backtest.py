@@ -46,7 +46,9 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
     )
     p.add_argument("--data", required=True, type=Path, help="OHLCV CSV, a folder of them, or a replay .jsonl")
     p.add_argument(
-        "--strategy", required=True, help="intraday: registry name(s); peer: sma_cross | ema_cross"
+        "--strategy",
+        required=True,
+        help=f"intraday: {', '.join(REGISTRY)}; peer: {', '.join(PEER_STRATEGIES)}",
     )
     p.add_argument("--param", action="append", default=[], metavar="K=V", help="strategy parameter (repeat)")
     p.add_argument("--capital", type=str, help="capital in rupees (default: the configured capital)")
