@@ -65,7 +65,16 @@ def _cmd(args: argparse.Namespace) -> int:
     except (OSError, ValueError) as e:
         print(f"tron ops: cannot read schedules/jobs.yaml: {e}", file=sys.stderr)
         return 2
-    client = make_client(args.endpoint)
+    from google.auth.exceptions import DefaultCredentialsError
+
+    try:
+        client = make_client(args.endpoint)
+    except DefaultCredentialsError as e:
+        print(
+            f"tron ops: no Google credentials ({e}); run `gcloud auth application-default login`",
+            file=sys.stderr,
+        )
+        return 2
     try:
         return _run(args, jobs, SchedulerJobs(client, project, args.region, timeout_s=args.timeout))
     finally:

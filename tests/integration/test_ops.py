@@ -163,6 +163,15 @@ def test_no_project_exits_2(capsys: pytest.CaptureFixture[str], monkeypatch: pyt
     assert "no project" in capsys.readouterr().err
 
 
+def test_no_credentials_is_a_clear_error(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """Google's endpoint with no Application Default Credentials: refused before any call."""
+    monkeypatch.setenv("GOOGLE_APPLICATION_CREDENTIALS", str(tmp_path / "missing.json"))
+    assert main(["ops", "pause", "--project", PROJECT]) == 2
+    assert "no Google credentials" in capsys.readouterr().err
+
+
 def test_an_unreachable_endpoint_fails_fast_with_nothing_changed(capsys: pytest.CaptureFixture[str]) -> None:
     with FakeScheduler() as gone:
         endpoint = gone.endpoint
