@@ -874,3 +874,86 @@ def test_tron_kite_sim_rejects_bad_options(capsys: pytest.CaptureFixture[str]) -
         with pytest.raises(SystemExit) as e:
             cli_kite_sim.main(args)
         assert e.value.code == 2 and args[0] in capsys.readouterr().err
+
+
+def test_cnc_sells_need_holdings_and_reduce_them(kite_sim: KiteSimHandle) -> None:
+    kite = kite_sim.client()
+    short = place(kite, "ITC", qty=5, side="SELL", product="CNC")
+    assert last(kite, short)["status"] == "REJECTED" and "holdings" in last(kite, short)["status_message"]
+    place(kite, "ITC", qty=10, product="CNC")
+    kite_sim.set(datetime(2026, 11, 25, 9, 30, tzinfo=IST))
+    kite = kite_sim.client()
+    sold = place(kite, "ITC", qty=4, side="SELL", product="CNC")
+    assert last(kite, sold)["status"] == "COMPLETE"
+    assert last(kite, place(kite, "ITC", qty=7, side="SELL", product="CNC"))["status"] == "REJECTED"
+    kite_sim.set(datetime(2026, 11, 26, 9, 30, tzinfo=IST))
+    kite = kite_sim.client()
+    assert kite.holdings()[0]["quantity"] == 6
+
+
+def test_nrml_futures_carry_overnight(kite_sim: KiteSimHandle) -> None:
+    kite = kite_sim.client()
+    fut = next(
+        r
+        for r in kite.instruments("NFO")
+        if r["instrument_type"] == "FUT" and r["expiry"] > date(2026, 12, 1)
+    )
+    place(kite, fut["tradingsymbol"], exchange="NFO", qty=65, product="NRML")
+    kite_sim.set(datetime(2026, 11, 25, 9, 30, tzinfo=IST))
+    kite = kite_sim.client()
+    pos = kite.positions()
+    assert pos["net"][0]["overnight_quantity"] == 65 and pos["net"][0]["quantity"] == 65
+    assert pos["day"] == []
+
+
+def test_resting_protected_market_order_shows_its_protection_price() -> None:
+    with running_kite_sim(liquidity=Liquidity(equity=Decimal("100000")), capital=Decimal("50000000")) as ks:
+        kite = ks.client()
+        ltp = kite.ltp("NSE:INFY")["NSE:INFY"]["last_price"]
+        oid = place(kite, qty=5000, market_protection=1)
+        o = last(kite, oid)
+        assert o["status"] == "OPEN" and o["order_type"] == "MARKET"
+        assert o["price"] == pytest.approx(ltp * 1.01, abs=0.05) and o["price"] <= ltp * 1.01
+
+
+# ---------------------------------------------------------------------------------------------- the engine
+def test_engine_fills_levels_in_price_order_and_shares_a_minute_of_liquidity() -> None:
+    from tron.sim.kite import engine as E
+
+    book = E.build_book(
+        key="NSE:X",
+        minute=5,
+        bid=Decimal("99.95"),
+        ask=Decimal("100.05"),
+        last=Decimal("100"),
+        tick=Decimal("0.05"),
+        lot=1,
+        notional=Decimal("10000"),
+    )
+    assert [lv.price for lv in book.asks] == [Decimal("100.05") + Decimal("0.05") * k for k in range(5)]
+    consumed: dict = {}
+    fills = E.take("BUY", 10_000, Decimal("100.15"), book, consumed, resting=False)
+    assert [f.price for f in fills] == [Decimal("100.05"), Decimal("100.10"), Decimal("100.15")]
+    assert [f.quantity for f in fills] == [lv.quantity for lv in book.asks[:3]]
+    assert E.take("BUY", 10, Decimal("100.15"), book, consumed, resting=False) == []  # used up this minute
+    # a resting buy limit also fills at its own price when the minute traded through it
+    through = E.Book(
+        6, book.bids, book.asks, Decimal("100"), bar_low=Decimal("99.50"), bar_high=Decimal("100.2")
+    )
+    fills = E.take("BUY", 5, Decimal("99.80"), through, {}, resting=True)
+    assert fills == [E.Fill(Decimal("99.80"), 5)]
+    assert E.take("BUY", 5, Decimal("99.80"), through, {}, resting=False) == []
+
+
+def test_engine_protection_prices_and_auto_bands() -> None:
+    from tron.sim.kite import engine as E
+
+    assert E.protection_price("BUY", Decimal("100"), Decimal("2"), Decimal("0.05")) == Decimal("102.00")
+    assert E.protection_price("SELL", Decimal("100.03"), Decimal("1"), Decimal("0.05")) == Decimal("99.05")
+    assert E.auto_protection_pct(Decimal("50"), False) == 2
+    assert E.auto_protection_pct(Decimal("500"), False) == 1
+    assert E.auto_protection_pct(Decimal("2500"), False) == Decimal("0.5")
+    assert E.auto_protection_pct(Decimal("5"), True) == 5 and E.auto_protection_pct(Decimal("80"), True) == 3
+    assert E.triggered("BUY", Decimal("10"), Decimal("10")) and not E.triggered(
+        "SELL", Decimal("10"), Decimal("10.05")
+    )

@@ -309,12 +309,17 @@ class KiteSim:
             q = p.quantity
             if q == 0:
                 continue
-            if p.product == "CNC" and q > 0:
+            if p.product == "CNC":
                 h = self.holdings.setdefault(
                     p.inst.tradingsymbol, {"inst": p.inst, "quantity": 0, "cost": Decimal(0)}
                 )
+                if q > 0:
+                    h["cost"] += p.average_price * q
+                elif h["quantity"]:
+                    h["cost"] -= h["cost"] / h["quantity"] * -q
                 h["quantity"] += q
-                h["cost"] += p.average_price * q
+                if h["quantity"] <= 0:
+                    del self.holdings[p.inst.tradingsymbol]
                 continue
             if p.product == "NRML":
                 n = Position(p.inst, p.product, overnight_quantity=q, close_price=p.last_price)
@@ -516,7 +521,12 @@ class KiteSim:
             "product": o.product,
             "quantity": o.quantity,
             "disclosed_quantity": o.disclosed_quantity,
-            "price": float(o.price),
+            # a protected MARKET order resting after a partial fill shows its protection price, as on Kite
+            "price": float(
+                o.working_limit
+                if o.order_type in ("MARKET", "SL-M") and o.status == E.OPEN and o.working_limit is not None
+                else o.price
+            ),
             "trigger_price": float(o.trigger_price),
             "average_price": float(o.average_price),
             "filled_quantity": o.filled_quantity,
@@ -995,6 +1005,23 @@ class KiteSim:
             cutoff = FNO_SQUARE_OFF if inst.is_derivative else EQUITY_SQUARE_OFF
             if j >= cutoff:
                 return "MIS orders are blocked after the auto square-off time. Use NRML/CNC or square off."
+        if o.product == "CNC" and o.transaction_type == "SELL":
+            held = int(self.holdings.get(inst.tradingsymbol, {}).get("quantity", 0))
+            pos = self.positions.get((inst.exchange, inst.tradingsymbol, "CNC"))
+            selling = sum(
+                x.pending_quantity
+                for x in self.orders.values()
+                if x.working
+                and x.product == "CNC"
+                and x.transaction_type == "SELL"
+                and x.tradingsymbol == inst.tradingsymbol
+            )
+            free = held + (pos.quantity if pos else 0) - selling
+            if o.quantity > free:
+                return (
+                    f"Insufficient holdings to sell {o.quantity} {inst.tradingsymbol} (CNC); "
+                    f"available quantity is {max(free, 0)}. Use MIS to sell short intraday."
+                )
         ltp = dec(q.last)
         price = o.price if o.order_type in ("LIMIT", "SL") and o.price > 0 else ltp
         available, *_ = self._available()
@@ -1101,7 +1128,7 @@ class KiteSim:
         rows = [p.to_kite() for p in self.positions.values()]
         day = []
         for p in self.positions.values():
-            if p.buy_quantity or p.sell_quantity:
+            if p.buy_quantity + p.sell_quantity > abs(p.overnight_quantity):  # traded today
                 r = p.to_kite()
                 r["overnight_quantity"] = 0
                 day.append(r)

@@ -29,7 +29,7 @@ class MarketView:
         self.gen = market.gen
         self.calendar = market.gen.calendar
         self.liquidity = liquidity
-        self._pos: dict[int, dict[str, int]] = {}
+        self._pos: dict[tuple[date, int], dict[str, int]] = {}
         self._daily: dict[date, tuple[dict[str, int], np.ndarray]] = {}
 
     # ------------------------------------------------------------------ time
@@ -59,11 +59,13 @@ class MarketView:
         return None if k is None else (day, k)
 
     def _index(self, day: DayData) -> dict[str, int]:
-        key = id(day)
+        """Symbol → row of a day's arrays. Keyed by (date, row count): a date's base day (stocks and the
+        index) and full day (plus its derivatives) differ in length and are each deterministic."""
+        key = (day.day, len(day.symbols))
         pos = self._pos.get(key)
-        if pos is None or len(pos) != len(day.symbols):
+        if pos is None:
             pos = {s: k for k, s in enumerate(day.symbols)}
-            if len(self._pos) > 32:
+            if len(self._pos) > 64:
                 self._pos.clear()
             self._pos[key] = pos
         return pos
