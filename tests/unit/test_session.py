@@ -169,6 +169,20 @@ def test_too_late_to_warm_up_is_a_clear_error() -> None:
         st.bollinger(20, 2.0, lag=1)
 
 
+def test_unreadable_documents_are_a_clear_error() -> None:
+    st = SessionState.new(["A", "B"])
+    for snap in snapshots(2, 3):
+        st.apply(snap)
+    doc = st.to_doc()
+    with pytest.raises(ValueError, match="array 'atr' is not readable"):
+        SessionState.from_doc({**doc, "arrays": {**doc["arrays"], "atr": "f8z:not base64!"}})
+    with pytest.raises(ValueError, match="array 'atr' has 3 values, expected 2"):
+        SessionState.from_doc({**doc, "arrays": {**doc["arrays"], "atr": "1.0,2.0,3.0"}})
+    with pytest.raises(ValueError, match="ring 'c' has"):
+        SessionState.from_doc({**doc, "ring": doc["ring"] + 1})
+    assert SessionState.from_doc(doc).to_doc() == doc  # the good document is untouched
+
+
 def test_older_list_format_documents_still_load() -> None:
     st = SessionState.new(["A", "B"])
     for snap in snapshots(2, 3):

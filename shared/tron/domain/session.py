@@ -32,6 +32,7 @@ index entry per element (its limit is 40,000 index entries per document)."""
 from __future__ import annotations
 
 import base64
+import binascii
 import zlib
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -412,20 +413,32 @@ class SessionState:
 
     @staticmethod
     def from_doc(d: dict[str, Any]) -> SessionState:
+        """The state a to_doc stored; a ValueError names what is unreadable or inconsistent."""
         n = len(d["symbols"])
-        arrays = {k: _unpack(v) for k, v in d["arrays"].items()}
         ring = int(d.get("ring", MIN_RING))
-        rings = {
-            k: _unpack(v).reshape(ring, n) if k in d.get("rings", {}) else np.full((ring, n), np.nan)
-            for k, v in ((k, d.get("rings", {}).get(k, "")) for k in _RING_KEYS)
-        }
+
+        def read(where: str, v: Any, shape: tuple[int, ...]) -> np.ndarray:
+            try:
+                x = _unpack(v)
+            except (ValueError, TypeError, zlib.error, binascii.Error) as e:
+                raise ValueError(f"session document: {where} is not readable: {e}") from None
+            if x.size != int(np.prod(shape)):
+                raise ValueError(
+                    f"session document: {where} has {x.size} values, expected {int(np.prod(shape))}"
+                )
+            return x.reshape(shape)
+
+        stored = d.get("rings", {})
         return SessionState(
             symbols=list(d["symbols"]),
             bars=int(d["bars"]),
             last_ts=d.get("last_ts"),
-            arrays=arrays,
+            arrays={k: read(f"array {k!r}", v, (n,)) for k, v in d["arrays"].items()},
             flags={k: list(v) for k, v in d.get("flags", {}).items()},
             or_minutes=int(d.get("or_minutes", 15)),
             needs=list(d.get("needs", [])),
-            rings=rings,
+            rings={
+                k: read(f"ring {k!r}", stored[k], (ring, n)) if k in stored else np.full((ring, n), np.nan)
+                for k in _RING_KEYS
+            },
         )

@@ -21,7 +21,7 @@ from typing import Any
 from tron.domain.models import Side
 from tron.domain.session import Bar, SessionState
 from tron.domain.strategies import breakout, reversion, trend
-from tron.domain.strategies.base import Param, Signal, SignalFn, StrategyDef, fire_once, ready
+from tron.domain.strategies.base import Param, Signal, SignalFn, StrategyDef
 
 __all__ = [
     "REGISTRY",
@@ -36,9 +36,6 @@ __all__ = [
     "run",
     "session_needs",
 ]
-
-_fire_once = fire_once  # the names the first two strategies used
-_ready = ready
 
 REGISTRY: dict[str, StrategyDef] = {s.name: s for s in (*breakout.DEFS, *trend.DEFS, *reversion.DEFS)}
 
