@@ -54,9 +54,9 @@ variable "trading_mode" {
 }
 
 variable "mount_secrets" {
-  description = "Expose the Secret Manager secrets to the functions. Deploying fails while a mounted secret has no version: on the very first apply pass false, add the versions (gcloud secrets versions add), then apply with true."
+  description = "Also expose each function's secrets as TRON_SECRET_* environment variables. Off by default: deployed functions read secrets through the Secret Manager API (tron.adapters.secretmanager, cached 300 s), which sees each morning's new kite-access-token version; a mounted value is fixed when the instance starts, and deploying fails while a mounted secret has no version."
   type        = bool
-  default     = true
+  default     = false
 }
 
 variable "pause_schedules" {
