@@ -198,10 +198,11 @@ def tf_workdir(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str
 
 @pytest.fixture(scope="module")
 def tf(tf_workdir: tuple[Path, dict[str, str]]) -> dict[str, Any]:
-    """Plans with static egress on and off (`terraform show -json` of each)."""
+    """Plans with static egress on (secrets not mounted, the default) and off (secrets mounted as env vars):
+    `terraform show -json` of each."""
     work, env = tf_workdir
     plans = {}
-    for label, egress in (("on", "true"), ("off", "false")):
+    for label, egress, mount in (("on", "true", "false"), ("off", "false", "true")):
         out = f"plan-{label}.bin"
         run_tf(
             [
@@ -210,7 +211,7 @@ def tf(tf_workdir: tuple[Path, dict[str, str]]) -> dict[str, Any]:
                 "-input=false",
                 "-no-color",
                 f"-out={out}",
-                *var_args({"enable_static_egress": egress}),
+                *var_args({"enable_static_egress": egress, "mount_secrets": mount}),
             ],
             work,
             env,
@@ -487,6 +488,18 @@ def test_bad_variables_are_refused_with_a_clear_message(tf_workdir: tuple[Path, 
     err = " ".join(proc.stderr.split())
     for message in ("never allUsers", "alert_email must be an e-mail address", "paper or live"):
         assert message in err, err[-3000:]
+
+
+def test_secrets_are_mounted_only_when_asked(tf: dict[str, Any]) -> None:
+    for f in by_index(tf["on"], "google_cloudfunctions2_function").values():
+        assert not f["service_config"][0].get("secret_environment_variables")
+    mounted = {
+        key: {v["key"] for v in f["service_config"][0]["secret_environment_variables"]}
+        for key, f in by_index(tf["off"], "google_cloudfunctions2_function").items()
+    }
+    assert mounted["tick_stocks"] == {"TRON_SECRET_KITE_API_KEY", "TRON_SECRET_KITE_ACCESS_TOKEN"}
+    assert mounted["kite_login"] == {"TRON_SECRET_KITE_API_KEY", "TRON_SECRET_KITE_API_SECRET"}
+    assert "TRON_SECRET_OPENAI_API_KEY" in mounted["plan_day"]
 
 
 def test_ops_pause_is_not_undone_by_apply() -> None:
