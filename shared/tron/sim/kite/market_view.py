@@ -31,6 +31,8 @@ class MarketView:
         self.liquidity = liquidity
         self._pos: dict[tuple[date, int], dict[str, int]] = {}
         self._daily: dict[date, tuple[dict[str, int], np.ndarray]] = {}
+        self._quotes: dict[tuple[date, int, str], Quote | None] = {}
+        self._books: dict[tuple[date, int, str], Book | None] = {}
 
     # ------------------------------------------------------------------ time
     def session(self, now: datetime) -> tuple[date, int]:
@@ -71,11 +73,18 @@ class MarketView:
         return pos
 
     def quote(self, d: date, j: int, symbol: str) -> Quote | None:
+        key = (d, j, symbol)
+        if key in self._quotes:
+            return self._quotes[key]
         found = self._data(d, symbol)
-        if found is None:
-            return None
-        day, k = found
-        return self.gen.quote(day, k, j, ist(d, time(9, 15)) + timedelta(minutes=j))
+        q = None
+        if found is not None:
+            day, k = found
+            q = self.gen.quote(day, k, j, ist(d, time(9, 15)) + timedelta(minutes=j))
+        if len(self._quotes) > 50_000:
+            self._quotes.clear()
+        self._quotes[key] = q
+        return q
 
     def vwap(self, d: date, j: int, symbol: str) -> Decimal:
         """The day's volume-weighted average price over completed minutes (typical price per bar)."""
@@ -139,6 +148,15 @@ class MarketView:
         return (round(float(o), 2), round(float(h), 2), round(float(lo), 2), round(float(c), 2), int(v))
 
     def book(self, inst: Listed, d: date, j: int) -> Book | None:
+        """The instrument's order book at a minute (deterministic, so cached like the quotes)."""
+        key = (d, j, inst.key)
+        if key not in self._books:
+            if len(self._books) > 50_000:
+                self._books.clear()
+            self._books[key] = self._book(inst, d, j)
+        return self._books[key]
+
+    def _book(self, inst: Listed, d: date, j: int) -> Book | None:
         q = self.quote(d, j, inst.tradingsymbol)
         if q is None:
             return None
