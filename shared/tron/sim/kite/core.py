@@ -362,6 +362,8 @@ class KiteSim:
                         self._open(o, d, minute, self._minute_ts(d, minute))
             if minute > self._minute_seen:
                 self._auto_square_off(d, minute)
+            if minute >= MINUTES:
+                continue  # 15:30: the session is over, nothing more trades
             for o in list(self.orders.values()):
                 if o.working and o.last_minute < minute:
                     self._match(o, d, minute, resting=True)
