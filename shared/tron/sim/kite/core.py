@@ -24,6 +24,7 @@ from tron.sim.kite.catalog import INDEX_SYMBOL, Catalog, Listed
 from tron.sim.kite.limits import RateLimiter
 from tron.sim.kite.market_view import MarketView, circuit_limits, dec
 from tron.sim.kite.portfolio import MarginRules, Position
+from tron.sim.kite.postbacks import Postbacks
 from tron.sim.market import EPOCH, MINUTES
 
 JSON = "application/json"
@@ -149,6 +150,7 @@ class KiteSim:
         liquidity: E.Liquidity | None = None,
         margins: MarginRules | None = None,
         user_id: str = "SIM001",
+        postback_url: str | None = None,
     ) -> None:
         self.market = market
         self.clock = clock or market.clock
@@ -164,6 +166,7 @@ class KiteSim:
         self.lock = threading.RLock()
         self.faults: list[Fault] = []
         self.requests = 0
+        self.postbacks = Postbacks(postback_url, api_key, api_secret) if postback_url else None
         self._catalogs: dict[date, Catalog] = {}
         self._order_seq = 0
         self._trade_seq = 0
@@ -497,7 +500,16 @@ class KiteSim:
     def _record(self, o: E.Order, ts: datetime) -> None:
         entry = self._order_dict(o)
         entry["order_timestamp"] = fmt(ts)
+        previous = o.history[-1] if o.history else None
         o.history.append(entry)
+        if self.postbacks is not None:
+            if o.status in E.TERMINAL:
+                self.postbacks.send(self._order_dict(o), self.user_id, o.status)
+            elif previous is not None and (
+                entry["filled_quantity"] != previous["filled_quantity"]
+                or previous["status"] == E.MODIFY_PENDING
+            ):
+                self.postbacks.send(self._order_dict(o), self.user_id, "UPDATE")
 
     def _order_dict(self, o: E.Order) -> dict[str, Any]:
         return {
