@@ -610,6 +610,17 @@ def test_orders_push_subscription(tf: dict[str, Any]) -> None:
         "roles/pubsub.publisher",
         "roles/pubsub.subscriber",
     } <= roles
+    agent_grants = {
+        "google_service_account_iam_member.pubsub_agent_token_creator": "roles/iam.serviceAccountTokenCreator",
+        "google_pubsub_topic_iam_member.pubsub_agent_dead_letter_publisher": "roles/pubsub.publisher",
+        "google_pubsub_subscription_iam_member.pubsub_agent_subscriber": "roles/pubsub.subscriber",
+    }
+    for address, role in agent_grants.items():
+        r = config_resource(tf["on"], address)
+        assert r["expressions"]["role"]["constant_value"] == role
+        assert "local.pubsub_agent" in r["expressions"]["member"]["references"], address
+    dl = config_resource(tf["on"], "google_pubsub_topic_iam_member.pubsub_agent_dead_letter_publisher")
+    assert "google_pubsub_topic.orders_dead_letter.name" in dl["expressions"]["topic"]["references"]
 
 
 def test_static_egress_switch(tf: dict[str, Any]) -> None:
