@@ -3,6 +3,7 @@ selection and sizing; each refusal says why."""
 
 from __future__ import annotations
 
+import json
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
@@ -374,3 +375,89 @@ def test_plan_documents_round_trip_the_new_limits() -> None:
 
 def test_time_helper() -> None:
     assert at(10, 1) - at(10, 0) == timedelta(minutes=1)
+
+
+# ------------------------------------------------------------------------------------------ services
+def _embedded(tmp_path):
+    from tron.adapters.clock import VirtualClock
+    from tron.bootstrap import embedded
+
+    s = load_settings(data_dir=tmp_path, symbols=3)
+    deps, _ = embedded(s, VirtualClock(at(9, 10)), tmp_path, log_to_archive=False)
+    return deps
+
+
+def test_strategy_statistics_roll_up_once_per_day(tmp_path) -> None:
+    from tron.services.orders import roll_up_stats
+
+    deps = _embedded(tmp_path)
+    prev = "2026-11-20"  # the trading day before 2026-11-23
+
+    def put(
+        iid: str, side: str, purpose: str, at_: str, realized: str, charges: str, asset: str = "stocks"
+    ) -> None:
+        deps.store.set(
+            f"days/{prev}/intents/{iid}",
+            {
+                "intent_id": iid, "asset": asset, "symbol": "A", "side": side, "purpose": purpose,
+                "strategy": "orb", "state": "filled",
+                "fill": {"qty": 10, "at": at_, "realized": realized, "charges": {"total": charges}},
+            },
+        )  # fmt: skip
+
+    put("1", "BUY", "entry", f"{prev}T10:00:00+05:30", "0", "10")
+    put("2", "SELL", "exit", f"{prev}T11:00:00+05:30", "500", "10")
+    put("3", "BUY", "entry", f"{prev}T10:00:00+05:30", "0", "10", asset="futures")  # another asset's
+    roll_up_stats(deps, Asset.STOCKS, DAY)
+    roll_up_stats(deps, Asset.STOCKS, DAY)  # idempotent: the day is folded once
+    doc = deps.store.get("stats/stocks")
+    assert doc["days"] == [prev]
+    assert StrategyStats.from_doc(doc["strategies"]["orb"]) == StrategyStats(
+        1, 1, Decimal("480"), Decimal("0")
+    )
+
+
+def test_paper_broker_rejects_partial_lots(tmp_path) -> None:
+    from tron.ports import OrderRejected
+
+    deps = _embedded(tmp_path)
+    deps.clock.set(at(10, 0))
+    fut = deps.market.instruments(Asset.FUTURES)[1]
+    bad = OrderIntent(
+        "x", DAY, Asset.FUTURES, fut.symbol, "NFO", Side.BUY, 64, Purpose.ENTRY, "orb", "", at(9, 59),
+        segment="futures",
+    )  # fmt: skip
+    with pytest.raises(OrderRejected, match="not a multiple of the lot size 65"):
+        deps.broker.place(bad)
+    ok = OrderIntent(**{**bad.__dict__, "qty": 130})
+    assert deps.broker.place(ok).filled_qty == 130
+
+
+def test_kill_switch_command(tmp_path, capsys: pytest.CaptureFixture[str]) -> None:
+    from tron.cli import main
+
+    state = str(tmp_path / "state.sqlite")
+    assert main(["kill-switch", "engage", "--state", state]) == 2
+    assert "needs a reason" in capsys.readouterr().err
+    assert (
+        main(["kill-switch", "engage", "--reason", "drill", "--by", "ops", "--state", state, "--json"]) == 0
+    )
+    doc = json.loads(capsys.readouterr().out)
+    assert (doc["engaged"], doc["reason"], doc["flatten"], doc["by"]) == (True, "drill", True, "ops")
+    assert main(["kill-switch", "status", "--state", state]) == 0
+    assert "ENGAGED: drill" in capsys.readouterr().out
+    assert main(["kill-switch", "release", "--state", state]) == 0
+    assert main(["kill-switch", "status", "--state", state, "--json"]) == 0
+    assert json.loads(capsys.readouterr().out.splitlines()[-1])["engaged"] is False
+    assert main(["kill-switch", "status", "--state", str(tmp_path / "nope.sqlite")]) == 2
+
+
+def test_an_assets_loss_budget_keeps_room_for_the_others() -> None:
+    lim = RiskLimits(account_capital=Decimal("1000000"), loss_budget_pct=Decimal("30"))  # ₹1,500 of ₹5,000
+    ex = Exposure(open_worst_loss=Decimal("1400"))  # all this asset's
+    assert entry_refusal(lim, ex, **{**KW, "worst_loss": Decimal("200")}) == (
+        "worst case would use more than this asset's 30% of the daily loss limit (₹1500)"
+    )
+    assert entry_refusal(lim, ex, **{**KW, "worst_loss": Decimal("100")}) is None
+    theirs = Exposure(open_worst_loss=Decimal("1400"), others_worst=Decimal("1400"))  # the others' risk
+    assert entry_refusal(lim, theirs, **{**KW, "worst_loss": Decimal("1500")}) is None

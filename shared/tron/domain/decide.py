@@ -22,6 +22,7 @@ from tron.domain.risk import (
     Candidate,
     Exposure,
     KillSwitch,
+    asset_headroom,
     entry_refusal,
     exposure_value,
     loss_limit_breached,
@@ -131,6 +132,8 @@ def exposure(ctx: TickContext) -> Exposure:
     ex = Exposure(
         realized_net=ctx.book.net + ctx.others_net,
         open_worst_loss=ctx.others_worst,
+        others_net=ctx.others_net,
+        others_worst=ctx.others_worst,
         entries_today=ctx.book.entries,
         entries_by_symbol=dict(ctx.book.entries_by_symbol),
         margin_used=ctx.margin_elsewhere,
@@ -354,7 +357,7 @@ def decide(ctx: TickContext) -> TickDecision:
         target = float(
             to_tick(price + side.sign * dist * TARGET_ATR / STOP_ATR, inst.tick_size, up=side is Side.SELL)
         )
-        headroom = risk.loss_limit + ex.realized_net - ex.open_worst_loss
+        headroom = min(risk.loss_limit + ex.realized_net - ex.open_worst_loss, asset_headroom(risk, ex))
         risk_pct, kelly_note = risk_pct_with_kelly(
             risk.risk_per_trade_pct, ctx.stats.get(sig.strategy), risk.kelly, risk.kelly_min_trades
         )

@@ -42,11 +42,17 @@ class RiskLimits:
     futures_margin_pct: Decimal = Decimal("12")
     kelly: bool = False  # size by half-Kelly from realised statistics (capped by risk_per_trade_pct)
     kelly_min_trades: int = 20  # closed trades of a strategy before its statistics are trusted
+    loss_budget_pct: Decimal = Decimal("100")  # share of the account's loss limit this asset may put at risk
 
     @property
     def loss_limit(self) -> Decimal:
         """The account's daily loss limit: the smaller of the rupee limit and the % of the account."""
         return min(self.daily_loss_limit, self.account * self.daily_loss_limit_pct / 100)
+
+    @property
+    def loss_budget(self) -> Decimal:
+        """What this asset's realised losses and open worst case may use of the account's loss limit."""
+        return self.loss_limit * self.loss_budget_pct / 100
 
     @property
     def account(self) -> Decimal:
@@ -71,6 +77,7 @@ class RiskLimits:
             "futures_margin_pct": str(self.futures_margin_pct),
             "kelly": self.kelly,
             "kelly_min_trades": self.kelly_min_trades,
+            "loss_budget_pct": str(self.loss_budget_pct),
         }
 
     @staticmethod
@@ -94,6 +101,7 @@ class RiskLimits:
             futures_margin_pct=D(str(d.get("futures_margin_pct", "12"))),
             kelly=bool(d.get("kelly", False)),
             kelly_min_trades=int(d.get("kelly_min_trades", 20)),  # type: ignore[call-overload]
+            loss_budget_pct=D(str(d.get("loss_budget_pct", "100"))),
         )
 
 
@@ -118,8 +126,10 @@ def exposure_value(limits: RiskLimits, segment: str, qty: int, price: float | De
 class Exposure:
     """What the governor needs to know about the day so far (from the book and pending intents)."""
 
-    realized_net: Decimal = Decimal("0")
+    realized_net: Decimal = Decimal("0")  # the account's (every asset)
     open_worst_loss: Decimal = Decimal("0")  # Σ loss at stop over open positions and pending entries
+    others_net: Decimal = Decimal("0")  # the parts of the two above from the other assets
+    others_worst: Decimal = Decimal("0")
     open_positions: int = 0  # open positions plus pending entries
     entries_today: int = 0
     entries_by_symbol: dict[str, int] = field(default_factory=dict)
@@ -211,6 +221,11 @@ def entry_refusal(
             return why
     if exposure.realized_net - exposure.open_worst_loss - worst_loss < -limits.loss_limit:
         return f"worst case would breach the daily loss limit ₹{limits.loss_limit}"
+    if asset_headroom(limits, exposure) - worst_loss < 0:
+        return (
+            f"worst case would use more than this asset's {limits.loss_budget_pct}% of the daily loss limit "
+            f"(₹{limits.loss_budget})"
+        )
     return None
 
 
@@ -236,6 +251,13 @@ def _capital_refusal(limits: RiskLimits, exposure: Exposure, c: Candidate) -> st
             f"(₹{exposure.margin_used} of ₹{limits.account} in use)"
         )
     return None
+
+
+def asset_headroom(limits: RiskLimits, exposure: Exposure) -> Decimal:
+    """What is left of the asset's loss budget: its budget plus its realised net minus its open worst case."""
+    own_net = exposure.realized_net - exposure.others_net
+    own_worst = exposure.open_worst_loss - exposure.others_worst
+    return limits.loss_budget + own_net - own_worst
 
 
 def loss_limit_breached(limits: RiskLimits, net_pnl: Decimal) -> bool:

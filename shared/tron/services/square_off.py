@@ -7,6 +7,7 @@ sends exits for positions still open without an exit in flight. Also callable by
 from __future__ import annotations
 
 import logging
+from datetime import time
 from typing import Any
 
 from tron.domain.decide import exits_for
@@ -15,6 +16,10 @@ from tron.services.deps import Deps, day_path, state_path
 from tron.services.orders import claim, load_context, publish
 
 log = logging.getLogger("tron.square_off")
+
+# Zerodha's own MIS square-off (kite-and-nse.md): ours must have finished before it, or each position left
+# is closed by the broker at ₹50 + GST per order.
+BROKER_SQUARE_OFF = {Asset.STOCKS: time(15, 20), Asset.FUTURES: time(15, 25), Asset.OPTIONS: time(15, 25)}
 
 
 def parse_assets(value: str) -> list[Asset]:
@@ -52,6 +57,12 @@ def square_off(deps: Deps, asset: str = "all", reason: str = "scheduled square-o
         intents = deps.store.transaction(body)
         publish(deps, intents)
         sent[a.value] = [i.intent_id for i in intents]
+        if intents and now.time() >= BROKER_SQUARE_OFF[a]:
+            log.error(
+                f"square-off {a}: {len(intents)} exit(s) sent after the broker's {BROKER_SQUARE_OFF[a]:%H:%M} "
+                "auto square-off",
+                extra={"component": "square_off", "correlation_id": day},
+            )
         log.info(
             f"square-off {a}: {len(intents)} exit(s) sent",
             extra={"component": "square_off", "correlation_id": day},
