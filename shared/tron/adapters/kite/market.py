@@ -24,6 +24,10 @@ from tron.ports import Clock
 QUOTE_BATCH = 500  # instruments per `quote` call (Kite's limit)
 INDEX = "NIFTY 50"
 UNDERLYING = "NIFTY"
+# The F&O fields of Instrument (expiry, strike, option type, underlying), filled when the model has them.
+FNO_FIELDS = {
+    f for f in ("expiry", "strike", "option_type", "underlying") if f in Instrument.__dataclass_fields__
+}
 SEGMENTS = {Asset.STOCKS: "equity_intraday", Asset.FUTURES: "futures", Asset.OPTIONS: "options"}
 
 
@@ -82,6 +86,15 @@ class KiteMarketData:
         return rows
 
     def _instrument(self, r: dict[str, Any], asset: Asset) -> Instrument:
+        kw: dict[str, Any] = {}
+        if asset is not Asset.STOCKS:
+            fno = {
+                "expiry": r.get("expiry") if isinstance(r.get("expiry"), date) else None,
+                "strike": float(r["strike"]) if asset is Asset.OPTIONS and r.get("strike") else None,
+                "option_type": r.get("instrument_type", ""),
+                "underlying": INDEX if r.get("name") == UNDERLYING else str(r.get("name", "")),
+            }
+            kw = {k: v for k, v in fno.items() if k in FNO_FIELDS}
         return Instrument(
             symbol=r["tradingsymbol"],
             exchange=r["exchange"],
@@ -89,8 +102,9 @@ class KiteMarketData:
             token=int(r["instrument_token"]),
             lot_size=int(r["lot_size"]) or 1,
             tick_size=Decimal(str(r["tick_size"])),
-            sector=self.sectors.get(r["tradingsymbol"], ""),
+            sector=self.sectors.get(r["tradingsymbol"], "" if asset is Asset.STOCKS else "Index"),
             segment=SEGMENTS[asset],
+            **kw,
         )
 
     def instruments(self, asset: Asset) -> list[Instrument]:

@@ -1,0 +1,419 @@
+"""TRON's Kite adapters driving the real `kiteconnect` client against the Kite simulator on loopback: every
+route they use, 429s, network errors, rejections, token expiry, partial fills, market protection, and the
+crash between the broker's accept and TRON's record — resolved by adopting the order by its tag."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import logging
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.integration.kite_sim import KiteSimHandle, running_kite_sim
+from tron.adapters.env_secrets import EnvSecrets
+from tron.adapters.kite import (
+    API_SECRET_SECRET,
+    CircuitBreaker,
+    KiteBroker,
+    KiteMarketData,
+    KiteSession,
+    KiteTokenExchange,
+    RateLimiter,
+    TokenExpired,
+)
+from tron.bootstrap import embedded
+from tron.domain.models import Asset, OrderIntent, Purpose, Side
+from tron.domain.money import to_tick
+from tron.domain.timeutil import ist
+from tron.ports import BrokerUnavailable, OrderRejected
+from tron.services.deps import Deps, book_path, day_path, intent_path
+from tron.services.execute_order import Busy, execute_order
+from tron.services.kite_login import LoginError, answer, complete_login
+from tron.services.orders import intent_doc
+from tron.services.plan_day import plan_day
+from tron.settings import load_settings
+from tron.sim.kite import engine as E
+
+DAY = date(2026, 11, 23)
+TICK = Decimal("0.05")
+
+
+@pytest.fixture(autouse=True)
+def _defaults_only(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The settings' defaults, not the repository's config/tron.yaml (which other work may be changing)."""
+    empty = tmp_path / "tron.yaml"
+    empty.write_text("{}\n")
+    monkeypatch.setenv("TRON_CONFIG", str(empty))
+
+
+class FakeTime:
+    """A monotonic timer shared by the simulator's rate limiter and the client's sleeps."""
+
+    def __init__(self) -> None:
+        self.t = 1000.0
+
+    def monotonic(self) -> float:
+        return self.t
+
+    def sleep(self, s: float) -> None:
+        self.t += s
+
+
+REQUESTS = itertools.count(100)
+
+
+def login(ks: KiteSimHandle, secrets: EnvSecrets) -> dict[str, Any]:
+    """The daily login through POST /session/token with the real client (a request token is good once)."""
+    secrets.put(API_SECRET_SECRET, ks.api_secret)
+    token = f"req{next(REQUESTS)}"
+    return complete_login(secrets, KiteTokenExchange(ks.api_key, secrets, ks.url), token, ks.clock)
+
+
+def adapters(
+    ks: KiteSimHandle, ft: FakeTime | None = None, limits: bool = False, **broker_kw: Any
+) -> tuple[KiteSession, KiteMarketData, KiteBroker]:
+    ft = ft or FakeTime()
+    secrets = EnvSecrets({})
+    login(ks, secrets)
+    session = KiteSession(
+        ks.api_key,
+        secrets,
+        ks.url,
+        limiter=RateLimiter(monotonic=ft.monotonic, sleep=ft.sleep, enabled=limits),
+        breaker=CircuitBreaker(5, 30, ft.monotonic),
+        backoff=0.5,
+        sleep=ft.sleep,
+    )
+    symbols = [i.symbol for i in ks.market.instruments(Asset.STOCKS)]
+    market = KiteMarketData(session, ks.clock, symbols, {"AXISBANK": "Banks"})
+    broker = KiteBroker(
+        session, ks.clock, **{"follow_polls": 2, "poll_interval": 0.0, "sleep": ft.sleep, **broker_kw}
+    )
+    return session, market, broker
+
+
+def intent(
+    symbol: str = "AXISBANK",
+    qty: int = 10,
+    side: Side = Side.BUY,
+    purpose: Purpose = Purpose.ENTRY,
+    at: datetime | None = None,
+    exchange: str = "NSE",
+    asset: Asset = Asset.STOCKS,
+) -> OrderIntent:
+    at = at or ist(DAY, time(10, 0))
+    return OrderIntent(
+        intent_id=f"{DAY:%Y%m%d}-{asset}-orb-{symbol}-{purpose}-{at:%H%M}",
+        day=DAY,
+        asset=asset,
+        symbol=symbol,
+        exchange=exchange,
+        side=side,
+        qty=qty,
+        purpose=purpose,
+        strategy="orb",
+        reason="integration test",
+        decided_at=at,
+        segment="equity_intraday" if asset is Asset.STOCKS else "futures",
+    )
+
+
+@pytest.fixture
+def ks() -> Iterator[KiteSimHandle]:
+    with running_kite_sim(symbols=10) as handle:
+        yield handle
+
+
+# ---------------------------------------------------------------------------------------------- login
+def test_the_daily_login_exchanges_the_request_token_for_a_stored_access_token(ks: KiteSimHandle) -> None:
+    secrets = EnvSecrets({})
+    out = login(ks, secrets)
+    token = secrets.get("kite_access_token")
+    assert token and token not in json.dumps(out)
+    assert out["user_id"] == "SIM001" and out["valid_until"] == "2026-11-24T06:00:00+05:30"
+    ks.client(login=False).set_access_token(token)
+    # a request token is good once; a wrong api secret is refused; neither stores anything
+    again = EnvSecrets({})
+    again.put(API_SECRET_SECRET, ks.api_secret)
+    used = f"req{next(REQUESTS) - 1}"
+    status, body = answer(again, KiteTokenExchange(ks.api_key, again, ks.url), used, ks.clock)
+    assert status == 400 and "refused" in body["error"] and again.get("kite_access_token") is None
+    bad = EnvSecrets({})
+    bad.put(API_SECRET_SECRET, "wrong")
+    with pytest.raises(LoginError, match="checksum"):
+        complete_login(bad, KiteTokenExchange(ks.api_key, bad, ks.url), "fresh1", ks.clock)
+
+
+# ---------------------------------------------------------------------------------------------- market data
+def test_instruments_for_every_asset_with_lot_and_tick_sizes_cached_per_day(ks: KiteSimHandle) -> None:
+    session, market, _ = adapters(ks)
+    stocks = market.instruments(Asset.STOCKS)
+    assert [i.symbol for i in stocks] == [i.symbol for i in ks.market.instruments(Asset.STOCKS)]
+    axis = next(i for i in stocks if i.symbol == "AXISBANK")
+    assert (axis.exchange, axis.lot_size, axis.tick_size, axis.sector) == ("NSE", 1, Decimal("0.05"), "Banks")
+    futs = market.instruments(Asset.FUTURES)
+    assert futs and all(f.exchange == "NFO" and f.lot_size == 65 and f.segment == "futures" for f in futs)
+    assert [f.symbol for f in futs] == [i.symbol for i in ks.market.instruments(Asset.FUTURES)]
+    opts = market.instruments(Asset.OPTIONS)
+    assert [o.symbol for o in opts] == [i.symbol for i in ks.market.instruments(Asset.OPTIONS)]
+    assert {o.symbol[-2:] for o in opts} == {"CE", "PE"}
+    market.instruments(Asset.STOCKS)
+    assert session.calls["instruments"] == 2  # NSE and NFO, once each today
+    ks.advance(minutes=24 * 60)
+    login(ks, session.secrets)  # type: ignore[arg-type]  (yesterday's token expired at 06:00)
+    market.instruments(Asset.STOCKS)
+    assert session.calls["instruments"] == 3  # a new day reads the dump again
+
+
+def test_a_snapshot_is_kites_quote_in_ist_batched_under_the_limit() -> None:
+    with running_kite_sim(symbols=600) as ks:
+        session, market, _ = adapters(ks)
+        symbols = [i.symbol for i in market.instruments(Asset.STOCKS)]
+        snap = market.snapshot(symbols)  # the simulator refuses more than 500 per call, as Kite does
+        assert session.calls["quote"] == 2 and len(snap.quotes) == 600
+        ref = ks.market.snapshot(symbols)
+        for s in ("AXISBANK", "SYN600"):
+            q, r = snap.quotes[s], ref.quotes[s]
+            assert q.ts == ks.clock.now() and q.ts.utcoffset() == timedelta(hours=5, minutes=30)
+            assert (q.last, q.volume, q.open, q.high, q.low, q.prev_close) == (
+                r.last, r.volume, r.open, r.high, r.low, r.prev_close
+            )  # fmt: skip
+            assert q.bid == r.bid and q.ask == r.ask
+        index = market.snapshot(["NIFTY 50"]).quotes["NIFTY 50"]
+        assert index.volume == 0 and index.bid == index.ask == index.last
+
+
+def test_daily_history_is_the_sessions_before_the_day(ks: KiteSimHandle) -> None:
+    session, market, _ = adapters(ks)
+    bars = market.daily_history("NIFTY 50", DAY, 10)
+    ref = ks.market.daily_history("NIFTY 50", DAY, 10)
+    assert [b.day for b in bars] == [b.day for b in ref] and len(bars) == 10
+    assert [round(b.close, 2) for b in bars] == [round(b.close, 2) for b in ref]
+    market.daily_history("NIFTY 50", DAY, 10)
+    assert session.calls["historical_data"] == 1  # cached
+    prev = market.minute_history("AXISBANK", date(2026, 11, 20))
+    assert len(prev) == 375 and prev[0]["date"].hour == 9
+    assert market.warm_up(DAY, ["NIFTY 50"], 10) == 10
+
+
+# ---------------------------------------------------------------------------------------------- orders
+def test_place_follow_status_positions_modify_cancel(ks: KiteSimHandle) -> None:
+    _, market, broker = adapters(ks)
+    assert broker.preflight() is None
+    it = intent()
+    o = broker.place(it)
+    assert (o.status, o.filled_qty, o.tag) == ("COMPLETE", 10, it.tag)
+    ask = market.snapshot(["AXISBANK"]).quotes["AXISBANK"].ask
+    assert o.avg_price == Decimal(str(ask)) and o.ts == ks.clock.now()
+    assert broker.order_status(o.order_id).status == "COMPLETE"
+    assert [(p.symbol, p.quantity, p.product) for p in broker.positions()] == [("AXISBANK", 10, "MIS")]
+    sent = broker.orders()[0]
+    assert sent["market_protection"] == -1 and sent["tag"] == it.tag and sent["order_type"] == "MARKET"
+    # modify and cancel a resting LIMIT order (placed with the raw client: TRON itself sends MARKET only)
+    kite = ks.client()
+    kite.set_access_token(broker.session.secrets.get("kite_access_token"))
+    limit_id = kite.place_order(
+        variety="regular", exchange="NSE", tradingsymbol="AXISBANK", transaction_type="BUY", quantity=1,
+        product="MIS", order_type="LIMIT", price=float(to_tick(ask * 0.95, TICK)),
+    )  # fmt: skip
+    assert broker.modify(limit_id, price=to_tick(ask * 0.96, TICK)) == limit_id
+    assert broker.order_status(limit_id).status == "OPEN"
+    broker.cancel(limit_id)
+    assert broker.order_status(limit_id).status == "REJECTED"  # cancelled with nothing filled
+    with pytest.raises(OrderRejected, match=r"OrderException.*cancelled"):
+        broker.cancel(limit_id)
+
+
+def test_market_protection_is_never_zero(ks: KiteSimHandle) -> None:
+    with pytest.raises(ValueError, match="market_protection"):
+        adapters(ks, market_protection=0)
+    _, _, broker = adapters(ks, market_protection=3)
+    broker.place(intent())
+    assert broker.orders()[-1]["market_protection"] == 3
+    kite = ks.client()  # what Kite does with 0, and why the adapter never sends it
+    oid = kite.place_order(
+        variety="regular", exchange="NSE", tradingsymbol="AXISBANK", transaction_type="BUY", quantity=1,
+        product="MIS", order_type="MARKET", market_protection=0,
+    )  # fmt: skip
+    last = kite.order_history(oid)[-1]
+    assert last["status"] == "REJECTED" and "market protection" in last["status_message"]
+
+
+def test_a_partial_fill_is_followed_then_the_rest_cancelled() -> None:
+    with running_kite_sim(symbols=10, liquidity=E.Liquidity(equity=Decimal("20000"))) as ks:
+        _, _, broker = adapters(ks)
+        o = broker.place(intent(qty=400))
+        assert o.status == "CANCELLED" and 0 < o.filled_qty < 400
+        hist = broker.session.call("other", "h", lambda c: c.order_history(o.order_id))
+        assert hist[-1]["cancelled_quantity"] == 400 - o.filled_qty
+        assert [p.quantity for p in broker.positions()] == [o.filled_qty]
+
+
+# ---------------------------------------------------------------------------------------------- errors
+def test_429_is_retried_with_backoff_and_the_client_side_limiter_avoids_it() -> None:
+    ft = FakeTime()
+    with running_kite_sim(symbols=10, rate_limits=True, timer=ft.monotonic) as ks:
+        session, market, _ = adapters(ks, ft)
+        market.snapshot(["AXISBANK"])
+        assert "BEL" in market.snapshot(["BEL"]).quotes  # 1 quote/s: 429, then retried after backoff
+        assert session.retried == 2  # 0.5 s later still inside Kite's second; 1.0 s more and it is not
+        limited, market2, _ = adapters(ks, ft, limits=True)
+        ft.sleep(5)
+        for s in ("AXISBANK", "BEL", "ADANIENT"):
+            market2.snapshot([s])
+        assert limited.retried == 0 and limited.limiter.waited == pytest.approx(2.0)
+
+
+def test_network_errors_are_retried_then_broker_unavailable(ks: KiteSimHandle) -> None:
+    session, market, broker = adapters(ks)
+    ks.sim.drop_connection_next("/quote")
+    assert "AXISBANK" in market.snapshot(["AXISBANK"]).quotes and session.retried == 1
+    ks.sim.fail_next("/user/profile", "NetworkException", 503, "Kite OMS unreachable", times=4)
+    why = broker.preflight()
+    assert why is not None and "Kite unreachable" in why and "NetworkException (HTTP 503)" in why
+    ks.sim.fail_next("/quote", "NetworkException", 503, times=20)
+    for _ in range(2):  # the breaker (5 failures) opens: the next call does not reach Kite
+        with pytest.raises(BrokerUnavailable):
+            market.snapshot(["AXISBANK"])
+    before = ks.sim.requests
+    with pytest.raises(BrokerUnavailable, match="circuit open"):
+        market.snapshot(["AXISBANK"])
+    assert ks.sim.requests == before
+
+
+# ---------------------------------------------------------------------------------------------- the executor
+@dataclass
+class Day:
+    ks: KiteSimHandle
+    deps: Deps
+
+
+@pytest.fixture
+def day(ks: KiteSimHandle, tmp_path: Path) -> Day:
+    return make_day(ks, tmp_path)
+
+
+def make_day(ks: KiteSimHandle, tmp_path: Path) -> Day:
+    s = load_settings(
+        data_dir=tmp_path,
+        symbols=10,
+        broker="kite",
+        kite={"root": ks.url, "rate_limits": False, "follow_polls": 2, "poll_interval_s": 0},
+    )
+    deps, _ = embedded(s, ks.clock, tmp_path, log_to_archive=False)
+    assert isinstance(deps.broker, KiteBroker)
+    login(ks, deps.secrets)  # type: ignore[arg-type]
+    doc = plan_day(deps)  # preflight, instruments and history through the simulator
+    assert doc["halted"] is None, doc["halted"]
+    return Day(ks, deps)
+
+
+def deliver(d: Day, it: OrderIntent) -> str:
+    if d.deps.store.get(intent_path(DAY.isoformat(), it.intent_id)) is None:
+        d.deps.store.create(intent_path(DAY.isoformat(), it.intent_id), intent_doc(it, d.ks.clock.now()))
+    return execute_order(d.deps, json.dumps(it.to_dict()).encode())
+
+
+def book(d: Day) -> dict[str, Any]:
+    return d.deps.store.get(book_path(DAY.isoformat(), "stocks")) or {}
+
+
+def test_input_and_order_errors_are_recorded_rejections(day: Day, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO)
+    fut = day.deps.market.instruments(Asset.FUTURES)[0]
+    odd = intent(fut.symbol, qty=10, exchange="NFO", asset=Asset.FUTURES)  # not a whole lot
+    assert deliver(day, odd) == "rejected"
+    doc = day.deps.store.get(intent_path(DAY.isoformat(), odd.intent_id))
+    assert "InputException" in doc["history"][-1]["reason"] and "lot size" in doc["history"][-1]["reason"]
+    huge = intent("AXISBANK", qty=100_000, at=ist(DAY, time(10, 1)))  # RMS: insufficient funds → REJECTED
+    assert deliver(day, huge) == "rejected"
+    doc = day.deps.store.get(intent_path(DAY.isoformat(), huge.intent_id))
+    assert "Insufficient funds" in doc["history"][-1]["reason"]
+    assert book(day)["orders_rejected"] == 1
+    assert any(r.levelname == "ERROR" and "order rejected" in r.getMessage() for r in caplog.records)
+
+
+def test_an_expired_token_halts_entries_with_an_error_and_exits_go_through_after_a_login(
+    day: Day, caplog: pytest.LogCaptureFixture
+) -> None:
+    entry = intent("AXISBANK", qty=5)
+    assert deliver(day, entry) == "filled"
+    day.ks.sim.expire_tokens()
+    assert "TokenException" in day.deps.broker.preflight()
+    day.ks.advance(minutes=1)
+    second = intent("BEL", qty=5, at=ist(DAY, time(10, 1)))
+    assert deliver(day, second) == "rejected"
+    halted = day.deps.store.get(day_path(DAY.isoformat()))["halted"]
+    assert "Kite session expired" in halted and "TokenException" in halted
+    assert any(r.levelname == "ERROR" and "entries halted" in r.getMessage() for r in caplog.records)
+    exit_ = intent("AXISBANK", qty=5, side=Side.SELL, purpose=Purpose.EXIT, at=ist(DAY, time(10, 1)))
+    with pytest.raises(TokenExpired):  # not rejected: delivered again until it goes through
+        deliver(day, exit_)
+    login(day.ks, day.deps.secrets)  # the user logs in again
+    day.ks.advance(seconds=30)  # past the placing lease
+    assert deliver(day, exit_) == "filled"
+    assert book(day)["positions"] == {}
+    later = intent("ADANIENT", qty=5, at=ist(DAY, time(10, 2)))
+    assert deliver(day, later) == "rejected"  # the day stays halted for entries
+
+
+def test_a_partial_fill_books_what_was_filled(tmp_path: Path) -> None:
+    with running_kite_sim(symbols=10, liquidity=E.Liquidity(equity=Decimal("20000"))) as ks:
+        d = make_day(ks, tmp_path)
+        it = intent("AXISBANK", qty=400)
+        assert deliver(d, it) == "filled"
+        doc = d.deps.store.get(intent_path(DAY.isoformat(), it.intent_id))
+        filled = doc["fill"]["qty"]
+        assert 0 < filled < 400 and book(d)["positions"]["AXISBANK"]["qty"] == filled
+        assert [p.quantity for p in d.deps.broker.positions()] == [filled]
+
+
+class CrashAfterPlace:
+    """The executor's process dies after Kite accepted the order and before TRON recorded it."""
+
+    def __init__(self, inner: KiteBroker) -> None:
+        self.inner = inner
+
+    def place(self, it: OrderIntent) -> Any:
+        self.inner.place(it)
+        raise RuntimeError("process killed after the broker accepted the order")
+
+    def find_by_tag(self, d: date, tag: str) -> Any:
+        return self.inner.find_by_tag(d, tag)
+
+    def preflight(self) -> str | None:
+        return self.inner.preflight()
+
+
+def test_a_crash_after_kite_accepted_is_resolved_by_adopting_the_order_by_tag(day: Day) -> None:
+    kite = day.deps.broker
+    it = intent("AXISBANK", qty=7)
+    day.deps.broker = CrashAfterPlace(kite)  # type: ignore[assignment]
+    with pytest.raises(RuntimeError, match="killed"):
+        deliver(day, it)
+    day.deps.broker = kite
+    with pytest.raises(Busy):  # the placing lease is still held
+        deliver(day, it)
+    day.ks.advance(seconds=30)
+    assert deliver(day, it) == "adopted"
+    assert deliver(day, it) == "duplicate"
+    tagged = [o for o in kite.orders() if o["tag"] == it.tag]
+    assert len(tagged) == 1  # exactly one order at the broker for the intent
+    doc = day.deps.store.get(intent_path(DAY.isoformat(), it.intent_id))
+    assert doc["order_id"] == tagged[0]["order_id"] and doc["fill"]["adopted"] and doc["attempts"] == 2
+    assert book(day)["positions"]["AXISBANK"]["qty"] == 7
+
+
+def test_an_answer_lost_after_kite_placed_the_order_is_adopted_not_sent_again(day: Day) -> None:
+    day.ks.sim.fail_next("/orders", "NetworkException", 503, "gateway timeout", method="POST", after=True)
+    it = intent("BEL", qty=3)
+    assert deliver(day, it) == "filled"
+    tagged = [o for o in day.deps.broker.orders() if o["tag"] == it.tag]
+    assert len(tagged) == 1 and tagged[0]["status"] == "COMPLETE"
