@@ -1002,3 +1002,42 @@ def test_postbacks_carry_kites_checksum() -> None:
         expected = hashlib.sha256((p["order_id"] + p["order_timestamp"] + "sim-secret").encode()).hexdigest()
         assert p["checksum"] == expected and p["app_id"] == "sim" and p["user_id"] == "SIM001"
     assert got[0]["unfilled_quantity"] == 50 and got[-1]["filled_quantity"] == book + 50
+
+
+def test_an_order_can_be_modified_at_most_25_times(kite_sim: KiteSimHandle) -> None:
+    kite = kite_sim.client()
+    ltp = kite.ltp("NSE:TCS")["NSE:TCS"]["last_price"]
+    low = round(round(ltp * 0.9 / 0.05) * 0.05, 2)
+    oid = place(kite, "TCS", qty=1, order_type="LIMIT", price=low)
+    for i in range(25):
+        kite.modify_order("regular", oid, price=round(low - 0.05 * (i + 1), 2))
+    with pytest.raises(kex.OrderException, match="modifications"):
+        kite.modify_order("regular", oid, price=round(low - 5, 2))
+
+
+# ---------------------------------------------------------------------------------------------- calculators
+def test_order_margins_basket_and_virtual_contract_note(kite_sim: KiteSimHandle) -> None:
+    kite = kite_sim.client()
+    ltp = kite.ltp("NSE:INFY")["NSE:INFY"]["last_price"]
+    order = {
+        "exchange": "NSE",
+        "tradingsymbol": "INFY",
+        "transaction_type": "BUY",
+        "variety": "regular",
+        "product": "MIS",
+        "order_type": "MARKET",
+        "quantity": 100,
+        "price": 0,
+        "trigger_price": 0,
+    }
+    m = kite.order_margins([order])[0]
+    assert m["total"] == pytest.approx(ltp * 100 / 5, abs=0.01) and m["leverage"] == 5
+    assert m["charges"]["total"] > 0 and m["charges"]["transaction_tax_type"] == "stt"
+    basket = kite.basket_order_margins([order, {**order, "tradingsymbol": "TCS"}])
+    assert basket["initial"]["total"] == pytest.approx(sum(o["total"] for o in basket["orders"]), abs=0.01)
+    note = kite.get_virtual_contract_note([{**order, "transaction_type": "SELL", "average_price": 1500}])
+    c = note[0]["charges"]
+    # intraday sell of ₹1,50,000: brokerage min(0.03%, ₹20) = ₹20, STT 0.025% = ₹37.5 → ₹38 (rupee-rounded)
+    assert c["brokerage"] == 20 and c["transaction_tax"] == 38
+    with pytest.raises(kex.InputException):
+        kite.order_margins([{"exchange": "NSE"}])
