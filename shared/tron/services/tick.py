@@ -1,7 +1,11 @@
 """tick: once a minute per asset — one batched snapshot, the pure decision, claimed and published intents.
 
-Storage per tick is O(1) in the universe size: the day, the asset's state and its book are read; the state
-and any new intents are written in one transaction."""
+Storage per tick is O(1) in the universe size: the day, the asset's state and its book, the other assets'
+books (the account-wide loss limit and margin), the kill switch (control/kill_switch) and, with half-Kelly
+on, the strategy statistics are read; the state and any new intents are written in one transaction. The
+first tick of a day picks the asset's instruments (the futures roll, the options expiry) and folds the
+previous day's closed trades into stats/{asset}. An engaged kill switch is logged once per asset at ERROR
+with "halt" in the message (the terraform halt metric alerts on it)."""
 
 from __future__ import annotations
 

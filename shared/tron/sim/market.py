@@ -7,7 +7,13 @@ bridge from the open to the close with U-shaped volatility, sampled four times a
 lows; volume is high at the open and close; quotes carry a bid/ask spread on the tick grid.
 
 Snapshot semantics: the quote at minute mark 09:15+j reflects the market after j completed minutes (at
-09:15 the opening price and no volume; at 15:30 the close)."""
+09:15 the opening price and no volume; at 15:30 the close). ``minute_bars`` gives the same data as Kite's
+historical 1-minute candles (completed minutes only).
+
+NIFTY futures and options (``sim/derivatives.py``) are priced from the index's minute path: they are listed
+by ``instruments(Asset.FUTURES | Asset.OPTIONS)`` and quoted by ``snapshot`` and ``minute_bars`` like any
+symbol. The daily model draws each quantity from its own generator, so a day's data never depends on which
+date was asked first."""
 
 from __future__ import annotations
 
