@@ -108,7 +108,7 @@ def aggregate(signals: Iterable[Signal], min_agreement: int = 1) -> list[Signal]
             Signal(
                 lead.symbol,
                 lead.side,
-                round(conf, 6),
+                conf,
                 lead.strategy,
                 reason,
                 lead.price,
