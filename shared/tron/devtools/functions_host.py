@@ -112,6 +112,7 @@ class FunctionsHost:
         self.deps = deps
         self.meter = meter
         self.gate = PushGate()
+        self.seconds: dict[str, list[float]] = {}  # wall time of each invocation, by function
         self._lock: contextlib.AbstractContextManager[Any] = (
             threading.Lock() if serialize else contextlib.nullcontext()
         )
@@ -154,7 +155,9 @@ class FunctionsHost:
                 return start_response(st, headers, exc_info)
 
             with self._lock, self._metered(name):
+                t0 = time.perf_counter()
                 out = list(app(environ, capture))  # run it to completion inside the lock and the meter
+                self.seconds.setdefault(name, []).append(time.perf_counter() - t0)
             if message_id is not None:
                 self.gate.record(message_id, bool(status) and status[0].startswith("2"))
             return out
