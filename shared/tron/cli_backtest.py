@@ -199,7 +199,8 @@ def _print_table(summary: dict[str, Any], report: Path | None) -> None:
     from rich.table import Table
 
     out = Console()
-    t = Table(title=f"TRON backtest: {summary['strategy']} ({summary['mode']}, {summary['days']} days)")
+    days = f"{summary['days']} day{'' if summary['days'] == 1 else 's'}"
+    t = Table(title=f"TRON backtest: {summary['strategy']} ({summary['mode']}, {days})")
     t.add_column("metric")
     t.add_column("value", justify="right")
     for k in (
