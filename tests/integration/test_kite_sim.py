@@ -1041,3 +1041,28 @@ def test_order_margins_basket_and_virtual_contract_note(kite_sim: KiteSimHandle)
     assert c["brokerage"] == 20 and c["transaction_tax"] == 38
     with pytest.raises(kex.InputException):
         kite.order_margins([{"exchange": "NSE"}])
+
+
+def test_the_next_day_opens_with_yesterdays_realised_pnl_and_settled_expiries(
+    kite_sim: KiteSimHandle,
+) -> None:
+    kite = kite_sim.client()
+    buy = place(kite, "SBIN", qty=100)
+    kite_sim.advance(minutes=30)
+    sell = place(kite, "SBIN", qty=100, side="SELL")
+    realised = (last(kite, sell)["average_price"] - last(kite, buy)["average_price"]) * 100
+    expiring = next(
+        r
+        for r in kite.instruments("NFO")
+        if r["instrument_type"] == "FUT" and r["expiry"] == date(2026, 11, 23)
+    )
+    fut = place(kite, expiring["tradingsymbol"], exchange="NFO", qty=65, product="NRML")
+    fut_avg = last(kite, fut)["average_price"]
+    kite_sim.set(datetime(2026, 11, 23, 15, 29, tzinfo=IST))
+    final = kite_sim.market.gen.full_day(date(2026, 11, 23))
+    settle = round(float(final.c[final.symbols.index(expiring["tradingsymbol"]), -1]), 2)
+    kite_sim.set(datetime(2026, 11, 25, 9, 15, tzinfo=IST))
+    kite = kite_sim.client()
+    assert kite.positions()["net"] == []  # the expired future was settled, not carried
+    opening = kite.margins("equity")["available"]["opening_balance"]
+    assert opening == pytest.approx(1_000_000 + realised + (settle - fut_avg) * 65, abs=0.02)

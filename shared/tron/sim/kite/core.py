@@ -305,6 +305,10 @@ class KiteSim:
 
     # ================================================================== the day and lazy matching
     def _reset_day(self, d: date | None) -> None:
+        """Start a new trading day: an empty order and trade book; yesterday's realised P&L (MIS closed out,
+        CNC sales against holdings, expired F&O settled at their last price) moves into the opening balance;
+        CNC buys become holdings; NRML positions carry as overnight quantity at their average price."""
+        previous_day = getattr(self, "day", None)
         self.day = d
         self.orders: dict[str, E.Order] = {}
         self.trades: list[dict[str, Any]] = []
@@ -312,9 +316,17 @@ class KiteSim:
         carried = getattr(self, "positions", {})
         self.positions: dict[tuple[str, str, str], Position] = {}
         self.holdings: dict[str, dict[str, Any]] = getattr(self, "holdings", {})
+        booked = Decimal(0)
         for key, p in carried.items():
             q = p.quantity
+            booked += p.realised
             if q == 0:
+                continue
+            expired = p.inst.expiry is not None and previous_day is not None and p.inst.expiry <= previous_day
+            if (
+                expired or p.product == "MIS"
+            ):  # settled at the last price (MIS only if the square-off could not fill)
+                booked += (p.last_price - p.average_price) * q
                 continue
             if p.product == "CNC":
                 h = self.holdings.setdefault(
@@ -323,15 +335,18 @@ class KiteSim:
                 if q > 0:
                     h["cost"] += p.average_price * q
                 elif h["quantity"]:
-                    h["cost"] -= h["cost"] / h["quantity"] * -q
+                    held_avg = h["cost"] / h["quantity"]
+                    booked += (p.average_price - held_avg) * -q  # sold from holdings at p.average_price
+                    h["cost"] -= held_avg * -q
                 h["quantity"] += q
                 if h["quantity"] <= 0:
                     del self.holdings[p.inst.tradingsymbol]
                 continue
-            if p.product == "NRML":
-                n = Position(p.inst, p.product, overnight_quantity=q, close_price=p.last_price)
-                n.apply("BUY" if q > 0 else "SELL", abs(q), p.average_price)
-                self.positions[key] = n
+            n = Position(p.inst, p.product, overnight_quantity=q, close_price=p.last_price)
+            n.apply("BUY" if q > 0 else "SELL", abs(q), p.average_price)
+            n.last_price = p.last_price
+            self.positions[key] = n
+        self.capital += booked.quantize(Decimal("0.01"))
         self._minute_seen = -1
         for o in getattr(self, "_amo_carry", []):
             self.orders[o.order_id] = o
@@ -383,6 +398,10 @@ class KiteSim:
 
     def _finish_day(self, d: date) -> None:
         self._run_until(d, MINUTES)
+        for p in self.positions.values():
+            q = self.view.quote(d, MINUTES, p.inst.tradingsymbol)
+            if q is not None:
+                p.last_price = dec(q.last)
         self._amo_carry = [o for o in self.orders.values() if o.status == E.AMO_REQ_RECEIVED]
         for o in self.orders.values():
             if o.working:
