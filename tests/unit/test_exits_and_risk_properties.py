@@ -252,10 +252,13 @@ def _drive(settings_, root, until: time, restart_at: time | None = None) -> dict
     plan_day(deps)
     t = at(9, 15)
     while t.time() <= until:
-        if restart_at is not None and t.time() == restart_at:
-            deps, bus = build()  # a cold start: only the store survives
         deps.clock.set(t)
         bus.drain(deps.config.orders_topic, lambda data, attrs, d=deps: execute_order(d, data, attrs))
+        if restart_at is not None and t.time() == restart_at:
+            # a cold start between the executor and the ticks: only the store survives (the drained bus
+            # holds nothing, as Pub/Sub would keep anything undelivered)
+            deps, bus = build()
+            deps.clock.set(t)
         for a in Asset:
             tick(deps, a)
         t += timedelta(minutes=1)
@@ -273,8 +276,10 @@ def _drive(settings_, root, until: time, restart_at: time | None = None) -> dict
 def test_counters_survive_a_restart(tmp_path) -> None:
     from tests.conftest import settings as make_settings
 
-    s = make_settings(tmp_path, symbols=3, seed=8)
-    straight = _drive(s, tmp_path / "a", time(10, 0))
-    restarted = _drive(s, tmp_path / "b", time(10, 0), restart_at=time(9, 41))
-    assert straight["intents"], "the window should trade"
+    s = make_settings(tmp_path, symbols=3, seed=7)
+    straight = _drive(s, tmp_path / "a", time(10, 6))
+    # 09:59: a futures entry (decided 09:58) has just filled and an options call is open
+    restarted = _drive(s, tmp_path / "b", time(10, 6), restart_at=time(9, 59))
+    assert {i.split("-")[1] for i in straight["intents"]} == {"stocks", "futures", "options"}
+    assert straight["futures"]["entries"] == 1 and straight["options"]["entries"] >= 2
     assert restarted == straight
