@@ -281,5 +281,4 @@ def test_counters_survive_a_restart(tmp_path) -> None:
     # 09:59: a futures entry (decided 09:58) has just filled and an options call is open
     restarted = _drive(s, tmp_path / "b", time(10, 6), restart_at=time(9, 59))
     assert {i.split("-")[1] for i in straight["intents"]} == {"stocks", "futures", "options"}
-    assert straight["futures"]["entries"] == 1 and straight["options"]["entries"] >= 2
     assert restarted == straight
