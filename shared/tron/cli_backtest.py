@@ -1,12 +1,13 @@
 """`tron backtest`: run a strategy over OHLCV bars or a recorded paper day, through the live decision code.
 
-    tron backtest --data FILE.csv|DIR|REPLAY.jsonl --strategy NAME [--param k=v ...] [--capital C]
+    tron backtest --data FILE.csv|DIR|REPLAY.jsonl --strategy NAME|--plan PLAN.json [--param k=v ...] [--capital C]
                   [--charges zerodha-intraday|none] [--slippage-bps X] [--fill next-open|close|next-quote]
                   [--mode intraday|peer] [--json] [--report out.html]
 
 Intraday (default): NAME is a strategy of tron.domain.strategies.REGISTRY (several: comma-separated, with
 parameters as name.k=v); the risk limits are the configured ones (config/tron.yaml, TRON_RISK__*), the
-capital --capital if given. A ``.jsonl`` replay file (archive/replay/{day}/{asset}.jsonl of a run-day)
+capital --capital if given; or --plan, a day's plan (`tron plan --json`) with its strategies, parameters and
+risk limits. A ``.jsonl`` replay file (archive/replay/{day}/{asset}.jsonl of a run-day)
 fills with next-quote by default, as the paper broker does. Peer mode: sma_cross or ema_cross, long-only,
 all-in, next-bar-open fills, no costs (backtesting.py's conventions). Bad input: a message on stderr and
 exit code 2."""
@@ -30,7 +31,8 @@ from tron.backtest.peer import STRATEGIES as PEER_STRATEGIES
 from tron.backtest.peer import run_peer
 from tron.backtest.result import BacktestResult
 from tron.domain.models import Asset
-from tron.domain.plan import AssetPlan, StrategyChoice
+from tron.domain.plan import AssetPlan, Plan, StrategyChoice
+from tron.domain.risk import RiskLimits
 from tron.domain.strategies import REGISTRY
 
 EXIT_BAD_INPUT = 2
@@ -47,8 +49,10 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--data", required=True, type=Path, help="OHLCV CSV, a folder of them, or a replay .jsonl")
     p.add_argument(
         "--strategy",
-        required=True,
         help=f"intraday: {', '.join(REGISTRY)}; peer: {', '.join(PEER_STRATEGIES)}",
+    )
+    p.add_argument(
+        "--plan", type=Path, help="intraday: a day's plan as JSON (`tron plan --json`), instead of --strategy"
     )
     p.add_argument("--param", action="append", default=[], metavar="K=V", help="strategy parameter (repeat)")
     p.add_argument("--capital", type=str, help="capital in rupees (default: the configured capital)")
@@ -112,12 +116,31 @@ def intraday_plan(strategy: str, params: dict[str, float], capital: Decimal | No
         per[name][key] = v
     for s in names:
         REGISTRY[s].resolve(per[s])  # ValueError names the parameter and its range
-    risk = load_settings().envelope()[Asset.STOCKS]
-    if capital is not None:  # the backtest's whole account: the margin check uses it too
-        fields = {f.name for f in dataclasses.fields(risk)}
-        extra = {"account_capital": None} if "account_capital" in fields else {}
-        risk = dataclasses.replace(risk, capital=capital, **extra)
+    risk = _with_capital(load_settings().envelope()[Asset.STOCKS], capital)
     return AssetPlan(Asset.STOCKS, True, tuple(StrategyChoice(s, per[s]) for s in names), risk, "backtest")
+
+
+def _with_capital(risk: RiskLimits, capital: Decimal | None) -> RiskLimits:
+    if capital is None:
+        return risk
+    fields = {f.name for f in dataclasses.fields(risk)}  # the backtest's whole account: the margin check too
+    extra = {"account_capital": None} if "account_capital" in fields else {}
+    return dataclasses.replace(risk, capital=capital, **extra)
+
+
+def plan_from_file(path: Path, capital: Decimal | None) -> AssetPlan:
+    """The stocks plan of a day's plan document (what `tron plan --json` prints and plan_day stores)."""
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+        plan = Plan.from_doc(doc.get("plan", doc))
+    except OSError as e:
+        raise UsageError(f"cannot read the plan {path}: {e.strerror or e}") from None
+    except (ValueError, KeyError, TypeError, AttributeError) as e:
+        raise UsageError(f"{path} is not a plan document ({type(e).__name__}: {e})") from None
+    ap = plan.assets.get(Asset.STOCKS)
+    if ap is None or not ap.enabled:
+        raise UsageError(f"{path}: the plan does not enable stocks")
+    return dataclasses.replace(ap, risk=_with_capital(ap.risk, capital))
 
 
 def _progress(enabled: bool) -> Any:
@@ -141,6 +164,8 @@ def backtest(args: argparse.Namespace) -> BacktestResult:
     params = _params(args.param)
     capital = _capital(args.capital)
     if args.mode == "peer":
+        if args.plan is not None or not args.strategy:
+            raise UsageError("peer mode runs --strategy sma_cross or ema_cross (no --plan)")
         if args.charges == "zerodha-intraday":
             raise UsageError("peer mode has no costs (backtesting.py's conventions): drop --charges")
         if args.fill not in (None, "next-open") or args.slippage_bps:
@@ -155,7 +180,14 @@ def backtest(args: argparse.Namespace) -> BacktestResult:
 
             capital = load_settings().risk.capital
         return run_peer(bars[0], args.strategy, params, capital)
-    plan = intraday_plan(args.strategy, params, capital)
+    if args.plan is not None:
+        if args.strategy or params:
+            raise UsageError("--plan brings its strategies and parameters: drop --strategy and --param")
+        plan = plan_from_file(args.plan, capital)
+    elif not args.strategy:
+        raise UsageError("say which strategy to run: --strategy NAME (or --plan FILE)")
+    else:
+        plan = intraday_plan(args.strategy, params, capital)
     replay = args.data.suffix.lower() == ".jsonl"
     sessions = bdata.read_replay(args.data) if replay else bdata.sessions_from_bars(bdata.load(args.data))
     fill = args.fill or ("next-quote" if replay else "next-open")

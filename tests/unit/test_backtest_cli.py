@@ -10,8 +10,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.unit.test_backtest_engine import write_sim_csvs
+from tests.unit.test_backtest_engine import PLAN, write_sim_csvs
 from tron import cli_backtest
+from tron.domain.models import Asset
+from tron.domain.plan import Plan
 
 
 @pytest.fixture(scope="module")
@@ -114,6 +116,29 @@ def test_missing_data_and_unwritable_report(
     bad = tmp_path / "no-such-dir" / "r.html"
     assert run("--data", str(folder), "--strategy", "orb", "--json", "--report", str(bad)) == 2
     assert "cannot write" in capsys.readouterr().err
+
+
+def test_a_plan_file_brings_strategies_params_and_limits(
+    folder: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from datetime import date
+
+    plan = Plan(date(2026, 11, 19), "rules", "ranging", {Asset.STOCKS: PLAN}).to_doc()
+    path = tmp_path / "plan.json"
+    path.write_text(json.dumps(plan))
+    assert run("--data", str(folder), "--plan", str(path), "--capital", "200000", "--json") == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["strategy"] == "orb+vwap" and out["capital"] == "200000"
+    assert out["settings"]["risk"]["max_trades_per_day"] == PLAN.risk.max_trades_per_day
+    assert run("--data", str(folder), "--plan", str(path), "--strategy", "orb") == 2
+    assert "drop --strategy" in capsys.readouterr().err
+    path.write_text("{not json")
+    assert run("--data", str(folder), "--plan", str(path)) == 2
+    assert "is not a plan document" in capsys.readouterr().err
+    assert run("--data", str(folder), "--plan", str(tmp_path / "none.json")) == 2
+    assert "cannot read the plan" in capsys.readouterr().err
+    assert run("--data", str(folder)) == 2
+    assert "say which strategy" in capsys.readouterr().err
 
 
 def test_registered_in_the_tron_command() -> None:
