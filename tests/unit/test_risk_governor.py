@@ -461,3 +461,15 @@ def test_an_assets_loss_budget_keeps_room_for_the_others() -> None:
     assert entry_refusal(lim, ex, **{**KW, "worst_loss": Decimal("100")}) is None
     theirs = Exposure(open_worst_loss=Decimal("1400"), others_worst=Decimal("1400"))  # the others' risk
     assert entry_refusal(lim, theirs, **{**KW, "worst_loss": Decimal("1500")}) is None
+
+
+def test_entries_in_flight_count_for_the_other_assets(tmp_path) -> None:
+    from tron.services.orders import _elsewhere, in_flight_path
+
+    deps = _embedded(tmp_path)
+    deps.store.set(in_flight_path(str(DAY), "futures"), {"worst": "3400.50", "margin": "190000"})
+    plan = AssetPlan(Asset.STOCKS, True, (), LIM)
+    margin, net, worst = deps.store.transaction(lambda txn: _elsewhere(txn, str(DAY), Asset.STOCKS, plan))
+    assert (margin, net, worst) == (Decimal("190000"), Decimal("0"), Decimal("3400.50"))
+    own = deps.store.transaction(lambda txn: _elsewhere(txn, str(DAY), Asset.FUTURES, plan))
+    assert own == (Decimal("0"), Decimal("0"), Decimal("0"))  # its own in-flight entries are in its state

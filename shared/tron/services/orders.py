@@ -133,8 +133,24 @@ def instruments_from_doc(doc: dict[str, list[Any]], asset: Asset) -> dict[str, I
     return out
 
 
+def in_flight_path(day: str, asset: str) -> str:
+    """A small document per asset: the worst case and margin of its entries still in flight, so the other
+    assets' ticks can count them (and, in a Firestore transaction, conflict with a concurrent change)."""
+    return f"days/{day}/in_flight/{asset}"
+
+
+def in_flight_summary(ctx: TickContext) -> dict[str, str]:
+    entries = [p for p in ctx.pending.values() if p.purpose == "entry"]
+    return {
+        "worst": str(sum((Decimal(p.worst_loss) for p in entries), ZERO)),
+        "margin": str(sum((Decimal(p.margin) for p in entries), ZERO)),
+    }
+
+
 def _elsewhere(txn: Any, day: str, asset: Asset, plan: AssetPlan) -> tuple[Decimal, Decimal, Decimal]:
-    """The other assets' margin in use, realised net P&L and open worst-case loss (account-wide rules)."""
+    """The other assets' margin in use, realised net P&L and open worst-case loss (account-wide rules),
+    their entries in flight included (an entry that has just filled may count twice for up to a minute:
+    the safe side)."""
     margin = net = worst = ZERO
     for other in Asset:
         if other is asset:
@@ -145,6 +161,9 @@ def _elsewhere(txn: Any, day: str, asset: Asset, plan: AssetPlan) -> tuple[Decim
             side = "BUY" if p.qty > 0 else "SELL"
             margin += margin_required(plan.risk, p.segment, side, p.qty, p.avg_price)
             worst += position_worst_loss(p, date.fromisoformat(day))
+        flying = txn.get(in_flight_path(day, other)) or {}
+        worst += Decimal(flying.get("worst", "0"))
+        margin += Decimal(flying.get("margin", "0"))
     return margin, net, worst
 
 

@@ -1,8 +1,9 @@
 """tick: once a minute per asset — one batched snapshot, the pure decision, claimed and published intents.
 
 Storage per tick is O(1) in the universe size: the day, the asset's state and its book, the other assets'
-books (the account-wide loss limit and margin), the kill switch (control/kill_switch) and, with half-Kelly
-on, the strategy statistics are read; the state and any new intents are written in one transaction. The
+books and entries in flight (days/{date}/in_flight/{asset}: the account-wide loss limit and margin), the
+kill switch (control/kill_switch) and, with half-Kelly on, the strategy statistics are read; the state,
+any new intents and a changed in-flight summary are written in one transaction. The
 first tick of a day picks the asset's instruments (the futures roll, the options expiry) and folds the
 previous day's closed trades into stats/{asset}. An engaged kill switch is logged once per asset at ERROR
 with "halt" in the message (the terraform halt metric alerts on it)."""
@@ -26,6 +27,8 @@ from tron.services.orders import (
     KILL_SWITCH_PATH,
     claim,
     halted_reason,
+    in_flight_path,
+    in_flight_summary,
     instruments_doc,
     load_context,
     publish,
@@ -136,6 +139,9 @@ def tick(deps: Deps, asset: Asset) -> TickResult:
         pending_before = set(ctx.pending)
         decision = decide(ctx)
         pending = claim(txn, day, ctx, decision.intents, now)
+        flying = in_flight_summary(ctx)
+        if flying != doc.get("in_flight", {"worst": "0", "margin": "0"}):
+            txn.set(in_flight_path(day, asset), flying)
         txn.set(
             sp,
             {
@@ -146,6 +152,7 @@ def tick(deps: Deps, asset: Asset) -> TickResult:
                 "pending": pending,
                 "trail": ctx.trail,
                 "kill_noted": kill.engaged,
+                "in_flight": flying,
             },
         )
         if decision.halt and not day_now.get("halted"):
