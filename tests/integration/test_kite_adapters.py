@@ -7,6 +7,7 @@ from __future__ import annotations
 import itertools
 import json
 import logging
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
@@ -15,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from functions_framework import create_app
 
 from tests.integration.kite_sim import KiteSimHandle, running_kite_sim
 from tron.adapters.env_secrets import EnvSecrets
@@ -417,3 +419,32 @@ def test_an_answer_lost_after_kite_placed_the_order_is_adopted_not_sent_again(da
     assert deliver(day, it) == "filled"
     tagged = [o for o in day.deps.broker.orders() if o["tag"] == it.tag]
     assert len(tagged) == 1 and tagged[0]["status"] == "COMPLETE"
+
+
+# ---------------------------------------------------------------------------------------------- the entry point
+MAIN = str(Path(__file__).resolve().parents[2] / "functions" / "main.py")
+
+
+def test_the_kite_login_function_is_a_redirect_url_that_stores_the_token(
+    ks: KiteSimHandle, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Served by functions-framework as Cloud Run would: Kite redirects the browser to
+    …/kite_login?request_token=…&action=login&status=success."""
+    monkeypatch.setenv("TRON_KITE__ROOT", ks.url)
+    deps, _ = embedded(load_settings(data_dir=tmp_path), ks.clock, tmp_path, log_to_archive=False)
+    deps.secrets.put(API_SECRET_SECRET, ks.api_secret)
+    app = create_app(target="kite_login", source=MAIN, signature_type="http")
+    sys.modules["main"]._deps = deps
+    web = app.test_client()
+    r = web.get("/?request_token=webreq1&action=login&status=success")
+    token = deps.secrets.get("kite_access_token")
+    assert r.status_code == 200 and token and token not in r.get_data(as_text=True)
+    assert r.get_json()["user_id"] == "SIM001"
+    assert web.post("/", json={"request_token": "webreq2"}).status_code == 200
+    assert deps.secrets.get("kite_access_token") != token  # a new version
+    for bad in ("/", "/?request_token=", "/?request_token=a%20b"):
+        r = web.get(bad)
+        assert r.status_code == 400 and "request_token" in r.get_json()["error"]
+    r = web.get("/?request_token=webreq1")  # already used
+    assert r.status_code == 400 and "refused" in r.get_json()["error"]
+    assert web.post("/", data="not json", content_type="application/json").status_code == 400
