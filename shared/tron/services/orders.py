@@ -30,9 +30,13 @@ def stats_path(asset: str) -> str:
 
 
 def roll_up_stats(deps: Deps, asset: Asset, day: date) -> None:
-    """Fold the previous trading day's closed trades into stats/{asset} (per strategy: trades, wins, sums
-    of wins and losses) once; half-Kelly sizing reads them. Idempotent: each day is folded once."""
-    prev = deps.calendar.previous_trading_day(day).isoformat()
+    """At a day's first tick: fold the previous trading day's closed trades in (if the end of day did not)."""
+    fold_day_stats(deps, asset, deps.calendar.previous_trading_day(day).isoformat())
+
+
+def fold_day_stats(deps: Deps, asset: Asset, prev: str) -> None:
+    """Fold a day's closed trades into stats/{asset} (per strategy: trades, wins, sums of wins and losses);
+    half-Kelly sizing reads them. Idempotent: each day is folded once (end_of_day may call it too)."""
     path = stats_path(asset)
     doc = deps.store.get(path) or {"days": [], "strategies": {}}
     if prev in doc["days"]:
