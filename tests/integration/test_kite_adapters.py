@@ -317,6 +317,22 @@ def make_day(ks: KiteSimHandle, tmp_path: Path) -> Day:
     return Day(ks, deps)
 
 
+def test_plan_day_with_an_expired_token_halts_entries_with_an_error(
+    ks: KiteSimHandle, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    s = load_settings(
+        data_dir=tmp_path, symbols=10, broker="kite", kite={"root": ks.url, "rate_limits": False}
+    )
+    deps, _ = embedded(s, ks.clock, tmp_path, log_to_archive=False)
+    login(ks, deps.secrets)  # type: ignore[arg-type]
+    ks.set(ist(DAY, time(9, 0)))
+    ks.sim.expire_tokens()  # as at 06:00 when nobody logged in this morning
+    doc = plan_day(deps)
+    assert doc["status"] == "armed" and doc["halted"].startswith("broker: TokenException")
+    assert "no instruments loaded for stocks" in doc["halted"]
+    assert any(r.levelname == "ERROR" and "health gate" in r.getMessage() for r in caplog.records)
+
+
 def deliver(d: Day, it: OrderIntent) -> str:
     if d.deps.store.get(intent_path(DAY.isoformat(), it.intent_id)) is None:
         d.deps.store.create(intent_path(DAY.isoformat(), it.intent_id), intent_doc(it, d.ks.clock.now()))

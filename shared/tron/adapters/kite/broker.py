@@ -19,9 +19,10 @@ Recovery: find_by_tag reads `orders()` and follows the order carrying the tag to
 so a delivery after a crash adopts the order instead of placing another. A transient failure on place
 (the request may have reached Kite) is retried only after looking for the tag.
 
-Token expiry: an entry is refused (OrderRejected) and on_token_expired(reason) is called — bootstrap
-wires it to halt the day's entries with an ERROR log; an exit raises TokenExpired (a BrokerUnavailable), so
-it is delivered again and goes through as soon as a new token is stored."""
+Token expiry: the session calls its on_token_expired(reason) hook — bootstrap wires it to halt the day's
+entries with an ERROR log; an entry is refused (OrderRejected, a recorded rejection); an exit raises
+TokenExpired (a BrokerUnavailable), so it is delivered again and goes through as soon as a new token is
+stored."""
 
 from __future__ import annotations
 
@@ -84,7 +85,8 @@ class KiteBroker:
         self.follow_polls = max(1, follow_polls)
         self.poll_interval = poll_interval
         self.sleep = sleep
-        self.on_token_expired = on_token_expired
+        if on_token_expired is not None:
+            session.on_token_expired = on_token_expired
 
     # ------------------------------------------------------------------ the Broker port
     def place(self, intent: OrderIntent) -> BrokerOrder:
@@ -245,8 +247,7 @@ class KiteBroker:
         return BrokerOrder(str(last["order_id"]), tag, status, filled, avg, ts, message)
 
     def _token_expired(self, intent: OrderIntent, reason: str) -> NoReturn:
-        if self.on_token_expired is not None:
-            self.on_token_expired(reason)
+        """The session has already called its on_token_expired hook (the day's entries halt)."""
         if intent.purpose.opens:
             raise OrderRejected(f"entry refused, the Kite session expired: {reason}")
         raise TokenExpired(reason)

@@ -11,16 +11,19 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+from tron.adapters.kite.errors import TokenExpired
 from tron.adapters.kite.session import KiteSession
 from tron.domain.models import Asset, DailyBar, Instrument, Quote, Snapshot
 from tron.domain.timeutil import IST
 from tron.ports import Clock
 
+log = logging.getLogger("tron.kite")
 QUOTE_BATCH = 500  # instruments per `quote` call (Kite's limit)
 INDEX = "NIFTY 50"
 UNDERLYING = "NIFTY"
@@ -108,6 +111,14 @@ class KiteMarketData:
         )
 
     def instruments(self, asset: Asset) -> list[Instrument]:
+        """Empty, with an ERROR log, when the session is gone: plan_day's health gate then halts the day."""
+        try:
+            return self._instruments(asset)
+        except TokenExpired as e:
+            log.error(f"no instruments for {asset}: {e}", extra={"component": "kite"})
+            return []
+
+    def _instruments(self, asset: Asset) -> list[Instrument]:
         if asset is Asset.STOCKS:
             eq = {
                 r["tradingsymbol"]: r
@@ -180,6 +191,14 @@ class KiteMarketData:
         return self._token[key]
 
     def daily_history(self, symbol: str, before: date, days: int) -> list[DailyBar]:
+        """Empty, with an ERROR log, when the session is gone (the plan falls back, the gate halts)."""
+        try:
+            return self._daily_history(symbol, before, days)
+        except TokenExpired as e:
+            log.error(f"no daily history for {symbol}: {e}", extra={"component": "kite"})
+            return []
+
+    def _daily_history(self, symbol: str, before: date, days: int) -> list[DailyBar]:
         hit = self._history.get((symbol, before, days))
         if hit is not None:
             return hit

@@ -35,6 +35,7 @@ class KiteSession:
         sleep: Sleep = _time.sleep,
         timeout: float = 7.0,
         client_factory: Callable[..., Any] = KiteConnect,
+        on_token_expired: Callable[[str], None] | None = None,
     ) -> None:
         if not api_key:
             raise ValueError("a Kite session needs an api_key")
@@ -48,6 +49,7 @@ class KiteSession:
         self.sleep = sleep
         self.timeout = timeout
         self._factory = client_factory
+        self.on_token_expired = on_token_expired  # bootstrap: halt the day's entries (ERROR log)
         self._client: Any = None
         self._token: str | None = None
         self.calls: dict[str, int] = {}
@@ -91,8 +93,9 @@ class KiteSession:
             self.calls[name] = self.calls.get(name, 0) + 1
             try:
                 client = self.client()
-            except TokenExpired:
+            except TokenExpired as e:
                 self.breaker.success()  # nothing was called; do not hold the trial slot
+                self._expired(str(e))
                 raise
             try:
                 out = fn(client)
@@ -106,7 +109,9 @@ class KiteSession:
                     raise OrderRejected(describe(e)) from None
                 if what is Kind.TOKEN:
                     self.breaker.success()
-                    raise TokenExpired(f"{describe(e)}; {LOGIN_HINT}") from None
+                    reason = f"{describe(e)}; {LOGIN_HINT}"
+                    self._expired(reason)
+                    raise TokenExpired(reason) from None
                 self.breaker.failure()
                 if attempt >= self.retries:
                     log.warning(
@@ -129,3 +134,7 @@ class KiteSession:
                 continue
             self.breaker.success()
             return out
+
+    def _expired(self, reason: str) -> None:
+        if self.on_token_expired is not None:
+            self.on_token_expired(reason)
