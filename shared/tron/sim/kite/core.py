@@ -9,6 +9,7 @@ exactly."""
 from __future__ import annotations
 
 import json
+import logging
 import re
 import threading
 from collections.abc import Callable
@@ -21,11 +22,15 @@ from tron.domain.timeutil import IST, ist
 from tron.sim.kite import engine as E
 from tron.sim.kite.auth import Sessions, checksum
 from tron.sim.kite.catalog import INDEX_SYMBOL, Catalog, Listed
+from tron.sim.kite.gtt import Gtt, GttInputError
+from tron.sim.kite.gtt import parse as parse_gtt
 from tron.sim.kite.limits import RateLimiter
 from tron.sim.kite.market_view import MarketView, circuit_limits, dec
 from tron.sim.kite.portfolio import MarginRules, Position
 from tron.sim.kite.postbacks import Postbacks
 from tron.sim.market import EPOCH, MINUTES
+
+log = logging.getLogger(__name__)
 
 JSON = "application/json"
 CSV = "text/csv"
@@ -171,6 +176,8 @@ class KiteSim:
         self._catalogs: dict[date, Catalog] = {}
         self._order_seq = 0
         self._trade_seq = 0
+        self.gtts: dict[int, Gtt] = {}  # good till triggered: they outlive the day
+        self._gtt_seq = 100000
         self._reset_day(None)
         self.routes: list[tuple[str, re.Pattern[str], Callable[..., Any], str, bool]] = []
         for method, pattern, fn, kind, auth in (
@@ -203,6 +210,11 @@ class KiteSim:
             ("POST", r"/margins/orders", self._order_margins, "other", True),
             ("POST", r"/margins/basket", self._basket_margins, "other", True),
             ("POST", r"/charges/orders", self._contract_note, "other", True),
+            ("GET", r"/gtt/triggers", self._gtt_list, "other", True),
+            ("POST", r"/gtt/triggers", self._gtt_place, "other", True),
+            ("GET", r"/gtt/triggers/(?P<trigger_id>\d+)", self._gtt_get, "other", True),
+            ("PUT", r"/gtt/triggers/(?P<trigger_id>\d+)", self._gtt_modify, "other", True),
+            ("DELETE", r"/gtt/triggers/(?P<trigger_id>\d+)", self._gtt_delete, "other", True),
         ):
             self.routes.append((method, re.compile(pattern + "$"), fn, kind, auth))
 
@@ -253,6 +265,11 @@ class KiteSim:
                 resp = self._dispatch(req, path)
             except KiteError as e:
                 resp = error_response(e)
+            except Exception as e:  # a simulator bug must still answer in Kite's envelope, and say what broke
+                log.exception("kite-sim: %s %s failed", req.method, path)
+                resp = error_response(
+                    KiteError(500, "GeneralException", f"Simulator error: {type(e).__name__}: {e}")
+                )
             if fault is not None:
                 return self._fault_response(fault)
             return resp
@@ -374,7 +391,7 @@ class KiteSim:
         self._run_until(d, j)
 
     def _run_until(self, d: date, j: int) -> None:
-        if j == self._minute_seen and not self._amo_waiting():
+        if j == self._minute_seen and not self._amo_waiting() and not self._gtt_waiting():
             return
         open_now = self.view.is_open(self.clock.now()) and self.view.session(self.clock.now())[0] == d
         for minute in range(max(self._minute_seen, 0), j + 1):
@@ -387,8 +404,15 @@ class KiteSim:
             if minute >= MINUTES:
                 continue  # 15:30: the session is over, nothing more trades
             for o in list(self.orders.values()):
-                if o.working and o.last_minute < minute:
+                if o.working and o.validity == "TTL" and minute >= o.placed_minute + o.validity_ttl:
+                    o.cancelled_quantity = o.pending_quantity
+                    o.status = E.CANCELLED
+                    o.status_message = "Order cancelled: its TTL validity ran out"
+                    self._record(o, self._minute_ts(d, minute))
+                elif o.working and o.last_minute < minute:
                     self._match(o, d, minute, resting=True)
+            if self.gtts and minute > self._minute_seen and (minute < j or open_now):
+                self._check_gtts(d, minute)
         if j != self._minute_seen:
             self.consumed = {t: {k: v for k, v in c.items() if k[0] >= j} for t, c in self.consumed.items()}
         self._minute_seen = j
@@ -554,7 +578,7 @@ class KiteSim:
             "order_type": o.order_type,
             "transaction_type": o.transaction_type,
             "validity": o.validity,
-            "validity_ttl": 0,
+            "validity_ttl": o.validity_ttl,
             "product": o.product,
             "quantity": o.quantity,
             "disclosed_quantity": o.disclosed_quantity,
@@ -990,7 +1014,9 @@ class KiteSim:
             children.append({"order_id": o.order_id})
         return {"order_id": parent, "children": children}
 
-    def _place_checked(self, variety: str, p: _OrderParams, now: datetime) -> E.Order:
+    def _place_checked(
+        self, variety: str, p: _OrderParams, now: datetime, at: tuple[date, int] | None = None
+    ) -> E.Order:
         inst = p.inst
         o = self._new_order(
             variety,
@@ -1007,6 +1033,7 @@ class KiteSim:
             now,
             disclosed=p.disclosed,
         )
+        o.validity_ttl = p.ttl
         o.status = E.VALIDATION_PENDING
         self._record(o, now)
         reason = self._rms(o, inst, now)
@@ -1019,7 +1046,7 @@ class KiteSim:
             o.status = E.AMO_REQ_RECEIVED
             self._record(o, now)
             return o
-        d, j = self.now_minute()
+        d, j = at or self.now_minute()
         self._open(o, d, j, now)
         return o
 
@@ -1076,6 +1103,7 @@ class KiteSim:
     def _open(self, o: E.Order, d: date, j: int, ts: datetime) -> None:
         """Send a validated order to the exchange and meet the current minute's book."""
         o.status = E.OPEN_PENDING
+        o.placed_minute = j
         self._record(o, ts)
         o.exchange_order_id = f"{1100000000000000 + int(o.order_id[-9:])}"
         o.exchange_timestamp = ts
@@ -1280,6 +1308,114 @@ class KiteSim:
             )
         return out
 
+    # ================================================================== routes: GTT
+    def _gtt_waiting(self) -> bool:
+        return any(g.status == "active" for g in self.gtts.values())
+
+    def _gtt_dict(self, g: Gtt) -> dict[str, Any]:
+        inst = self.catalog().by_key.get(f"{g.exchange}:{g.tradingsymbol}")
+        return {
+            "id": g.id,
+            "user_id": self.user_id,
+            "parent_trigger": None,
+            "type": g.type,
+            "created_at": fmt(g.created_at),
+            "updated_at": fmt(g.updated_at),
+            "expires_at": fmt(g.expires_at),
+            "status": g.status,
+            "condition": {
+                "exchange": g.exchange,
+                "tradingsymbol": g.tradingsymbol,
+                "instrument_token": inst.instrument_token if inst else None,
+                "last_price": float(g.last_price),
+                "trigger_values": [float(v) for v in g.trigger_values],
+            },
+            "orders": [{**o, "result": r} for o, r in zip(g.orders, g.results, strict=True)],
+            "meta": None,
+        }
+
+    def _gtt_parse(self, req: Request, gtt_id: int) -> Gtt:
+        fields = {k: req.param(k) for k in ("type", "condition", "orders")}
+        try:
+            g = parse_gtt(fields, gtt_id, self.clock.now())
+        except GttInputError as e:
+            raise _input(str(e)) from None
+        inst = self.catalog().by_key.get(f"{g.exchange}:{g.tradingsymbol}")
+        if inst is None or inst.is_index:
+            raise _input(f"Invalid instrument {g.exchange}:{g.tradingsymbol} in `condition`.")
+        return g
+
+    def _gtt_place(self, req: Request) -> dict[str, Any]:
+        self._gtt_seq += 1
+        g = self._gtt_parse(req, self._gtt_seq)
+        self.gtts[g.id] = g
+        return {"trigger_id": g.id}
+
+    def _gtt_list(self, req: Request) -> list[dict[str, Any]]:
+        return [self._gtt_dict(g) for g in self.gtts.values()]
+
+    def _gtt_of(self, trigger_id: str) -> Gtt:
+        g = self.gtts.get(int(trigger_id))
+        if g is None:
+            raise _input("Couldn't find that `trigger_id`.")
+        return g
+
+    def _gtt_get(self, req: Request, trigger_id: str) -> dict[str, Any]:
+        return self._gtt_dict(self._gtt_of(trigger_id))
+
+    def _gtt_modify(self, req: Request, trigger_id: str) -> dict[str, Any]:
+        old = self._gtt_of(trigger_id)
+        if old.status != "active":
+            raise _input(f"Trigger cannot be modified as it is {old.status}.")
+        g = self._gtt_parse(req, old.id)
+        g.created_at = old.created_at
+        self.gtts[g.id] = g
+        return {"trigger_id": g.id}
+
+    def _gtt_delete(self, req: Request, trigger_id: str) -> dict[str, Any]:
+        g = self._gtt_of(trigger_id)
+        if g.status != "active":
+            raise _input(f"Trigger cannot be deleted as it is {g.status}.")
+        g.status = "deleted"
+        g.updated_at = self.clock.now()
+        return {"trigger_id": g.id}
+
+    def _check_gtts(self, d: date, minute: int) -> None:
+        ts = self._minute_ts(d, minute)
+        for g in self.gtts.values():
+            if g.status != "active":
+                continue
+            if ts >= g.expires_at:
+                g.status = "expired"
+                continue
+            q = self.view.quote(d, minute, g.tradingsymbol)
+            if q is None:
+                continue
+            ltp = dec(q.last)
+            leg = g.due(ltp)
+            if leg is None:
+                continue
+            g.status = "triggered"
+            g.updated_at = ts
+            spec = g.orders[leg]
+            form = {
+                "exchange": [g.exchange],
+                "tradingsymbol": [g.tradingsymbol],
+                "transaction_type": [str(spec.get("transaction_type"))],
+                "quantity": [str(spec.get("quantity"))],
+                "product": [str(spec.get("product"))],
+                "order_type": ["LIMIT"],
+                "price": [str(spec.get("price"))],
+            }
+            result: dict[str, Any] = {"timestamp": fmt(ts), "triggered_at": float(ltp)}
+            try:
+                p = _OrderParams.parse(Request("POST", "/orders/regular", form=form), self.catalog())
+                o = self._place_checked("regular", p, ts, at=(d, minute))
+                result["order_result"] = {"order_id": o.order_id, "rejection_reason": o.status_message or ""}
+            except KiteError as e:
+                result["order_result"] = {"order_id": "", "rejection_reason": e.message}
+            g.results[leg] = result
+
     # ================================================================== routes: portfolio
     def _positions(self, req: Request) -> dict[str, Any]:
         self._pnl()
@@ -1342,6 +1478,7 @@ class _OrderParams:
     validity: str
     disclosed: int
     autoslice: bool
+    ttl: int = 0
 
     @staticmethod
     def parse(req: Request, cat: Catalog) -> _OrderParams:
@@ -1373,8 +1510,9 @@ class _OrderParams:
         validity = req.param("validity") or "DAY"
         if validity not in VALIDITIES:
             raise _input(f"Invalid `validity` {validity!r}.")
-        if validity == "TTL":
-            raise _input("TTL validity is not supported by the simulator.")
+        ttl = _opt_int(req.param("validity_ttl"), "validity_ttl") or 0
+        if validity == "TTL" and ttl < 1:
+            raise _input("Invalid `validity_ttl`: a TTL order needs its lifetime in minutes (at least 1).")
         price = _opt_dec(req.param("price"), "price") or Decimal(0)
         trigger = _opt_dec(req.param("trigger_price"), "trigger_price") or Decimal(0)
         if order_type in ("LIMIT", "SL") and price <= 0:
@@ -1416,6 +1554,7 @@ class _OrderParams:
             validity,
             disclosed,
             (req.param("autoslice") or "").lower() == "true",
+            ttl if validity == "TTL" else 0,
         )
 
 

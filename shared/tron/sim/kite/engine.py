@@ -176,6 +176,8 @@ class Order:
     tick: Decimal
     is_option: bool
     disclosed_quantity: int = 0
+    validity_ttl: int = 0  # minutes, for validity TTL
+    placed_minute: int = 0  # the session minute the order reached the exchange
     status: str = PUT_ORDER_REQ_RECEIVED
     status_message: str | None = None
     filled_quantity: int = 0
