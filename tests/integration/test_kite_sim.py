@@ -1124,3 +1124,40 @@ def test_gtt_single_and_two_leg_triggers(kite_sim: KiteSimHandle) -> None:
         kite.place_gtt("two-leg", "HDFCBANK", "NSE", [ltp * 1.1, ltp * 1.2], ltp, [leg, leg])
     with pytest.raises(kex.InputException):
         kite.delete_gtt(single)
+
+
+def test_option_limits_outside_the_lpp_band_and_huge_equity_orders_are_refused(
+    kite_sim: KiteSimHandle,
+) -> None:
+    kite = kite_sim.client()
+    quotes = kite.quote(
+        [f"NFO:{r['tradingsymbol']}" for r in kite.instruments("NFO") if r["instrument_type"] == "CE"]
+    )
+    key = max(quotes, key=lambda s: quotes[s]["last_price"])
+    ltp = quotes[key]["last_price"]
+    assert ltp > 50
+    symbol = key.split(":")[1]
+    far = place(
+        kite,
+        symbol,
+        exchange="NFO",
+        qty=65,
+        product="NRML",
+        side="SELL",
+        order_type="LIMIT",
+        price=round(round(ltp * 0.5 / 0.05) * 0.05, 2),
+    )
+    assert last(kite, far)["status"] == "REJECTED" and "circuit" in last(kite, far)["status_message"]
+    near = place(
+        kite,
+        symbol,
+        exchange="NFO",
+        qty=65,
+        product="NRML",
+        side="BUY",
+        order_type="LIMIT",
+        price=round(round(ltp * 1.3 / 0.05) * 0.05, 2),
+    )
+    assert last(kite, near)["status"] == "COMPLETE"
+    with pytest.raises(kex.InputException, match="100,000"):
+        place(kite, "ITC", qty=100_001)

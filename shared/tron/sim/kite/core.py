@@ -25,7 +25,7 @@ from tron.sim.kite.catalog import INDEX_SYMBOL, Catalog, Listed
 from tron.sim.kite.gtt import Gtt, GttInputError
 from tron.sim.kite.gtt import parse as parse_gtt
 from tron.sim.kite.limits import RateLimiter
-from tron.sim.kite.market_view import MarketView, circuit_limits, dec
+from tron.sim.kite.market_view import MarketView, circuit_limits, dec, lpp_range
 from tron.sim.kite.portfolio import MarginRules, Position
 from tron.sim.kite.postbacks import Postbacks
 from tron.sim.market import EPOCH, MINUTES
@@ -64,6 +64,7 @@ PRODUCTS = ("MIS", "CNC", "NRML", "MTF")
 ORDER_TYPES = ("MARKET", "LIMIT", "SL", "SL-M")
 VALIDITIES = ("DAY", "IOC", "TTL")
 TAG_RE = re.compile(r"^[A-Za-z0-9]{1,20}$")
+MAX_EQUITY_QUANTITY = 100_000  # Zerodha blocks bigger equity orders before the exchange
 MAX_MODIFICATIONS = 25  # per order, as Kite allows
 EQUITY_SQUARE_OFF = 365  # 15:20, minutes after 09:15
 FNO_SQUARE_OFF = 370  # 15:25
@@ -975,6 +976,10 @@ class KiteSim:
                     f"Quantity exceeds the freeze limit of {inst.freeze_qty} for {inst.tradingsymbol}. "
                     "Reduce the quantity or use autoslice."
                 )
+        if not inst.is_derivative and p.quantity > MAX_EQUITY_QUANTITY:
+            raise _input(
+                f"Order quantity above {MAX_EQUITY_QUANTITY:,} shares is blocked. Reduce the quantity."
+            )
         if p.product == "CNC" and inst.is_derivative:
             raise _input("CNC is not allowed for F&O instruments; use NRML or MIS.")
         if p.product == "NRML" and not inst.is_derivative:
@@ -1065,6 +1070,9 @@ class KiteSim:
         ):
             if px is not None and (px < lower or px > upper):
                 return CIRCUIT_MESSAGE
+        band = lpp_range(inst, dec(q.last)) if o.order_type == "LIMIT" else None
+        if band is not None and (o.price > band[1] if o.transaction_type == "BUY" else o.price < band[0]):
+            return CIRCUIT_MESSAGE
         if o.product == "MIS" and o.variety == "regular":
             cutoff = FNO_SQUARE_OFF if inst.is_derivative else EQUITY_SQUARE_OFF
             if j >= cutoff:

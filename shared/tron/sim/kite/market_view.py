@@ -197,3 +197,17 @@ def circuit_limits(inst: Listed, prev_close: Decimal) -> tuple[Decimal, Decimal]
         to_tick(prev_close * (1 - band), tick, ROUND_CEILING),
         to_tick(prev_close * (1 + band), tick, ROUND_FLOOR),
     )
+
+
+def lpp_range(inst: Listed, ltp: Decimal) -> tuple[Decimal, Decimal] | None:
+    """NSE's limit price protection for F&O limit orders, around the last price as the reference: options
+    above ₹50 ±40%, up to ₹50 ±₹20; index futures ±2% above 10,000 (±₹200 below). None for equities. A buy
+    above the high or a sell below the low is rejected (Kite reports it as a circuit-limit rejection)."""
+    if inst.is_option:
+        if ltp > 50:
+            return ltp * Decimal("0.6"), ltp * Decimal("1.4")
+        return ltp - 20, ltp + 20
+    if inst.is_future:
+        width = ltp * Decimal("0.02") if ltp > 10000 else Decimal(200)
+        return ltp - width, ltp + width
+    return None
