@@ -55,6 +55,7 @@ from numpy.typing import ArrayLike, NDArray
 __all__ = ["atr", "bollinger", "ema", "macd", "opening_range", "rsi", "sma", "vwap"]
 
 FloatArray = NDArray[np.float64]
+_FLOAT_LOOP_MAX_SYMBOLS = 4  # up to this many columns a per-column float loop beats per-row numpy
 
 
 # --------------------------------------------------------------------------- helpers
@@ -105,6 +106,16 @@ def _ema_from(x: FloatArray, n: int, start: int, k: float) -> FloatArray:
         return out
     prev = x[start - n + 1 : start + 1].mean(axis=0)
     out[start] = prev
+    if x.shape[1] <= _FLOAT_LOOP_MAX_SYMBOLS:
+        # One long series (a backtest): the same recurrence on Python floats, column by column, is
+        # bit-identical (same IEEE operations in the same order) and ~30x faster than numpy per row.
+        for j in range(x.shape[1]):
+            p, col = float(prev[j]), []
+            for v in x[start + 1 :, j].tolist():
+                p = (v - p) * k + p
+                col.append(p)
+            out[start + 1 :, j] = col
+        return out
     for t in range(start + 1, bars):
         prev = (x[t] - prev) * k + prev
         out[t] = prev
