@@ -467,7 +467,7 @@ def test_entries_in_flight_count_for_the_other_assets(tmp_path) -> None:
     from tron.services.orders import _elsewhere, in_flight_path
 
     deps = _embedded(tmp_path)
-    deps.store.set(in_flight_path(str(DAY), "futures"), {"worst": "3400.50", "margin": "190000"})
+    deps.store.set(in_flight_path(str(DAY)), {"futures": {"worst": "3400.50", "margin": "190000"}})
     plan = AssetPlan(Asset.STOCKS, True, (), LIM)
     margin, net, worst = deps.store.transaction(lambda txn: _elsewhere(txn, str(DAY), Asset.STOCKS, plan))
     assert (margin, net, worst) == (Decimal("190000"), Decimal("0"), Decimal("3400.50"))

@@ -137,10 +137,11 @@ def instruments_from_doc(doc: dict[str, list[Any]], asset: Asset) -> dict[str, I
     return out
 
 
-def in_flight_path(day: str, asset: str) -> str:
-    """A small document per asset: the worst case and margin of its entries still in flight, so the other
-    assets' ticks can count them (and, in a Firestore transaction, conflict with a concurrent change)."""
-    return f"days/{day}/in_flight/{asset}"
+def in_flight_path(day: str) -> str:
+    """One small document per day, a field per asset: the worst case and margin of the asset's entries still
+    in flight, so the other assets' ticks count them (and, in a Firestore transaction, conflict with a
+    concurrent change). One document keeps a tick's reads few."""
+    return f"days/{day}/risk/in_flight"
 
 
 def in_flight_summary(ctx: TickContext) -> dict[str, str]:
@@ -165,9 +166,11 @@ def _elsewhere(txn: Any, day: str, asset: Asset, plan: AssetPlan) -> tuple[Decim
             side = "BUY" if p.qty > 0 else "SELL"
             margin += margin_required(plan.risk, p.segment, side, p.qty, p.avg_price)
             worst += position_worst_loss(p, date.fromisoformat(day))
-        flying = txn.get(in_flight_path(day, other)) or {}
-        worst += Decimal(flying.get("worst", "0"))
-        margin += Decimal(flying.get("margin", "0"))
+    flying = txn.get(in_flight_path(day)) or {}
+    for other, f in flying.items():
+        if other != asset.value:
+            worst += Decimal(f.get("worst", "0"))
+            margin += Decimal(f.get("margin", "0"))
     return margin, net, worst
 
 

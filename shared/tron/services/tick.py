@@ -1,7 +1,7 @@
 """tick: once a minute per asset — one batched snapshot, the pure decision, claimed and published intents.
 
 Storage per tick is O(1) in the universe size: the day, the asset's state and its book, the other assets'
-books and entries in flight (days/{date}/in_flight/{asset}: the account-wide loss limit and margin), the
+books and entries in flight (days/{date}/risk/in_flight: the account-wide loss limit and margin), the
 kill switch (control/kill_switch) and, with half-Kelly on, the strategy statistics are read; the state,
 any new intents and a changed in-flight summary are written in one transaction. The
 first tick of a day picks the asset's instruments (the futures roll, the options expiry) and folds the
@@ -138,10 +138,12 @@ def tick(deps: Deps, asset: Asset) -> TickResult:
         ctx = load_context(txn, day, asset, doc, now, plan, halted_reason(day_now, asset), snapshot, kill)
         pending_before = set(ctx.pending)
         decision = decide(ctx)
+        flying = in_flight_summary(ctx)  # decide has added its entries to ctx.pending
+        changed = flying != doc.get("in_flight", {"worst": "0", "margin": "0"})
+        everyone = (txn.get(in_flight_path(day)) or {}) if changed else {}  # reads before any write
         pending = claim(txn, day, ctx, decision.intents, now)
-        flying = in_flight_summary(ctx)
-        if flying != doc.get("in_flight", {"worst": "0", "margin": "0"}):
-            txn.set(in_flight_path(day, asset), flying)
+        if changed:
+            txn.set(in_flight_path(day), {**everyone, asset.value: flying})
         txn.set(
             sp,
             {
