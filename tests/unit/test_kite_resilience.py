@@ -206,6 +206,22 @@ class FakeClient:
         self.calls.append(("cancel_order", order_id))
         return self._next("cancel_order", order_id)
 
+    def instruments(self, exchange: str) -> list[dict[str, Any]]:
+        self.calls.append(("instruments", exchange))
+        row = {"instrument_token": 1, "lot_size": 1, "tick_size": 0.05, "expiry": "", "strike": 0.0}
+        if exchange == "NSE":
+            return [
+                {
+                    **row,
+                    "tradingsymbol": "AXISBANK",
+                    "exchange": "NSE",
+                    "instrument_type": "EQ",
+                    "segment": "NSE",
+                }
+            ]
+        return [{**row, "tradingsymbol": "NIFTY26DECFUT", "exchange": "NFO", "instrument_type": "FUT", "name": "NIFTY",
+                 "segment": "NFO-FUT", "lot_size": 65, "expiry": DAY}]  # fmt: skip
+
     def quote(self, keys: list[str]) -> dict[str, Any]:
         self.calls.append(("quote", list(keys)))
         return {k: QUOTE for k in keys}
@@ -440,6 +456,24 @@ def test_quotes_are_batched_at_500_and_parsed_in_ist() -> None:
     assert (q.bid, q.ask, q.volume, q.prev_close, q.high) == (1500.45, 1500.6, 12345, 1488.0, 1510.0)
     with pytest.raises(ValueError, match="500"):
         KiteMarketData(session(c, ft), Clock(ist(DAY, time(10))), quote_batch=501)
+
+
+def test_a_fresh_process_learns_each_symbols_exchange_from_the_dumps_once() -> None:
+    ft = FakeTime()
+    c = FakeClient()
+    md = KiteMarketData(session(c, ft), Clock(ist(DAY, time(10))))
+    snap = md.snapshot(["NIFTY26DECFUT"])  # a tick_futures process: no dump read yet
+    assert [x for x in c.calls if x[0] != "quote"] == [("instruments", "NSE"), ("instruments", "NFO")]
+    assert [x[1] for x in c.calls if x[0] == "quote"] == [
+        ["NFO:NIFTY26DECFUT"]
+    ] and "NIFTY26DECFUT" in snap.quotes
+    md.snapshot(["NIFTY26DECFUT", "AXISBANK", "NIFTY 50"])
+    assert [x[1] for x in c.calls if x[0] == "quote"][-1] == [
+        "NFO:NIFTY26DECFUT",
+        "NSE:AXISBANK",
+        "NSE:NIFTY 50",
+    ]
+    assert sum(1 for x in c.calls if x[0] == "instruments") == 2
 
 
 # ---------------------------------------------------------------------------------------------- login

@@ -145,9 +145,17 @@ class KiteMarketData:
         return f"{self._exchange.get(symbol, 'NSE')}:{symbol}"
 
     # ------------------------------------------------------------------ quotes
+    def _know(self, symbols: list[str]) -> None:
+        """Read today's dumps until every symbol's exchange is known (a fresh process, e.g. a tick function's,
+        has not read them yet): NSE first, NFO when a symbol is still unknown. At most once a day each."""
+        for exchange in ("NSE", "NFO"):
+            if all(s in self._exchange or s == INDEX for s in symbols):
+                return
+            if exchange not in self._dump or self._dump[exchange][0] != self.clock.now().date():
+                self._rows(exchange)
+
     def snapshot(self, symbols: list[str]) -> Snapshot:
-        if not self._exchange:
-            self._rows("NSE")
+        self._know(symbols)
         keys = {self.key(s): s for s in symbols}
         quotes: dict[str, Quote] = {}
         for batch in batches(list(keys), self.quote_batch):
