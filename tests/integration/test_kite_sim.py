@@ -1161,3 +1161,15 @@ def test_option_limits_outside_the_lpp_band_and_huge_equity_orders_are_refused(
     assert last(kite, near)["status"] == "COMPLETE"
     with pytest.raises(kex.InputException, match="100,000"):
         place(kite, "ITC", qty=100_001)
+
+
+def test_convert_an_intraday_position_to_delivery(kite_sim: KiteSimHandle) -> None:
+    kite = kite_sim.client()
+    avg = last(kite, place(kite, "ITC", qty=10))["average_price"]
+    assert kite.convert_position("NSE", "ITC", "BUY", "day", 6, "MIS", "CNC") is True
+    pos = {p["product"]: p for p in kite.positions()["net"]}
+    assert pos["MIS"]["quantity"] == 4 and pos["CNC"]["quantity"] == 6 and pos["CNC"]["average_price"] == avg
+    with pytest.raises(kex.InputException):
+        kite.convert_position("NSE", "ITC", "BUY", "day", 5, "MIS", "CNC")  # only 4 left
+    with pytest.raises(kex.InputException):
+        kite.convert_position("NSE", "ITC", "BUY", "day", 1, "MIS", "NRML")

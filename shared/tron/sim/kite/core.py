@@ -208,6 +208,7 @@ class KiteSim:
             ("DELETE", r"/orders/(?P<variety>[a-z]+)/(?P<order_id>\d+)", self._cancel, "orders", True),
             ("GET", r"/portfolio/positions", self._positions, "other", True),
             ("GET", r"/portfolio/holdings", self._holdings, "other", True),
+            ("PUT", r"/portfolio/positions", self._convert, "other", True),
             ("POST", r"/margins/orders", self._order_margins, "other", True),
             ("POST", r"/margins/basket", self._basket_margins, "other", True),
             ("POST", r"/charges/orders", self._contract_note, "other", True),
@@ -1435,6 +1436,48 @@ class KiteSim:
                 r["overnight_quantity"] = 0
                 day.append(r)
         return {"net": rows, "day": day}
+
+    def _convert(self, req: Request) -> bool:
+        """Convert (part of) an open position between products: MIS ↔ CNC for equity, MIS ↔ NRML for F&O."""
+        names = (
+            "exchange",
+            "tradingsymbol",
+            "transaction_type",
+            "position_type",
+            "quantity",
+            "old_product",
+            "new_product",
+        )
+        v = {n: req.param(n) for n in names}
+        missing = [n for n in names if not v[n]]
+        if missing:
+            raise _input(f"Missing `{missing[0]}`.")
+        inst = self.catalog().by_key.get(f"{v['exchange']}:{v['tradingsymbol']}")
+        if inst is None:
+            raise _input(f"Invalid `tradingsymbol`: {v['exchange']}:{v['tradingsymbol']}.")
+        qty = _opt_int(v["quantity"], "quantity") or 0
+        old, new = str(v["old_product"]), str(v["new_product"])
+        allowed = (
+            {("MIS", "NRML"), ("NRML", "MIS")} if inst.is_derivative else {("MIS", "CNC"), ("CNC", "MIS")}
+        )
+        if (old, new) not in allowed:
+            raise _input(f"Cannot convert {old} to {new} for {inst.key}.")
+        pos = self.positions.get((inst.exchange, inst.tradingsymbol, old))
+        side = v["transaction_type"]
+        have = pos.open_quantity if pos else 0
+        if qty <= 0 or side not in ("BUY", "SELL") or (have > 0) != (side == "BUY") or qty > abs(have):
+            raise _input(f"No open {side} {old} position of {qty} in {inst.key} to convert.")
+        if inst.is_derivative and qty % inst.lot_size:
+            raise _input(f"Quantity should be a multiple of the lot size ({inst.lot_size}).")
+        assert pos is not None
+        avg = pos.take_out(qty)
+        target = self._position(inst, new)
+        target.apply(str(side), qty, avg)
+        if self._available()[0] < 0:
+            target.take_out(qty)
+            pos.apply(str(side), qty, avg)
+            raise _input("Insufficient funds to convert the position.")
+        return True
 
     def _holdings(self, req: Request) -> list[dict[str, Any]]:
         out = []

@@ -79,6 +79,21 @@ class Position:
             self.open_quantity += rest * (1 if signed > 0 else -1)
             self.open_cost += price * rest * (1 if signed > 0 else -1)
 
+    def take_out(self, qty: int) -> Decimal:
+        """Remove qty units of the open position (for a product conversion) at its average price; returns
+        that price. The caller checks qty against the open quantity."""
+        avg = self.average_price
+        sign = 1 if self.open_quantity > 0 else -1
+        if sign > 0:
+            self.buy_quantity -= qty
+            self.buy_value -= avg * qty
+        else:
+            self.sell_quantity -= qty
+            self.sell_value -= avg * qty
+        self.open_quantity -= sign * qty
+        self.open_cost -= sign * avg * qty
+        return avg
+
     @property
     def average_price(self) -> Decimal:
         if self.open_quantity == 0:
