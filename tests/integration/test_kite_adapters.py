@@ -290,6 +290,31 @@ def test_network_errors_are_retried_then_broker_unavailable(ks: KiteSimHandle) -
     assert ks.sim.requests == before
 
 
+@pytest.mark.parametrize(
+    ("error_type", "status", "expected"),
+    [
+        ("NetworkException", 503, BrokerUnavailable),
+        ("DataException", 502, BrokerUnavailable),
+        ("GeneralException", 500, BrokerUnavailable),
+        ("GeneralException", 400, OrderRejected),
+        ("InputException", 400, OrderRejected),
+        ("OrderException", 500, OrderRejected),
+        ("PermissionException", 403, OrderRejected),
+        ("TokenException", 403, TokenExpired),
+        ("SomethingNewException", 503, BrokerUnavailable),  # unknown types are GeneralException to the client
+    ],
+)
+def test_every_kite_error_type_is_classified(
+    ks: KiteSimHandle, error_type: str, status: int, expected: type[Exception]
+) -> None:
+    session, _, _ = adapters(ks)
+    ks.sim.fail_next("/user/profile", error_type, status, f"simulated {error_type}", times=10)
+    with pytest.raises(expected, match=f"simulated {error_type}"):
+        session.call("other", "profile", lambda c: c.profile())
+    sent = 10 - next((f.times for f in ks.sim.faults), 0)
+    assert sent == (4 if expected is BrokerUnavailable else 1)  # only transient failures are retried
+
+
 # ---------------------------------------------------------------------------------------------- the executor
 @dataclass
 class Day:
