@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import sys
 import tempfile
 from pathlib import Path
@@ -23,6 +24,7 @@ from tron.settings import load_settings
 def cmd_kite_login(args: argparse.Namespace) -> int:
     from tron.services.kite_login import ACCESS_TOKEN_SECRET, login_url
 
+    logging.getLogger("tron").addHandler(logging.NullHandler())  # this command prints its own outcome
     settings = load_settings()
     if not args.request_token:
         print(

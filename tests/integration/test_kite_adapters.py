@@ -489,3 +489,30 @@ def test_the_kite_login_function_is_a_redirect_url_that_stores_the_token(
     r = web.get("/?request_token=webreq1")  # already used
     assert r.status_code == 400 and "refused" in r.get_json()["error"]
     assert web.post("/", data="not json", content_type="application/json").status_code == 400
+
+
+def test_tron_kite_login_prints_the_url_or_stores_a_session(
+    ks: KiteSimHandle, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    from tron import cli
+
+    monkeypatch.setenv("TRON_DATA_DIR", str(tmp_path))
+    assert cli.main(["kite-login"]) == 0
+    assert "https://kite.zerodha.com/connect/login?v=3&api_key=sim" in capsys.readouterr().out
+    monkeypatch.setenv("TRON_KITE__ROOT", ks.url)
+    monkeypatch.setenv("TRON_SECRET_KITE_API_SECRET", ks.api_secret)
+    assert cli.main(["kite-login", "--request-token", "clireq1"]) == 0
+    out = capsys.readouterr().out
+    assert "access token stored as kite_access_token" in out and "export" not in out
+    assert cli.main(["kite-login", "--request-token", "clireq2", "--print-token"]) == 0
+    token = (
+        capsys.readouterr().out.strip().splitlines()[-1].removeprefix("export TRON_SECRET_KITE_ACCESS_TOKEN=")
+    )
+    kite = ks.client(login=False)  # the printed token works against the simulator
+    kite.set_access_token(token)
+    assert kite.profile()["user_id"] == "SIM001"
+    assert cli.main(["kite-login", "--request-token", "clireq1"]) == 2  # used already: refused
+    assert "refused" in capsys.readouterr().err
+    monkeypatch.delenv("TRON_SECRET_KITE_API_SECRET")
+    assert cli.main(["kite-login", "--request-token", "clireq3"]) == 1
+    assert "api secret is not set" in capsys.readouterr().err
