@@ -117,12 +117,14 @@ def test_instruments_csv_has_equities_the_index_and_nifty_derivatives(kite_sim: 
     by = {(r["exchange"], r["tradingsymbol"]): r for r in rows}
     infy = by[("NSE", "INFY")]
     assert infy["instrument_type"] == "EQ" and infy["lot_size"] == 1 and infy["tick_size"] == 0.05
+    assert infy["instrument_token"] & 0xFF == 1 and infy["instrument_token"] >> 8 == int(infy["exchange_token"])
     index = by[("NSE", "NIFTY 50")]
     assert index["segment"] == "INDICES" and index["instrument_token"] == 256265
     futs = [r for r in rows if r["segment"] == "NFO-FUT"]
     opts = [r for r in rows if r["segment"] == "NFO-OPT"]
     assert futs and opts
     for r in futs + opts:
+        assert r["instrument_token"] & 0xFF == 2  # Kite's segment code for NFO in the token's low byte
         assert r["name"] == "NIFTY" and r["lot_size"] == 65 and r["tick_size"] == 0.05
         assert isinstance(r["expiry"], date) and r["expiry"] >= date(2026, 11, 23)
         assert r["expiry"].weekday() in (0, 1)  # Tuesday, or Monday when Tuesday is a holiday

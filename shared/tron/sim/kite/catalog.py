@@ -21,8 +21,8 @@ from tron.domain.calendar import TradingCalendar
 from tron.domain.models import Asset, Instrument
 
 INDEX_SYMBOL = "NIFTY 50"
-INDEX_TOKEN = 256265  # Kite's instrument_token for NSE:NIFTY 50
 INDEX_EXCHANGE_TOKEN = 1001
+INDEX_TOKEN = 256265  # Kite's instrument_token for NSE:NIFTY 50 (1001 << 8 | 9)
 
 # Exchange freeze quantities (max units per order) for index derivatives; NSE revises them monthly, so this is
 # a dated fallback the simulator applies to every NIFTY contract.
@@ -130,10 +130,10 @@ def _derivative(inst: Instrument, calendar: TradingCalendar) -> Listed:
         strike = Decimal(str(carried_strike))
     if carried_type in ("FUT", "CE", "PE"):
         itype = str(carried_type)
-    token = inst.token or _token(inst.symbol)
+    exchange_token = inst.token or _exchange_token(inst.symbol)
     return Listed(
-        instrument_token=token,
-        exchange_token=token // 256,
+        instrument_token=kite_token(exchange_token, "NFO"),
+        exchange_token=exchange_token,
         tradingsymbol=inst.symbol,
         name=u,
         expiry=exp,
@@ -148,10 +148,19 @@ def _derivative(inst: Instrument, calendar: TradingCalendar) -> Listed:
     )
 
 
-def _token(symbol: str) -> int:
+SEGMENT_CODE = {"NSE": 1, "NFO": 2, "INDICES": 9}  # the low byte of a Kite instrument token
+
+
+def kite_token(exchange_token: int, segment: str) -> int:
+    """Kite's instrument_token: the exchange token shifted left a byte, the segment code in the low byte
+    (the ticker reads the segment from it to choose the price divisor and mark indices non-tradable)."""
+    return (exchange_token << 8) | SEGMENT_CODE[segment]
+
+
+def _exchange_token(symbol: str) -> int:
     import zlib
 
-    return (zlib.crc32(symbol.encode()) % 10_000_000) * 256 + 2
+    return zlib.crc32(symbol.encode()) % 10_000_000
 
 
 class Catalog:
@@ -175,8 +184,8 @@ class Catalog:
         for inst in market.instruments(Asset.STOCKS):
             rows.append(
                 Listed(
-                    instrument_token=inst.token,
-                    exchange_token=inst.token // 256,
+                    instrument_token=kite_token(inst.token, "NSE"),
+                    exchange_token=inst.token,
                     tradingsymbol=inst.symbol,
                     name=inst.symbol,
                     expiry=None,
