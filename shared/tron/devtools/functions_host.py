@@ -56,6 +56,7 @@ class PushGate:
 
     is_open: bool = True
     acked: dict[str, int] = field(default_factory=dict)
+    acked_at: dict[str, float] = field(default_factory=dict)  # first 2xx, time.monotonic()
     failed: dict[str, int] = field(default_factory=dict)
     received: int = 0
     _cond: threading.Condition = field(default_factory=threading.Condition, repr=False)
@@ -76,6 +77,8 @@ class PushGate:
     def record(self, message_id: str, ok: bool) -> None:
         with self._cond:
             self.received += 1
+            if ok:
+                self.acked_at.setdefault(message_id, time.monotonic())
             book = self.acked if ok else self.failed
             book[message_id] = book.get(message_id, 0) + 1
             self._cond.notify_all()
