@@ -473,3 +473,61 @@ def test_entries_in_flight_count_for_the_other_assets(tmp_path) -> None:
     assert (margin, net, worst) == (Decimal("190000"), Decimal("0"), Decimal("3400.50"))
     own = deps.store.transaction(lambda txn: _elsewhere(txn, str(DAY), Asset.FUTURES, plan))
     assert own == (Decimal("0"), Decimal("0"), Decimal("0"))  # its own in-flight entries are in its state
+
+
+# ------------------------------------------------------------------------------------------ options entries
+def _options_ctx(
+    monkeypatch: pytest.MonkeyPatch, rules: ContractRules, *sigs_sides: Side, book: Book | None = None
+):
+    from tron.adapters.clock import VirtualClock
+    from tron.sim.market import INDEX, GeneratedMarketData, MarketGenerator, nifty50
+
+    clock = VirtualClock(at(9, 59))
+    md = GeneratedMarketData(MarketGenerator(nifty50(3), nse_calendar(), seed=7), clock)
+    fut = select_future(md.instruments(Asset.FUTURES), DAY, 2, nse_calendar())
+    listed = md.instruments(Asset.OPTIONS)
+    chain = [i for i in listed if i.expiry == option_expiry(listed, DAY, True)]
+    spot = Instrument(INDEX, "NSE", Asset.OPTIONS, segment="index", sector="Index")
+    insts = {i.symbol: i for i in [fut, spot, *chain]}
+    st = SessionState.new(list(insts))
+    st.apply(md.snapshot(list(insts)))
+    clock.set(at(10, 0))
+    snap = md.snapshot(list(insts))
+    px = snap.quotes[fut.symbol].last
+    _signal(monkeypatch, *(Signal(fut.symbol, s, 0.9, "orb", "breakout", px, 12.0) for s in sigs_sides))
+    risk = RiskLimits(
+        capital=Decimal("100000"), account_capital=Decimal("1000000"), risk_per_trade_pct=Decimal("2"),
+        max_position_pct=Decimal("50"), max_sector_pct=Decimal("100"),
+    )  # fmt: skip
+    plan = AssetPlan(Asset.OPTIONS, True, (StrategyChoice("orb"),), risk)
+    ctx = TickContext(
+        Asset.OPTIONS, DAY, at(10, 0), plan, None, insts, st, book or Book(), {}, snap,
+        underlying=fut.symbol, spot_symbol=INDEX, contract=rules,
+    )  # fmt: skip
+    return ctx, snap.quotes[INDEX].last
+
+
+def test_a_bullish_signal_buys_the_otm_call_in_whole_lots(monkeypatch: pytest.MonkeyPatch) -> None:
+    ctx, spot = _options_ctx(monkeypatch, ContractRules(strike="otm", otm_steps=1), Side.BUY)
+    (it,) = decide(ctx).intents
+    inst = ctx.instruments[it.symbol]
+    atm = round(spot / 50) * 50
+    assert (inst.option_type, inst.strike, inst.expiry) == ("CE", atm + 50, date(2026, 12, 1))
+    assert it.side is Side.BUY and it.qty % 65 == 0 and it.qty > 0
+    premium = ctx.snapshot.quotes[it.symbol].last
+    assert 0 < it.stop < premium < it.target
+    assert "CE" in it.reason and "delta" in it.reason
+
+
+def test_a_bearish_signal_buys_a_put_and_an_opposing_view_waits(monkeypatch: pytest.MonkeyPatch) -> None:
+    ctx, spot = _options_ctx(monkeypatch, ContractRules(strike="atm"), Side.SELL, Side.BUY)
+    d = decide(ctx)
+    assert [ctx.instruments[i.symbol].option_type for i in d.intents] == ["PE"]
+    assert ctx.instruments[d.intents[0].symbol].strike == round(spot / 50) * 50
+    assert d.events[-1]["reason"].startswith("an opposing option position on NIFTY26DECFUT")
+
+
+def test_a_delta_target_picks_a_cheaper_strike(monkeypatch: pytest.MonkeyPatch) -> None:
+    ctx, spot = _options_ctx(monkeypatch, ContractRules(strike="delta", target_delta=0.25), Side.BUY)
+    (it,) = decide(ctx).intents
+    assert ctx.instruments[it.symbol].strike > spot + 50

@@ -41,6 +41,7 @@ EXIT_RULES = ExitRules()
 MIN_STOP_PCT = {Asset.STOCKS: 0.4, Asset.FUTURES: 0.1, Asset.OPTIONS: 0.1}
 MIN_PREMIUM_STOP = 0.5  # rupees: an option stop is at least this far (ten ticks)
 MAX_PREMIUM_STOP_SHARE = 0.5  # and at most half the premium
+MIN_PREMIUM = 2.0  # rupees: cheaper options are not bought (no room for a stop)
 STALE_AFTER = timedelta(minutes=2)
 
 
@@ -268,6 +269,8 @@ def _entry_for(ctx: TickContext, sig: Signal) -> Entry | str | None:
     q = ctx.snapshot.quotes.get(inst.symbol)
     if q is None or q.last <= 0:
         return f"no quote for {inst.symbol}"
+    if q.last < MIN_PREMIUM:
+        return f"{inst.symbol} premium {q.last:.2f} below ₹{MIN_PREMIUM:g}: too little to place a stop under"
     d = abs(option_delta(kind, spot, inst.strike or spot, days, vol))
     prem_dist = min(max(d * dist, MIN_PREMIUM_STOP), MAX_PREMIUM_STOP_SHARE * q.last)
     note = f"{kind} {inst.strike:g} (delta {d:.2f}, IV {vol:.1%}) on {sig.symbol} {sig.side}: {sig.reason}"
