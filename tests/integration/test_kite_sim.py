@@ -117,7 +117,9 @@ def test_instruments_csv_has_equities_the_index_and_nifty_derivatives(kite_sim: 
     by = {(r["exchange"], r["tradingsymbol"]): r for r in rows}
     infy = by[("NSE", "INFY")]
     assert infy["instrument_type"] == "EQ" and infy["lot_size"] == 1 and infy["tick_size"] == 0.05
-    assert infy["instrument_token"] & 0xFF == 1 and infy["instrument_token"] >> 8 == int(infy["exchange_token"])
+    assert infy["instrument_token"] & 0xFF == 1 and infy["instrument_token"] >> 8 == int(
+        infy["exchange_token"]
+    )
     index = by[("NSE", "NIFTY 50")]
     assert index["segment"] == "INDICES" and index["instrument_token"] == 256265
     futs = [r for r in rows if r["segment"] == "NFO-FUT"]
@@ -1175,3 +1177,93 @@ def test_convert_an_intraday_position_to_delivery(kite_sim: KiteSimHandle) -> No
         kite.convert_position("NSE", "ITC", "BUY", "day", 5, "MIS", "CNC")  # only 4 left
     with pytest.raises(kex.InputException):
         kite.convert_position("NSE", "ITC", "BUY", "day", 1, "MIS", "NRML")
+
+
+# ---------------------------------------------------------------------------------------------- the ticker
+# The real KiteTicker (Twisted + Autobahn) runs in a child process: Twisted's reactor cannot be restarted in
+# the test process. It prints what arrived as one JSON line.
+TICKER_CLIENT = r"""
+import json, os, sys, threading
+from kiteconnect import KiteTicker
+url, api_key, token, tokens, want_orders = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4], int(sys.argv[5])
+tokens = [int(t) for t in tokens.split(",")]
+kws = KiteTicker(api_key, token, root=url.replace("http://", "ws://"), reconnect=False)
+out, done = [], threading.Event()
+def check():
+    if sum(o["kind"] == "tick" for o in out) >= 6 and sum(o["kind"] == "order" for o in out) >= want_orders:
+        done.set()
+def on_ticks(ws, ticks):
+    for t in ticks:
+        out.append({"kind": "tick", "mode": t["mode"], "token": t["instrument_token"], "last_price": t["last_price"],
+                    "tradable": t["tradable"], "depth": t.get("depth"), "volume": t.get("volume_traded"),
+                    "ohlc": t.get("ohlc")})
+    check()
+def on_connect(ws, response):
+    ws.subscribe(tokens)
+    ws.set_mode(ws.MODE_FULL, tokens[:1])
+def on_order_update(ws, data):
+    out.append({"kind": "order", "status": data["status"], "order_id": data["order_id"]})
+    check()
+def on_error(ws, code, reason):
+    out.append({"kind": "error", "code": code, "reason": str(reason)})
+    done.set()
+kws.on_ticks, kws.on_connect, kws.on_order_update, kws.on_error = on_ticks, on_connect, on_order_update, on_error
+kws.connect(threaded=True)
+done.wait(20)
+print(json.dumps(out), flush=True)
+os._exit(0)
+"""
+
+
+def _ticker(url: str, token: str, tokens: list[int], want_orders: int = 0) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            TICKER_CLIENT,
+            url,
+            "sim",
+            token,
+            ",".join(map(str, tokens)),
+            str(want_orders),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def test_the_real_kite_ticker_gets_ticks_and_order_updates() -> None:
+    import json
+    import time
+
+    with running_kite_sim(ticker_interval=0.2) as ks:
+        kite = ks.client()
+        infy, index = (ks.sim.catalog().by_key[k].instrument_token for k in ("NSE:INFY", "NSE:NIFTY 50"))
+        proc = _ticker(ks.url, kite.access_token, [infy, index], want_orders=1)
+        for _ in range(200):
+            if ks.sim.ticker_queues:
+                break
+            time.sleep(0.05)
+        oid = place(kite, qty=1)
+        out, err = proc.communicate(timeout=60)
+        got = json.loads(out)
+        quote = kite.quote("NSE:INFY")["NSE:INFY"]
+    ticks = [g for g in got if g["kind"] == "tick"]
+    full = [t for t in ticks if t["token"] == infy and t["mode"] == "full"]
+    assert full, err
+    assert full[-1]["last_price"] == quote["last_price"] and full[-1]["volume"] == quote["volume"]
+    assert [lv["price"] for lv in full[-1]["depth"]["sell"]] == [lv["price"] for lv in quote["depth"]["sell"]]
+    assert full[-1]["ohlc"] == {k: quote["ohlc"][k] for k in ("open", "high", "low", "close")}
+    idx = [t for t in ticks if t["token"] == index]
+    assert idx and idx[-1]["tradable"] is False and idx[-1]["mode"] == "quote"
+    assert {"kind": "order", "status": "COMPLETE", "order_id": oid} in got
+
+
+def test_the_ticker_refuses_a_bad_token(kite_sim: KiteSimHandle) -> None:
+    import json
+
+    proc = _ticker(kite_sim.url, "not-a-token", [256265])
+    out, _ = proc.communicate(timeout=60)
+    got = json.loads(out)
+    assert got[0]["kind"] == "error" and "403" in got[0]["reason"]

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import queue
 import re
 import threading
 from collections.abc import Callable
@@ -158,6 +159,7 @@ class KiteSim:
         margins: MarginRules | None = None,
         user_id: str = "SIM001",
         postback_url: str | None = None,
+        ticker_interval: float = 1.0,
     ) -> None:
         self.market = market
         self.clock = clock or market.clock
@@ -174,6 +176,9 @@ class KiteSim:
         self.faults: list[Fault] = []
         self.requests = 0
         self.postbacks = Postbacks(postback_url, api_key, api_secret) if postback_url else None
+        self.ticker_interval = ticker_interval
+        self.ticker_queues: list[queue.Queue[dict[str, Any]]] = []
+        self.closing = False  # set by RunningSim.stop(): ticker connections end
         self._catalogs: dict[date, Catalog] = {}
         self._order_seq = 0
         self._trade_seq = 0
@@ -551,14 +556,21 @@ class KiteSim:
         entry["order_timestamp"] = fmt(ts)
         previous = o.history[-1] if o.history else None
         o.history.append(entry)
+        if self.postbacks is None and not self.ticker_queues:
+            return
+        event = None
+        if o.status in E.TERMINAL:
+            event = o.status
+        elif previous is not None and (
+            entry["filled_quantity"] != previous["filled_quantity"] or previous["status"] == E.MODIFY_PENDING
+        ):
+            event = "UPDATE"
+        if event is None:
+            return
         if self.postbacks is not None:
-            if o.status in E.TERMINAL:
-                self.postbacks.send(self._order_dict(o), self.user_id, o.status)
-            elif previous is not None and (
-                entry["filled_quantity"] != previous["filled_quantity"]
-                or previous["status"] == E.MODIFY_PENDING
-            ):
-                self.postbacks.send(self._order_dict(o), self.user_id, "UPDATE")
+            self.postbacks.send(self._order_dict(o), self.user_id, event)
+        for q in self.ticker_queues:  # the ticker's order updates carry the same events
+            q.put({**self._order_dict(o), "status": event, "user_id": self.user_id})
 
     def _order_dict(self, o: E.Order) -> dict[str, Any]:
         return {
@@ -835,48 +847,53 @@ class KiteSim:
 
     def _quote(self, req: Request) -> dict[str, Any]:
         out: dict[str, Any] = {}
-        now = self.clock.now()
         for ref, inst in self._resolve(req, QUOTE_LIMIT):
-            parts = self._quote_parts(inst)
-            if parts is None:
-                continue
-            q, d, j = parts["q"], parts["d"], parts["j"]
-            last_trade = fmt(ist(d, time(9, 15)) + timedelta(minutes=j))
-            item: dict[str, Any] = {
-                "instrument_token": inst.instrument_token,
-                "timestamp": fmt(now),
-                "last_price": q.last,
-                "net_change": round(q.last - q.prev_close, 2),
-                "ohlc": {"open": q.open, "high": q.high, "low": q.low, "close": q.prev_close},
-            }
-            if inst.is_index:
+            item = self._quote_item(inst)
+            if item is not None:
                 out[ref] = item
-                continue
-            book = self.view.book(inst, d, j)
-            assert book is not None
-            taken = self.consumed.get(inst.instrument_token, {}) if d == self.day else {}
-            buy, sell = _depth(book.bids, "b", j, taken), _depth(book.asks, "s", j, taken)
-            lower, upper = circuit_limits(inst, dec(q.prev_close))
-            item.update(
-                {
-                    "last_trade_time": last_trade,
-                    "last_quantity": inst.lot_size
-                    if inst.is_derivative
-                    else 1 + (j * 7 + inst.instrument_token) % 50,
-                    "buy_quantity": sum(x["quantity"] for x in buy) * 4,
-                    "sell_quantity": sum(x["quantity"] for x in sell) * 4,
-                    "volume": q.volume,
-                    "average_price": float(self.view.vwap(d, j, inst.tradingsymbol)),
-                    "oi": 0,
-                    "oi_day_high": 0,
-                    "oi_day_low": 0,
-                    "lower_circuit_limit": float(lower),
-                    "upper_circuit_limit": float(upper),
-                    "depth": {"buy": buy, "sell": sell},
-                }
-            )
-            out[ref] = item
         return out
+
+    def _quote_item(self, inst: Listed) -> dict[str, Any] | None:
+        """One instrument's full quote as Kite's /quote shows it (indices: price and OHLC only)."""
+        now = self.clock.now()
+        parts = self._quote_parts(inst)
+        if parts is None:
+            return None
+        q, d, j = parts["q"], parts["d"], parts["j"]
+        last_trade = fmt(ist(d, time(9, 15)) + timedelta(minutes=j))
+        item: dict[str, Any] = {
+            "instrument_token": inst.instrument_token,
+            "timestamp": fmt(now),
+            "last_price": q.last,
+            "net_change": round(q.last - q.prev_close, 2),
+            "ohlc": {"open": q.open, "high": q.high, "low": q.low, "close": q.prev_close},
+        }
+        if inst.is_index:
+            return item
+        book = self.view.book(inst, d, j)
+        assert book is not None
+        taken = self.consumed.get(inst.instrument_token, {}) if d == self.day else {}
+        buy, sell = _depth(book.bids, "b", j, taken), _depth(book.asks, "s", j, taken)
+        lower, upper = circuit_limits(inst, dec(q.prev_close))
+        item.update(
+            {
+                "last_trade_time": last_trade,
+                "last_quantity": inst.lot_size
+                if inst.is_derivative
+                else 1 + (j * 7 + inst.instrument_token) % 50,
+                "buy_quantity": sum(x["quantity"] for x in buy) * 4,
+                "sell_quantity": sum(x["quantity"] for x in sell) * 4,
+                "volume": q.volume,
+                "average_price": float(self.view.vwap(d, j, inst.tradingsymbol)),
+                "oi": 0,
+                "oi_day_high": 0,
+                "oi_day_low": 0,
+                "lower_circuit_limit": float(lower),
+                "upper_circuit_limit": float(upper),
+                "depth": {"buy": buy, "sell": sell},
+            }
+        )
+        return item
 
     def _ohlc(self, req: Request) -> dict[str, Any]:
         out = {}
@@ -1316,6 +1333,43 @@ class KiteSim:
                 }
             )
         return out
+
+    # ================================================================== the WebSocket ticker
+    def ticker_authorised(self, api_key: str, access_token: str) -> bool:
+        with self.lock:
+            return api_key == self.api_key and self.sessions.valid(access_token, self.clock.now())
+
+    def ticks(self, tokens: list[int]) -> dict[int, dict[str, Any]]:
+        """Tick fields for the ticker's packets, at the clock's current minute."""
+        with self.lock:
+            self._advance()
+            cat = self.catalog()
+            out: dict[int, dict[str, Any]] = {}
+            for tok in tokens:
+                inst = cat.by_token.get(tok)
+                item = self._quote_item(inst) if inst is not None else None
+                if inst is None or item is None:
+                    continue
+                ohlc = item["ohlc"]
+                ltt = item.get("last_trade_time")
+                out[tok] = {
+                    "instrument_token": tok,
+                    "index": inst.is_index,
+                    "last_price": item["last_price"],
+                    "open": ohlc["open"],
+                    "high": ohlc["high"],
+                    "low": ohlc["low"],
+                    "close": ohlc["close"],
+                    "last_quantity": item.get("last_quantity", 0),
+                    "average_price": item.get("average_price", 0.0),
+                    "volume": item.get("volume", 0),
+                    "buy_quantity": item.get("buy_quantity", 0),
+                    "sell_quantity": item.get("sell_quantity", 0),
+                    "depth": item.get("depth", {"buy": [], "sell": []}),
+                    "timestamp": datetime.strptime(item["timestamp"], TS).replace(tzinfo=IST),
+                    "last_trade_time": datetime.strptime(ltt, TS).replace(tzinfo=IST) if ltt else None,
+                }
+            return out
 
     # ================================================================== routes: GTT
     def _gtt_waiting(self) -> bool:

@@ -6,6 +6,7 @@ The HTTP layer only parses (path, query string, form or JSON body, headers) and 
 from __future__ import annotations
 
 import json
+import queue
 import threading
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -13,6 +14,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from tron.sim.kite.core import KiteError, KiteSim, Request, error_response
+from tron.sim.kite.ticker import TickerConnection, accept_key
 
 
 @dataclass
@@ -30,6 +32,7 @@ class RunningSim:
         return f"http://{self.server.server_address[0]}:{self.port}"
 
     def stop(self) -> None:
+        self.sim.closing = True  # ticker connections notice within a poll
         self.server.shutdown()
         self.server.server_close()
         self.thread.join(timeout=5)
@@ -48,6 +51,9 @@ def _handler(sim: KiteSim) -> type[BaseHTTPRequestHandler]:
 
         def _serve(self) -> None:
             parts = urlsplit(self.path)
+            if self.command == "GET" and (self.headers.get("Upgrade") or "").lower() == "websocket":
+                self._ticker(parse_qs(parts.query))
+                return
             length = int(self.headers.get("Content-Length") or 0)
             raw = self.rfile.read(length) if length else b""
             ctype = (self.headers.get("Content-Type") or "").lower()
@@ -85,6 +91,49 @@ def _handler(sim: KiteSim) -> type[BaseHTTPRequestHandler]:
                 self.wfile.write(resp.body)
             except (BrokenPipeError, ConnectionResetError):
                 pass  # the client went away
+
+        def _ticker(self, query: dict[str, list[str]]) -> None:
+            """Upgrade to Kite's WebSocket ticker; a bad key or token is refused with HTTP 403."""
+            self.close_connection = True
+            key = self.headers.get("Sec-WebSocket-Key")
+            api_key = (query.get("api_key") or [""])[0]
+            token = (query.get("access_token") or [""])[0]
+            if not key or not sim.ticker_authorised(api_key, token):
+                body = json.dumps(
+                    {
+                        "status": "error",
+                        "message": "Invalid `api_key` or `access_token`.",
+                        "error_type": "TokenException",
+                    }
+                ).encode()
+                self.send_response(403)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+                self.wfile.flush()
+                return
+            self.send_response(101, "Switching Protocols")
+            self.send_header("Upgrade", "websocket")
+            self.send_header("Connection", "Upgrade")
+            self.send_header("Sec-WebSocket-Accept", accept_key(key))
+            self.end_headers()
+            self.wfile.flush()
+            updates: queue.Queue[dict[str, Any]] = queue.Queue()
+            with sim.lock:
+                sim.ticker_queues.append(updates)
+            try:
+                TickerConnection(
+                    self.connection,
+                    sim.ticks,
+                    lambda: sim.ticker_authorised(api_key, token),
+                    updates,
+                    sim.ticker_interval,
+                    lambda: sim.closing,
+                ).run()
+            finally:
+                with sim.lock:
+                    sim.ticker_queues.remove(updates)
 
         do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = _serve
 
