@@ -361,7 +361,7 @@ def estimate(trading: dict[str, Usage], closed: dict[str, Usage], days: int) -> 
 
     # Accesses (modelled: paper mode reads no Kite secret): a live function reads each secret it is granted
     # (infra/terraform/functions.tf) once per cache TTL while warm, i.e. all session for the ticks and the
-    # executor, once per call for the rest. Versions: 4 secrets + one kite-access-token version per login,
+    # executor, once per call for the rest. Versions: 4 secrets + one kite_access_token version per login,
     # which stay active (billed) until destroyed.
     accesses = 0.0
     for fn, u in trading.items():

@@ -1,5 +1,5 @@
 locals {
-  kite_secrets = ["kite-api-key", "kite-access-token"]
+  kite_secrets = ["kite_api_key", "kite_access_token"]
 
   # One entry per entry point of functions/main.py (the key is the Python name, the function is named with
   # hyphens). secrets: what the function may read; adds_versions: secrets it may add versions to;
@@ -100,10 +100,10 @@ locals {
       timeout       = 60
       max_instances = 1
       ingress       = var.manual_ingress
-      secrets       = ["kite-api-key", "kite-api-secret"]
+      secrets       = ["kite_api_key", "kite_api_secret"]
       publishes     = false
       reads_archive = false
-      adds_versions = ["kite-access-token"]
+      adds_versions = ["kite_access_token"]
       operator      = true
     }
   }

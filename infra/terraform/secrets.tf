@@ -1,12 +1,14 @@
 # The secrets exist here; their values never do (they would land in state). Add versions with
-#   printf %s "$VALUE" | gcloud secrets versions add kite-api-key --data-file=-
-# kite-access-token gets a new version every morning from the Kite login flow.
+#   printf %s "$VALUE" | gcloud secrets versions add kite_api_key --data-file=-
+# kite_access_token gets a new version every morning from the Kite login flow.
+# The ids are exactly the names the code asks Secret Manager for (tron.adapters.kite.session,
+# tron.services.kite_login, tron.adapters.openai_planner): a test fails when they drift apart.
 locals {
-  secrets = toset(["kite-api-key", "kite-api-secret", "kite-access-token", "openai-api-key"])
+  secrets = toset(["kite_api_key", "kite_api_secret", "kite_access_token", "openai-api-key"])
 
-  # function -> secret accessor grants, exactly the secrets each function lists. kite-api-secret is read
+  # function -> secret accessor grants, exactly the secrets each function lists. kite_api_secret is read
   # only by kite_login (the request_token exchange), which is also the only function that may add versions
-  # (the day's access token) and then only to kite-access-token.
+  # (the day's access token) and then only to kite_access_token.
   secret_access = merge([
     for fn, cfg in local.functions : { for s in cfg.secrets : "${fn}/${s}" => { function = fn, secret = s } }
   ]...)

@@ -54,7 +54,7 @@ variable "trading_mode" {
 }
 
 variable "mount_secrets" {
-  description = "Also expose each function's secrets as TRON_SECRET_* environment variables. Off by default: deployed functions read secrets through the Secret Manager API (tron.adapters.secretmanager, cached 300 s), which sees each morning's new kite-access-token version; a mounted value is fixed when the instance starts, and deploying fails while a mounted secret has no version."
+  description = "Also expose each function's secrets as TRON_SECRET_* environment variables. Off by default: deployed functions read secrets through the Secret Manager API (tron.adapters.secretmanager, cached 300 s), which sees each morning's new kite_access_token version; a mounted value is fixed when the instance starts, and deploying fails while a mounted secret has no version."
   type        = bool
   default     = false
 }

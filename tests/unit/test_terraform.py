@@ -431,13 +431,13 @@ def test_kite_login_account_only_adds_token_versions(tf: dict[str, Any]) -> None
         for (_, k), b in named(plan, "google_secret_manager_secret_iam_member").items()
     }
     assert {(s, r) for f, s, r in grants if f == "kite_login"} == {
-        ("kite-api-key", "roles/secretmanager.secretAccessor"),
-        ("kite-api-secret", "roles/secretmanager.secretAccessor"),
-        ("kite-access-token", "roles/secretmanager.secretVersionAdder"),
+        ("kite_api_key", "roles/secretmanager.secretAccessor"),
+        ("kite_api_secret", "roles/secretmanager.secretAccessor"),
+        ("kite_access_token", "roles/secretmanager.secretVersionAdder"),
     }
     # nobody else may add versions or read the api secret
     assert {f for f, s, r in grants if r != "roles/secretmanager.secretAccessor"} == {"kite_login"}
-    assert {f for f, s, r in grants if s == "kite-api-secret"} == {"kite_login"}
+    assert {f for f, s, r in grants if s == "kite_api_secret"} == {"kite_login"}
     # its own account; project-wide only Firestore and log writing, like every function
     project_roles = {
         b["role"]
