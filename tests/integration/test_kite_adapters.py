@@ -127,6 +127,28 @@ def intent(
     )
 
 
+class Records(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.INFO)
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+
+@pytest.fixture
+def logs() -> Iterator[list[logging.LogRecord]]:
+    """TRON's log records (caplog misses them once a run has installed the archive handler on "tron",
+    which stops propagation)."""
+    handler, logger = Records(), logging.getLogger("tron")
+    level = logger.level
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    yield handler.records
+    logger.removeHandler(handler)
+    logger.setLevel(level)
+
+
 @pytest.fixture
 def ks() -> Iterator[KiteSimHandle]:
     with running_kite_sim(symbols=10) as handle:
@@ -343,7 +365,7 @@ def make_day(ks: KiteSimHandle, tmp_path: Path) -> Day:
 
 
 def test_plan_day_with_an_expired_token_halts_entries_with_an_error(
-    ks: KiteSimHandle, tmp_path: Path, caplog: pytest.LogCaptureFixture
+    ks: KiteSimHandle, tmp_path: Path, logs: list[logging.LogRecord]
 ) -> None:
     s = load_settings(
         data_dir=tmp_path, symbols=10, broker="kite", kite={"root": ks.url, "rate_limits": False}
@@ -355,7 +377,7 @@ def test_plan_day_with_an_expired_token_halts_entries_with_an_error(
     doc = plan_day(deps)
     assert doc["status"] == "armed" and doc["halted"].startswith("broker: TokenException")
     assert "no instruments loaded for stocks" in doc["halted"]
-    assert any(r.levelname == "ERROR" and "health gate" in r.getMessage() for r in caplog.records)
+    assert any(r.levelname == "ERROR" and "health gate" in r.getMessage() for r in logs)
 
 
 def deliver(d: Day, it: OrderIntent) -> str:
@@ -368,8 +390,7 @@ def book(d: Day) -> dict[str, Any]:
     return d.deps.store.get(book_path(DAY.isoformat(), "stocks")) or {}
 
 
-def test_input_and_order_errors_are_recorded_rejections(day: Day, caplog: pytest.LogCaptureFixture) -> None:
-    caplog.set_level(logging.INFO)
+def test_input_and_order_errors_are_recorded_rejections(day: Day, logs: list[logging.LogRecord]) -> None:
     fut = day.deps.market.instruments(Asset.FUTURES)[0]
     odd = intent(fut.symbol, qty=10, exchange="NFO", asset=Asset.FUTURES)  # not a whole lot
     assert deliver(day, odd) == "rejected"
@@ -380,11 +401,11 @@ def test_input_and_order_errors_are_recorded_rejections(day: Day, caplog: pytest
     doc = day.deps.store.get(intent_path(DAY.isoformat(), huge.intent_id))
     assert "Insufficient funds" in doc["history"][-1]["reason"]
     assert book(day)["orders_rejected"] == 1
-    assert any(r.levelname == "ERROR" and "order rejected" in r.getMessage() for r in caplog.records)
+    assert any(r.levelname == "ERROR" and "order rejected" in r.getMessage() for r in logs)
 
 
 def test_an_expired_token_halts_entries_with_an_error_and_exits_go_through_after_a_login(
-    day: Day, caplog: pytest.LogCaptureFixture
+    day: Day, logs: list[logging.LogRecord]
 ) -> None:
     entry = intent("AXISBANK", qty=5)
     assert deliver(day, entry) == "filled"
@@ -395,7 +416,7 @@ def test_an_expired_token_halts_entries_with_an_error_and_exits_go_through_after
     assert deliver(day, second) == "rejected"
     halted = day.deps.store.get(day_path(DAY.isoformat()))["halted"]
     assert "Kite session expired" in halted and "TokenException" in halted
-    assert any(r.levelname == "ERROR" and "entries halted" in r.getMessage() for r in caplog.records)
+    assert any(r.levelname == "ERROR" and "entries halted" in r.getMessage() for r in logs)
     exit_ = intent("AXISBANK", qty=5, side=Side.SELL, purpose=Purpose.EXIT, at=ist(DAY, time(10, 1)))
     with pytest.raises(TokenExpired):  # not rejected: delivered again until it goes through
         deliver(day, exit_)
