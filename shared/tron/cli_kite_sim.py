@@ -90,7 +90,8 @@ def cmd_kite_sim(args: argparse.Namespace) -> int:
         return 1
     print(f"listening on {running.url}", flush=True)
     print(
-        f"  clock {start:%Y-%m-%d %H:%M} IST at {args.speed:g}x, seed {args.seed}, api key {args.api_key!r}"
+        f"  ticker ws://127.0.0.1:{running.port}; clock {start:%Y-%m-%d %H:%M} IST at {args.speed:g}x, "
+        f"seed {args.seed}, api key {args.api_key!r}"
         f"{'' if nse_calendar().is_trading_day(day) else ' (not a trading day: quotes show the last close)'}",
         file=sys.stderr,
         flush=True,

@@ -3,7 +3,9 @@
 Built from the market generator's own instruments (so the simulator trades exactly the universe `tron
 run-day` plans on): NSE equities, the NIFTY 50 index (segment INDICES, Kite's real token 256265) and, when the
 market offers them, NFO NIFTY futures and options. Expiry, strike and type come from the Instrument when it
-carries them, else from Kite's tradingsymbol grammar (NIFTY26NOVFUT, NIFTY26NOV25000CE, NIFTY26D0125000PE)."""
+carries them, else from Kite's tradingsymbol grammar (NIFTY26NOVFUT, NIFTY26NOV25000CE, NIFTY26D0125000PE).
+Instrument tokens follow Kite's scheme: the exchange token (the generator's token) shifted left a byte with
+the segment code (NSE 1, NFO 2, indices 9) in the low byte."""
 
 from __future__ import annotations
 

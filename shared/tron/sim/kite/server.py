@@ -13,7 +13,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from tron.sim.kite.core import KiteError, KiteSim, Request, error_response
+from tron.sim.kite.core import KiteSim
+from tron.sim.kite.protocol import KiteError, Request, error_response
 from tron.sim.kite.ticker import TickerConnection, accept_key
 
 

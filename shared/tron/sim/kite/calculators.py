@@ -1,0 +1,133 @@
+"""The margin and charges calculators: POST /margins/orders, /margins/basket and /charges/orders (a
+virtual contract note from the dated charges table)."""
+
+from __future__ import annotations
+
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from tron.sim.kite.catalog import Listed
+from tron.sim.kite.protocol import Request, as_float, input_error
+
+
+class CalculatorRoutes:
+    """Mixed into KiteSim: uses its state (orders, positions, catalog, clock) under its lock."""
+
+    # ================================================================== routes: margin and charges calculators
+    def _json_orders(self, req: Request) -> list[tuple[dict[str, Any], Listed]]:
+        body = req.json_body
+        if not isinstance(body, list) or not body:
+            raise input_error("Expected a JSON list of orders.")
+        cat = self.catalog()
+        out = []
+        for i, item in enumerate(body):
+            if not isinstance(item, dict):
+                raise input_error(f"Order {i} is not a JSON object.")
+            for name in ("exchange", "tradingsymbol", "transaction_type", "quantity", "product"):
+                if item.get(name) in (None, ""):
+                    raise input_error(f"Order {i}: missing `{name}`.")
+            inst = cat.by_key.get(f"{item['exchange']}:{item['tradingsymbol']}")
+            if inst is None:
+                raise input_error(
+                    f"Order {i}: unknown instrument {item['exchange']}:{item['tradingsymbol']}."
+                )
+            if item["transaction_type"] not in ("BUY", "SELL"):
+                raise input_error(f"Order {i}: invalid `transaction_type`.")
+            try:
+                qty = int(item["quantity"])
+            except (TypeError, ValueError):
+                raise input_error(f"Order {i}: invalid `quantity`.") from None
+            if qty <= 0:
+                raise input_error(f"Order {i}: invalid `quantity`.")
+            out.append(({**item, "quantity": qty}, inst))
+        return out
+
+    def _charges(self, item: dict[str, Any], inst: Listed, price: Decimal) -> dict[str, Any]:
+        from tron.domain.charges import order_charges
+        from tron.domain.models import Side
+
+        if inst.is_option:
+            segment = "options"
+        elif inst.is_future:
+            segment = "futures"
+        else:
+            segment = "equity_delivery" if item["product"] == "CNC" else "equity_intraday"
+        c = order_charges(
+            segment, Side(item["transaction_type"]), price, item["quantity"], self.now_minute()[0]
+        )
+        return {
+            "transaction_tax": float(c.stt),
+            "transaction_tax_type": "stt",
+            "exchange_turnover_charge": float(c.transaction),
+            "sebi_turnover_charge": float(c.sebi),
+            "brokerage": float(c.brokerage),
+            "stamp_duty": float(c.stamp_duty),
+            "gst": {"igst": float(c.gst), "cgst": 0, "sgst": 0, "total": float(c.gst)},
+            "total": float(c.total),
+        }
+
+    def _price_of(self, item: dict[str, Any], inst: Listed) -> Decimal:
+        for name in ("average_price", "price"):
+            v = item.get(name)
+            if v not in (None, "", 0, "0"):
+                try:
+                    return Decimal(str(v))
+                except InvalidOperation:
+                    raise input_error(f"Invalid `{name}`.") from None
+        return self._ltp(inst)
+
+    def _margin_row(self, item: dict[str, Any], inst: Listed) -> dict[str, Any]:
+        price = self._price_of(item, inst)
+        short = item["transaction_type"] == "SELL"
+        margin = (
+            self.rules.per_unit(inst, item["product"], price, self._underlying_ltp(inst), short)
+            * item["quantity"]
+        )
+        premium = price * item["quantity"] if inst.is_option and not short else Decimal(0)
+        span = margin if inst.is_derivative and not premium else Decimal(0)
+        var = margin if not inst.is_derivative else Decimal(0)
+        return {
+            "type": "equity",
+            "tradingsymbol": inst.tradingsymbol,
+            "exchange": inst.exchange,
+            "span": as_float(span),
+            "exposure": 0,
+            "option_premium": as_float(premium),
+            "additional": 0,
+            "bo": 0,
+            "cash": 0,
+            "var": as_float(var),
+            "pnl": {"realised": 0, "unrealised": 0},
+            "leverage": float(self.rules.mis_leverage)
+            if item["product"] == "MIS" and not inst.is_derivative
+            else 1,
+            "charges": self._charges(item, inst, price),
+            "total": as_float(margin),
+        }
+
+    def _order_margins(self, req: Request) -> list[dict[str, Any]]:
+        return [self._margin_row(item, inst) for item, inst in self._json_orders(req)]
+
+    def _basket_margins(self, req: Request) -> dict[str, Any]:
+        rows = [self._margin_row(item, inst) for item, inst in self._json_orders(req)]
+        total = sum(r["total"] for r in rows)
+        return {"initial": {"total": round(total, 2)}, "final": {"total": round(total, 2)}, "orders": rows}
+
+    def _contract_note(self, req: Request) -> list[dict[str, Any]]:
+        out = []
+        for item, inst in self._json_orders(req):
+            price = self._price_of(item, inst)
+            out.append(
+                {
+                    "transaction_type": item["transaction_type"],
+                    "tradingsymbol": inst.tradingsymbol,
+                    "exchange": inst.exchange,
+                    "variety": item.get("variety", "regular"),
+                    "product": item["product"],
+                    "order_type": item.get("order_type", "MARKET"),
+                    "quantity": item["quantity"],
+                    "price": float(price),
+                    "charges": self._charges(item, inst, price),
+                }
+            )
+        return out

@@ -1,0 +1,258 @@
+"""Market data routes: the instruments dump, quote / ohlc / ltp, historical candles, and the tick fields
+the WebSocket ticker sends."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, time, timedelta
+from typing import Any
+
+from tron.domain.timeutil import IST, ist
+from tron.sim.kite import engine as E
+from tron.sim.kite.catalog import Listed
+from tron.sim.kite.market_view import circuit_limits, dec
+from tron.sim.kite.protocol import (
+    CSV,
+    HISTORICAL_MAX_DAYS,
+    INTERVAL_MINUTES,
+    OHLC_LTP_LIMIT,
+    QUOTE_LIMIT,
+    TS,
+    Request,
+    Response,
+    fmt,
+    input_error,
+    parse_when,
+)
+from tron.sim.market import EPOCH, MINUTES
+
+
+class MarketRoutes:
+    """Mixed into KiteSim: uses its state (orders, positions, catalog, clock) under its lock."""
+
+    # ================================================================== routes: instruments and quotes
+    def _instruments(self, req: Request, exchange: str | None = None) -> Response:
+        cat = self.catalog()
+        if exchange is not None and exchange not in ("NSE", "NFO", "BSE", "BFO", "CDS", "MCX", "BCD"):
+            raise input_error(f"Invalid exchange `{exchange}`.")
+        return Response(200, CSV, cat.csv(exchange).encode())
+
+    def _resolve(self, req: Request, limit: int) -> list[tuple[str, Listed]]:
+        refs = req.params("i")
+        if len(refs) > limit:
+            raise input_error(
+                f"Too many instruments. A maximum of {limit} instruments are allowed per request."
+            )
+        cat = self.catalog()
+        out = []
+        for ref in refs:
+            inst = cat.lookup(ref)
+            if inst is not None:
+                out.append((ref, inst))
+        return out
+
+    def _quote_parts(self, inst: Listed) -> dict[str, Any] | None:
+        d, j = self.now_minute()
+        q = self.view.quote(d, j, inst.tradingsymbol)
+        if q is None:
+            return None
+        return {"q": q, "d": d, "j": j}
+
+    def _quote(self, req: Request) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for ref, inst in self._resolve(req, QUOTE_LIMIT):
+            item = self._quote_item(inst)
+            if item is not None:
+                out[ref] = item
+        return out
+
+    def _quote_item(self, inst: Listed) -> dict[str, Any] | None:
+        """One instrument's full quote as Kite's /quote shows it (indices: price and OHLC only)."""
+        now = self.clock.now()
+        parts = self._quote_parts(inst)
+        if parts is None:
+            return None
+        q, d, j = parts["q"], parts["d"], parts["j"]
+        last_trade = fmt(ist(d, time(9, 15)) + timedelta(minutes=j))
+        item: dict[str, Any] = {
+            "instrument_token": inst.instrument_token,
+            "timestamp": fmt(now),
+            "last_price": q.last,
+            "net_change": round(q.last - q.prev_close, 2),
+            "ohlc": {"open": q.open, "high": q.high, "low": q.low, "close": q.prev_close},
+        }
+        if inst.is_index:
+            return item
+        book = self.view.book(inst, d, j)
+        assert book is not None
+        taken = self.consumed.get(inst.instrument_token, {}) if d == self.day else {}
+        buy, sell = _depth(book.bids, "b", j, taken), _depth(book.asks, "s", j, taken)
+        lower, upper = circuit_limits(inst, dec(q.prev_close))
+        item.update(
+            {
+                "last_trade_time": last_trade,
+                "last_quantity": inst.lot_size
+                if inst.is_derivative
+                else 1 + (j * 7 + inst.instrument_token) % 50,
+                "buy_quantity": sum(x["quantity"] for x in buy) * 4,
+                "sell_quantity": sum(x["quantity"] for x in sell) * 4,
+                "volume": q.volume,
+                "average_price": float(self.view.vwap(d, j, inst.tradingsymbol)),
+                "oi": 0,
+                "oi_day_high": 0,
+                "oi_day_low": 0,
+                "lower_circuit_limit": float(lower),
+                "upper_circuit_limit": float(upper),
+                "depth": {"buy": buy, "sell": sell},
+            }
+        )
+        return item
+
+    def _ohlc(self, req: Request) -> dict[str, Any]:
+        out = {}
+        for ref, inst in self._resolve(req, OHLC_LTP_LIMIT):
+            parts = self._quote_parts(inst)
+            if parts is None:
+                continue
+            q = parts["q"]
+            out[ref] = {
+                "instrument_token": inst.instrument_token,
+                "last_price": q.last,
+                "ohlc": {"open": q.open, "high": q.high, "low": q.low, "close": q.prev_close},
+            }
+        return out
+
+    def _ltp_route(self, req: Request) -> dict[str, Any]:
+        out = {}
+        for ref, inst in self._resolve(req, OHLC_LTP_LIMIT):
+            parts = self._quote_parts(inst)
+            if parts is not None:
+                out[ref] = {"instrument_token": inst.instrument_token, "last_price": parts["q"].last}
+        return out
+
+    # ================================================================== routes: historical
+    def _historical(self, req: Request, token: str, interval: str) -> dict[str, Any]:
+        if interval not in HISTORICAL_MAX_DAYS:
+            raise input_error("invalid interval")
+        if not token.isdigit():
+            raise input_error("invalid token")
+        inst = self.catalog().by_token.get(int(token))
+        if inst is None:
+            raise input_error("invalid token")
+        start = parse_when(req.param("from"), "from")
+        end = parse_when(req.param("to"), "to")
+        if end < start:
+            raise input_error("invalid date range: `to` is before `from`")
+        if (end.date() - start.date()).days > HISTORICAL_MAX_DAYS[interval]:
+            raise input_error(f"interval exceeds max limit: {HISTORICAL_MAX_DAYS[interval]} days")
+        with_oi = req.param("oi") in ("1", "true")
+        now = self.clock.now().astimezone(IST)
+        end = min(end, now)
+        candles: list[list[Any]] = []
+        d = max(start.date(), EPOCH)
+        while d <= end.date():
+            if self.calendar.is_trading_day(d):
+                if interval == "day" and d < now.date():
+                    whole = self.view.daily(d, inst.tradingsymbol)
+                    if whole is not None:
+                        bars = [(0, *whole[:4], whole[4])]
+                        candles.extend(_aggregate(d, bars, interval, start, end, with_oi))
+                else:
+                    j = MINUTES if d < now.date() else self.view.session(now)[1]
+                    bars = self.view.bars(d, j, inst.tradingsymbol) if j > 0 else []
+                    candles.extend(_aggregate(d, bars, interval, start, end, with_oi))
+            d += timedelta(days=1)
+        return {"candles": candles}
+
+    # ================================================================== the WebSocket ticker
+    def ticker_authorised(self, api_key: str, access_token: str) -> bool:
+        with self.lock:
+            return api_key == self.api_key and self.sessions.valid(access_token, self.clock.now())
+
+    def ticks(self, tokens: list[int]) -> dict[int, dict[str, Any]]:
+        """Tick fields for the ticker's packets, at the clock's current minute."""
+        with self.lock:
+            self._advance()
+            cat = self.catalog()
+            out: dict[int, dict[str, Any]] = {}
+            for tok in tokens:
+                inst = cat.by_token.get(tok)
+                item = self._quote_item(inst) if inst is not None else None
+                if inst is None or item is None:
+                    continue
+                ohlc = item["ohlc"]
+                ltt = item.get("last_trade_time")
+                out[tok] = {
+                    "instrument_token": tok,
+                    "index": inst.is_index,
+                    "last_price": item["last_price"],
+                    "open": ohlc["open"],
+                    "high": ohlc["high"],
+                    "low": ohlc["low"],
+                    "close": ohlc["close"],
+                    "last_quantity": item.get("last_quantity", 0),
+                    "average_price": item.get("average_price", 0.0),
+                    "volume": item.get("volume", 0),
+                    "buy_quantity": item.get("buy_quantity", 0),
+                    "sell_quantity": item.get("sell_quantity", 0),
+                    "depth": item.get("depth", {"buy": [], "sell": []}),
+                    "timestamp": datetime.strptime(item["timestamp"], TS).replace(tzinfo=IST),
+                    "last_trade_time": datetime.strptime(ltt, TS).replace(tzinfo=IST) if ltt else None,
+                }
+            return out
+
+
+def _aggregate(
+    d: date,
+    bars: list[tuple[int, float, float, float, float, int]],
+    interval: str,
+    start: datetime,
+    end: datetime,
+    with_oi: bool,
+) -> list[list[Any]]:
+    if not bars:
+        return []
+    if interval == "day":
+        stamp = datetime.combine(d, time(0, 0), tzinfo=IST)
+        if not (start.date() <= d <= end.date()):
+            return []
+        row: list[Any] = [
+            stamp.strftime("%Y-%m-%dT%H:%M:%S%z"),
+            bars[0][1],
+            max(b[2] for b in bars),
+            min(b[3] for b in bars),
+            bars[-1][4],
+            sum(b[5] for b in bars),
+        ]
+        return [[*row, 0]] if with_oi else [row]
+    n = INTERVAL_MINUTES[interval]
+    out = []
+    open_ts = ist(d, time(9, 15))
+    for g in range(0, len(bars), n):
+        chunk = bars[g : g + n]
+        stamp = open_ts + timedelta(minutes=chunk[0][0])
+        if stamp < start or stamp > end:
+            continue
+        row = [
+            stamp.strftime("%Y-%m-%dT%H:%M:%S%z"),
+            chunk[0][1],
+            max(b[2] for b in chunk),
+            min(b[3] for b in chunk),
+            chunk[-1][4],
+            sum(b[5] for b in chunk),
+        ]
+        out.append([*row, 0] if with_oi else row)
+    return out
+
+
+def _depth(
+    levels: tuple[E.Level, ...], name: str, j: int, taken: dict[tuple[int, str, int], int]
+) -> list[dict[str, Any]]:
+    """Depth levels as Kite shows them, less what orders took from this minute's book."""
+    return [
+        {
+            "price": float(lv.price),
+            "quantity": max(0, lv.quantity - taken.get((j, name, k), 0)),
+            "orders": lv.orders,
+        }
+        for k, lv in enumerate(levels)
+    ]

@@ -1,0 +1,172 @@
+"""What every part of the simulator shares: Kite's envelopes and error types, the parsed request, limits
+and messages, and small parsing helpers (bad input becomes a 400 InputException naming the field)."""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from tron.domain.timeutil import IST
+from tron.sim.kite.catalog import Listed
+
+JSON = "application/json"
+CSV = "text/csv"
+TS = "%Y-%m-%d %H:%M:%S"
+
+QUOTE_LIMIT = 500
+OHLC_LTP_LIMIT = 1000
+# Kite's maximum days per historical request, by interval.
+HISTORICAL_MAX_DAYS = {
+    "minute": 60,
+    "3minute": 100,
+    "5minute": 100,
+    "10minute": 100,
+    "15minute": 200,
+    "30minute": 200,
+    "60minute": 400,
+    "day": 2000,
+}
+INTERVAL_MINUTES = {
+    "minute": 1,
+    "3minute": 3,
+    "5minute": 5,
+    "10minute": 10,
+    "15minute": 15,
+    "30minute": 30,
+    "60minute": 60,
+}
+VARIETIES = ("regular", "amo", "co", "iceberg", "auction")
+SUPPORTED_VARIETIES = ("regular", "amo")
+PRODUCTS = ("MIS", "CNC", "NRML", "MTF")
+ORDER_TYPES = ("MARKET", "LIMIT", "SL", "SL-M")
+VALIDITIES = ("DAY", "IOC", "TTL")
+TAG_RE = re.compile(r"^[A-Za-z0-9]{1,20}$")
+MAX_EQUITY_QUANTITY = 100_000  # Zerodha blocks bigger equity orders before the exchange
+MAX_MODIFICATIONS = 25  # per order, as Kite allows
+EQUITY_SQUARE_OFF = 365  # 15:20, minutes after 09:15
+FNO_SQUARE_OFF = 370  # 15:25
+
+TOKEN_MESSAGE = "Incorrect `api_key` or `access_token`."
+CLOSED_MESSAGE = "Markets are closed right now. Use GTT for placing long standing orders instead."
+CIRCUIT_MESSAGE = "Price exceeds circuit limits for the instrument. Place an order within the daily range."
+
+
+class KiteError(Exception):
+    """An error response: HTTP status, Kite error_type and message."""
+
+    def __init__(self, status: int, error_type: str, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.error_type = error_type
+        self.message = message
+
+
+def input_error(message: str) -> KiteError:
+    return KiteError(400, "InputException", message)
+
+
+@dataclass
+class Response:
+    status: int
+    content_type: str
+    body: bytes
+    drop: bool = False  # the server closes the connection without answering
+
+
+@dataclass
+class Fault:
+    """A scripted failure: the next matching request gets this instead of its answer."""
+
+    method: str | None
+    prefix: str
+    status: int
+    error_type: str | None
+    message: str
+    times: int
+    drop: bool = False
+    after: bool = False  # process the request first (e.g. the order is placed), then fail the response
+
+
+@dataclass
+class Request:
+    method: str
+    path: str
+    query: dict[str, list[str]] = field(default_factory=dict)
+    form: dict[str, list[str]] = field(default_factory=dict)
+    headers: dict[str, str] = field(default_factory=dict)
+    json_body: Any = None
+
+    def param(self, name: str) -> str | None:
+        for src in (self.form, self.query):
+            if src.get(name):
+                return src[name][0]
+        return None
+
+    def params(self, name: str) -> list[str]:
+        return self.query.get(name, []) + self.form.get(name, [])
+
+
+def envelope(data: Any) -> Response:
+    return Response(200, JSON, json.dumps({"status": "success", "data": data}).encode())
+
+
+def error_response(e: KiteError) -> Response:
+    body = {"status": "error", "message": e.message, "data": None, "error_type": e.error_type}
+    return Response(e.status, JSON, json.dumps(body).encode())
+
+
+def fmt(ts: datetime | None) -> str | None:
+    return None if ts is None else ts.astimezone(IST).strftime(TS)
+
+
+def check_tick(px: Decimal, inst: Listed) -> None:
+    tick = inst.tick_size
+    if tick > 0 and (px / tick) != (px / tick).to_integral_value():
+        raise input_error(
+            f"Tick size for this script is {tick}. Kindly enter the price in multiples of the tick size."
+        )
+
+
+def opt_int(v: str | None, name: str) -> int | None:
+    if v is None or v == "":
+        return None
+    try:
+        return int(v)
+    except ValueError:
+        raise input_error(f"Invalid `{name}`: {v!r} is not a whole number.") from None
+
+
+def opt_dec(v: str | None, name: str) -> Decimal | None:
+    if v is None or v == "":
+        return None
+    try:
+        d = Decimal(v)
+    except InvalidOperation:
+        raise input_error(f"Invalid `{name}`: {v!r} is not a number.") from None
+    if not d.is_finite() or d < 0:
+        raise input_error(f"Invalid `{name}`: {v!r} is not a valid price.")
+    return d
+
+
+def parse_when(v: str | None, name: str) -> datetime:
+    """A `from`/`to` parameter as IST; a bare date `to` means the end of that day."""
+    if not v:
+        raise input_error(f"Missing `{name}` date.")
+    try:
+        return datetime.strptime(v, TS).replace(tzinfo=IST)
+    except ValueError:
+        pass
+    try:
+        day = datetime.strptime(v, "%Y-%m-%d").replace(tzinfo=IST)
+        return day + timedelta(hours=23, minutes=59, seconds=59) if name == "to" else day
+    except ValueError:
+        pass
+    raise input_error(f"invalid {name} date: {v!r} (expected yyyy-mm-dd or yyyy-mm-dd hh:mm:ss)")
+
+
+def as_float(d: Decimal) -> float:
+    return float(d.quantize(Decimal("0.01")))
