@@ -804,6 +804,12 @@ def test_unknown_routes_and_methods(kite_sim: KiteSimHandle) -> None:
         timeout=5,
     )
     assert r.status_code == 400 and r.json()["error_type"] == "InputException"
+    import socket
+
+    with socket.create_connection(("127.0.0.1", kite_sim.running.port), timeout=5) as s:
+        s.sendall(b"POST /orders/regular HTTP/1.1\r\nHost: x\r\nContent-Length: lots\r\n\r\n")
+        head = s.recv(4096).decode()
+    assert head.startswith("HTTP/1.1 400") and "InputException" in head
 
 
 def test_a_root_path_prefix_is_dropped_by_the_client(kite_sim: KiteSimHandle) -> None:

@@ -55,12 +55,14 @@ def _handler(sim: KiteSim) -> type[BaseHTTPRequestHandler]:
             if self.command == "GET" and (self.headers.get("Upgrade") or "").lower() == "websocket":
                 self._ticker(parse_qs(parts.query))
                 return
-            length = int(self.headers.get("Content-Length") or 0)
-            raw = self.rfile.read(length) if length else b""
             ctype = (self.headers.get("Content-Type") or "").lower()
             form: dict[str, list[str]] = {}
             body: Any = None
             try:
+                length = int(self.headers.get("Content-Length") or 0)
+                if length < 0:
+                    raise ValueError("negative Content-Length")
+                raw = self.rfile.read(length) if length else b""
                 if raw and "json" in ctype:
                     body = json.loads(raw)
                 elif raw:
