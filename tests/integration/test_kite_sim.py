@@ -674,11 +674,11 @@ class FakeTimer:
 def test_rate_limits_answer_429_network_exception() -> None:
     timer = FakeTimer()
     with running_kite_sim(rate_limits=True, timer=timer) as ks:
-        kite = ks.client()
+        kite, other = ks.client(), ks.client()
         timer.t += 1
         kite.quote("NSE:INFY")
         with pytest.raises(kex.NetworkException, match="Too many requests") as e:
-            kite.ltp("NSE:INFY")  # quote, ohlc and ltp share 1 request/s
+            other.ltp("NSE:INFY")  # quote, ohlc and ltp share 1 request/s, per API key, whatever the token
         assert e.value.code == 429
         timer.t += 1
         kite.ltp("NSE:INFY")

@@ -215,8 +215,9 @@ class KiteSim(AccountRoutes, MarketRoutes, OrderRoutes, CalculatorRoutes, GttRou
             allowed_methods.append(method)
             if method != req.method:
                 continue
-            who = self._auth(req) if auth else self.api_key
-            if not self.limiter.allow(who, kind):
+            if auth:
+                self._auth(req)
+            if not self.limiter.allow(self.api_key, kind):  # Kite's limits are per API key, not per token
                 raise KiteError(429, "NetworkException", "Too many requests")
             self._advance()
             result = fn(req, **m.groupdict())
