@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 ARGS ?= --date 2026-11-23
 
-.PHONY: run-day test lint bench clean
+.PHONY: run-day test lint bench bench-gcp bench-firestore bench-executor bench-cold-start clean
 
 # checkov has dependencies that clash with ours: it lives in its own venv (tests skip it where absent).
 CHECKOV := var/checkov/bin/checkov
@@ -31,6 +31,20 @@ test: lint $(CHECKOV)
 
 bench: $(STAMP)
 	$(BIN)/python bench/bench_day.py
+	$(BIN)/python bench/bench_backtest.py
+
+# On the local Google Cloud stand-ins (Firestore and Pub/Sub emulators, fake-gcs-server): started and stopped
+# by each script on free ports.
+bench-gcp: bench-firestore bench-executor bench-cold-start
+
+bench-firestore: $(STAMP)
+	$(BIN)/python bench/bench_firestore_ops.py 50 200 500
+
+bench-executor: $(STAMP)
+	$(BIN)/python bench/bench_executor.py
+
+bench-cold-start: $(STAMP)
+	$(BIN)/python bench/cold_start.py
 
 clean:
 	rm -rf $(VENV) var

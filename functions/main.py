@@ -88,3 +88,17 @@ def end_of_day(request: Any) -> Any:
     from tron.services.end_of_day import end_of_day as service
 
     return _reply(service(_get_deps()))
+
+
+@functions_framework.http
+def kite_login(request: Any) -> Any:
+    """The Kite app's redirect URL: ?request_token=… (or a JSON body's) → the day's access token, stored as
+    a new secret version. 400 when the token is missing or refused; the answer never holds a token."""
+    from tron.bootstrap import kite_login_answer
+
+    body = request.get_json(silent=True)
+    given = request.args.get("request_token") or (
+        body.get("request_token") if isinstance(body, dict) else None
+    )
+    status, answer = kite_login_answer(_get_deps(), given)
+    return _reply(answer, status)

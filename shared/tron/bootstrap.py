@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from tron.adapters.calendar import nse_calendar
+from tron.adapters.calendar_snapshot import snapshot_calendar
 from tron.adapters.clock import RealClock
 from tron.adapters.env_secrets import EnvSecrets
 from tron.adapters.inproc_bus import InProcBus
@@ -44,11 +45,54 @@ def configured_planner(settings: Settings, secrets: Secrets) -> Planner | None:
     return _openai(settings, secrets) if settings.planner == "openai" else None
 
 
+def kite_adapters(
+    settings: Settings, clock: Clock, secrets: Secrets, gen: MarketGenerator
+) -> tuple[Any, Any]:
+    """Kite market data and broker sharing one session (the official client, rate limits, breaker). The
+    universe is the configured one (settings.symbols of the NIFTY 50 list), as with generated data."""
+    from tron.adapters.kite import CircuitBreaker, KiteBroker, KiteMarketData, KiteSession, RateLimiter
+
+    k = settings.kite
+    session = KiteSession(
+        k.api_key,
+        secrets,
+        k.root,
+        limiter=RateLimiter(enabled=k.rate_limits),
+        breaker=CircuitBreaker(k.breaker_failures, k.breaker_cooloff_s),
+        retries=k.retries,
+        timeout=k.timeout_s,
+    )
+    market = KiteMarketData(
+        session, clock, [x.symbol for x in gen.listings], {x.symbol: x.sector for x in gen.listings}
+    )
+    broker = KiteBroker(session, clock, k.market_protection, k.follow_polls, k.poll_interval_s)
+    return market, broker
+
+
+def kite_login_answer(deps: Deps, request_token: Any) -> tuple[int, dict[str, Any]]:
+    """The kite_login entry point's work: the configured Kite app exchanges the token; the deps' Secrets
+    store it (a new Secret Manager version on the gcp backend)."""
+    from tron.adapters.kite import KiteTokenExchange
+    from tron.services.kite_login import answer
+    from tron.settings import load_settings
+
+    k = load_settings().kite
+    return answer(
+        deps.secrets,
+        KiteTokenExchange(k.api_key, deps.secrets, k.root, k.timeout_s),
+        request_token,
+        deps.clock,
+    )
+
+
 def _assemble(settings: Settings, clock: Clock, store: Any, bus: Any, archive: Any, secrets: Secrets) -> Deps:
     """The parts every backend shares: the calendar, market data and paper fills, the planners."""
-    calendar = nse_calendar()
+    calendar = snapshot_calendar() or nse_calendar()  # the file spares a cold start pandas (~0.4 s)
     gen = MarketGenerator(nifty50(settings.symbols), calendar, seed=settings.seed)
-    market = GeneratedMarketData(gen, clock)
+    market: Any = GeneratedMarketData(gen, clock)
+    broker: Any = PaperBroker(store, market)
+    if settings.broker == "kite":
+        market, broker = kite_adapters(settings, clock, secrets, gen)
     rules = RulesPlanner()
     deps = Deps(
         store=store,
@@ -57,12 +101,16 @@ def _assemble(settings: Settings, clock: Clock, store: Any, bus: Any, archive: A
         secrets=secrets,
         clock=clock,
         market=market,
-        broker=PaperBroker(store, market),
+        broker=broker,
         planner=configured_planner(settings, secrets) or rules,
         fallback_planner=rules,
         calendar=calendar,
         config=service_config(settings),
     )
+    if settings.broker == "kite":
+        from tron.services.kite_login import halt_for_expired_token
+
+        broker.session.on_token_expired = lambda reason: halt_for_expired_token(deps, reason)
     if settings.review:
         from tron.adapters.openai_planner import OpenAIReviewer
 
@@ -94,14 +142,44 @@ class GcpClients:
 
     @staticmethod
     def default(project: str) -> GcpClients:
-        from google.cloud import firestore, pubsub_v1, secretmanager, storage
+        """Firestore now (every function reads state); the others on first use, so a function does not
+        import and connect what it never calls at cold start (bench/cold_start.py)."""
+        from google.cloud import firestore
+
+        def publisher() -> Any:
+            from google.cloud import pubsub_v1
+
+            return pubsub_v1.PublisherClient()
+
+        def storage_client() -> Any:
+            from google.cloud import storage
+
+            return storage.Client(project=project)
+
+        def secretmanager_client() -> Any:
+            from google.cloud import secretmanager
+
+            return secretmanager.SecretManagerServiceClient()
 
         return GcpClients(
             firestore.Client(project=project),
-            pubsub_v1.PublisherClient(),
-            storage.Client(project=project),
-            secretmanager.SecretManagerServiceClient(),
+            _OnFirstUse(publisher),
+            _OnFirstUse(storage_client),
+            _OnFirstUse(secretmanager_client),
         )
+
+
+class _OnFirstUse:
+    """A client built when one of its attributes is first used (the adapters only call methods on it)."""
+
+    def __init__(self, make: Any) -> None:
+        self._make = make
+        self._client: Any = None
+
+    def __getattr__(self, name: str) -> Any:
+        if self._client is None:
+            self._client = self._make()
+        return getattr(self._client, name)
 
 
 def gcp(settings: Settings, clock: Clock, clients: GcpClients | None = None) -> Deps:

@@ -9,7 +9,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from tron import cli_fno, cli_indicators
+from tron import cli_backtest, cli_fno, cli_indicators, cli_kite_login, cli_kite_sim, cli_ops, cli_risk
 from tron.settings import ConfigError, load_settings
 
 
@@ -30,6 +30,31 @@ def cmd_run_day(args: argparse.Namespace) -> int:
 
     settings = load_settings(seed=args.seed, symbols=args.symbols, redeliver_fraction=args.redeliver)
     day = args.date or RealClock().now().date()
+    if args.backend == "emulators":
+        if args.redeliver:
+            print("tron: --redeliver is for the embedded bus; Pub/Sub redelivers by itself", file=sys.stderr)
+            return 2
+        from tron.devtools.emulators import EmulatorError
+        from tron.emulated_day import EmulatedDayError, run_emulated_day
+
+        def run_day(settings: Any, day: date, on_minute: Any = None) -> dict[str, Any]:  # type: ignore[misc]
+            try:
+                return run_emulated_day(settings, day, on_minute=on_minute)
+            except (EmulatorError, EmulatedDayError) as e:
+                raise SystemExit(f"tron: {e}") from None
+
+    if args.broker == "kite-sim":
+        if args.backend != "embedded":
+            print("tron: --broker kite-sim runs on the embedded backend", file=sys.stderr)
+            return 2
+        from tron.runner import prepare
+
+        paper_day = run_day
+
+        def run_day(settings: Any, day: date, on_minute: Any = None) -> dict[str, Any]:  # type: ignore[misc]
+            run = prepare(settings, day, broker="kite-sim")
+            return paper_day(settings, day, on_minute=on_minute, run=run)
+
     err = Console(stderr=True)
     if args.json:
         result = run_day(settings, day)
@@ -55,7 +80,7 @@ def cmd_run_day(args: argparse.Namespace) -> int:
     if not result["trading_day"]:
         out.print(f"{day} is not a trading day ({result.get('reason')}): nothing was planned or placed.")
         return 0
-    table = Table(title=f"TRON paper day {day} (seed {settings.seed})")
+    table = Table(title=f"TRON {args.broker} day {day} (seed {settings.seed})")
     for col in ("asset", "trades", "wins", "gross P&L ₹", "charges ₹", "net P&L ₹", "open at close"):
         table.add_column(col, justify="right" if col != "asset" else "left")
     for asset, s in result["assets"].items():
@@ -75,6 +100,18 @@ def cmd_run_day(args: argparse.Namespace) -> int:
         f"orders placed {result['orders_placed']}, rejected {result['orders_rejected']}, "
         f"duplicate deliveries ignored {result['duplicate_deliveries_ignored']}"
     )
+    if "bus" in result and args.backend == "emulators":
+        b = result["bus"]
+        out.print(
+            f"pub/sub: {b['published']} published, {b['pushes']} pushes ({b['pushes_failed']} failed), "
+            f"{b['dead_lettered']} dead-lettered; firestore: {result['firestore_ops']['total']}"
+        )
+    if k := result.get("kite"):
+        out.print(
+            f"kite simulator: {k['orders']} orders, {k['trades']} trades, broker square-offs "
+            f"{k['auto_square_offs']}, open at close {len(k['open_positions'])}; book matches the broker: "
+            f"{'yes' if k['book_matches_broker'] else 'NO: ' + '; '.join(k['mismatches'])}"
+        )
     out.print(f"state:  {result['state']}\nlogs:   {result['logs']}\nreport: {result.get('report_html')}")
     return 0
 
@@ -147,6 +184,20 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--seed", type=int, help="market generator seed (default from config: 7)")
     r.add_argument("--redeliver", type=float, help="share of bus messages delivered twice (0–1)")
     r.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
+    r.add_argument(
+        "--broker",
+        choices=("paper", "kite-sim"),
+        default="paper",
+        help="paper: fills on generated quotes (default); kite-sim: market data and orders through the Kite "
+        "adapters and the official client, against the Kite simulator started on 127.0.0.1",
+    )
+    r.add_argument(
+        "--backend",
+        choices=("embedded", "emulators"),
+        default="embedded",
+        help="embedded: SQLite and an in-process bus (default); emulators: Firestore, Pub/Sub push and "
+        "fake-gcs-server started locally, functions served by functions-framework",
+    )
     r.set_defaults(func=cmd_run_day)
     for name, func, text in (
         ("plan", cmd_plan, "print the plan plan_day would write for a date"),
@@ -160,6 +211,11 @@ def build_parser() -> argparse.ArgumentParser:
         c.set_defaults(func=func)
     cli_fno.register(sub)
     cli_indicators.register(sub)
+    cli_kite_sim.register(sub)
+    cli_kite_login.register(sub)
+    cli_backtest.register(sub)
+    cli_ops.register(sub)
+    cli_risk.register(sub)
     return p
 
 

@@ -45,6 +45,8 @@ class DayRun:
     bus: InProcBus
     root: Path
     outcomes: dict[str, int] = field(default_factory=dict)
+    broker: str = "paper"  # paper | kite-sim
+    kite: Any = None  # the in-process Kite simulator of a kite-sim run (tron.kite_sim_run.KiteSimRun)
 
 
 def run_root(settings: Settings, day: date) -> Path:
@@ -52,13 +54,25 @@ def run_root(settings: Settings, day: date) -> Path:
     return settings.data_dir / "runs" / f"{day}-seed{settings.seed}-n{settings.symbols or 50}"
 
 
-def prepare(settings: Settings, day: date, root: Path | None = None) -> DayRun:
+def prepare(settings: Settings, day: date, root: Path | None = None, broker: str = "paper") -> DayRun:
+    """broker "paper": fills on generated quotes; "kite-sim": the Kite simulator on loopback, reached through
+    TRON's Kite adapters and the official client (stopped when run_day ends)."""
+    if broker not in ("paper", "kite-sim"):
+        raise ValueError(f"broker must be paper or kite-sim, got {broker!r}")
     root = root or run_root(settings, day)
     if root.exists():
         shutil.rmtree(root)  # a run is repeatable: same inputs, a fresh store
     clock = VirtualClock(ist(day, time(8, 45)))
+    kite = None
+    if broker == "kite-sim":
+        from tron import kite_sim_run
+
+        kite = kite_sim_run.start(settings, clock)
+        settings = kite.settings
     deps, bus = embedded(settings, clock, root)
-    return DayRun(deps, bus, root)
+    if kite is not None:
+        kite.login(deps)
+    return DayRun(deps, bus, root, broker=broker, kite=kite)
 
 
 def run_day(
@@ -70,6 +84,22 @@ def run_day(
     run: DayRun | None = None,
 ) -> dict[str, Any]:
     run = run or prepare(settings, day, root)
+    try:
+        result = _run(run, day, on_minute, jobs)
+        if run.kite is not None:
+            result["kite"] = run.kite.reconcile(run.deps, day)  # the book against the broker's trades
+        return result
+    finally:
+        if run.kite is not None:
+            run.kite.stop()
+
+
+def _run(
+    run: DayRun,
+    day: date,
+    on_minute: Callable[[datetime, int, int], None] | None,
+    jobs: list[schedule.Job] | None,
+) -> dict[str, Any]:
     deps, bus = run.deps, run.bus
     clock = deps.clock
     assert isinstance(clock, VirtualClock)
@@ -115,6 +145,7 @@ def run_day(
                 "redelivered": bus.stats.redelivered,
                 "dead_lettered": bus.stats.dead_lettered,
             },
+            "broker": run.broker,
             "state": str(run.root / "state.sqlite"),
             "logs": str(run.root / "archive" / "logs" / day.isoformat()),
         }

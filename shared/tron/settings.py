@@ -49,6 +49,21 @@ class RiskSettings(BaseModel):
     )
     min_confidence: float = Field(0.5, ge=0, le=1)
     entry_cutoff: str = Field("15:00", description="no new entries from this IST time (HH:MM, 09:15–15:10)")
+    min_position_pct: Decimal = Field(
+        Decimal("1"), ge=0, le=100, description="smallest position, % of the asset's capital"
+    )
+    max_sector_pct: Decimal = Field(
+        Decimal("30"), gt=0, le=100, description="exposure in one sector, % of the asset's capital"
+    )
+    mis_leverage: Decimal = Field(Decimal("5"), ge=1, le=10, description="equity MIS margin = value / this")
+    futures_margin_pct: Decimal = Field(
+        Decimal("12"), gt=0, le=100, description="futures margin, % of the contract value"
+    )
+    kelly: bool = Field(False, description="lower the risk per trade to half-Kelly from realised statistics")
+    kelly_min_trades: int = Field(20, ge=1, le=10000, description="closed trades before Kelly is trusted")
+    loss_budget_pct: Decimal = Field(
+        Decimal("100"), gt=0, le=100, description="share of the daily loss limit one asset may put at risk"
+    )
 
     @field_validator("entry_cutoff")
     @classmethod
@@ -70,6 +85,14 @@ class RiskSettings(BaseModel):
             self.max_position_pct,
             self.min_confidence,
             parse_hhmm(self.entry_cutoff),
+            min_position_pct=self.min_position_pct,
+            max_sector_pct=self.max_sector_pct,
+            account_capital=self.capital,
+            mis_leverage=self.mis_leverage,
+            futures_margin_pct=self.futures_margin_pct,
+            kelly=self.kelly,
+            kelly_min_trades=self.kelly_min_trades,
+            loss_budget_pct=self.loss_budget_pct,
         )
 
 
@@ -77,7 +100,10 @@ class AssetSettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
     enabled: bool = True
     capital_pct: Decimal = Field(
-        Decimal("100"), gt=0, le=100, description="share of capital this asset may use"
+        Decimal("100"), gt=0, le=100, description="share of capital this asset may use (an exposure cap)"
+    )
+    risk: dict[str, Any] = Field(
+        default_factory=dict, description="per-asset overrides of risk keys (e.g. risk_per_trade_pct)"
     )
 
 
@@ -87,6 +113,49 @@ class OpenAISettings(BaseModel):
     timeout_s: float = Field(20, gt=0, le=120, description="seconds before falling back to the rule plan")
     max_tokens: int = Field(1200, ge=100, le=8000, description="token budget of the answer")
     base_url: str | None = Field(None, description="an OpenAI-compatible endpoint (default: OpenAI's)")
+
+
+class KiteSettings(BaseModel):
+    """The Kite Connect app. In this build `root` must be a loopback Kite simulator (`tron kite-sim`, or the
+    one `tron run-day --broker kite-sim` starts): the real Kite API would need mode live, which is refused."""
+
+    model_config = ConfigDict(extra="forbid")
+    root: str | None = Field(None, description="Kite API root, e.g. http://127.0.0.1:8123 (a simulator)")
+    api_key: str = Field(
+        "sim", min_length=1, description="the Kite app's api key (the secret is kite_api_secret)"
+    )
+    timeout_s: float = Field(7, gt=0, le=60, description="seconds per HTTP call")
+    rate_limits: bool = Field(True, description="client-side token buckets at Kite's documented rates")
+    market_protection: int = Field(-1, description="-1 (automatic) or 1–100 %; 0 is rejected by Kite")
+    retries: int = Field(3, ge=0, le=10, description="retries of a transient failure (network, 429)")
+    breaker_failures: int = Field(5, ge=1, le=100, description="consecutive failures that open the breaker")
+    breaker_cooloff_s: float = Field(30, gt=0, le=600, description="seconds the open breaker waits")
+    follow_polls: int = Field(
+        10, ge=1, le=100, description="order_history reads before the rest is cancelled"
+    )
+    poll_interval_s: float = Field(0.2, ge=0, le=10, description="seconds between those reads")
+
+    @field_validator("market_protection")
+    @classmethod
+    def _protection(cls, v: int) -> int:
+        if v == -1 or 0 < v <= 100:
+            return v
+        raise ValueError("must be -1 (automatic) or 1–100 (%): Kite rejects MARKET orders with 0")
+
+    @field_validator("root")
+    @classmethod
+    def _loopback_only(cls, v: str | None) -> str | None:
+        if v is None:
+            return v
+        from urllib.parse import urlsplit
+
+        host = urlsplit(v).hostname
+        if urlsplit(v).scheme not in ("http", "https") or host not in ("127.0.0.1", "localhost", "::1"):
+            raise ValueError(
+                "must be a loopback Kite simulator URL (http://127.0.0.1:PORT): "
+                "the real Kite API needs mode 'live', which this build refuses"
+            )
+        return v
 
 
 class Settings(BaseSettings):
@@ -113,6 +182,10 @@ class Settings(BaseSettings):
         0.0, ge=0, le=1, description="share of bus messages delivered twice (testing)"
     )
     orders_topic: str = Field("orders", min_length=1)
+    broker: Literal["paper", "kite"] = Field(
+        "paper", description="paper: fills on generated quotes; kite: Kite market data and orders (kite.root)"
+    )
+    kite: KiteSettings = KiteSettings()
     planner: Literal["rules", "openai"] = Field("rules", description="who proposes the daily plan")
     openai: OpenAISettings = OpenAISettings()
     review: bool = Field(False, description="ask the LLM for a review of each day (stored, never applied)")
@@ -132,10 +205,20 @@ class Settings(BaseSettings):
         return self
 
     @model_validator(mode="after")
+    def _kite_needs_a_root(self) -> Settings:
+        if self.broker == "kite" and not self.kite.root:
+            raise ValueError(
+                "broker 'kite' needs kite.root, a Kite simulator URL (start one with `tron kite-sim`, or use "
+                "`tron run-day --broker kite-sim`)"
+            )
+        return self
+
+    @model_validator(mode="after")
     def _live_needs_a_broker(self) -> Settings:
         if self.mode == "live":
             raise ValueError(
-                "mode 'live' needs the Kite broker adapter, which this build does not have yet; use 'paper'"
+                "mode 'live' needs the Kite broker against the real Kite API, which this build refuses "
+                "(its Kite adapters talk only to a loopback simulator: broker 'kite' with kite.root); use 'paper'"
             )
         return self
 
@@ -154,12 +237,22 @@ class Settings(BaseSettings):
             sources.append(YamlConfigSettingsSource(settings_cls, yaml_file=path))
         return tuple(sources)
 
+    @model_validator(mode="after")
+    def _asset_risk_overrides_are_risk_keys(self) -> Settings:
+        for a, s in self.assets.items():
+            if "capital" in s.risk:
+                raise ValueError(f"assets.{a}.risk.capital: use assets.{a}.capital_pct")
+            RiskSettings(**{**self.risk.model_dump(), **s.risk})  # names a bad key or value
+        return self
+
     def envelope(self) -> dict[Asset, RiskLimits]:
-        base = self.risk.limits()
+        """Per asset: the risk settings with the asset's overrides, capital = capital_pct of the account
+        (the asset's exposure cap), the account capital kept for the margin check."""
         out = {}
         for a in Asset:
             s = self.assets.get(a, AssetSettings(enabled=False))
-            out[a] = RiskLimits(**{**base.__dict__, "capital": base.capital * s.capital_pct / 100})
+            lim = RiskSettings(**{**self.risk.model_dump(), **s.risk}).limits()
+            out[a] = RiskLimits(**{**lim.__dict__, "capital": lim.capital * s.capital_pct / 100})
         return out
 
     def enabled(self) -> dict[Asset, bool]:

@@ -60,6 +60,10 @@ class Instrument:
     tick_size: Decimal = Decimal("0.05")
     sector: str = ""
     segment: str = "equity_intraday"  # the charges segment
+    expiry: date | None = None  # F&O: the contract's expiry
+    strike: float | None = None  # options
+    option_type: str = ""  # FUT | CE | PE for F&O, "" for equity
+    underlying: str = ""  # F&O: the underlying's symbol (the index "NIFTY 50")
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
+from tron.domain.contracts import ContractRules
 from tron.domain.models import Asset, DailyBar
 from tron.domain.risk import RiskLimits
 from tron.domain.strategies import REGISTRY
@@ -27,6 +28,8 @@ class AssetPlan:
     strategies: tuple[StrategyChoice, ...]
     risk: RiskLimits
     note: str = ""
+    contract: dict[str, Any] = field(default_factory=dict)  # F&O contract rules (domain.contracts)
+    min_agreement: int = 1  # strategies that must agree on a symbol's side (tron.domain.strategies.aggregate)
 
 
 @dataclass(frozen=True)
@@ -49,6 +52,8 @@ class Plan:
                     "strategies": [{"name": s.name, "params": s.params} for s in p.strategies],
                     "risk": p.risk.to_doc(),
                     "note": p.note,
+                    "contract": p.contract,
+                    "min_agreement": p.min_agreement,
                 }
                 for a, p in self.assets.items()
             },
@@ -65,6 +70,8 @@ class Plan:
                 ),
                 risk=RiskLimits.from_doc(v["risk"]),
                 note=v.get("note", ""),
+                contract=dict(v.get("contract", {})),
+                min_agreement=int(v.get("min_agreement", 1)),
             )
             for k, v in d["assets"].items()
         }
@@ -97,6 +104,15 @@ def validate(plan: Plan, context: PlanContext) -> list[str]:
                 REGISTRY[s.name].resolve(s.params)
             except ValueError as e:
                 problems.append(f"{asset}: {e}")
+        if not 1 <= ap.min_agreement <= max(1, len(ap.strategies)):
+            problems.append(
+                f"{asset}: min_agreement {ap.min_agreement} must be between 1 and the number of strategies "
+                f"({len(ap.strategies)})"
+            )
+        try:
+            ContractRules.from_doc(ap.contract)
+        except (ValueError, TypeError) as e:
+            problems.append(f"{asset}: contract: {e}")
         r = ap.risk
         for name in (
             "daily_loss_limit",
@@ -106,12 +122,21 @@ def validate(plan: Plan, context: PlanContext) -> list[str]:
             "max_open_positions",
             "risk_per_trade_pct",
             "max_position_pct",
+            "max_sector_pct",
+            "loss_budget_pct",
+            "mis_leverage",
             "capital",
         ):
             if getattr(r, name) > getattr(env, name):
                 problems.append(
                     f"{asset}: {name} {getattr(r, name)} above the configured {getattr(env, name)}"
                 )
+        if r.futures_margin_pct < env.futures_margin_pct or r.min_position_pct < env.min_position_pct:
+            problems.append(
+                f"{asset}: futures_margin_pct and min_position_pct may not go below the configured"
+            )
+        if r.account != env.account or (env.kelly and not r.kelly):
+            problems.append(f"{asset}: account_capital and kelly are configuration, not the planner's choice")
         if r.entry_cutoff > env.entry_cutoff:
             problems.append(
                 f"{asset}: entry_cutoff {r.entry_cutoff} later than the configured {env.entry_cutoff}"
