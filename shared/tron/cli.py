@@ -10,14 +10,8 @@ from pathlib import Path
 from typing import Any
 
 from tron import cli_backtest, cli_fno, cli_indicators, cli_kite_login, cli_kite_sim, cli_ops, cli_risk
+from tron.cli_args import iso_date, positive_int
 from tron.settings import ConfigError, load_settings
-
-
-def _date(text: str) -> date:
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {text!r}") from None
 
 
 def cmd_run_day(args: argparse.Namespace) -> int:
@@ -179,8 +173,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = p.add_subparsers(dest="command", required=True)
     r = sub.add_parser("run-day", help="simulate a whole trading day on the embedded backend (paper)")
-    r.add_argument("--date", type=_date, help="IST trading date (default: today)")
-    r.add_argument("--symbols", type=int, help="universe size (default: the NIFTY 50)")
+    r.add_argument("--date", type=iso_date, help="IST trading date (default: today)")
+    r.add_argument("--symbols", type=positive_int, help="universe size (default: the NIFTY 50)")
     r.add_argument("--seed", type=int, help="market generator seed (default from config: 7)")
     r.add_argument("--redeliver", type=float, help="share of bus messages delivered twice (0–1)")
     r.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
@@ -204,8 +198,8 @@ def build_parser() -> argparse.ArgumentParser:
         ("report", cmd_report, "print a simulated day's report and where its HTML is"),
     ):
         c = sub.add_parser(name, help=text)
-        c.add_argument("--date", type=_date, required=True, help="IST trading date")
-        c.add_argument("--symbols", type=int, help="universe size (default: the NIFTY 50)")
+        c.add_argument("--date", type=iso_date, required=True, help="IST trading date")
+        c.add_argument("--symbols", type=positive_int, help="universe size (default: the NIFTY 50)")
         c.add_argument("--seed", type=int, help="market generator seed (default from config: 7)")
         c.add_argument("--json", action="store_true", help="print JSON")
         c.set_defaults(func=func)

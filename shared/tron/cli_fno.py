@@ -8,64 +8,15 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Callable
-from datetime import date
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 
 from tron.adapters.calendar import nse_calendar
+from tron.cli_args import any_float, decimal_nonneg, iso_date, nonneg, positive, positive_int
 from tron.domain import charges as charges_mod
 from tron.domain import expiries as expiries_mod
 from tron.domain import options
 
 UNDERLYINGS = ("NIFTY", "BANKNIFTY", "FINNIFTY", "MIDCPNIFTY")
-
-
-# ---- argument types (argparse turns ArgumentTypeError into "argument --x: ..." and exit 2) ----
-
-
-def _iso_date(text: str) -> date:
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a YYYY-MM-DD date: {text!r}") from None
-
-
-def _decimal_nonneg(text: str) -> Decimal:
-    try:
-        v = Decimal(text)
-    except InvalidOperation:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if not v.is_finite() or v < 0:
-        raise argparse.ArgumentTypeError(f"must be a non-negative number, got {text!r}")
-    return v
-
-
-def _positive_int(text: str) -> int:
-    try:
-        v = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
-    if v <= 0:
-        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text!r}")
-    return v
-
-
-def _float_check(check: Callable[[float], bool], what: str) -> Callable[[str], float]:
-    def parse(text: str) -> float:
-        try:
-            v = float(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-        if v != v or v in (float("inf"), float("-inf")) or not check(v):
-            raise argparse.ArgumentTypeError(f"must be {what}, got {text!r}")
-        return v
-
-    return parse
-
-
-_positive = _float_check(lambda v: v > 0, "positive")
-_nonneg = _float_check(lambda v: v >= 0, "non-negative")
-_any_float = _float_check(lambda v: True, "a number")
 
 
 def _fail(command: str, argument: str, message: str) -> int:
@@ -163,41 +114,41 @@ def _cmd_iv(args: argparse.Namespace) -> int:
 
 def _option_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--type", required=True, choices=options.OPTION_TYPES, help="CE (call) or PE (put)")
-    p.add_argument("--spot", required=True, type=_positive, help="underlying price")
-    p.add_argument("--strike", required=True, type=_positive, help="strike price")
-    p.add_argument("--days", required=True, type=_nonneg, help="calendar days to expiry (T = days/365)")
-    p.add_argument("--rate", required=True, type=_any_float, help="risk-free rate as a decimal, e.g. 0.065")
+    p.add_argument("--spot", required=True, type=positive, help="underlying price")
+    p.add_argument("--strike", required=True, type=positive, help="strike price")
+    p.add_argument("--days", required=True, type=nonneg, help="calendar days to expiry (T = days/365)")
+    p.add_argument("--rate", required=True, type=any_float, help="risk-free rate as a decimal, e.g. 0.065")
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     """Add the charges, expiries, greeks and iv subcommands to the tron CLI."""
     p = subparsers.add_parser("charges", help="Zerodha charges of a round trip (buy and sell of qty)")
     p.add_argument("--segment", required=True, choices=charges_mod.SEGMENTS)
-    p.add_argument("--buy", required=True, type=_decimal_nonneg, help="buy price")
-    p.add_argument("--sell", required=True, type=_decimal_nonneg, help="sell price")
-    p.add_argument("--qty", required=True, type=_positive_int, help="quantity (units, not lots)")
+    p.add_argument("--buy", required=True, type=decimal_nonneg, help="buy price")
+    p.add_argument("--sell", required=True, type=decimal_nonneg, help="sell price")
+    p.add_argument("--qty", required=True, type=positive_int, help="quantity (units, not lots)")
     p.add_argument(
-        "--date", type=_iso_date, default=None, help="trade date (default: start of the latest rates row)"
+        "--date", type=iso_date, default=None, help="trade date (default: start of the latest rates row)"
     )
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=_cmd_charges)
 
     p = subparsers.add_parser("expiries", help="NSE index derivative expiry dates")
     p.add_argument("--underlying", required=True, choices=UNDERLYINGS)
-    p.add_argument("--from", dest="from_", required=True, type=_iso_date, metavar="YYYY-MM-DD")
-    p.add_argument("--to", required=True, type=_iso_date, metavar="YYYY-MM-DD")
+    p.add_argument("--from", dest="from_", required=True, type=iso_date, metavar="YYYY-MM-DD")
+    p.add_argument("--to", required=True, type=iso_date, metavar="YYYY-MM-DD")
     p.add_argument("--kind", choices=expiries_mod.KINDS, default="all")
     p.add_argument("--json", action="store_true", help="print a JSON list of ISO dates")
     p.set_defaults(func=_cmd_expiries)
 
     p = subparsers.add_parser("greeks", help="Black-Scholes price and greeks")
     _option_args(p)
-    p.add_argument("--vol", required=True, type=_nonneg, help="volatility as a decimal, e.g. 0.15")
+    p.add_argument("--vol", required=True, type=nonneg, help="volatility as a decimal, e.g. 0.15")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=_cmd_greeks)
 
     p = subparsers.add_parser("iv", help="Black-Scholes implied volatility of a premium")
     _option_args(p)
-    p.add_argument("--premium", required=True, type=_nonneg, help="option premium")
+    p.add_argument("--premium", required=True, type=nonneg, help="option premium")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=_cmd_iv)

@@ -8,60 +8,10 @@ from __future__ import annotations
 
 import argparse
 import sys
-from datetime import date, datetime, time
+from datetime import datetime, time
 from decimal import Decimal
 
-from tron.domain.timeutil import parse_hhmm
-
-
-def _date(text: str) -> date:
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {text!r}") from None
-
-
-def _time(text: str) -> time:
-    try:
-        return parse_hhmm(text)
-    except ValueError as e:
-        raise argparse.ArgumentTypeError(str(e)) from None
-
-
-def _speed(text: str) -> float:
-    try:
-        v = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if not v > 0 or v == float("inf"):
-        raise argparse.ArgumentTypeError(f"must be a positive number, got {text!r}")
-    return v
-
-
-def _port(text: str) -> int:
-    try:
-        v = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a port number: {text!r}") from None
-    if not 0 <= v <= 65535:
-        raise argparse.ArgumentTypeError(f"must be 0–65535, got {text!r}")
-    return v
-
-
-def _positive(text: str) -> int:
-    try:
-        v = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
-    if v <= 0:
-        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text!r}")
-    return v
-
-
-def _nonempty(text: str) -> str:
-    if not text:
-        raise argparse.ArgumentTypeError("must not be empty")
-    return text
+from tron.cli_args import decimal_nonneg, hhmm, iso_date, nonempty, port, positive, positive_int
 
 
 def cmd_kite_sim(args: argparse.Namespace) -> int:
@@ -108,21 +58,23 @@ def cmd_kite_sim(args: argparse.Namespace) -> int:
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     """Add `kite-sim` to the tron CLI."""
     p = subparsers.add_parser("kite-sim", help="serve a Kite Connect compatible exchange simulator locally")
-    p.add_argument("--port", type=_port, default=0, help="TCP port on 127.0.0.1 (default 0: a free one)")
-    p.add_argument("--date", type=_date, help="IST date the clock starts on (default: today)")
+    p.add_argument("--port", type=port, default=0, help="TCP port on 127.0.0.1 (default 0: a free one)")
+    p.add_argument("--date", type=iso_date, help="IST date the clock starts on (default: today)")
     p.add_argument(
-        "--time", type=_time, default=time(9, 15), help="IST time the clock starts at (HH:MM, 09:15)"
+        "--time", type=hhmm, default=time(9, 15), help="IST time the clock starts at (HH:MM, 09:15)"
     )
     p.add_argument(
-        "--speed", type=_speed, default=1.0, help="clock speed, 1 = real time (60: a minute a second)"
+        "--speed", type=positive, default=1.0, help="clock speed, 1 = real time (60: a minute a second)"
     )
     p.add_argument("--seed", type=int, default=7, help="market generator seed (default 7, as run-day)")
-    p.add_argument("--symbols", type=_positive, help="universe size (default: the NIFTY 50)")
-    p.add_argument("--api-key", type=_nonempty, default="sim", help="API key clients must use (default sim)")
+    p.add_argument("--symbols", type=positive_int, help="universe size (default: the NIFTY 50)")
+    p.add_argument("--api-key", type=nonempty, default="sim", help="API key clients must use (default sim)")
     p.add_argument(
-        "--api-secret", type=_nonempty, default="sim-secret", help="API secret for the checksum (sim-secret)"
+        "--api-secret", type=nonempty, default="sim-secret", help="API secret for the checksum (sim-secret)"
     )
-    p.add_argument("--capital", type=Decimal, default=Decimal("1000000"), help="opening cash (₹, 1000000)")
+    p.add_argument(
+        "--capital", type=decimal_nonneg, default=Decimal("1000000"), help="opening cash (₹, 1000000)"
+    )
     p.add_argument(
         "--no-rate-limits", action="store_true", help="do not enforce Kite's rate limits (replays)"
     )
