@@ -172,7 +172,9 @@ def build_parser() -> argparse.ArgumentParser:
         prog="tron", description="Automated intraday trading for NSE on Zerodha Kite."
     )
     sub = p.add_subparsers(dest="command", required=True)
-    r = sub.add_parser("run-day", help="simulate a whole trading day on the embedded backend (paper)")
+    r = sub.add_parser(
+        "run-day", help="simulate a whole trading day (paper fills; embedded backend unless --backend)"
+    )
     r.add_argument("--date", type=iso_date, help="IST trading date (default: today)")
     r.add_argument("--symbols", type=positive_int, help="universe size (default: the NIFTY 50)")
     r.add_argument("--seed", type=int, help="market generator seed (default from config: 7)")
