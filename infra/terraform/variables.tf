@@ -43,13 +43,13 @@ variable "log_retention_days" {
 }
 
 variable "trading_mode" {
-  description = "TRON_MODE of every function: paper (default) or live."
+  description = "TRON_MODE of every function. Only paper in this build: TRON_MODE=live stops every function at start-up, so it is refused here, before a deploy."
   type        = string
   default     = "paper"
 
   validation {
-    condition     = contains(["paper", "live"], var.trading_mode)
-    error_message = "trading_mode must be paper or live."
+    condition     = var.trading_mode == "paper"
+    error_message = "trading_mode must be paper: live trading is refused in this build."
   }
 }
 
