@@ -152,13 +152,19 @@ resource "google_cloudfunctions2_function" "fn" {
     vpc_connector_egress_settings = var.enable_static_egress ? "ALL_TRAFFIC" : null
 
     # Plain values only: settings are TRON_* (see shared/tron/settings.py); the rest names resources.
-    environment_variables = {
-      TRON_BACKEND         = "gcp"
-      TRON_MODE            = var.trading_mode
-      TRON_ORDERS_TOPIC    = google_pubsub_topic.orders.name
-      GOOGLE_CLOUD_PROJECT = var.project_id
-      TRON_ARCHIVE_BUCKET  = google_storage_bucket.logs.name
-    }
+    environment_variables = merge(
+      {
+        TRON_BACKEND         = "gcp"
+        TRON_MODE            = var.trading_mode
+        TRON_MARKET_DATA     = var.market_data
+        TRON_CONFIG          = "config/tron.yaml" # packaged by source.tf; the function runs in its source folder
+        TRON_ORDERS_TOPIC    = google_pubsub_topic.orders.name
+        GOOGLE_CLOUD_PROJECT = var.project_id
+        TRON_ARCHIVE_BUCKET  = google_storage_bucket.logs.name
+      },
+      # The Kite API for the login and quotes (orders are paper: settings refuse a real Kite broker).
+      var.market_data == "kite" || each.key == "kite_login" ? { TRON_KITE__ROOT = "https://api.kite.trade" } : {},
+    )
 
     # Secrets as TRON_SECRET_<NAME> (what tron.adapters.env_secrets reads), resolved at instance start.
     dynamic "secret_environment_variables" {

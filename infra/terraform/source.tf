@@ -5,6 +5,8 @@
 #   functions/main.py      -> main.py
 #   shared/tron/**         -> tron/**          (importable as `tron`; bytecode caches left out)
 #   requirements.txt       -> requirements.txt (Cloud Build pip-installs it)
+#   config/tron.yaml       -> config/tron.yaml (your settings; TRON_CONFIG names it, so a function without
+#                             it stops at start-up instead of trading on defaults)
 # Each file becomes a `source` block of archive_file. The object name carries the zip's MD5, so any
 # change of code or dependencies uploads a new object and redeploys every function; an unchanged tree
 # plans no change.
@@ -17,7 +19,7 @@ locals {
       for f in fileset("${local.repo_root}/shared", "tron/**") : f => "shared/${f}"
       if !strcontains(f, "__pycache__") && !endswith(f, ".pyc")
     },
-    { "requirements.txt" = "requirements.txt" },
+    { "requirements.txt" = "requirements.txt", "config/tron.yaml" = "config/tron.yaml" },
   )
 }
 

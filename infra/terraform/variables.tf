@@ -53,6 +53,17 @@ variable "trading_mode" {
   }
 }
 
+variable "market_data" {
+  description = "Where the functions read quotes: kite (Kite Connect at https://api.kite.trade, after the daily login; fills stay paper) or generated (the seeded simulated market, no Kite account needed)."
+  type        = string
+  default     = "kite"
+
+  validation {
+    condition     = contains(["kite", "generated"], var.market_data)
+    error_message = "market_data must be kite or generated."
+  }
+}
+
 variable "mount_secrets" {
   description = "Also expose each function's secrets as TRON_SECRET_* environment variables. Off by default: deployed functions read secrets through the Secret Manager API (tron.adapters.secretmanager, cached 300 s), which sees each morning's new kite_access_token version; a mounted value is fixed when the instance starts, and deploying fails while a mounted secret has no version."
   type        = bool

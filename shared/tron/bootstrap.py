@@ -45,16 +45,25 @@ def configured_planner(settings: Settings, secrets: Secrets) -> Planner | None:
     return _openai(settings, secrets) if settings.planner == "openai" else None
 
 
+def kite_api_key(settings: Settings, secrets: Secrets) -> str:
+    """The Kite app's api key: the secret kite_api_key where one is stored (the gcp backend), else the
+    configured kite.api_key."""
+    from tron.adapters.kite import API_KEY_SECRET
+
+    return secrets.get(API_KEY_SECRET) or settings.kite.api_key
+
+
 def kite_adapters(
-    settings: Settings, clock: Clock, secrets: Secrets, gen: MarketGenerator
+    settings: Settings, clock: Clock, secrets: Secrets, store: Any, gen: MarketGenerator
 ) -> tuple[Any, Any]:
-    """Kite market data and broker sharing one session (the official client, rate limits, breaker). The
-    universe is the configured one (settings.symbols of the NIFTY 50 list), as with generated data."""
+    """Kite market data, and the broker: Kite orders (a simulator) sharing the session (the official client,
+    rate limits, breaker), or paper fills on Kite's quotes. The universe is the configured one
+    (settings.symbols of the NIFTY 50 list), as with generated data."""
     from tron.adapters.kite import CircuitBreaker, KiteBroker, KiteMarketData, KiteSession, RateLimiter
 
     k = settings.kite
     session = KiteSession(
-        k.api_key,
+        kite_api_key(settings, secrets),
         secrets,
         k.root,
         limiter=RateLimiter(enabled=k.rate_limits),
@@ -65,8 +74,9 @@ def kite_adapters(
     market = KiteMarketData(
         session, clock, [x.symbol for x in gen.listings], {x.symbol: x.sector for x in gen.listings}
     )
-    broker = KiteBroker(session, clock, k.market_protection, k.follow_polls, k.poll_interval_s)
-    return market, broker
+    if settings.broker == "kite":
+        return market, KiteBroker(session, clock, k.market_protection, k.follow_polls, k.poll_interval_s)
+    return market, PaperBroker(store, market)
 
 
 def kite_login_answer(deps: Deps, request_token: Any) -> tuple[int, dict[str, Any]]:
@@ -76,10 +86,11 @@ def kite_login_answer(deps: Deps, request_token: Any) -> tuple[int, dict[str, An
     from tron.services.kite_login import answer
     from tron.settings import load_settings
 
-    k = load_settings().kite
+    settings = load_settings()
+    k = settings.kite
     return answer(
         deps.secrets,
-        KiteTokenExchange(k.api_key, deps.secrets, k.root, k.timeout_s),
+        KiteTokenExchange(kite_api_key(settings, deps.secrets), deps.secrets, k.root, k.timeout_s),
         request_token,
         deps.clock,
     )
@@ -91,8 +102,8 @@ def _assemble(settings: Settings, clock: Clock, store: Any, bus: Any, archive: A
     gen = MarketGenerator(nifty50(settings.symbols), calendar, seed=settings.seed)
     market: Any = GeneratedMarketData(gen, clock)
     broker: Any = PaperBroker(store, market)
-    if settings.broker == "kite":
-        market, broker = kite_adapters(settings, clock, secrets, gen)
+    if settings.market_data == "kite":
+        market, broker = kite_adapters(settings, clock, secrets, store, gen)
     rules = RulesPlanner()
     deps = Deps(
         store=store,
@@ -107,10 +118,10 @@ def _assemble(settings: Settings, clock: Clock, store: Any, bus: Any, archive: A
         calendar=calendar,
         config=service_config(settings),
     )
-    if settings.broker == "kite":
+    if settings.market_data == "kite":
         from tron.services.kite_login import halt_for_expired_token
 
-        broker.session.on_token_expired = lambda reason: halt_for_expired_token(deps, reason)
+        market.session.on_token_expired = lambda reason: halt_for_expired_token(deps, reason)
     if settings.review:
         from tron.adapters.openai_planner import OpenAIReviewer
 

@@ -37,16 +37,16 @@ def cmd_run_day(args: argparse.Namespace) -> int:
             except (EmulatorError, EmulatedDayError) as e:
                 raise SystemExit(f"tron: {e}") from None
 
-    if args.broker == "kite-sim":
+    if "kite-sim" in (args.broker, args.market):
         if args.backend != "embedded":
-            print("tron: --broker kite-sim runs on the embedded backend", file=sys.stderr)
+            print("tron: the Kite simulator runs on the embedded backend", file=sys.stderr)
             return 2
         from tron.runner import prepare
 
         paper_day = run_day
 
         def run_day(settings: Any, day: date, on_minute: Any = None) -> dict[str, Any]:  # type: ignore[misc]
-            run = prepare(settings, day, broker="kite-sim")
+            run = prepare(settings, day, broker=args.broker, market=args.market)
             return paper_day(settings, day, on_minute=on_minute, run=run)
 
     err = Console(stderr=True)
@@ -74,7 +74,8 @@ def cmd_run_day(args: argparse.Namespace) -> int:
     if not result["trading_day"]:
         out.print(f"{day} is not a trading day ({result.get('reason')}): nothing was planned or placed.")
         return 0
-    table = Table(title=f"TRON {args.broker} day {day} (seed {settings.seed})")
+    quotes = " on kite-sim quotes" if args.market == "kite-sim" and args.broker == "paper" else ""
+    table = Table(title=f"TRON {args.broker} day{quotes} {day} (seed {settings.seed})")
     for col in ("asset", "trades", "wins", "gross P&L ₹", "charges ₹", "net P&L ₹", "open at close"):
         table.add_column(col, justify="right" if col != "asset" else "left")
     for asset, s in result["assets"].items():
@@ -186,6 +187,14 @@ def build_parser() -> argparse.ArgumentParser:
         default="paper",
         help="paper: fills on generated quotes (default); kite-sim: market data and orders through the Kite "
         "adapters and the official client, against the Kite simulator started on 127.0.0.1",
+    )
+    r.add_argument(
+        "--market",
+        choices=("generated", "kite-sim"),
+        default="generated",
+        help="generated: the seeded market (default); kite-sim: the same market served by the Kite simulator "
+        "on 127.0.0.1 and read through the Kite adapters (with --broker paper: paper fills on Kite quotes, as "
+        "a deployed paper TRON runs); --broker kite-sim implies it",
     )
     r.add_argument(
         "--backend",

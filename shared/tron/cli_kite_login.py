@@ -1,6 +1,7 @@
 """`tron kite-login`: the daily Kite login from a terminal.
 
-Without --request-token it prints Kite's login URL for the configured app (kite.api_key). Log in there; Kite
+Without --request-token it prints Kite's login URL for the configured app (the secret kite_api_key, else
+kite.api_key). Log in there; Kite
 redirects to the app's redirect URL with `?request_token=…`; then `tron kite-login --request-token T`
 exchanges it (api secret from the secret `kite_api_secret`, i.e. TRON_SECRET_KITE_API_SECRET on the embedded
 backend) against kite.root and stores the access token as a new version of `kite_access_token` (Secret
@@ -22,25 +23,24 @@ from tron.settings import load_settings
 
 
 def cmd_kite_login(args: argparse.Namespace) -> int:
+    from tron.adapters.clock import RealClock
+    from tron.bootstrap import embedded, gcp, kite_api_key, kite_login_answer
     from tron.services.kite_login import ACCESS_TOKEN_SECRET, login_url
 
     logging.getLogger("tron").addHandler(logging.NullHandler())  # this command prints its own outcome
     settings = load_settings()
-    if not args.request_token:
-        print(
-            f"Log in to Kite here, then run `tron kite-login --request-token <request_token>`:\n"
-            f"{login_url(settings.kite.api_key)}"
-        )
-        return 0
-    from tron.adapters.clock import RealClock
-    from tron.bootstrap import embedded, gcp, kite_login_answer
-
     with tempfile.TemporaryDirectory() as tmp:
         deps: Any = (
             gcp(settings, RealClock())
             if settings.backend == "gcp"
             else embedded(settings, root=Path(tmp), log_to_archive=False)[0]
         )
+        if not args.request_token:
+            print(
+                f"Log in to Kite here, then run `tron kite-login --request-token <request_token>`:\n"
+                f"{login_url(kite_api_key(settings, deps.secrets))}"
+            )
+            return 0
         status, body = kite_login_answer(deps, args.request_token)
         token = deps.secrets.get(ACCESS_TOKEN_SECRET) if status == 200 else None
     if args.json:

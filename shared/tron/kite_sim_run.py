@@ -1,6 +1,7 @@
-"""`tron run-day --broker kite-sim`: the Kite simulator in-process on loopback, on the runner's VirtualClock,
-with TRON's Kite adapters (the official client over HTTP) pointed at it — the live code path, market data
-and orders, against a simulated exchange. The default run-day stays paper fills on generated quotes.
+"""`tron run-day --broker kite-sim` (and `--market kite-sim`): the Kite simulator in-process on loopback, on
+the runner's VirtualClock, with TRON's Kite adapters (the official client over HTTP) pointed at it — the
+live code path, market data and orders, against a simulated exchange (or its quotes with paper fills, as a
+deployed paper TRON runs on Kite's). The default run-day stays paper fills on generated quotes.
 
 Rate limits are off on both sides (a day of 375 virtual minutes runs in seconds; the limits are tested in
 tests/unit and tests/integration), and an order still working is followed for two reads before its rest is
@@ -101,8 +102,9 @@ class KiteSimRun:
         self.running.stop()
 
 
-def start(settings: Settings, clock: Clock) -> KiteSimRun:
-    """Serve a simulator of the same seeded market and universe on 127.0.0.1 (a free port)."""
+def start(settings: Settings, clock: Clock, orders: bool = True) -> KiteSimRun:
+    """Serve a simulator of the same seeded market and universe on 127.0.0.1 (a free port); the run's
+    settings read its quotes, and send it orders (orders=True) or fill them on paper."""
     market = GeneratedMarketData(
         MarketGenerator(nifty50(settings.symbols), nse_calendar(), seed=settings.seed), clock
     )
@@ -117,4 +119,10 @@ def start(settings: Settings, clock: Clock) -> KiteSimRun:
             "poll_interval_s": 0.0,
         }
     )
-    return KiteSimRun(sim, running, settings.model_copy(update={"broker": "kite", "kite": kite}))
+    return KiteSimRun(
+        sim,
+        running,
+        settings.model_copy(
+            update={"market_data": "kite", "broker": "kite" if orders else "paper", "kite": kite}
+        ),
+    )

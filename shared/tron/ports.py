@@ -85,6 +85,9 @@ class MarketData(Protocol):
         ...
 
     def daily_history(self, symbol: str, before: date, days: int) -> list[DailyBar]: ...
+    def preflight(self) -> str | None:
+        """None if quotes can be had today, else why not (an expired Kite session)."""
+        ...
 
 
 @dataclass(frozen=True)

@@ -46,6 +46,7 @@ class DayRun:
     root: Path
     outcomes: dict[str, int] = field(default_factory=dict)
     broker: str = "paper"  # paper | kite-sim
+    market: str = "generated"  # generated | kite-sim
     kite: Any = None  # the in-process Kite simulator of a kite-sim run (tron.kite_sim_run.KiteSimRun)
 
 
@@ -54,25 +55,32 @@ def run_root(settings: Settings, day: date) -> Path:
     return settings.data_dir / "runs" / f"{day}-seed{settings.seed}-n{settings.symbols or 50}"
 
 
-def prepare(settings: Settings, day: date, root: Path | None = None, broker: str = "paper") -> DayRun:
-    """broker "paper": fills on generated quotes; "kite-sim": the Kite simulator on loopback, reached through
-    TRON's Kite adapters and the official client (stopped when run_day ends)."""
+def prepare(
+    settings: Settings, day: date, root: Path | None = None, broker: str = "paper", market: str = "generated"
+) -> DayRun:
+    """market "generated": the seeded market; "kite-sim": the Kite simulator on loopback (stopped when
+    run_day ends), its quotes read through TRON's Kite adapters and the official client, as a deployed TRON
+    reads Kite's. broker "paper": fills on the next snapshot's quotes; "kite-sim": orders into the
+    simulator's matching engine (the live path; implies market "kite-sim")."""
     if broker not in ("paper", "kite-sim"):
         raise ValueError(f"broker must be paper or kite-sim, got {broker!r}")
+    if market not in ("generated", "kite-sim"):
+        raise ValueError(f"market must be generated or kite-sim, got {market!r}")
+    market = "kite-sim" if broker == "kite-sim" else market
     root = root or run_root(settings, day)
     if root.exists():
         shutil.rmtree(root)  # a run is repeatable: same inputs, a fresh store
     clock = VirtualClock(ist(day, time(8, 45)))
     kite = None
-    if broker == "kite-sim":
+    if market == "kite-sim":
         from tron import kite_sim_run
 
-        kite = kite_sim_run.start(settings, clock)
+        kite = kite_sim_run.start(settings, clock, orders=broker == "kite-sim")
         settings = kite.settings
     deps, bus = embedded(settings, clock, root)
     if kite is not None:
         kite.login(deps)
-    return DayRun(deps, bus, root, broker=broker, kite=kite)
+    return DayRun(deps, bus, root, broker=broker, market=market, kite=kite)
 
 
 def run_day(
@@ -86,7 +94,7 @@ def run_day(
     run = run or prepare(settings, day, root)
     try:
         result = _run(run, day, on_minute, jobs)
-        if run.kite is not None:
+        if run.broker == "kite-sim":
             result["kite"] = run.kite.reconcile(run.deps, day)  # the book against the broker's trades
         return result
     finally:
@@ -146,6 +154,7 @@ def _run(
                 "dead_lettered": bus.stats.dead_lettered,
             },
             "broker": run.broker,
+            "market": run.market,
             "state": str(run.root / "state.sqlite"),
             "logs": str(run.root / "archive" / "logs" / day.isoformat()),
         }

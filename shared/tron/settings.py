@@ -115,14 +115,23 @@ class OpenAISettings(BaseModel):
     base_url: str | None = Field(None, description="an OpenAI-compatible endpoint (default: OpenAI's)")
 
 
+KITE_API = "https://api.kite.trade"  # the real Kite Connect API root (the official client's default)
+
+
 class KiteSettings(BaseModel):
-    """The Kite Connect app. In this build `root` must be a loopback Kite simulator (`tron kite-sim`, or the
-    one `tron run-day --broker kite-sim` starts): the real Kite API would need mode live, which is refused."""
+    """The Kite Connect app. `root` is the real API (KITE_API: the daily login and market data only, since
+    this build places no real order) or a loopback Kite simulator (`tron kite-sim`, or the one
+    `tron run-day --broker kite-sim` starts), which may also take orders."""
 
     model_config = ConfigDict(extra="forbid")
-    root: str | None = Field(None, description="Kite API root, e.g. http://127.0.0.1:8123 (a simulator)")
+    root: str | None = Field(
+        None, description=f"Kite API root: {KITE_API}, or a simulator such as http://127.0.0.1:8123"
+    )
     api_key: str = Field(
-        "sim", min_length=1, description="the Kite app's api key (the secret is kite_api_secret)"
+        "sim",
+        min_length=1,
+        description="the Kite app's api key, unless the secret kite_api_key holds one (the secret is "
+        "kite_api_secret)",
     )
     timeout_s: float = Field(7, gt=0, le=60, description="seconds per HTTP call")
     rate_limits: bool = Field(True, description="client-side token buckets at Kite's documented rates")
@@ -144,18 +153,21 @@ class KiteSettings(BaseModel):
 
     @field_validator("root")
     @classmethod
-    def _loopback_only(cls, v: str | None) -> str | None:
-        if v is None:
+    def _kite_or_loopback(cls, v: str | None) -> str | None:
+        if v is None or v.rstrip("/") == KITE_API or is_loopback(v):
             return v
-        from urllib.parse import urlsplit
+        raise ValueError(f"must be {KITE_API} or a loopback Kite simulator URL (http://127.0.0.1:PORT)")
 
-        host = urlsplit(v).hostname
-        if urlsplit(v).scheme not in ("http", "https") or host not in ("127.0.0.1", "localhost", "::1"):
-            raise ValueError(
-                "must be a loopback Kite simulator URL (http://127.0.0.1:PORT): "
-                "the real Kite API needs mode 'live', which this build refuses"
-            )
-        return v
+    @property
+    def simulated(self) -> bool:
+        return self.root is not None and is_loopback(self.root)
+
+
+def is_loopback(url: str) -> bool:
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    return parts.scheme in ("http", "https") and parts.hostname in ("127.0.0.1", "localhost", "::1")
 
 
 class Settings(BaseSettings):
@@ -182,8 +194,11 @@ class Settings(BaseSettings):
         0.0, ge=0, le=1, description="share of bus messages delivered twice (testing)"
     )
     orders_topic: str = Field("orders", min_length=1)
+    market_data: Literal["generated", "kite"] = Field(
+        "generated", description="generated: the seeded simulated market; kite: Kite quotes (kite.root)"
+    )
     broker: Literal["paper", "kite"] = Field(
-        "paper", description="paper: fills on generated quotes; kite: Kite market data and orders (kite.root)"
+        "paper", description="paper: fills on the next snapshot's quotes; kite: orders to kite.root"
     )
     kite: KiteSettings = KiteSettings()
     planner: Literal["rules", "openai"] = Field("rules", description="who proposes the daily plan")
@@ -206,19 +221,26 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _kite_needs_a_root(self) -> Settings:
-        if self.broker == "kite" and not self.kite.root:
+        if self.market_data == "kite" and not self.kite.root:
             raise ValueError(
-                "broker 'kite' needs kite.root, a Kite simulator URL (start one with `tron kite-sim`, or use "
-                "`tron run-day --broker kite-sim`)"
+                f"market_data 'kite' needs kite.root: {KITE_API}, or a Kite simulator URL (start one with "
+                "`tron kite-sim`, or use `tron run-day --broker kite-sim`)"
+            )
+        if self.broker == "kite" and self.market_data != "kite":
+            raise ValueError("broker 'kite' trades on Kite's quotes: set market_data 'kite' too")
+        if self.broker == "kite" and not self.kite.simulated:
+            raise ValueError(
+                f"broker 'kite' sends orders only to a loopback Kite simulator in this build; with {KITE_API} "
+                "use broker 'paper' (paper fills on real quotes)"
             )
         return self
 
     @model_validator(mode="after")
-    def _live_needs_a_broker(self) -> Settings:
+    def _no_live(self) -> Settings:
         if self.mode == "live":
             raise ValueError(
-                "mode 'live' needs the Kite broker against the real Kite API, which this build refuses "
-                "(its Kite adapters talk only to a loopback simulator: broker 'kite' with kite.root); use 'paper'"
+                "mode 'live' (real orders on the real Kite API) is refused in this build; use 'paper' (with "
+                f"market_data 'kite' and kite.root {KITE_API} for paper fills on real quotes)"
             )
         return self
 

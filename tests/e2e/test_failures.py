@@ -79,6 +79,9 @@ class FrozenAfter:
     def daily_history(self, *a):
         return self.inner.daily_history(*a)
 
+    def preflight(self):
+        return self.inner.preflight()
+
     def snapshot(self, symbols):
         snap = self.inner.snapshot(symbols)
         if snap.ts.time() < self.at:
@@ -116,7 +119,7 @@ def test_bad_config_names_the_key_and_what_is_allowed(
     monkeypatch.delenv("TRON_RISK__DAILY_LOSS_LIMIT")
     with pytest.raises(ConfigError, match=r"config key mode.*'paper' or 'live'"):
         load_settings(mode="yolo")
-    with pytest.raises(ConfigError, match=r"live.*needs the Kite broker"):
+    with pytest.raises(ConfigError, match=r"live.*refused in this build"):
         load_settings(mode="live")
     cfg = tmp_path / "tron.yaml"
     cfg.write_text("risk:\n  max_open_positions: lots\n")

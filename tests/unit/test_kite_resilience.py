@@ -5,6 +5,7 @@ client's methods; tests/integration drives the real client against the Kite simu
 
 from __future__ import annotations
 
+import random
 from datetime import date, datetime, time
 from decimal import Decimal
 from typing import Any
@@ -255,12 +256,19 @@ def session(client: FakeClient, ft: FakeTime, token: str | None = "tok", **kw: A
     )
 
 
-def test_429_is_retried_with_backoff() -> None:
-    ft = FakeTime()
-    c = FakeClient({"profile": [kex.NetworkException("Too many requests", code=429)] * 2})
-    s = session(c, ft, backoff=0.5)
-    assert s.call("other", "profile", lambda k: k.profile())["user_id"] == "AB1234"
-    assert ft.slept == [0.5, 1.0] and s.retried == 2
+def test_429_is_retried_with_backoff_of_at_least_kites_window_with_jitter() -> None:
+    """Kite counts per second and per api key, which the three tick functions share: a 429 waits out the
+    window, and a jitter keeps callers refused together from coming back together."""
+    waits = []
+    for seed in (1, 2):
+        ft = FakeTime()
+        c = FakeClient({"profile": [kex.NetworkException("Too many requests", code=429)] * 3})
+        s = session(c, ft, backoff=0.5, rng=random.Random(seed))
+        assert s.call("other", "profile", lambda k: k.profile())["user_id"] == "AB1234"
+        assert s.retried == 3 and len(ft.slept) == 3
+        assert all(1.0 <= w <= 1.5 for w in ft.slept[:2]) and 2.0 <= ft.slept[2] <= 2.5
+        waits.append(ft.slept)
+    assert waits[0] != waits[1]
 
 
 def test_network_errors_are_retried_then_broker_unavailable() -> None:

@@ -180,8 +180,9 @@ def tf_workdir(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str
         work,
         ignore=shutil.ignore_patterns(".terraform", ".build", ".terraform.lock.hcl", "*.tfstate*"),
     )
-    # The configuration reads ../../schedules and packages ../../functions, ../../shared, ../../requirements.txt.
-    for name in ("functions", "shared", "schedules", "requirements.txt"):
+    # The configuration reads ../../schedules and packages ../../functions, ../../shared, ../../requirements.txt
+    # and ../../config/tron.yaml.
+    for name in ("functions", "shared", "schedules", "requirements.txt", "config"):
         (root / name).symlink_to(REPO / name)
     (work / "backend_override.tf").write_text('terraform {\n  backend "local" {}\n}\n')
     env = {
@@ -198,11 +199,14 @@ def tf_workdir(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str
 
 @pytest.fixture(scope="module")
 def tf(tf_workdir: tuple[Path, dict[str, str]]) -> dict[str, Any]:
-    """Plans with static egress on (secrets not mounted, the default) and off (secrets mounted as env vars):
-    `terraform show -json` of each."""
+    """Plans with the defaults (static egress on, secrets not mounted, Kite quotes) and the other branches
+    (egress off, secrets mounted as env vars, the generated market): `terraform show -json` of each."""
     work, env = tf_workdir
     plans = {}
-    for label, egress, mount in (("on", "true", "false"), ("off", "false", "true")):
+    for label, egress, mount, market in (
+        ("on", "true", "false", "kite"),
+        ("off", "false", "true", "generated"),
+    ):
         out = f"plan-{label}.bin"
         run_tf(
             [
@@ -211,7 +215,7 @@ def tf(tf_workdir: tuple[Path, dict[str, str]]) -> dict[str, Any]:
                 "-input=false",
                 "-no-color",
                 f"-out={out}",
-                *var_args({"enable_static_egress": egress, "mount_secrets": mount}),
+                *var_args({"enable_static_egress": egress, "mount_secrets": mount, "market_data": market}),
             ],
             work,
             env,
@@ -655,3 +659,42 @@ def test_checkov() -> None:
         timeout=240,
     )
     assert proc.returncode == 0, proc.stdout[-6000:] + proc.stderr[-2000:]
+
+
+def test_each_functions_environment_and_packaged_config_load(
+    tf: dict[str, Any], tf_workdir: tuple[Path, dict[str, str]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What a deployed function starts with — the zip (config/tron.yaml beside main.py) and the environment
+    terraform sets — is a valid configuration: the gcp backend, paper, the user's assets, and Kite quotes at
+    the real API by default (the generated market when asked), with the login reaching Kite either way."""
+    from tron.settings import KITE_API, load_settings
+
+    work, env = tf_workdir
+    packaged = json.loads(
+        subprocess.run(
+            [TERRAFORM or "terraform", "console", *var_args()],
+            input="jsonencode(local.package_files)\n",
+            cwd=work,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=True,
+        )
+        .stdout.strip()[1:-1]
+        .replace('\\"', '"')
+    )
+    assert packaged["config/tron.yaml"] == "config/tron.yaml" and packaged["main.py"] == "functions/main.py"
+    monkeypatch.chdir(REPO)  # the function's folder holds config/tron.yaml as the repository does
+    for label, market in (("on", "kite"), ("off", "generated")):
+        for key, f in by_index(tf[label], "google_cloudfunctions2_function").items():
+            env = f["service_config"][0]["environment_variables"]
+            for name in [n for n in os.environ if n.startswith("TRON_")]:
+                monkeypatch.delenv(name)
+            for name, value in env.items():
+                monkeypatch.setenv(name, value)
+            s = load_settings()
+            assert (s.backend, s.mode, s.market_data, s.broker) == ("gcp", "paper", market, "paper"), key
+            assert s.enabled() == load_settings(backend="embedded").enabled()
+            reaches_kite = market == "kite" or key == "kite_login"
+            assert s.kite.root == (KITE_API if reaches_kite else None), (label, key)

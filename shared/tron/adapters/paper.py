@@ -64,7 +64,7 @@ class PaperBroker:
         return order
 
     def preflight(self) -> str | None:
-        return None  # paper fills need no session
+        return self.market.preflight()  # paper fills need quotes, nothing else
 
     def find_by_tag(self, day: date, tag: str) -> BrokerOrder | None:
         for _, d in self.store.list(f"paper/{day.isoformat()}/orders"):

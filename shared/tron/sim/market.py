@@ -368,3 +368,6 @@ class GeneratedMarketData:
 
     def daily_history(self, symbol: str, before: date, days: int) -> list[DailyBar]:
         return [self.gen.daily_bar(d, symbol) for d in self.gen.calendar.trading_days_before(before, days)]
+
+    def preflight(self) -> str | None:
+        return None  # generated data needs no session

@@ -6,10 +6,11 @@ from tron.adapters.kite.errors import Kind, TokenExpired, classify
 from tron.adapters.kite.limits import CircuitBreaker, CircuitOpen, RateLimiter, TokenBucket
 from tron.adapters.kite.login import KiteTokenExchange
 from tron.adapters.kite.market import KiteMarketData
-from tron.adapters.kite.session import ACCESS_TOKEN_SECRET, API_SECRET_SECRET, KiteSession
+from tron.adapters.kite.session import ACCESS_TOKEN_SECRET, API_KEY_SECRET, API_SECRET_SECRET, KiteSession
 
 __all__ = [
     "ACCESS_TOKEN_SECRET",
+    "API_KEY_SECRET",
     "API_SECRET_SECRET",
     "CircuitBreaker",
     "CircuitOpen",

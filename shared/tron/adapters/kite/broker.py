@@ -126,18 +126,8 @@ class KiteBroker:
         return self._follow(str(found["order_id"]), tag, int(found.get("quantity") or 0))
 
     def preflight(self) -> str | None:
-        """A cheap `profile` call: None if the session works, else why not."""
-        try:
-            profile = self.session.call("other", "profile", lambda c: c.profile())
-        except TokenExpired as e:
-            return f"TokenException: {e}" if "TokenException" not in str(e) else str(e)
-        except (BrokerUnavailable, OrderRejected) as e:
-            return f"Kite unreachable: {e}"
-        if not isinstance(profile, dict) or not profile.get("user_id"):
-            return "Kite profile has no user_id: the session is not usable"
-        return None
+        return self.session.preflight()
 
-    # ------------------------------------------------------------------ more of Kite
     def order_status(self, order_id: str) -> BrokerOrder:
         history = self._history(order_id)
         last = history[-1]

@@ -198,6 +198,9 @@ class KiteMarketData:
             raise KeyError(f"{symbol!r} is not in Kite's instruments dump")
         return self._token[key]
 
+    def preflight(self) -> str | None:
+        return self.session.preflight()
+
     def daily_history(self, symbol: str, before: date, days: int) -> list[DailyBar]:
         """Empty, with an ERROR log, when the session is gone (the plan falls back, the gate halts)."""
         try:

@@ -5,6 +5,7 @@ the error classification — so every call the adapters make goes through the sa
 from __future__ import annotations
 
 import logging
+import random
 import time as _time
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -18,8 +19,13 @@ from tron.ports import BrokerUnavailable, OrderRejected, Secrets
 log = logging.getLogger("tron.kite")
 T = TypeVar("T")
 ACCESS_TOKEN_SECRET = "kite_access_token"
+API_KEY_SECRET = (
+    "kite_api_key"  # where the gcp backend keeps the app's api key (else the config's kite.api_key)
+)
 API_SECRET_SECRET = "kite_api_secret"
 LOGIN_HINT = "run the daily login (the kite_login function, or `tron kite-login`)"
+RATE_WINDOW_S = 1.0  # Kite's limits are per second and per api key: a 429 waits at least this long
+RATE_JITTER_S = 0.5  # plus up to this, so functions sharing the api key (three ticks a minute) spread out
 
 
 class KiteSession:
@@ -36,6 +42,7 @@ class KiteSession:
         timeout: float = 7.0,
         client_factory: Callable[..., Any] = KiteConnect,
         on_token_expired: Callable[[str], None] | None = None,
+        rng: random.Random | None = None,
     ) -> None:
         if not api_key:
             raise ValueError("a Kite session needs an api_key")
@@ -50,6 +57,7 @@ class KiteSession:
         self.timeout = timeout
         self._factory = client_factory
         self.on_token_expired = on_token_expired  # bootstrap: halt the day's entries (ERROR log)
+        self._rng = rng or random.Random()
         self._client: Any = None
         self._token: str | None = None
         self.calls: dict[str, int] = {}
@@ -120,6 +128,8 @@ class KiteSession:
                     )
                     raise BrokerUnavailable(f"Kite {name}: {describe(e)}") from None
                 wait = self.backoff * (2**attempt)
+                if what is Kind.RATE_LIMITED:
+                    wait = max(wait, RATE_WINDOW_S) + self._rng.uniform(0, RATE_JITTER_S)
                 attempt += 1
                 self.retried += 1
                 log.info(
@@ -134,6 +144,18 @@ class KiteSession:
                 continue
             self.breaker.success()
             return out
+
+    def preflight(self) -> str | None:
+        """A cheap `profile` call: None if the session works, else why not (plan_day's health gate)."""
+        try:
+            profile = self.call("other", "profile", lambda c: c.profile())
+        except TokenExpired as e:
+            return f"TokenException: {e}" if "TokenException" not in str(e) else str(e)
+        except (BrokerUnavailable, OrderRejected) as e:
+            return f"Kite unreachable: {e}"
+        if not isinstance(profile, dict) or not profile.get("user_id"):
+            return "Kite profile has no user_id: the session is not usable"
+        return None
 
     def _expired(self, reason: str) -> None:
         if self.on_token_expired is not None:
