@@ -74,6 +74,9 @@ def _env(em: Emulators, tmp: Path) -> dict[str, str]:
     env.update(
         {
             "TRON_BACKEND": "gcp",
+            # As deployed (infra/terraform/functions.tf): Kite quotes; the session is built, nothing is called.
+            "TRON_MARKET_DATA": "kite",
+            "TRON_KITE__ROOT": "https://api.kite.trade",
             "GOOGLE_CLOUD_PROJECT": "tron-cold-start",
             "TRON_ARCHIVE_BUCKET": "tron-cold-start",
             "TRON_DATA_DIR": str(tmp),

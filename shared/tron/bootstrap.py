@@ -45,14 +45,6 @@ def configured_planner(settings: Settings, secrets: Secrets) -> Planner | None:
     return _openai(settings, secrets) if settings.planner == "openai" else None
 
 
-def kite_api_key(settings: Settings, secrets: Secrets) -> str:
-    """The Kite app's api key: the secret kite_api_key where one is stored (the gcp backend), else the
-    configured kite.api_key."""
-    from tron.adapters.kite import API_KEY_SECRET
-
-    return secrets.get(API_KEY_SECRET) or settings.kite.api_key
-
-
 def kite_adapters(
     settings: Settings, clock: Clock, secrets: Secrets, store: Any, gen: MarketGenerator
 ) -> tuple[Any, Any]:
@@ -63,7 +55,7 @@ def kite_adapters(
 
     k = settings.kite
     session = KiteSession(
-        kite_api_key(settings, secrets),
+        k.api_key,  # unless the secret kite_api_key holds one (read on first use: no call at cold start)
         secrets,
         k.root,
         limiter=RateLimiter(enabled=k.rate_limits),
@@ -82,7 +74,7 @@ def kite_adapters(
 def kite_login_answer(deps: Deps, request_token: Any) -> tuple[int, dict[str, Any]]:
     """The kite_login entry point's work: the configured Kite app exchanges the token; the deps' Secrets
     store it (a new Secret Manager version on the gcp backend)."""
-    from tron.adapters.kite import KiteTokenExchange
+    from tron.adapters.kite import KiteTokenExchange, app_api_key
     from tron.services.kite_login import answer
     from tron.settings import load_settings
 
@@ -90,7 +82,7 @@ def kite_login_answer(deps: Deps, request_token: Any) -> tuple[int, dict[str, An
     k = settings.kite
     return answer(
         deps.secrets,
-        KiteTokenExchange(kite_api_key(settings, deps.secrets), deps.secrets, k.root, k.timeout_s),
+        KiteTokenExchange(app_api_key(deps.secrets, k.api_key), deps.secrets, k.root, k.timeout_s),
         request_token,
         deps.clock,
     )

@@ -24,7 +24,8 @@ from tron.settings import load_settings
 
 def cmd_kite_login(args: argparse.Namespace) -> int:
     from tron.adapters.clock import RealClock
-    from tron.bootstrap import embedded, gcp, kite_api_key, kite_login_answer
+    from tron.adapters.kite import app_api_key
+    from tron.bootstrap import embedded, gcp, kite_login_answer
     from tron.services.kite_login import ACCESS_TOKEN_SECRET, login_url
 
     logging.getLogger("tron").addHandler(logging.NullHandler())  # this command prints its own outcome
@@ -38,7 +39,7 @@ def cmd_kite_login(args: argparse.Namespace) -> int:
         if not args.request_token:
             print(
                 f"Log in to Kite here, then run `tron kite-login --request-token <request_token>`:\n"
-                f"{login_url(kite_api_key(settings, deps.secrets))}"
+                f"{login_url(app_api_key(deps.secrets, settings.kite.api_key))}"
             )
             return 0
         status, body = kite_login_answer(deps, args.request_token)

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from tron.adapters.env_secrets import EnvSecrets
-from tron.bootstrap import kite_api_key
+from tron.adapters.kite import app_api_key
 from tron.settings import KITE_API, ConfigError, load_settings
 
 SIM = "http://127.0.0.1:8123"
@@ -39,6 +39,18 @@ def test_orders_never_reach_the_real_api(tmp_path: Path, overrides: dict, messag
 def test_the_api_key_secret_wins_over_the_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     s = load_settings(data_dir=tmp_path, kite={"api_key": "fromconfig"})
     monkeypatch.delenv("TRON_SECRET_KITE_API_KEY", raising=False)
-    assert kite_api_key(s, EnvSecrets()) == "fromconfig"
+    assert app_api_key(EnvSecrets(), s.kite.api_key) == "fromconfig"
     monkeypatch.setenv("TRON_SECRET_KITE_API_KEY", "fromsecret")
-    assert kite_api_key(s, EnvSecrets()) == "fromsecret"
+    assert app_api_key(EnvSecrets(), s.kite.api_key) == "fromsecret"
+
+
+def test_a_session_reads_the_api_key_secret_on_first_use_not_at_start() -> None:
+    from tron.adapters.kite import KiteSession
+
+    secrets = EnvSecrets({})
+    made: list[str] = []
+    session = KiteSession("fromconfig", secrets, KITE_API, client_factory=lambda key, **kw: made.append(key))
+    secrets.put("kite_access_token", "tok")
+    secrets.put("kite_api_key", "fromsecret")  # stored after the session was built, before its first call
+    session.client()
+    assert made == ["fromsecret"]

@@ -6,7 +6,13 @@ from tron.adapters.kite.errors import Kind, TokenExpired, classify
 from tron.adapters.kite.limits import CircuitBreaker, CircuitOpen, RateLimiter, TokenBucket
 from tron.adapters.kite.login import KiteTokenExchange
 from tron.adapters.kite.market import KiteMarketData
-from tron.adapters.kite.session import ACCESS_TOKEN_SECRET, API_KEY_SECRET, API_SECRET_SECRET, KiteSession
+from tron.adapters.kite.session import (
+    ACCESS_TOKEN_SECRET,
+    API_KEY_SECRET,
+    API_SECRET_SECRET,
+    KiteSession,
+    app_api_key,
+)
 
 __all__ = [
     "ACCESS_TOKEN_SECRET",
@@ -23,6 +29,7 @@ __all__ = [
     "RateLimiter",
     "TokenBucket",
     "TokenExpired",
+    "app_api_key",
     "check_market_protection",
     "classify",
 ]

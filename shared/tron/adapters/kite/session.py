@@ -19,13 +19,17 @@ from tron.ports import BrokerUnavailable, OrderRejected, Secrets
 log = logging.getLogger("tron.kite")
 T = TypeVar("T")
 ACCESS_TOKEN_SECRET = "kite_access_token"
-API_KEY_SECRET = (
-    "kite_api_key"  # where the gcp backend keeps the app's api key (else the config's kite.api_key)
-)
+API_KEY_SECRET = "kite_api_key"
 API_SECRET_SECRET = "kite_api_secret"
 LOGIN_HINT = "run the daily login (the kite_login function, or `tron kite-login`)"
 RATE_WINDOW_S = 1.0  # Kite's limits are per second and per api key: a 429 waits at least this long
 RATE_JITTER_S = 0.5  # plus up to this, so functions sharing the api key (three ticks a minute) spread out
+
+
+def app_api_key(secrets: Secrets, configured: str) -> str:
+    """The Kite app's api key: the secret kite_api_key where one is stored (the gcp backend), else the
+    configured one (kite.api_key)."""
+    return secrets.get(API_KEY_SECRET) or configured
 
 
 class KiteSession:
@@ -46,7 +50,7 @@ class KiteSession:
     ) -> None:
         if not api_key:
             raise ValueError("a Kite session needs an api_key")
-        self.api_key = api_key
+        self.api_key = api_key  # the configured key; the secret kite_api_key wins (read on first use)
         self.secrets = secrets
         self.root = root
         self.limiter = limiter or RateLimiter()
@@ -71,7 +75,10 @@ class KiteSession:
             raise TokenExpired(f"no Kite access token is stored: {LOGIN_HINT}")
         if self._client is None:
             self._client = self._factory(
-                self.api_key, access_token=token, root=self.root, timeout=self.timeout
+                app_api_key(self.secrets, self.api_key),
+                access_token=token,
+                root=self.root,
+                timeout=self.timeout,
             )
         elif token != self._token:
             self._client.set_access_token(token)
