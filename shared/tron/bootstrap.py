@@ -78,8 +78,7 @@ def kite_login_answer(deps: Deps, request_token: Any) -> tuple[int, dict[str, An
     from tron.services.kite_login import answer
     from tron.settings import load_settings
 
-    settings = load_settings()
-    k = settings.kite
+    k = load_settings().kite
     return answer(
         deps.secrets,
         KiteTokenExchange(app_api_key(deps.secrets, k.api_key), deps.secrets, k.root, k.timeout_s),

@@ -128,6 +128,7 @@ class KiteBroker:
     def preflight(self) -> str | None:
         return self.session.preflight()
 
+    # ------------------------------------------------------------------ more of Kite
     def order_status(self, order_id: str) -> BrokerOrder:
         history = self._history(order_id)
         last = history[-1]
