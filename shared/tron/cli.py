@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -14,41 +15,50 @@ from tron.cli_args import iso_date, positive_int
 from tron.settings import ConfigError, load_settings
 
 
+def _usage_error(args: argparse.Namespace) -> str | None:
+    if args.backend == "emulators" and args.redeliver:
+        return "--redeliver is for the embedded bus; Pub/Sub redelivers by itself"
+    if args.backend == "emulators" and "kite-sim" in (args.broker, args.market):
+        return "the Kite simulator runs on the embedded backend"
+    return None
+
+
+def _day_runner(args: argparse.Namespace) -> Callable[..., dict[str, Any]]:
+    """(settings, day, on_minute) → the day's summary, on the backend and market the arguments chose."""
+    from tron.runner import prepare, run_day
+
+    if args.backend == "emulators":
+        from tron.devtools.emulators import EmulatorError
+        from tron.emulated_day import EmulatedDayError, run_emulated_day
+
+        def emulated(settings: Any, day: date, on_minute: Any = None) -> dict[str, Any]:
+            try:
+                return run_emulated_day(settings, day, on_minute=on_minute)
+            except (EmulatorError, EmulatedDayError) as e:
+                raise SystemExit(f"tron: {e}") from None
+
+        return emulated
+
+    def embedded(settings: Any, day: date, on_minute: Any = None) -> dict[str, Any]:
+        run = prepare(settings, day, broker=args.broker, market=args.market)
+        return run_day(settings, day, on_minute=on_minute, run=run)
+
+    return embedded
+
+
 def cmd_run_day(args: argparse.Namespace) -> int:
     from rich.console import Console
     from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
     from rich.table import Table
 
     from tron.adapters.clock import RealClock
-    from tron.runner import run_day
 
+    if problem := _usage_error(args):
+        print(f"tron: {problem}", file=sys.stderr)
+        return 2
     settings = load_settings(seed=args.seed, symbols=args.symbols, redeliver_fraction=args.redeliver)
     day = args.date or RealClock().now().date()
-    if args.backend == "emulators":
-        if args.redeliver:
-            print("tron: --redeliver is for the embedded bus; Pub/Sub redelivers by itself", file=sys.stderr)
-            return 2
-        from tron.devtools.emulators import EmulatorError
-        from tron.emulated_day import EmulatedDayError, run_emulated_day
-
-        def run_day(settings: Any, day: date, on_minute: Any = None) -> dict[str, Any]:  # type: ignore[misc]
-            try:
-                return run_emulated_day(settings, day, on_minute=on_minute)
-            except (EmulatorError, EmulatedDayError) as e:
-                raise SystemExit(f"tron: {e}") from None
-
-    if "kite-sim" in (args.broker, args.market):
-        if args.backend != "embedded":
-            print("tron: the Kite simulator runs on the embedded backend", file=sys.stderr)
-            return 2
-        from tron.runner import prepare
-
-        paper_day = run_day
-
-        def run_day(settings: Any, day: date, on_minute: Any = None) -> dict[str, Any]:  # type: ignore[misc]
-            run = prepare(settings, day, broker=args.broker, market=args.market)
-            return paper_day(settings, day, on_minute=on_minute, run=run)
-
+    run_day = _day_runner(args)
     err = Console(stderr=True)
     if args.json:
         result = run_day(settings, day)
@@ -185,8 +195,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--broker",
         choices=("paper", "kite-sim"),
         default="paper",
-        help="paper: fills on generated quotes (default); kite-sim: market data and orders through the Kite "
-        "adapters and the official client, against the Kite simulator started on 127.0.0.1",
+        help="paper: fills at the next snapshot's bid/ask (default); kite-sim: market data and orders through "
+        "the Kite adapters and the official client, against the Kite simulator started on 127.0.0.1",
     )
     r.add_argument(
         "--market",

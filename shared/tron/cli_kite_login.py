@@ -1,8 +1,7 @@
 """`tron kite-login`: the daily Kite login from a terminal.
 
 Without --request-token it prints Kite's login URL for the configured app (the secret kite_api_key, else
-kite.api_key). Log in there; Kite
-redirects to the app's redirect URL with `?request_token=…`; then `tron kite-login --request-token T`
+kite.api_key). Log in there; Kite redirects to the app's redirect URL with `?request_token=…`; then `tron kite-login --request-token T`
 exchanges it (api secret from the secret `kite_api_secret`, i.e. TRON_SECRET_KITE_API_SECRET on the embedded
 backend) against kite.root and stores the access token as a new version of `kite_access_token` (Secret
 Manager on the gcp backend). On the embedded backend a stored secret lives only in this process, so

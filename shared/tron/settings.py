@@ -8,6 +8,7 @@ from datetime import time
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic_settings import (
@@ -130,8 +131,8 @@ class KiteSettings(BaseModel):
     api_key: str = Field(
         "sim",
         min_length=1,
-        description="the Kite app's api key, unless the secret kite_api_key holds one (the secret is "
-        "kite_api_secret)",
+        description="the Kite app's api key (a stored secret kite_api_key wins; the app's secret is the "
+        "secret kite_api_secret)",
     )
     timeout_s: float = Field(7, gt=0, le=60, description="seconds per HTTP call")
     rate_limits: bool = Field(True, description="client-side token buckets at Kite's documented rates")
@@ -164,8 +165,6 @@ class KiteSettings(BaseModel):
 
 
 def is_loopback(url: str) -> bool:
-    from urllib.parse import urlsplit
-
     parts = urlsplit(url)
     return parts.scheme in ("http", "https") and parts.hostname in ("127.0.0.1", "localhost", "::1")
 
@@ -220,7 +219,7 @@ class Settings(BaseSettings):
         return self
 
     @model_validator(mode="after")
-    def _kite_needs_a_root(self) -> Settings:
+    def _kite_roles(self) -> Settings:
         if self.market_data == "kite" and not self.kite.root:
             raise ValueError(
                 f"market_data 'kite' needs kite.root: {KITE_API}, or a Kite simulator URL (start one with "

@@ -670,20 +670,17 @@ def test_each_functions_environment_and_packaged_config_load(
     from tron.settings import KITE_API, load_settings
 
     work, env = tf_workdir
-    packaged = json.loads(
-        subprocess.run(
-            [TERRAFORM or "terraform", "console", *var_args()],
-            input="jsonencode(local.package_files)\n",
-            cwd=work,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=True,
-        )
-        .stdout.strip()[1:-1]
-        .replace('\\"', '"')
+    console = subprocess.run(
+        [TERRAFORM or "terraform", "console", *var_args()],
+        input="jsonencode(local.package_files)\n",
+        cwd=work,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
     )
+    packaged = json.loads(json.loads(console.stdout))  # the JSON text, printed as a quoted string
     assert packaged["config/tron.yaml"] == "config/tron.yaml" and packaged["main.py"] == "functions/main.py"
     monkeypatch.chdir(REPO)  # the function's folder holds config/tron.yaml as the repository does
     for label, market in (("on", "kite"), ("off", "generated")):
