@@ -9,9 +9,12 @@ import argparse
 import math
 from collections.abc import Callable
 from datetime import date, time
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
+from typing import TypeVar
 
 from tron.domain.timeutil import parse_hhmm
+
+T = TypeVar("T")
 
 
 def iso_date(text: str) -> date:
@@ -34,12 +37,16 @@ def nonempty(text: str) -> str:
     return text
 
 
-def integer(check: Callable[[int], bool], what: str) -> Callable[[str], int]:
-    def parse(text: str) -> int:
+def checked(
+    convert: Callable[[str], T], kind: str, check: Callable[[T], bool], what: str
+) -> Callable[[str], T]:
+    """A type that converts the text (else "not <kind>") and checks the value (else "must be <what>")."""
+
+    def parse(text: str) -> T:
         try:
-            v = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
+            v = convert(text)
+        except (ValueError, ArithmeticError):  # Decimal raises InvalidOperation, an ArithmeticError
+            raise argparse.ArgumentTypeError(f"not {kind}: {text!r}") from None
         if not check(v):
             raise argparse.ArgumentTypeError(f"must be {what}, got {text!r}")
         return v
@@ -49,31 +56,12 @@ def integer(check: Callable[[int], bool], what: str) -> Callable[[str], int]:
 
 def number(check: Callable[[float], bool], what: str) -> Callable[[str], float]:
     """A finite float that passes `check`."""
-
-    def parse(text: str) -> float:
-        try:
-            v = float(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-        if not math.isfinite(v) or not check(v):
-            raise argparse.ArgumentTypeError(f"must be {what}, got {text!r}")
-        return v
-
-    return parse
+    return checked(float, "a number", lambda v: math.isfinite(v) and check(v), what)
 
 
-def decimal_nonneg(text: str) -> Decimal:
-    try:
-        v = Decimal(text)
-    except InvalidOperation:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if not v.is_finite() or v < 0:
-        raise argparse.ArgumentTypeError(f"must be a non-negative number, got {text!r}")
-    return v
-
-
-positive_int = integer(lambda v: v > 0, "a positive integer")
-port = integer(lambda v: 0 <= v <= 65535, "0–65535")
+positive_int = checked(int, "an integer", lambda v: v > 0, "a positive integer")
+port = checked(int, "an integer", lambda v: 0 <= v <= 65535, "0–65535")
+decimal_nonneg = checked(Decimal, "a number", lambda v: v.is_finite() and v >= 0, "a non-negative number")
 positive = number(lambda v: v > 0, "a positive number")
 nonneg = number(lambda v: v >= 0, "a non-negative number")
 any_float = number(lambda v: True, "a number")
