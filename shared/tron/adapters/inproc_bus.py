@@ -1,17 +1,21 @@
 """An in-process bus with Pub/Sub's delivery contract: at least once, in any order across topics.
 
-It can be told to redeliver a share of messages (as Pub/Sub does after a lost ack), a handler that raises
-gets the message again later, and after max_attempts the message goes to the dead letters."""
+It can be told to redeliver a share of messages (as Pub/Sub does after a lost ack): each chosen message is
+delivered once more, so 1.0 means every message twice. A handler that raises gets the message again later,
+and after max_attempts the message goes to the dead letters with an ERROR log (the alert Pub/Sub's
+dead-letter backlog raises in production)."""
 
 from __future__ import annotations
 
 import json
+import logging
 import random
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 Handler = Callable[[bytes, dict[str, str]], None]
+log = logging.getLogger("tron.bus")
 
 
 @dataclass
@@ -21,6 +25,7 @@ class Message:
     data: bytes
     attributes: dict[str, str]
     attempts: int = 0
+    copy: bool = False  # a redelivered duplicate (never duplicated again)
 
 
 @dataclass
@@ -72,10 +77,16 @@ class InProcBus:
                 if msg.attempts >= self.max_attempts:
                     self.dead_letters.append(msg)
                     self.stats.dead_lettered += 1
+                    log.error(
+                        f"message dead-lettered after {msg.attempts} failed deliveries: {msg.attributes}",
+                        extra={"component": "bus", "correlation_id": msg.attributes.get("intent_id", "")},
+                    )
                 else:
                     self.queue.append(msg)  # retried at the next drain, as Pub/Sub retries after a backoff
                 continue
             self.stats.delivered += 1
-            if self._rng.random() < self.redeliver_fraction:
+            if not msg.copy and self._rng.random() < self.redeliver_fraction:
                 self.stats.redelivered += 1
-                pending.append(Message(msg.message_id, msg.topic, msg.data, msg.attributes, msg.attempts))
+                pending.append(
+                    Message(msg.message_id, msg.topic, msg.data, msg.attributes, msg.attempts, copy=True)
+                )

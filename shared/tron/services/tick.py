@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import logging
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from tron.domain.contracts import ContractRules, option_expiry, select_future
@@ -41,7 +42,7 @@ log = logging.getLogger("tron.tick")
 
 @dataclass
 class TickResult:
-    status: str  # ran | skipped | duplicate
+    status: str  # ran | skipped | duplicate | stale
     intents: list[str] = field(default_factory=list)
     refused: int = 0
     reason: str = ""
@@ -68,10 +69,27 @@ def tradable(deps: Deps, asset: Asset, plan: AssetPlan, day: Any) -> tuple[list[
     return [future, spot, *chain], {"underlying": future.symbol, "spot": index}
 
 
+def _seen(doc: dict[str, Any], minute: datetime) -> TickResult | None:
+    """A tick for a minute already processed is a duplicate; one for an older minute arrived late (a retry
+    that committed after the next minute's tick) and is stale: neither runs."""
+    last = doc.get("last_minute")
+    if last is None:
+        return None
+    done = datetime.fromisoformat(last)
+    if done == minute:
+        return TickResult("duplicate", reason="this minute was already processed")
+    if done > minute:
+        return TickResult(
+            "stale", reason=f"minute {minute:%H:%M} is older than {done:%H:%M}, already processed"
+        )
+    return None
+
+
 def tick(deps: Deps, asset: Asset) -> TickResult:
     now = deps.clock.now()
     day = now.date().isoformat()
-    minute = now.replace(second=0, microsecond=0).isoformat()
+    minute_at = now.replace(second=0, microsecond=0)
+    minute = minute_at.isoformat()
     tick_id = f"{day}-{asset}-{now:%H%M}"
     extra = {"component": f"tick_{asset}", "correlation_id": tick_id}
     daydoc = deps.store.get(day_path(day))
@@ -99,8 +117,8 @@ def tick(deps: Deps, asset: Asset) -> TickResult:
             **roles,
         }
         roll_up_stats(deps, asset, now.date())
-    if first.get("last_minute") == minute:
-        return TickResult("duplicate", reason="this minute was already processed")
+    if seen := _seen(first, minute_at):
+        return _skip(seen, extra)
     symbols = list(first["instruments"])
     snapshot = deps.market.snapshot(symbols)
     deps.archive.append_lines(
@@ -129,10 +147,10 @@ def tick(deps: Deps, asset: Asset) -> TickResult:
         ],
     )
 
-    def body(txn: Any) -> tuple[Any, list[str], KillSwitch, bool] | None:
+    def body(txn: Any) -> tuple[Any, list[str], KillSwitch, bool] | TickResult:
         doc = txn.get(sp) or first
-        if doc.get("last_minute") == minute:
-            return None
+        if seen := _seen(doc, minute_at):
+            return seen
         day_now = txn.get(day_path(day)) or daydoc
         kill = KillSwitch.from_doc(txn.get(KILL_SWITCH_PATH))
         ctx = load_context(txn, day, asset, doc, now, plan, halted_reason(day_now, asset), snapshot, kill)
@@ -162,8 +180,8 @@ def tick(deps: Deps, asset: Asset) -> TickResult:
         return decision, sorted(pending_before), kill, bool(doc.get("kill_noted"))
 
     out = deps.store.transaction(body)
-    if out is None:
-        return TickResult("duplicate", reason="this minute was already processed")
+    if isinstance(out, TickResult):
+        return _skip(out, extra)
     decision, older, kill, noted = out
     if kill.engaged and not noted:
         what = "flattening every position" if kill.flatten else "entries stopped, positions kept"
@@ -181,3 +199,9 @@ def tick(deps: Deps, asset: Asset) -> TickResult:
         )
     refused = sum(1 for e in decision.events if e["event"] == "entry_refused")
     return TickResult("ran", [i.intent_id for i in decision.intents], refused)
+
+
+def _skip(result: TickResult, extra: dict[str, str]) -> TickResult:
+    if result.status == "stale":
+        log.warning(f"stale tick skipped: {result.reason}", extra=extra)
+    return result
