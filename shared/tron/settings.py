@@ -4,18 +4,21 @@
 from __future__ import annotations
 
 import os
+import re
 from datetime import time
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
+import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
+    InitSettingsSource,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
-    YamlConfigSettingsSource,
+    SettingsError,
 )
 
 from tron.domain.models import Asset
@@ -252,10 +255,10 @@ class Settings(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
-        path = os.environ.get("TRON_CONFIG") or (str(DEFAULT_CONFIG) if DEFAULT_CONFIG.exists() else None)
         sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
-        if path:
-            sources.append(YamlConfigSettingsSource(settings_cls, yaml_file=path))
+        path = config_path()
+        if path is not None:
+            sources.append(InitSettingsSource(settings_cls, init_kwargs=read_config_file(path)))
         return tuple(sources)
 
     @model_validator(mode="after")
@@ -280,13 +283,54 @@ class Settings(BaseSettings):
         return {a: self.assets.get(a, AssetSettings(enabled=False)).enabled for a in Asset}
 
 
+def config_path() -> Path | None:
+    """The configuration file: TRON_CONFIG (which must be a file), else config/tron.yaml where it exists."""
+    named = os.environ.get("TRON_CONFIG")
+    if named:
+        path = Path(named)
+        if not path.exists():
+            raise ConfigError(f"TRON_CONFIG points to {path}, which does not exist")
+        if not path.is_file():
+            raise ConfigError(f"TRON_CONFIG points to {path}, which is not a file")
+        return path
+    return DEFAULT_CONFIG if DEFAULT_CONFIG.exists() else None
+
+
+def read_config_file(path: Path) -> dict[str, Any]:
+    """The file's keys; ConfigError names the file and what is wrong with it (and where, for YAML)."""
+    try:
+        text = path.read_bytes().decode("utf-8")
+    except OSError as e:
+        raise ConfigError(f"config file {path} cannot be read: {e.strerror or e}") from None
+    except UnicodeDecodeError as e:
+        raise ConfigError(f"config file {path} is not UTF-8 text (byte {e.start})") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+        problem = getattr(e, "problem", None) or str(e)
+        raise ConfigError(f"config file {path} is not valid YAML{where}: {problem}") from None
+    except RecursionError:
+        raise ConfigError(f"config file {path} is nested too deeply") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(
+            f"config file {path}: the top level must be a mapping of keys, got a {type(data).__name__}"
+        )
+    return data
+
+
 def load_settings(**overrides: Any) -> Settings:
-    """Settings from the file, the environment and explicit overrides; ConfigError names each bad key."""
-    path = os.environ.get("TRON_CONFIG")
-    if path and not Path(path).exists():
-        raise ConfigError(f"TRON_CONFIG points to {path}, which does not exist")
+    """Settings from the file, the environment and explicit overrides; ConfigError names each bad key, or
+    the file or environment variable that could not be read."""
     try:
         return Settings(**{k: v for k, v in overrides.items() if v is not None})
+    except SettingsError as e:
+        field = re.search(r'field "([^"]+)"', str(e))
+        var = f"TRON_{field.group(1).upper()}" if field else "a TRON_ variable"
+        raise ConfigError(f"environment variable {var}: not valid JSON for a nested key ({e})") from None
     except ValidationError as e:
         lines = []
         for err in e.errors():

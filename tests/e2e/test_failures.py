@@ -4,6 +4,7 @@ stale, the configuration is wrong. Each ends in a clear record and loses nothing
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from datetime import datetime, time
@@ -181,3 +182,45 @@ def test_an_invalid_token_halts_entries_at_the_open_and_says_why(tmp_path: Path)
     assert result["orders_placed"] == 0
     log = (run.root / "archive" / "logs" / str(TRADING_DAY) / "plan_day.jsonl").read_text()
     assert '"severity": "ERROR"' in log and "health gate" in log
+
+
+BROKEN_CONFIGS = {
+    "yaml syntax": ("risk:\n  capital: [1\n", r"not valid YAML.*line \d+"),
+    "tab indent": ("risk:\n\tcapital: 5\n", r"not valid YAML.*line 2"),
+    "top-level list": ("- risk\n- capital\n", r"top level must be a mapping of keys, got a list"),
+    "not utf-8": (b"\xff\xfe risk", r"not UTF-8 text"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BROKEN_CONFIGS))
+def test_a_broken_config_file_exits_2_naming_the_file(tmp_path: Path, case: str) -> None:
+    text, message = BROKEN_CONFIGS[case]
+    cfg = tmp_path / "tron.yaml"
+    cfg.write_bytes(text if isinstance(text, bytes) else text.encode())
+    p = _cli(tmp_path, {"TRON_CONFIG": str(cfg)})
+    assert p.returncode == 2, p.stderr
+    assert str(cfg) in p.stderr and re.search(message, p.stderr), p.stderr
+    assert "Traceback" not in p.stderr
+
+
+def test_tron_config_that_is_not_a_readable_file_is_an_error(tmp_path: Path) -> None:
+    p = _cli(tmp_path, {"TRON_CONFIG": str(tmp_path)})  # a directory used to run on the defaults
+    assert p.returncode == 2 and f"TRON_CONFIG points to {tmp_path}, which is not a file" in p.stderr
+    p = _cli(tmp_path, {"TRON_CONFIG": str(tmp_path / "missing.yaml")})
+    assert p.returncode == 2 and "does not exist" in p.stderr
+
+
+def test_an_env_override_with_broken_json_exits_2_naming_the_variable(tmp_path: Path) -> None:
+    p = _cli(tmp_path, {"TRON_RISK": '{"capital": 5'})
+    assert p.returncode == 2, p.stderr
+    assert "TRON_RISK" in p.stderr and "JSON" in p.stderr and "Traceback" not in p.stderr
+
+
+def _cli(cwd: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "tron.cli", "plan", "--date", "2026-11-23", "--json"],
+        capture_output=True,
+        text=True,
+        env={"PATH": "/usr/bin:/bin", **env},
+        cwd=cwd,
+    )
