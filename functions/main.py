@@ -5,7 +5,6 @@ each function pays only for the libraries it needs at cold start."""
 
 from __future__ import annotations
 
-import base64
 import json
 from typing import Any
 
@@ -27,67 +26,74 @@ def _reply(body: Any, status: int = 200) -> tuple[str, int, dict[str, str]]:
     return json.dumps(body, default=str), status, {"Content-Type": "application/json"}
 
 
+def _refused(request: Any) -> Any:
+    """None for a body these functions accept (nothing, or a JSON object: what Cloud Scheduler sends),
+    else the 4xx answer; nothing has run yet."""
+    from tron.services.messages import BadRequest, json_object
+
+    try:
+        json_object(request.get_data())
+    except BadRequest as e:
+        return _reply({"error": str(e)}, e.status)
+    return None
+
+
 @functions_framework.http
 def plan_day(request: Any) -> Any:
     from tron.services.plan_day import plan_day as service
 
-    return _reply(service(_get_deps()))
+    return _refused(request) or _reply(service(_get_deps()))
 
 
-def _tick(asset: str) -> Any:
+def _tick(request: Any, asset: str) -> Any:
     from dataclasses import asdict
 
     from tron.domain.models import Asset
     from tron.services.tick import tick
 
-    return _reply(asdict(tick(_get_deps(), Asset(asset))))
+    return _refused(request) or _reply(asdict(tick(_get_deps(), Asset(asset))))
 
 
 @functions_framework.http
 def tick_stocks(request: Any) -> Any:
-    return _tick("stocks")
+    return _tick(request, "stocks")
 
 
 @functions_framework.http
 def tick_futures(request: Any) -> Any:
-    return _tick("futures")
+    return _tick(request, "futures")
 
 
 @functions_framework.http
 def tick_options(request: Any) -> Any:
-    return _tick("options")
+    return _tick(request, "options")
 
 
-@functions_framework.cloud_event
-def execute_order(event: Any) -> None:
-    """A Pub/Sub push delivery. Raising makes Pub/Sub deliver again (Busy, broker unavailable)."""
-    from tron.services.execute_order import execute_order as service
+@functions_framework.http
+def execute_order(request: Any) -> Any:
+    """A Pub/Sub push (the JSON envelope). 200 acknowledges it, including a malformed message, which is
+    recorded and never delivered again; 503 makes Pub/Sub deliver it again (busy, broker unavailable)."""
+    from tron.services.execute_order import execute_push
 
-    message = (event.data or {}).get("message", {})
-    try:
-        data = base64.b64decode(message.get("data", ""), validate=True)
-    except ValueError:
-        data = str(message.get("data", "")).encode()
-    service(_get_deps(), data, message.get("attributes") or {})
+    status, answer = execute_push(_get_deps(), request.get_data())
+    return _reply(answer, status)
 
 
 @functions_framework.http
 def square_off(request: Any) -> Any:
-    """`gcloud functions call square-off --data '{"asset":"all"}'`."""
-    from tron.services.square_off import square_off as service
+    """`gcloud functions call square-off --data '{"asset":"all"}'`: anything but a JSON object naming an
+    asset is a 400 that changes nothing."""
+    from tron.services.square_off import square_off_request
 
-    body = request.get_json(silent=True) or {}
-    try:
-        return _reply(service(_get_deps(), str(body.get("asset", "all")), reason="manual square-off"))
-    except ValueError as e:
-        return _reply({"error": str(e)}, 400)
+    status, answer = square_off_request(_get_deps(), request.get_data())
+    return _reply(answer, status)
 
 
 @functions_framework.http
 def end_of_day(request: Any) -> Any:
     from tron.services.end_of_day import end_of_day as service
 
-    return _reply(service(_get_deps()))
+    return _refused(request) or _reply(service(_get_deps()))
 
 
 @functions_framework.http
@@ -95,10 +101,13 @@ def kite_login(request: Any) -> Any:
     """The Kite app's redirect URL: ?request_token=… (or a JSON body's) → the day's access token, stored as
     a new secret version. 400 when the token is missing or refused; the answer never holds a token."""
     from tron.bootstrap import kite_login_answer
+    from tron.services.messages import BadRequest, json_object
 
-    body = request.get_json(silent=True)
-    given = request.args.get("request_token") or (
-        body.get("request_token") if isinstance(body, dict) else None
+    try:
+        body = json_object(request.get_data())
+    except BadRequest as e:
+        return _reply({"error": str(e)}, e.status)
+    status, answer = kite_login_answer(
+        _get_deps(), request.args.get("request_token") or body.get("request_token")
     )
-    status, answer = kite_login_answer(_get_deps(), given)
     return _reply(answer, status)

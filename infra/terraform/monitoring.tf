@@ -39,6 +39,20 @@ resource "google_logging_metric" "halts" {
   depends_on = [google_project_service.api]
 }
 
+# A tick (or the square-off) found an exit stuck past its lease, its deliveries run out while the broker was
+# unreachable, and drove it again: the position is still open at the broker until that exit gets through.
+resource "google_logging_metric" "stuck_exits" {
+  name   = "tron-stuck-exits"
+  filter = "${local.run_logs} AND severity>=ERROR AND jsonPayload.message:\"re-driven\""
+
+  metric_descriptor {
+    metric_kind = "DELTA"
+    value_type  = "INT64"
+  }
+
+  depends_on = [google_project_service.api]
+}
+
 # Cloud Scheduler logs every finished attempt of a job under resource.type="cloud_scheduler_job", at ERROR
 # when it failed (the function answered an error or timed out, or refused the scheduler's token). A failed
 # tick attempt is a missed tick; a failed plan-day, square-off or end-of-day attempt is worse.
@@ -141,6 +155,36 @@ resource "google_monitoring_alert_policy" "halt" {
 
   alert_strategy {
     auto_close = "3600s"
+  }
+}
+
+resource "google_monitoring_alert_policy" "stuck_exits" {
+  display_name          = "TRON: an exit is stuck and being driven again"
+  combiner              = "OR"
+  severity              = "CRITICAL"
+  notification_channels = [google_monitoring_notification_channel.email.id]
+
+  conditions {
+    display_name = "a stuck exit was re-driven"
+    condition_threshold {
+      filter          = "metric.type=\"${local.user_metrics}/${google_logging_metric.stuck_exits.name}\" AND resource.type=\"cloud_run_revision\""
+      comparison      = "COMPARISON_GT"
+      threshold_value = 0
+      duration        = "0s"
+      aggregations {
+        alignment_period   = "60s"
+        per_series_aligner = "ALIGN_SUM"
+      }
+    }
+  }
+
+  documentation {
+    mime_type = "text/markdown"
+    content   = "An exit order could not reach the broker through all its deliveries (broker or network down, or the Kite token expired) and a tick drives it again each minute until it goes through. The position stays open meanwhile: check the broker, log in to Kite if the token expired, or square off by hand."
+  }
+
+  alert_strategy {
+    auto_close = "1800s"
   }
 }
 

@@ -61,7 +61,7 @@ def test_a_malformed_message_is_recorded_and_the_executor_keeps_serving(tmp_path
     result = run_day(s, TRADING_DAY, run=run)
     bad = run.deps.store.list("malformed")
     assert len(bad) == 2
-    assert any("missing field" in d["error"] for _, d in bad)
+    assert any("not an intent id" in d["error"] for _, d in bad)
     assert run.outcomes["malformed"] == 2 and result["orders_placed"] > 0
     errors = [json.loads(x) for x in (Path(result["logs"]) / "execute_order.jsonl").read_text().splitlines()]
     assert sum(1 for e in errors if e["severity"] == "ERROR" and "malformed" in e["message"]) == 2

@@ -35,7 +35,7 @@ def client(target: str, deps, signature: str = "http"):
 
 
 def push(deps, data: bytes, attributes: dict[str, str] | None = None):
-    """A Pub/Sub push delivery as the push subscription sends it (Functions Framework makes it a CloudEvent)."""
+    """A Pub/Sub push delivery as the push subscription sends it: a JSON envelope over HTTP."""
     body = {
         "message": {
             "data": base64.b64encode(data).decode(),
@@ -45,7 +45,7 @@ def push(deps, data: bytes, attributes: dict[str, str] | None = None):
         },
         "subscription": "projects/p/subscriptions/orders-push",
     }
-    return client("execute_order", deps, "cloudevent").post("/", json=body)
+    return client("execute_order", deps).post("/", json=body)
 
 
 def test_a_morning_through_the_entry_points(deps) -> None:
@@ -94,3 +94,76 @@ def test_manual_square_off_validates_its_input(deps) -> None:
     ok = client("square_off", deps).post("/", json={"asset": "all"})
     assert ok.status_code == 200 and set(ok.get_json()["exits"]) == {"stocks", "futures", "options"}
     assert deps.store.get(f"days/{TRADING_DAY}")["squaring"] == ["futures", "options", "stocks"]
+
+
+# ---------------------------------------------------------------------------------------------- hostile input
+DEEP = b"[" * 50_000 + b"]" * 50_000
+HOSTILE_BODIES = {
+    "truncated json": b'{"asset": "stocks"',
+    "a list": b'["stocks"]',
+    "a string": b'"stocks"',
+    "a number": b"5",
+    "null": b"null",
+    "not utf-8": b'{"asset": "\xff\xfe"}',
+    "deeply nested": DEEP,
+    "oversized": b'{"asset": "stocks", "pad": "' + b"x" * 200_000 + b'"}',
+    "no asset": b"{}",
+    "asset not a string": b'{"asset": 5}',
+    "unknown asset": b'{"asset": "crypto"}',
+}
+
+
+@pytest.mark.parametrize("case", sorted(HOSTILE_BODIES))
+def test_square_off_refuses_any_body_that_is_not_an_object_naming_an_asset(deps, case: str) -> None:
+    """A truncated body used to square off all three assets and halt them for the day."""
+    client("plan_day", deps).post("/")
+    before = deps.store.get(f"days/{TRADING_DAY}")
+    r = client("square_off", deps).post("/", data=HOSTILE_BODIES[case], content_type="application/json")
+    assert r.status_code in (400, 413) and r.get_json()["error"]
+    assert deps.store.get(f"days/{TRADING_DAY}") == before  # nothing squared off, nothing halted
+    assert deps.bus.queue == type(deps.bus.queue)()
+
+
+PUSH_ENVELOPES = {
+    "not json": b"{not json",
+    "a list": b"[]",
+    "a string": b'"message"',
+    "null": b"null",
+    "no message": b'{"subscription": "s"}',
+    "message null": b'{"message": null}',
+    "data a number": b'{"message": {"data": 5}}',
+    "data null": b'{"message": {"data": null}}',
+    "data not base64": b'{"message": {"data": "***"}}',
+    "attributes a list": b'{"message": {"data": "", "attributes": [1]}}',
+    "not utf-8": b'{"message": {"data": "\xff"}}',
+    "deeply nested": DEEP,
+    "oversized": b'{"message": {"data": "' + b"A" * 400_000 + b'"}}',
+    "data not json": b'{"message": {"data": "' + base64.b64encode(b"\x00garbage") + b'"}}',
+    "data deeply nested": b'{"message": {"data": "' + base64.b64encode(DEEP) + b'"}}',
+    "data a list": b'{"message": {"data": "' + base64.b64encode(b"[1, 2]") + b'"}}',
+}
+
+
+@pytest.mark.parametrize("case", sorted(PUSH_ENVELOPES))
+def test_a_malformed_push_is_recorded_and_acknowledged_never_a_500(deps, case: str) -> None:
+    r = client("execute_order", deps).post("/", data=PUSH_ENVELOPES[case], content_type="application/json")
+    assert r.status_code == 200, r.get_data()[:300]
+    bad = deps.store.list("malformed")
+    assert len(bad) == 1 and bad[0][1]["error"]
+    assert len(bad[0][1]["data"]) <= 2000
+
+
+@pytest.mark.parametrize("target", ["plan_day", "tick_stocks", "end_of_day"])
+@pytest.mark.parametrize("case", ["truncated json", "a list", "not utf-8", "deeply nested", "oversized"])
+def test_scheduled_functions_refuse_a_malformed_body_and_change_nothing(deps, target: str, case: str) -> None:
+    r = client(target, deps).post("/", data=HOSTILE_BODIES[case], content_type="application/json")
+    assert r.status_code in (400, 413) and r.get_json()["error"]
+    assert deps.store.get(f"days/{TRADING_DAY}") is None
+    ok = client(target, deps).post("/", json={})  # what Cloud Scheduler sends
+    assert ok.status_code == 200
+
+
+@pytest.mark.parametrize("case", ["a list", "a string", "not utf-8", "deeply nested", "oversized", "null"])
+def test_kite_login_refuses_a_malformed_body(deps, case: str) -> None:
+    r = client("kite_login", deps).post("/", data=HOSTILE_BODIES[case], content_type="application/json")
+    assert r.status_code in (400, 413) and r.get_json()["error"]

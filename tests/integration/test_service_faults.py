@@ -4,15 +4,22 @@ no money that was not decided."""
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Iterator
+from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from tests.conftest import TRADING_DAY, settings
 from tests.support.day import ManualDay
 from tron.domain.models import Asset
+from tron.ports import BrokerUnavailable
+from tron.services.execute_order import ENTRY_TTL, execute_order
+from tron.services.orders import set_kill_switch
+from tron.services.square_off import square_off
 
 
 class Records(logging.Handler):
@@ -55,3 +62,152 @@ def test_a_tick_older_than_the_last_processed_minute_is_skipped_as_stale(
     assert after["last_minute"] == before["last_minute"] == day.at(10, 1).isoformat()
     assert after["session"] == before["session"]
     assert logs.at("WARNING", "stale tick")
+
+
+# ---------------------------------------------------------------------------------------------- lying messages
+def first_entry(day: ManualDay) -> tuple[dict, dict]:
+    """Tick until an entry is claimed; returns its stored intent and its published message, undelivered."""
+    t = day.at(9, 15)
+    while True:
+        day.minute(t, [Asset.STOCKS])
+        messages = [json.loads(m.data) for m in day.bus.queue]
+        if messages:
+            day.bus.queue.clear()
+            m = messages[0]
+            return day.doc(f"days/{TRADING_DAY}/intents/{m['intent_id']}"), m
+        t += timedelta(minutes=1)
+
+
+def lie(day: ManualDay, message: dict) -> str:
+    return execute_order(day.deps, json.dumps(message).encode(), {"intent_id": str(message.get("intent_id"))})
+
+
+def test_the_executor_places_the_claimed_intent_never_what_the_message_says(
+    day: ManualDay, logs: Records
+) -> None:
+    intent, message = first_entry(day)
+    assert set(message) == {"intent_id", "day", "digest"}  # a message names an intent; it is not the order
+    day.deps.clock.set(day.deps.clock.now() + timedelta(minutes=1))
+    flipped = "SELL" if intent["side"] == "BUY" else "BUY"
+    lies = [
+        {**message, "qty": intent["qty"] * 100},  # measured once: 14,300 shares instead of 143
+        {**message, "side": flipped},  # a short instead of a long
+        {**message, "symbol": "INFY" if intent["symbol"] != "INFY" else "TCS"},
+        {**message, "digest": "0" * 16},
+        {**message, "purpose": "exit"},
+        {**message, "qty": "lots"},
+        {**message, "order_type": "LIMIT", "price": 1},  # a field no intent has
+        {**message, "intent_id": message["intent_id"] + "X"},  # never claimed
+        {**message, "intent_id": f"{TRADING_DAY:%Y%m%d}-stocks/../../control/kill_switch"},
+        {**message, "day": "2026-11-20"},  # the id says another day
+    ]
+    for bad in lies:
+        assert lie(day, bad) == "malformed", bad
+    assert day.deps.store.list(f"paper/{TRADING_DAY}/orders") == []  # nothing reached the broker
+    recorded = [d["error"] for _, d in day.deps.store.list("malformed")]
+    assert len(recorded) == len(lies)
+    assert any(f"qty {intent['qty'] * 100}" in e for e in recorded)
+    assert any("side" in e and flipped in e for e in recorded)
+    assert len(logs.at("ERROR", "never placed")) == len(lies)
+    assert day.doc(f"days/{TRADING_DAY}/intents/{intent['intent_id']}")["state"] == "claimed"
+    assert lie(day, message) == "filled"  # the true message: the claimed quantity and side
+    (order,) = [d for _, d in day.deps.store.list(f"paper/{TRADING_DAY}/orders")]
+    assert (order["filled_qty"], order["side"]) == (intent["qty"], intent["side"])
+    assert lie(day, {**message, "qty": intent["qty"] * 100}) == "malformed"  # even once it is filled
+
+
+def test_an_intent_of_another_trading_day_is_never_placed(day: ManualDay, logs: Records) -> None:
+    _, message = first_entry(day)
+    day.deps.clock.set(day.at(15, 50))
+    tomorrow = day.deps.clock.now() + timedelta(days=1)  # the message arrives the next morning
+    day.deps.clock.set(tomorrow.replace(hour=9, minute=20))
+    assert lie(day, message) == "malformed"
+    assert day.deps.store.list(f"paper/{TRADING_DAY}/orders") == []
+    assert logs.at("ERROR", f"is of {TRADING_DAY}, not of today")
+
+
+# ---------------------------------------------------------------------------------------------- stranded exits
+class Outage:
+    """The broker unreachable (every call a BrokerUnavailable) from `start` to `end` of the virtual clock, as
+    when Kite or the network is down or the token is dead and nobody has logged in yet."""
+
+    def __init__(self, inner: Any, clock: Any, start: datetime, end: datetime) -> None:
+        self.inner, self.clock, self.start, self.end = inner, clock, start, end
+
+    def _check(self) -> None:
+        if self.start <= self.clock.now() < self.end:
+            raise BrokerUnavailable("simulated outage: connection refused")
+
+    def place(self, intent: Any) -> Any:
+        self._check()
+        return self.inner.place(intent)
+
+    def find_by_tag(self, day: Any, tag: str) -> Any:
+        self._check()
+        return self.inner.find_by_tag(day, tag)
+
+    def preflight(self) -> str | None:
+        return self.inner.preflight()
+
+
+@pytest.fixture
+def busy_day(tmp_path: Path) -> ManualDay:
+    """Seed 3 with a wide loss limit: five stock positions are open at 15:09."""
+    s = settings(tmp_path, seed=3, risk={"daily_loss_limit": 50000, "daily_loss_limit_pct": 5})
+    return ManualDay.start(s, TRADING_DAY, tmp_path / "run")
+
+
+def paper_tags(day: ManualDay) -> list[str]:
+    return [d["tag"] for _, d in day.deps.store.list(f"paper/{TRADING_DAY}/orders")]
+
+
+def test_an_exit_dead_lettered_in_an_outage_is_re_driven_and_the_square_off_skips_nothing(
+    busy_day: ManualDay, logs: Records
+) -> None:
+    """Measured once: an 8-minute outage around the square-off dead-lettered the exits in flight, all three
+    square-off stages sent "0 exits" and the broker's own (paid) square-off closed the positions."""
+    day = busy_day
+    day.run(day.at(9, 15), day.at(15, 8), [Asset.STOCKS])
+    assert len(day.book(Asset.STOCKS)["positions"]) == 5
+    day.deps.broker = Outage(day.deps.broker, day.deps.clock, day.at(15, 9), day.at(15, 17))
+    stages = {}
+    t = day.at(15, 9)
+    while t <= day.at(15, 19):
+        day.minute(t, [Asset.STOCKS])
+        if t.minute in (10, 12, 14):
+            stages[t.minute] = square_off(day.deps, "stocks")["exits"]["stocks"]
+        t += timedelta(minutes=1)
+    assert day.bus.stats.dead_lettered > 0 and logs.at("ERROR", "dead-lettered")
+    assert len(stages[10]) == 5 and len(stages[12]) == len(stages[14]) == 5  # none skipped
+    assert day.book(Asset.STOCKS)["positions"] == {}  # flat before the broker's 15:20
+    tags = paper_tags(day)
+    assert len(tags) == len(set(tags))  # nothing placed twice
+
+
+def test_the_kill_switch_flattens_through_an_outage(busy_day: ManualDay, logs: Records) -> None:
+    day = busy_day
+    day.run(day.at(9, 15), day.at(14, 0), [Asset.STOCKS])
+    assert day.book(Asset.STOCKS)["positions"]
+    day.deps.broker = Outage(day.deps.broker, day.deps.clock, day.at(14, 1), day.at(14, 9))
+    set_kill_switch(day.deps.store, True, "test: outage", True, day.at(14, 0), "test")
+    day.run(day.at(14, 1), day.at(14, 11), [Asset.STOCKS])
+    assert day.bus.stats.dead_lettered > 0
+    assert logs.at("ERROR", "stuck exit")
+    assert day.book(Asset.STOCKS)["positions"] == {}
+    tags = paper_tags(day)
+    assert len(tags) == len(set(tags))
+
+
+def test_an_entry_stuck_in_an_outage_is_resolved_and_never_placed_late(busy_day: ManualDay) -> None:
+    day = busy_day
+    day.run(day.at(9, 15), day.at(10, 29), [Asset.STOCKS])
+    day.deps.broker = Outage(day.deps.broker, day.deps.clock, day.at(10, 30), day.at(10, 40))
+    day.run(day.at(10, 30), day.at(10, 45), [Asset.STOCKS])
+    docs = day.intents()
+    assert not [d["intent_id"] for d in docs if d["state"] in ("claimed", "placing")]
+    for d in docs:
+        if d["purpose"] == "entry" and d["state"] == "filled":
+            late = datetime.fromisoformat(d["fill"]["at"]) - datetime.fromisoformat(d["decided_at"])
+            assert late <= ENTRY_TTL, d["intent_id"]
+    expired = [d for d in docs if d["state"] == "rejected" and "entry expired" in d["history"][-1]["reason"]]
+    assert expired  # the outage held some entries past their moment

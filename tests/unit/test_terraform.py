@@ -108,6 +108,8 @@ def consistency_problems(
     for j in jobs:
         if j["function"] not in sig:
             problems.append(f"job {j['name']} names missing function {j['function']}")
+        elif j["function"] in pushed:
+            problems.append(f"job {j['name']} targets {j['function']}, which Pub/Sub pushes to")
         elif sig[j["function"]] not in ("http", ""):
             problems.append(f"job {j['name']} targets {j['function']}, which is not an HTTP function")
         if not croniter.is_valid(j["cron"]):
@@ -115,12 +117,14 @@ def consistency_problems(
     for p in sorted(pushed - set(sig)):
         problems.append(f"push subscription targets missing function {p}")
     for p in sorted(pushed & set(sig)):
-        if sig[p] not in ("cloud_event", ""):
-            problems.append(f"push subscription targets {p}, which is not a CloudEvent function")
+        if sig[p] not in ("http", ""):  # a push is a plain HTTP POST of the JSON envelope
+            problems.append(f"push subscription targets {p}, which is not an HTTP function")
     for f in sorted(operator - set(sig)):
         problems.append(f"operator function {f} does not exist")
     for f in sorted(operator & set(sig)):
-        if sig[f] not in ("http", ""):
+        if f in pushed:
+            problems.append(f"operator function {f} is the one Pub/Sub pushes to")
+        elif sig[f] not in ("http", ""):
             problems.append(f"operator function {f} is not an HTTP function")
     for f in sorted(set(sig) - scheduled - pushed - operator):
         problems.append(
@@ -303,15 +307,16 @@ def test_consistency_checker_catches_mutations() -> None:
         for p in consistency_problems(fns, good, PUSHED, {*ops, "ghost"})
     )
     assert any(
-        "execute_order is not an HTTP" in p
+        "execute_order is the one Pub/Sub pushes to" in p
         for p in consistency_problems(fns, good, PUSHED, {*ops, "execute_order"})
     )
 
-    # a push subscription to an HTTP function, a scheduler job to a CloudEvent function
-    assert any("not a CloudEvent" in p for p in consistency_problems(fns, good, {*PUSHED, "plan_day"}, ops))
+    # a push subscription to a function that is not HTTP, a scheduler job to the pushed function
+    as_event = {**fns, "execute_order": "cloud_event"}
+    assert any("not an HTTP function" in p for p in consistency_problems(as_event, good, PUSHED, ops))
     bad = copy.deepcopy(good)
     bad["jobs"].append({"name": "run-executor", "function": "execute_order", "cron": "0 9 * * *", "body": {}})
-    assert any("not an HTTP function" in p for p in consistency_problems(fns, bad, PUSHED, ops))
+    assert any("which Pub/Sub pushes to" in p for p in consistency_problems(fns, bad, PUSHED, ops))
 
     # a schedule naming a function that does not exist
     bad = copy.deepcopy(good)
@@ -531,12 +536,14 @@ def test_alerts_cover_the_failures_and_mail_the_channel(tf: dict[str, Any]) -> N
         "tron-halts",
         "tron-tick-attempt-failures",
         "tron-job-attempt-failures",
+        "tron-stuck-exits",
     } <= set(metrics)
     assert 'service_name="execute-order"' in metrics["tron-executor-errors"]["filter"]
     assert 'job_id=~"^tick-"' in metrics["tron-tick-attempt-failures"]["filter"]
     assert "severity>=ERROR" in metrics["tron-halts"]["filter"]
     policies = {n for n, _ in named(plan, "google_monitoring_alert_policy")}
-    assert {"executor_errors", "halt", "dead_letters", "missed_tick", "job_failed"} <= policies
+    assert {"executor_errors", "halt", "dead_letters", "missed_tick", "job_failed", "stuck_exits"} <= policies
+    assert "re-driven" in metrics["tron-stuck-exits"]["filter"]
     channel = resources(plan, "google_monitoring_notification_channel")[0]["values"]
     assert channel["type"] == "email" and channel["labels"] == {"email_address": DUMMY_VARS["alert_email"]}
     for r in plan["configuration"]["root_module"]["resources"]:

@@ -1,13 +1,13 @@
 """Serve functions/main.py over HTTP in this process, as functions-framework serves it on Cloud Run.
 
-Every entry point gets its own functions-framework app (HTTP functions with the `http` signature, the
-executor with the `cloudevent` signature, so a Pub/Sub push is converted to a CloudEvent exactly as in
-production), mounted at `/{function}/` on one threaded werkzeug server on a free port of 127.0.0.1.
+Every entry point gets its own functions-framework app (all with the `http` signature; the executor reads
+the Pub/Sub push envelope itself, as in production), mounted at `/{function}/` on one threaded werkzeug
+server on a free port of 127.0.0.1.
 
 Why in-process: the functions must read the runner's virtual clock. The apps' module-level `_deps` is set
 to the runner's composition (Firestore, Pub/Sub, GCS clients on the emulators, with the runner's
 VirtualClock), which is what `_get_deps()` would otherwise build from the environment with a real clock.
-Everything else is the real path: HTTP requests, the framework's CloudEvent conversion, Pub/Sub pushing.
+Everything else is the real path: HTTP requests, Pub/Sub pushing.
 
 Two pieces of test machinery sit in front of the apps, both outside functions/main.py:
 - a PushGate in front of `execute_order` holds each push while it is closed. The runner closes it while a
@@ -123,8 +123,7 @@ class FunctionsHost:
         mounts: dict[str, WSGIApp] = {}
         try:
             for name in (*HTTP_FUNCTIONS, PUSH_FUNCTION):
-                signature = "cloudevent" if name == PUSH_FUNCTION else "http"
-                app = create_app(target=name, source=str(source), signature_type=signature)
+                app = create_app(target=name, source=str(source), signature_type="http")
                 sys.modules["main"]._deps = deps  # each app executes its own copy of main.py
                 mounts[f"/{name}"] = self._wrap(name, app)
         finally:

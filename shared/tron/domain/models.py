@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 from dataclasses import asdict, dataclass
 from datetime import date, datetime
 from decimal import Decimal
@@ -133,6 +134,13 @@ class OrderIntent:
     @property
     def tag(self) -> str:
         return order_tag(self.intent_id)
+
+    @property
+    def digest(self) -> str:
+        """A short hash of every field: a message naming the intent carries it, so the executor can tell
+        that the message and the claim agree."""
+        canonical = json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(canonical.encode()).hexdigest()[:16]
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)

@@ -1,16 +1,21 @@
-"""execute_order: turn one delivered order intent into exactly one broker order, whatever the delivery count.
+"""execute_order: turn one delivered order message into exactly one broker order, whatever the delivery count.
+
+The message only names an intent; the claimed intent document is the only truth. A message that does not
+parse, names an intent never claimed or of another trading day, or says anything (a quantity, a side, a
+digest) that disagrees with the claim is recorded under malformed/ with an ERROR and never placed.
 
 1. In a transaction: a terminal intent is a duplicate delivery (counted, ignored); an entry on a halted day is
    rejected; otherwise the intent moves to `placing` with a lease.
 2. Outside it: if an earlier attempt got as far as `placing`, the broker is asked for an order with the
-   intent's tag and that order is adopted; only if there is none is the order placed.
+   intent's tag and that order is adopted; only if there is none is the order placed (an entry decided
+   longer than ENTRY_TTL ago is rejected instead: its moment has passed).
 3. In a transaction: the fill is booked (position, realised P&L, cash flow, charges) and the intent is filled.
-A crash anywhere leaves a state that the next delivery resolves without a second order."""
+A crash anywhere leaves a state that the next delivery (or the tick's re-drive of a stuck intent) resolves
+without a second order."""
 
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 from datetime import datetime, timedelta
 from typing import Any
@@ -19,10 +24,13 @@ from tron.domain.book import Book
 from tron.domain.charges import order_charges
 from tron.domain.models import IntentState, OrderIntent
 from tron.ports import BrokerOrder, BrokerUnavailable, OrderRejected
+from tron.services import messages
 from tron.services.deps import Deps, book_path, day_path, intent_path
+from tron.services.messages import BadRequest
 from tron.services.orders import halted_reason
 
 log = logging.getLogger("tron.execute_order")
+ENTRY_TTL = timedelta(minutes=3)  # an entry not at the broker this long after its decision is not placed
 
 
 class Busy(Exception):
@@ -37,46 +45,78 @@ def _history(doc: dict[str, Any], state: IntentState, at: datetime, **info: Any)
     }
 
 
+def execute_push(deps: Deps, body: bytes) -> tuple[int, dict[str, str]]:
+    """The executor's HTTP entry point: one Pub/Sub push. 200 acknowledges it (executed, a duplicate, or
+    recorded as malformed: never delivered again); 503 asks Pub/Sub to deliver it again later (another
+    delivery holds the lease, or the broker is unavailable)."""
+    try:
+        push = messages.push(body)
+    except BadRequest as e:
+        record_malformed(deps, body, str(e), {})
+        return 200, {"outcome": "malformed", "error": str(e)}
+    try:
+        return 200, {"outcome": execute_order(deps, push.data, push.attributes)}
+    except (Busy, BrokerUnavailable) as e:
+        return 503, {"retry": f"{type(e).__name__}: {e}"}
+
+
+def record_malformed(deps: Deps, data: bytes, error: str, attributes: dict[str, str]) -> str:
+    """Keep what arrived (truncated) and why it was refused under malformed/, with an ERROR log."""
+    digest = hashlib.sha256(data).hexdigest()[:16]
+    deps.store.set(
+        f"malformed/{digest}",
+        {
+            "data": data[:2000].decode("utf-8", "replace"),
+            "bytes": len(data),
+            "error": error[:1000],
+            "attributes": {str(k)[:100]: str(v)[:200] for k, v in list(attributes.items())[:20]},
+            "at": deps.clock.now().isoformat(),
+        },
+    )
+    log.error(
+        f"malformed order message, never placed: {error[:300]}",
+        extra={"component": "execute_order", "correlation_id": digest},
+    )
+    return "malformed"
+
+
 def execute_order(deps: Deps, data: bytes, attributes: dict[str, str] | None = None) -> str:
-    """Returns the outcome: filled | adopted | duplicate | rejected | malformed | unknown. Raises Busy or
+    """Returns the outcome: filled | adopted | duplicate | rejected | malformed. Raises Busy or
     BrokerUnavailable for a retry."""
     now = deps.clock.now()
     try:
-        intent = OrderIntent.from_dict(json.loads(data))
-    except (ValueError, TypeError) as e:
-        digest = hashlib.sha256(data).hexdigest()[:16]
-        deps.store.set(
-            f"malformed/{digest}",
-            {
-                "data": data.decode("utf-8", "replace")[:2000],
-                "error": str(e),
-                "attributes": attributes or {},
-                "at": now.isoformat(),
-            },
-        )
-        log.error(
-            f"malformed order message dropped: {e}",
-            extra={"component": "execute_order", "correlation_id": digest},
-        )
-        return "malformed"
-    day = intent.day.isoformat()
-    ip, bp = intent_path(day, intent.intent_id), book_path(day, intent.asset)
-    extra = {"component": "execute_order", "correlation_id": intent.intent_id}
+        message = messages.read_order_message(data, attributes)
+    except BadRequest as e:
+        return record_malformed(deps, data, str(e), attributes or {})
+    if message.day != now.date():
+        why = f"intent {message.intent_id} is of {message.day}, not of today {now.date()}: never placed"
+        return record_malformed(deps, data, why, attributes or {})
+    day = message.day.isoformat()
+    ip = intent_path(day, message.intent_id)
+    extra = {"component": "execute_order", "correlation_id": message.intent_id}
     lease = timedelta(seconds=deps.config.placing_lease_seconds)
 
-    def claim(txn: Any) -> tuple[str, bool]:
+    def claim(txn: Any) -> tuple[str, OrderIntent | str | None, bool]:
         doc = txn.get(ip)
         if doc is None:
-            return "unknown", False
+            return "malformed", f"intent {message.intent_id} was never claimed", False
+        try:
+            intent = OrderIntent.from_dict(doc)
+        except ValueError as e:
+            return "malformed", f"the claimed intent {message.intent_id} is unreadable: {e}", False
+        wrong = messages.disagreement(message, intent)
+        if wrong:
+            return "malformed", f"the message disagrees with the claimed intent: {wrong}", False
+        bp = book_path(day, intent.asset)
         state = IntentState(doc["state"])
         if state.terminal:
             book = Book.from_doc(txn.get(bp))
             book.duplicates_ignored += 1
             txn.set(bp, book.to_doc())
-            return "duplicate", False
+            return "duplicate", intent, False
         recovering = state is IntentState.PLACING
         if recovering and now - datetime.fromisoformat(doc["placing_since"]) < lease:
-            return "busy", False
+            return "busy", intent, False
         daydoc = txn.get(day_path(day)) or {}
         halted = halted_reason(daydoc, intent.asset)
         if intent.purpose.opens and halted:
@@ -84,7 +124,7 @@ def execute_order(deps: Deps, data: bytes, attributes: dict[str, str] | None = N
             book.record_rejection(intent.intent_id)
             txn.set(bp, book.to_doc())
             txn.set(ip, _history(doc, IntentState.REJECTED, now, reason=f"entries halted: {halted}"))
-            return "rejected", False
+            return "rejected", intent, False
         txn.set(
             ip,
             {
@@ -93,14 +133,15 @@ def execute_order(deps: Deps, data: bytes, attributes: dict[str, str] | None = N
                 "attempts": int(doc.get("attempts", 0)) + 1,
             },
         )
-        return "placing", recovering
+        return "placing", intent, recovering
 
-    outcome, recovering = deps.store.transaction(claim)
+    outcome, found, recovering = deps.store.transaction(claim)
+    if outcome == "malformed":
+        return record_malformed(deps, data, str(found), attributes or {})
+    assert isinstance(found, OrderIntent)
+    intent = found
     if outcome == "busy":
         raise Busy(intent.intent_id)
-    if outcome == "unknown":
-        log.error("order message for an intent that was never claimed: ignored", extra=extra)
-        return outcome
     if outcome != "placing":
         log.info(f"{outcome}", extra=extra)
         return outcome
@@ -108,6 +149,10 @@ def execute_order(deps: Deps, data: bytes, attributes: dict[str, str] | None = N
     order: BrokerOrder | None = deps.broker.find_by_tag(intent.day, intent.tag) if recovering else None
     adopted = order is not None
     if order is None:
+        if intent.purpose.opens and now - intent.decided_at > ENTRY_TTL:
+            return _reject(
+                deps, intent, f"entry expired: not at the broker {ENTRY_TTL} after its decision", now
+            )
         try:
             order = deps.broker.place(intent)
         except OrderRejected as e:

@@ -19,6 +19,7 @@ from tron.domain.risk import KillSwitch, margin_required
 from tron.domain.session import SessionState
 from tron.domain.sizing import StrategyStats, closed_trades
 from tron.services.deps import Deps, book_path, intent_path
+from tron.services.messages import order_message
 
 log = logging.getLogger("tron.orders")
 REPUBLISH_AFTER = timedelta(minutes=1)
@@ -82,32 +83,60 @@ def intent_doc(intent: OrderIntent, now: datetime) -> dict[str, Any]:
     }
 
 
-def publish(deps: Deps, intents: list[OrderIntent]) -> None:
+def publish(deps: Deps, intents: list[OrderIntent], note: bool = True) -> None:
+    """Publish a message naming each claimed intent (the executor reads the claim, not the message)."""
     for it in intents:
         deps.bus.publish(
             deps.config.orders_topic,
-            it.to_dict(),
+            order_message(it),
             {"intent_id": it.intent_id, "asset": it.asset.value, "purpose": it.purpose.value},
         )
-        log.info(
-            f"{it.purpose} {it.side} {it.qty} {it.symbol}: {it.reason}",
-            extra={"component": "orders", "correlation_id": it.intent_id},
-        )
+        if note:
+            log.info(
+                f"{it.purpose} {it.side} {it.qty} {it.symbol}: {it.reason}",
+                extra={"component": "orders", "correlation_id": it.intent_id},
+            )
 
 
-def republish_stale(deps: Deps, day: str, pending_ids: list[str], now: datetime) -> int:
-    """Publish again intents still only claimed a minute after their claim (a lost publish)."""
-    n = 0
-    for iid in pending_ids:
+def stuck(doc: dict[str, Any], now: datetime, lease: timedelta) -> str | None:
+    """Why an intent needs driving again, or None: still only claimed a minute after its claim (a lost
+    publish), or left in `placing` past its lease (the executor died, or its deliveries ran out while the
+    broker was unreachable and the message was dead-lettered)."""
+    state = doc.get("state")
+    if state == IntentState.CLAIMED:
+        waited = now - datetime.fromisoformat(doc["claimed_at"])
+        return f"claimed {waited} ago and not yet taken" if waited >= REPUBLISH_AFTER else None
+    if state == IntentState.PLACING:
+        waited = now - datetime.fromisoformat(doc["placing_since"])
+        return f"in placing for {waited}, past its lease" if waited >= lease else None
+    return None
+
+
+def redrive(deps: Deps, day: str, intent_ids: list[str], now: datetime, force: str = "") -> list[str]:
+    """Publish again every intent of `intent_ids` that is stuck (see `stuck`), or, with `force` (the
+    reason), every one not yet filled or rejected. The executor resolves a `placing` one by its tag
+    (adopting the broker's order, if any) before it places anything, so a re-drive never places twice. A
+    stuck exit is an ERROR: it means the broker was unreachable past the retries."""
+    lease = timedelta(seconds=deps.config.placing_lease_seconds)
+    out = []
+    for iid in intent_ids:
         doc = deps.store.get(intent_path(day, iid))
-        if (
-            doc
-            and doc["state"] == IntentState.CLAIMED
-            and now - datetime.fromisoformat(doc["claimed_at"]) >= REPUBLISH_AFTER
-        ):
-            publish(deps, [OrderIntent.from_dict(doc)])
-            n += 1
-    return n
+        if doc is None or IntentState(doc["state"]).terminal:
+            continue
+        why = stuck(doc, now, lease)
+        if why is None and not force:
+            continue
+        intent = OrderIntent.from_dict(doc)
+        publish(deps, [intent], note=False)
+        level = logging.INFO if why is None else logging.WARNING if intent.purpose.opens else logging.ERROR
+        log.log(
+            level,
+            f"{'stuck ' if why else ''}{intent.purpose} {intent.side} {intent.qty} {intent.symbol} re-driven: "
+            f"{why or force}",
+            extra={"component": "orders", "correlation_id": iid},
+        )
+        out.append(iid)
+    return out
 
 
 def halted_reason(daydoc: dict[str, Any], asset: Asset) -> str | None:

@@ -1,8 +1,9 @@
 """square_off: stop entries for the asset and close every open position with a protected market order.
 
-Scheduled in stages well before the broker's own square-off (equity 15:20, F&O 15:25); each stage only
-sends exits for positions still open without an exit in flight. Also callable by hand
-(`gcloud functions call square-off --data '{"asset":"all"}'`)."""
+Scheduled in stages well before the broker's own square-off (equity 15:20, F&O 15:25). Each stage skips
+no open position: it sends an exit for each one without an exit in flight, and drives again the exit in
+flight of every other one (a stuck or dead-lettered exit is resolved by its tag, never placed twice).
+Also callable by hand (`gcloud functions call square-off --data '{"asset":"all"}'`)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,8 @@ from typing import Any
 from tron.domain.decide import exits_for
 from tron.domain.models import Asset, OrderIntent, Purpose
 from tron.services.deps import Deps, day_path, state_path
-from tron.services.orders import claim, load_context, publish
+from tron.services.messages import BadRequest, json_object
+from tron.services.orders import claim, load_context, publish, redrive
 
 log = logging.getLogger("tron.square_off")
 
@@ -33,6 +35,19 @@ def parse_assets(value: str) -> list[Asset]:
         ) from None
 
 
+def square_off_request(deps: Deps, body: bytes) -> tuple[int, dict[str, Any]]:
+    """The square-off function's HTTP call: a JSON object naming the asset (`{"asset": "all"}`, or stocks,
+    futures, options). Anything else (a truncated body, a list, no asset) is a 400 that changes nothing."""
+    try:
+        asset = json_object(body, required=True).get("asset")
+        if not isinstance(asset, str):
+            raise BadRequest(f'name the asset: {{"asset": "all"}} (or {", ".join(a.value for a in Asset)})')
+        parse_assets(asset)
+    except (BadRequest, ValueError) as e:
+        return getattr(e, "status", 400), {"error": str(e)}
+    return 200, square_off(deps, asset, reason="manual square-off")
+
+
 def square_off(deps: Deps, asset: str = "all", reason: str = "scheduled square-off") -> dict[str, Any]:
     assets = parse_assets(asset)
     now = deps.clock.now()
@@ -40,31 +55,38 @@ def square_off(deps: Deps, asset: str = "all", reason: str = "scheduled square-o
     sent: dict[str, list[str]] = {}
     for a in assets:
 
-        def body(txn: Any, a: Asset = a) -> list[OrderIntent]:
+        def body(txn: Any, a: Asset = a) -> tuple[list[OrderIntent], list[str]]:
             daydoc = txn.get(day_path(day))
             state = txn.get(state_path(day, a))
             if daydoc is None:
-                return []
+                return [], []
             intents: list[OrderIntent] = []
+            flying: list[str] = []
             if state is not None:
                 ctx = load_context(txn, day, a, state, now, None, reason, None)
+                flying = [
+                    iid
+                    for iid, p in ctx.pending.items()
+                    if p.purpose != Purpose.ENTRY and p.symbol in ctx.book.positions
+                ]
                 intents = exits_for(ctx, {}, Purpose.SQUARE_OFF, only=set(ctx.book.positions), reason=reason)
                 txn.set(state_path(day, a), {**state, "pending": claim(txn, day, ctx, intents, now)})
             squaring = sorted(set(daydoc.get("squaring", [])) | {a.value})
             txn.set(day_path(day), {**daydoc, "squaring": squaring})
-            return intents
+            return intents, flying
 
-        intents = deps.store.transaction(body)
+        intents, flying = deps.store.transaction(body)
         publish(deps, intents)
-        sent[a.value] = [i.intent_id for i in intents]
-        if intents and now.time() >= BROKER_SQUARE_OFF[a]:
+        again = redrive(deps, day, flying, now, force=f"{reason}: the exit in flight is driven again")
+        sent[a.value] = [i.intent_id for i in intents] + again
+        if (intents or again) and now.time() >= BROKER_SQUARE_OFF[a]:
             log.error(
-                f"square-off {a}: {len(intents)} exit(s) sent after the broker's {BROKER_SQUARE_OFF[a]:%H:%M} "
-                "auto square-off",
+                f"square-off {a}: {len(intents) + len(again)} exit(s) sent after the broker's "
+                f"{BROKER_SQUARE_OFF[a]:%H:%M} auto square-off",
                 extra={"component": "square_off", "correlation_id": day},
             )
         log.info(
-            f"square-off {a}: {len(intents)} exit(s) sent",
+            f"square-off {a}: {len(intents)} exit(s) sent, {len(again)} in flight driven again",
             extra={"component": "square_off", "correlation_id": day},
         )
     return {"day": day, "exits": sent}

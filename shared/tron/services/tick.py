@@ -33,7 +33,7 @@ from tron.services.orders import (
     instruments_doc,
     load_context,
     publish,
-    republish_stale,
+    redrive,
     roll_up_stats,
 )
 
@@ -189,7 +189,7 @@ def tick(deps: Deps, asset: Asset) -> TickResult:
     elif noted and not kill.engaged:
         log.warning(f"kill switch released: {asset} entries resume", extra=extra)
     publish(deps, decision.intents)
-    republish_stale(deps, day, older, now)
+    redrive(deps, day, older, now)
     for ev in decision.events:
         level = {"halt": logging.ERROR, "stale_quotes": logging.WARNING}.get(ev["event"], logging.INFO)
         log.log(
