@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -15,7 +17,8 @@ import pytest
 
 from tests.conftest import TRADING_DAY, settings
 from tests.support.day import ManualDay
-from tron.domain.models import Asset
+from tron.domain.models import Asset, Quote, Snapshot
+from tron.domain.session import SessionState
 from tron.ports import BrokerUnavailable
 from tron.services.execute_order import ENTRY_TTL, execute_order
 from tron.services.orders import set_kill_switch
@@ -211,3 +214,70 @@ def test_an_entry_stuck_in_an_outage_is_resolved_and_never_placed_late(busy_day:
             assert late <= ENTRY_TTL, d["intent_id"]
     expired = [d for d in docs if d["state"] == "rejected" and "entry expired" in d["history"][-1]["reason"]]
     assert expired  # the outage held some entries past their moment
+
+
+# ---------------------------------------------------------------------------------------------- bad quotes
+def spoil(q: Quote, kind: str) -> Quote:
+    if kind == "zero":  # what Kite gives for an instrument that has not traded: last 0, no depth
+        return replace(q, last=0.0, bid=0.0, ask=0.0, open=0.0, high=0.0, low=0.0)
+    if kind == "negative":
+        return replace(q, last=-q.last, bid=-q.bid, ask=-q.ask)
+    if kind == "nan":
+        return replace(q, last=math.nan)
+    if kind == "crossed":
+        return replace(q, bid=q.ask + 5, ask=q.bid)
+    raise ValueError(kind)
+
+
+class Spoiled:
+    """Market data whose quotes of some symbols are bad at one minute."""
+
+    def __init__(self, inner: Any, clock: Any, at: datetime, symbols: set[str], kind: str) -> None:
+        self.inner, self.clock, self.at, self.symbols, self.kind = inner, clock, at, symbols, kind
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+    def snapshot(self, symbols: list[str]) -> Snapshot:
+        snap = self.inner.snapshot(symbols)
+        if self.clock.now() != self.at:
+            return snap
+        return Snapshot(
+            snap.ts, {s: spoil(q, self.kind) if s in self.symbols else q for s, q in snap.quotes.items()}
+        )
+
+
+@pytest.mark.parametrize("kind", ["zero", "negative", "nan", "crossed"])
+def test_a_bad_quote_never_enters_bars_marks_or_fills(tmp_path: Path, logs: Records, kind: str) -> None:
+    """Measured once: one zero quote became the bar's close, marked the account at a large loss and
+    flattened everything."""
+    day = ManualDay.start(settings(tmp_path, seed=3), TRADING_DAY, tmp_path / "run")
+    day.run(day.at(9, 15), day.at(10, 30), [Asset.STOCKS])
+    held = day.book(Asset.STOCKS)["positions"]
+    assert {"ADANIENT", "HINDALCO"} <= set(held)
+    state = SessionState.from_doc(day.doc(f"days/{TRADING_DAY}/assets/stocks")["session"])
+    good = {s: float(state.last[state.symbols.index(s)]) for s in held}
+    day.deps.market = Spoiled(day.deps.market, day.deps.clock, day.at(10, 31), set(held), kind)
+    day.deps.broker.market = day.deps.market  # paper fills read the same quotes
+    day.minute(day.at(10, 31), [Asset.STOCKS])
+    assert day.doc(f"days/{TRADING_DAY}").get("halted") is None
+    assert not [
+        d for d in day.intents() if d["decided_at"].endswith("10:31:00+05:30") and d["symbol"] in held
+    ]
+    state = SessionState.from_doc(day.doc(f"days/{TRADING_DAY}/assets/stocks")["session"])
+    assert {s: float(state.last[state.symbols.index(s)]) for s in held} == good  # marked at the last good
+    assert any("ADANIENT" in m for m in logs.at("WARNING", "bad quote"))
+    now = day.book(Asset.STOCKS)["positions"]
+    assert {s: now[s]["qty"] for s in held} == {s: p["qty"] for s, p in held.items()}  # nothing flattened
+
+
+@pytest.mark.parametrize("kind", ["zero", "negative", "nan", "crossed"])
+def test_paper_never_fills_at_a_bad_quote(tmp_path: Path, kind: str) -> None:
+    day = ManualDay.start(settings(tmp_path), TRADING_DAY, tmp_path / "run")
+    intent, message = first_entry(day)
+    at = day.deps.clock.now() + timedelta(minutes=1)
+    day.deps.broker.market = Spoiled(day.deps.market, day.deps.clock, at, {intent["symbol"]}, kind)
+    day.deps.clock.set(at)
+    with pytest.raises(BrokerUnavailable, match="no good quote"):
+        lie(day, message)
+    assert day.deps.store.list(f"paper/{TRADING_DAY}/orders") == []

@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from decimal import Decimal
 
-from tron.domain.models import Asset, OrderIntent, Side
+from tron.domain.models import Asset, OrderIntent, Side, quote_problem
 from tron.domain.money import to_tick
 from tron.ports import BrokerOrder, BrokerUnavailable, MarketData, OrderRejected, StateStore
 
@@ -42,6 +42,8 @@ class PaperBroker:
             raise OrderRejected(f"no quote for {intent.symbol}")
         if quote.ts <= intent.decided_at:
             raise BrokerUnavailable(f"no snapshot after {intent.decided_at.isoformat()} yet")
+        if problem := quote_problem(quote):
+            raise BrokerUnavailable(f"no good quote for {intent.symbol} to fill at ({problem})")
         raw = quote.ask if intent.side is Side.BUY else quote.bid
         price = to_tick(raw, intent.tick_size)
         existing = self.store.list(f"paper/{intent.day.isoformat()}/orders")

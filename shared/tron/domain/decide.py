@@ -281,6 +281,18 @@ def decide(ctx: TickContext) -> TickDecision:
     out = TickDecision()
     if ctx.snapshot is None:
         raise ValueError("decide needs the tick's snapshot")
+    ctx.snapshot, bad = ctx.snapshot.usable()  # a bad quote never enters bars, marks or entries
+    if bad:
+        shown = sorted(bad)[:10]
+        out.events.append(
+            {
+                "event": "bad_quotes",
+                "count": len(bad),
+                "symbols": shown,
+                "reason": "bad quote(s) left out, marked at the last good price: "
+                + "; ".join(f"{s}: {bad[s]}" for s in shown),
+            }
+        )
     bar = ctx.state.apply(ctx.snapshot)
     if bar is None:
         return out

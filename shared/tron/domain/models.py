@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 from dataclasses import asdict, dataclass
 from datetime import date, datetime
 from decimal import Decimal
@@ -83,10 +84,32 @@ class Quote:
     prev_close: float
 
 
+def quote_problem(q: Quote) -> str | None:
+    """Why a quote must not enter bars, marks or fills, or None. Kite quotes an instrument that has not
+    traded with last_price 0 and no depth; a feed can glitch to a negative, NaN or crossed price."""
+    prices = {"last": q.last, "bid": q.bid, "ask": q.ask, "high": q.high, "low": q.low}
+    for name, v in prices.items():
+        if not (isinstance(v, (int, float)) and math.isfinite(v) and v > 0):
+            return f"{name} {v!r} is not a positive price"
+    if q.bid > q.ask:
+        return f"crossed: bid {q.bid} above ask {q.ask}"
+    if q.low > q.high:
+        return f"the day's low {q.low} above its high {q.high}"
+    return None
+
+
 @dataclass(frozen=True)
 class Snapshot:
     ts: datetime
     quotes: dict[str, Quote]
+
+    def usable(self) -> tuple[Snapshot, dict[str, str]]:
+        """The snapshot without its bad quotes (see quote_problem), and why each was left out. A symbol left
+        out keeps its last good price, as a symbol without a quote does."""
+        bad = {s: why for s, q in self.quotes.items() if (why := quote_problem(q))}
+        if not bad:
+            return self, {}
+        return Snapshot(self.ts, {s: q for s, q in self.quotes.items() if s not in bad}), bad
 
 
 @dataclass(frozen=True)

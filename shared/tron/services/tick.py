@@ -191,7 +191,9 @@ def tick(deps: Deps, asset: Asset) -> TickResult:
     publish(deps, decision.intents)
     redrive(deps, day, older, now)
     for ev in decision.events:
-        level = {"halt": logging.ERROR, "stale_quotes": logging.WARNING}.get(ev["event"], logging.INFO)
+        level = {"halt": logging.ERROR, "stale_quotes": logging.WARNING, "bad_quotes": logging.WARNING}.get(
+            ev["event"], logging.INFO
+        )
         log.log(
             level,
             f"{ev['event']}: {ev.get('symbol', '')} {ev.get('reason', '')}".strip(),
