@@ -99,6 +99,7 @@ class BrokerOrder:
     avg_price: Decimal
     ts: datetime
     message: str = ""
+    ambiguous: bool = False  # placed after a try whose fate is unknown: a second order may exist (see Broker)
 
 
 class OrderRejected(Exception):
@@ -117,6 +118,16 @@ class Broker(Protocol):
 
     def find_by_tag(self, day: date, tag: str) -> BrokerOrder | None:
         """The order carrying this tag today, if the broker has one (recovery after a crash)."""
+        ...
+
+    def orders_with_tag(self, day: date, tag: str) -> list[BrokerOrder]:
+        """Every order carrying this tag today, as the broker reports it now. Kite has no idempotency key:
+        a place request held in the network can arrive after the retry that replaced it, so after an
+        ambiguous placement there may be two."""
+        ...
+
+    def cancel(self, order_id: str) -> str:
+        """Cancel a working order (OrderRejected if it is already complete or cancelled)."""
         ...
 
     def preflight(self) -> str | None:

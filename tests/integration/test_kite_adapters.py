@@ -8,6 +8,7 @@ import itertools
 import json
 import logging
 import sys
+import time as wall
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
@@ -19,6 +20,7 @@ import pytest
 from functions_framework import create_app
 
 from tests.integration.kite_sim import KiteSimHandle, running_kite_sim
+from tests.support.netfault import DelayingProxy
 from tron.adapters.env_secrets import EnvSecrets
 from tron.adapters.kite import (
     API_SECRET_SECRET,
@@ -40,6 +42,7 @@ from tron.services.execute_order import Busy, execute_order
 from tron.services.kite_login import LoginError, answer, complete_login
 from tron.services.orders import intent_doc
 from tron.services.plan_day import plan_day
+from tron.services.tick import tick
 from tron.settings import load_settings
 from tron.sim.kite import engine as E
 
@@ -542,3 +545,49 @@ def test_tron_kite_login_prints_the_url_or_stores_a_session(
     monkeypatch.delenv("TRON_SECRET_KITE_API_SECRET")
     assert cli.main(["kite-login", "--request-token", "clireq3"]) == 1
     assert "api secret is not set" in capsys.readouterr().err
+
+
+# ---------------------------------------------------------------------------------------------- a delayed request
+def test_a_place_request_held_in_the_network_cannot_leave_a_second_position(
+    ks: KiteSimHandle, tmp_path: Path, logs: list[logging.LogRecord]
+) -> None:
+    """The client times out on a place request held in the network, finds no order with the tag, places
+    again; then the first request arrives. Measured once: a second position open outside TRON's book for
+    hours, and no ERROR. Kite has no idempotency key: the tag is looked up again at the next ticks and the
+    extra order is cancelled or its fill flattened, with an ERROR."""
+    with DelayingProxy(ks.url) as proxy:
+        s = load_settings(
+            data_dir=tmp_path,
+            symbols=10,
+            market_data="kite",
+            broker="kite",
+            kite={
+                "root": proxy.url,
+                "rate_limits": False,
+                "follow_polls": 2,
+                "poll_interval_s": 0,
+                "timeout_s": 1,
+            },
+        )
+        deps, bus = embedded(s, ks.clock, tmp_path, log_to_archive=False)
+        login(ks, deps.secrets)  # type: ignore[arg-type]
+        assert plan_day(deps)["halted"] is None
+        d = Day(ks, deps)
+        it = intent("AXISBANK", qty=7)
+        proxy.hold_next(b"POST /orders/regular", 2.5)
+        assert deliver(d, it) == "filled"
+        assert proxy.delivered_late.wait(10)  # the held request has reached the broker now
+        wall.sleep(0.3)
+        tagged = [o for o in d.deps.broker.orders() if o["tag"] == it.tag]
+        assert len(tagged) == 2  # Kite took both: the duplicate exists at the broker
+        ks.advance(minutes=1)
+        tick(deps, Asset.STOCKS)
+        assert any(r.levelname == "ERROR" and "second order" in r.getMessage() for r in logs)
+        ks.advance(minutes=1)
+        bus.drain(deps.config.orders_topic, lambda data, attrs: execute_order(deps, data, attrs))
+        held = {p.symbol: p.quantity for p in d.deps.broker.positions() if p.quantity}
+        assert held == {"AXISBANK": 7} == {s: p["qty"] for s, p in book(d)["positions"].items()}
+        assert Decimal(book(d)["cash"]) == -sum(  # both of the duplicate's fills are in the book
+            Decimal(str(t["average_price"])) * t["quantity"] * (1 if t["transaction_type"] == "BUY" else -1)
+            for t in d.deps.broker.trades()
+        )

@@ -137,20 +137,17 @@ class Outage:
     def __init__(self, inner: Any, clock: Any, start: datetime, end: datetime) -> None:
         self.inner, self.clock, self.start, self.end = inner, clock, start, end
 
-    def _check(self) -> None:
-        if self.start <= self.clock.now() < self.end:
-            raise BrokerUnavailable("simulated outage: connection refused")
+    def __getattr__(self, name: str) -> Any:
+        call = getattr(self.inner, name)
+        if name == "preflight" or not callable(call):
+            return call
 
-    def place(self, intent: Any) -> Any:
-        self._check()
-        return self.inner.place(intent)
+        def guarded(*args: Any, **kw: Any) -> Any:
+            if self.start <= self.clock.now() < self.end:
+                raise BrokerUnavailable("simulated outage: connection refused")
+            return call(*args, **kw)
 
-    def find_by_tag(self, day: Any, tag: str) -> Any:
-        self._check()
-        return self.inner.find_by_tag(day, tag)
-
-    def preflight(self) -> str | None:
-        return self.inner.preflight()
+        return guarded
 
 
 @pytest.fixture

@@ -69,14 +69,22 @@ class PaperBroker:
         return self.market.preflight()  # paper fills need quotes, nothing else
 
     def find_by_tag(self, day: date, tag: str) -> BrokerOrder | None:
-        for _, d in self.store.list(f"paper/{day.isoformat()}/orders"):
-            if d["tag"] == tag:
-                return BrokerOrder(
-                    d["order_id"],
-                    d["tag"],
-                    d["status"],
-                    int(d["filled_qty"]),
-                    Decimal(d["avg_price"]),
-                    datetime.fromisoformat(d["ts"]),
-                )
-        return None
+        found = self.orders_with_tag(day, tag)
+        return found[0] if found else None
+
+    def orders_with_tag(self, day: date, tag: str) -> list[BrokerOrder]:
+        return [
+            BrokerOrder(
+                d["order_id"],
+                d["tag"],
+                d["status"],
+                int(d["filled_qty"]),
+                Decimal(d["avg_price"]),
+                datetime.fromisoformat(d["ts"]),
+            )
+            for _, d in self.store.list(f"paper/{day.isoformat()}/orders")
+            if d["tag"] == tag
+        ]
+
+    def cancel(self, order_id: str) -> str:
+        raise OrderRejected(f"paper order {order_id} is already complete (paper orders fill at once)")

@@ -27,6 +27,9 @@ class Book:
     entries_by_symbol: dict[str, int] = field(default_factory=dict)
     processed: list[str] = field(default_factory=list)  # intents that reached a terminal state
     duplicates_ignored: int = 0
+    # intents placed ambiguously, whose tag is looked up again for a second order at the broker:
+    # intent id → {"tag", "order_id" (the one booked), "until" (ISO time), "handled" (extra order ids)}
+    verify: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     @property
     def net(self) -> Decimal:
@@ -107,6 +110,7 @@ class Book:
             "entries_by_symbol": self.entries_by_symbol,
             "processed": self.processed,
             "duplicates_ignored": self.duplicates_ignored,
+            "verify": self.verify,
         }
 
     @staticmethod
@@ -129,6 +133,7 @@ class Book:
             entries_by_symbol=dict(d.get("entries_by_symbol", {})),
             processed=list(d.get("processed", [])),
             duplicates_ignored=int(d.get("duplicates_ignored", 0)),
+            verify={k: dict(v) for k, v in d.get("verify", {}).items()},
         )
 
 

@@ -26,6 +26,7 @@ from tron.domain.models import IntentState, OrderIntent
 from tron.ports import BrokerOrder, BrokerUnavailable, OrderRejected
 from tron.services import messages
 from tron.services.deps import Deps, book_path, day_path, intent_path
+from tron.services.duplicates import verification
 from tron.services.messages import BadRequest
 from tron.services.orders import halted_reason
 
@@ -162,7 +163,10 @@ def execute_order(deps: Deps, data: bytes, attributes: dict[str, str] | None = N
             raise
     if order.status == "REJECTED":
         return _reject(deps, intent, order.message or "rejected by the broker", now)
-    return _record_fill(deps, intent, order, now, adopted)
+    # Placed after an attempt whose fate is unknown (a timed-out request, or an earlier delivery that died
+    # in `placing`): that attempt may still reach the broker, so the tag is looked up again for a while.
+    unsure = order.ambiguous or (recovering and not adopted)
+    return _record_fill(deps, intent, order, now, adopted, unsure)
 
 
 def _reject(deps: Deps, intent: OrderIntent, reason: str, now: datetime) -> str:
@@ -186,7 +190,9 @@ def _reject(deps: Deps, intent: OrderIntent, reason: str, now: datetime) -> str:
     return out
 
 
-def _record_fill(deps: Deps, intent: OrderIntent, order: BrokerOrder, now: datetime, adopted: bool) -> str:
+def _record_fill(
+    deps: Deps, intent: OrderIntent, order: BrokerOrder, now: datetime, adopted: bool, unsure: bool = False
+) -> str:
     day = intent.day.isoformat()
     ip, bp = intent_path(day, intent.intent_id), book_path(day, intent.asset)
     charges = order_charges(intent.segment, intent.side, order.avg_price, order.filled_qty, intent.day)
@@ -199,6 +205,8 @@ def _record_fill(deps: Deps, intent: OrderIntent, order: BrokerOrder, now: datet
         realized = book.apply_fill(
             intent, order.filled_qty, order.avg_price, charges.total, order.ts.isoformat()
         )
+        if unsure:
+            book.verify[intent.intent_id] = verification(intent, order.order_id, now)
         txn.set(bp, book.to_doc())
         txn.set(
             ip,

@@ -24,6 +24,7 @@ from tron.domain.risk import KillSwitch
 from tron.domain.session import SessionState
 from tron.domain.strategies import opening_range_minutes
 from tron.services.deps import Deps, day_path, state_path
+from tron.services.duplicates import check_duplicates
 from tron.services.orders import (
     KILL_SWITCH_PATH,
     claim,
@@ -147,7 +148,7 @@ def tick(deps: Deps, asset: Asset) -> TickResult:
         ],
     )
 
-    def body(txn: Any) -> tuple[Any, list[str], KillSwitch, bool] | TickResult:
+    def body(txn: Any) -> tuple[Any, list[str], KillSwitch, bool, bool] | TickResult:
         doc = txn.get(sp) or first
         if seen := _seen(doc, minute_at):
             return seen
@@ -177,12 +178,12 @@ def tick(deps: Deps, asset: Asset) -> TickResult:
         )
         if decision.halt and not day_now.get("halted"):
             txn.set(day_path(day), {**day_now, "halted": decision.halt})
-        return decision, sorted(pending_before), kill, bool(doc.get("kill_noted"))
+        return decision, sorted(pending_before), kill, bool(doc.get("kill_noted")), bool(ctx.book.verify)
 
     out = deps.store.transaction(body)
     if isinstance(out, TickResult):
         return _skip(out, extra)
-    decision, older, kill, noted = out
+    decision, older, kill, noted, verify = out
     if kill.engaged and not noted:
         what = "flattening every position" if kill.flatten else "entries stopped, positions kept"
         log.error(f"halt: {kill.why} ({asset}: {what})", extra={**extra, "data": kill.to_doc()})
@@ -190,6 +191,8 @@ def tick(deps: Deps, asset: Asset) -> TickResult:
         log.warning(f"kill switch released: {asset} entries resume", extra=extra)
     publish(deps, decision.intents)
     redrive(deps, day, older, now)
+    if verify:  # an ambiguous placement: is there a second order under its tag?
+        check_duplicates(deps, asset, now)
     for ev in decision.events:
         level = {"halt": logging.ERROR, "stale_quotes": logging.WARNING, "bad_quotes": logging.WARNING}.get(
             ev["event"], logging.INFO

@@ -29,7 +29,7 @@ from __future__ import annotations
 import logging
 import time as _time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from decimal import Decimal
 from typing import Any, NoReturn
@@ -105,9 +105,13 @@ class KiteBroker:
             "tag": intent.tag,
         }
 
+        unknown = False  # a try failed in a way that may have reached Kite (not a 429)
+
         def already_placed(e: BaseException) -> str | None:
+            nonlocal unknown
             if classify(e) is ErrorKind.RATE_LIMITED:
                 return None  # refused before it reached the order book: safe to send again
+            unknown = True
             found = self._order_with_tag(intent.day, intent.tag)
             return None if found is None else str(found["order_id"])
 
@@ -117,13 +121,22 @@ class KiteBroker:
             )
         except TokenExpired as e:
             return self._token_expired(intent, str(e))
-        return self._follow(str(order_id), intent.tag, intent.qty)
+        order = self._follow(str(order_id), intent.tag, intent.qty)
+        # A request that timed out may still arrive after the retry that replaced it: the executor has the
+        # tag looked up again (services/duplicates.py).
+        return replace(order, ambiguous=unknown)
 
     def find_by_tag(self, day: date, tag: str) -> BrokerOrder | None:
         found = self._order_with_tag(day, tag)
         if found is None:
             return None
         return self._follow(str(found["order_id"]), tag, int(found.get("quantity") or 0))
+
+    def orders_with_tag(self, day: date, tag: str) -> list[BrokerOrder]:
+        return [
+            self._broker_order(o, tag, [o], cancelled_is_rejected=False)
+            for o in self._orders_with_tag(day, tag)
+        ]
 
     def preflight(self) -> str | None:
         return self.session.preflight()
@@ -179,8 +192,7 @@ class KiteBroker:
         return list(self.session.call("other", "trades", lambda c: c.trades()))
 
     # ------------------------------------------------------------------ internals
-    def _order_with_tag(self, day: date, tag: str) -> dict[str, Any] | None:
-        """The day's order carrying the tag (the first placed, if Kite somehow holds two)."""
+    def _orders_with_tag(self, day: date, tag: str) -> list[dict[str, Any]]:
         matches = []
         for o in self.orders():
             tags = o.get("tags") or []
@@ -190,6 +202,11 @@ class KiteBroker:
             if ts is not None and ts.date() != day:
                 continue
             matches.append(o)
+        return matches
+
+    def _order_with_tag(self, day: date, tag: str) -> dict[str, Any] | None:
+        """The day's order carrying the tag (the first placed, if Kite somehow holds two)."""
+        matches = self._orders_with_tag(day, tag)
         if len(matches) > 1:
             log.error(
                 f"{len(matches)} Kite orders carry tag {tag}: adopting the first",
@@ -227,13 +244,19 @@ class KiteBroker:
                 raise BrokerUnavailable(f"order {order_id} did not end after the cancel; ask again")
         return self._broker_order(history[-1], tag, history)
 
-    def _broker_order(self, last: dict[str, Any], tag: str, history: list[dict[str, Any]]) -> BrokerOrder:
+    def _broker_order(
+        self,
+        last: dict[str, Any],
+        tag: str,
+        history: list[dict[str, Any]],
+        cancelled_is_rejected: bool = True,
+    ) -> BrokerOrder:
         status = str(last.get("status"))
         filled = int(last.get("filled_quantity") or 0)
         avg = paise(D(float(last.get("average_price") or 0)))
         ts = as_ist(last.get("exchange_timestamp")) or as_ist(last.get("order_timestamp")) or self.clock.now()
         message = str(last.get("status_message") or "")
-        if status == "CANCELLED" and filled == 0:
+        if cancelled_is_rejected and status == "CANCELLED" and filled == 0:
             status, message = "REJECTED", f"cancelled with nothing filled: {message}".rstrip(": ")
         return BrokerOrder(str(last["order_id"]), tag, status, filled, avg, ts, message)
 
