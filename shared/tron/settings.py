@@ -8,6 +8,7 @@ import re
 from datetime import time
 from decimal import Decimal
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
@@ -22,7 +23,7 @@ from pydantic_settings import (
 )
 
 from tron.domain.models import Asset
-from tron.domain.risk import RiskLimits
+from tron.domain.risk import STOP_SLIPPAGE_BPS, RiskLimits
 from tron.domain.timeutil import parse_hhmm
 
 DEFAULT_CONFIG = Path("config/tron.yaml")
@@ -68,6 +69,18 @@ class RiskSettings(BaseModel):
     loss_budget_pct: Decimal = Field(
         Decimal("100"), gt=0, le=100, description="share of the daily loss limit one asset may put at risk"
     )
+    stop_slippage_bps: dict[Literal["equity_intraday", "futures", "options"], Decimal] = Field(
+        default_factory=lambda: dict(STOP_SLIPPAGE_BPS),
+        description="per segment, basis points of the stop price the loss limit reserves beyond each stop",
+    )
+
+    @field_validator("stop_slippage_bps")
+    @classmethod
+    def _bps(cls, v: dict[str, Decimal]) -> dict[str, Decimal]:
+        for segment, bps in v.items():
+            if not 0 <= bps <= 5000:
+                raise ValueError(f"{segment}: must be between 0 and 5000 bps, got {bps}")
+        return {**STOP_SLIPPAGE_BPS, **v}
 
     @field_validator("entry_cutoff")
     @classmethod
@@ -97,6 +110,7 @@ class RiskSettings(BaseModel):
             kelly=self.kelly,
             kelly_min_trades=self.kelly_min_trades,
             loss_budget_pct=self.loss_budget_pct,
+            stop_slippage_bps=MappingProxyType(dict(self.stop_slippage_bps)),
         )
 
 

@@ -174,6 +174,25 @@ def test_book_short_round_trip() -> None:
     assert b.wins == 0 and b.net == Decimal("-7")
 
 
+def test_an_entrys_stop_and_target_move_with_its_fill() -> None:
+    """Decided at 100 (stop 95, target 110), filled a snapshot later at 101.37: the stop is 5 below the fill
+    and the target 9 above it, on the tick grid rounded towards the fill; the loss at the stop is the one
+    the governor approved, however far the fill moved."""
+    from dataclasses import replace
+
+    long = replace(_intent(Side.BUY, 10, Purpose.ENTRY), price=100.0)
+    b = Book()
+    b.apply_fill(long, 10, Decimal("101.37"), Decimal("0"), "t")
+    assert (b.positions["A"].stop, b.positions["A"].target) == (96.40, 111.35)
+    short = replace(_intent(Side.SELL, 10, Purpose.ENTRY), price=100.0, stop=105.0, target=90.0)
+    b = Book()
+    b.apply_fill(short, 10, Decimal("99.12"), Decimal("0"), "t")
+    assert (b.positions["A"].stop, b.positions["A"].target) == (104.10, 89.15)
+    b = Book()  # an intent without its decided price keeps its levels
+    b.apply_fill(_intent(Side.BUY, 10, Purpose.ENTRY), 10, Decimal("101.37"), Decimal("0"), "t")
+    assert (b.positions["A"].stop, b.positions["A"].target) == (95.0, 110.0)
+
+
 def _ctx(book: Book, snap: Snapshot, plan: AssetPlan | None = None, pending=None) -> TickContext:
     st = SessionState.new(["A"])
     st.apply(Snapshot(at(10, 0), {"A": q("A", at(10, 0), 100, 0)}))

@@ -276,7 +276,10 @@ def _drive(settings_, root, until: time, restart_at: time | None = None) -> dict
 def test_counters_survive_a_restart(tmp_path) -> None:
     from tests.conftest import settings as make_settings
 
-    s = make_settings(tmp_path, symbols=3, seed=7)
+    # a ₹20,000 limit: at ₹5,000 the futures lot's worst case with its slippage band leaves it unapproved
+    s = make_settings(
+        tmp_path, symbols=3, seed=7, risk={"daily_loss_limit": 20000, "daily_loss_limit_pct": 5}
+    )
     straight = _drive(s, tmp_path / "a", time(10, 6))
     # 09:59: a futures entry (decided 09:58) has just filled and an options call is open
     restarted = _drive(s, tmp_path / "b", time(10, 6), restart_at=time(9, 59))

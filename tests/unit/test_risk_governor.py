@@ -497,7 +497,7 @@ def _options_ctx(
     _signal(monkeypatch, *(Signal(fut.symbol, s, 0.9, "orb", "breakout", px, 12.0) for s in sigs_sides))
     risk = RiskLimits(
         capital=Decimal("100000"), account_capital=Decimal("1000000"), risk_per_trade_pct=Decimal("2"),
-        max_position_pct=Decimal("50"), max_sector_pct=Decimal("100"),
+        max_position_pct=Decimal("50"), max_sector_pct=Decimal("100"), daily_loss_limit=Decimal("10000"),
     )  # fmt: skip
     plan = AssetPlan(Asset.OPTIONS, True, (StrategyChoice("orb"),), risk)
     ctx = TickContext(
@@ -531,3 +531,39 @@ def test_a_delta_target_picks_a_cheaper_strike(monkeypatch: pytest.MonkeyPatch) 
     ctx, spot = _options_ctx(monkeypatch, ContractRules(strike="delta", target_delta=0.25), Side.BUY)
     (it,) = decide(ctx).intents
     assert ctx.instruments[it.symbol].strike > spot + 50
+
+
+# ------------------------------------------------------------------------------------------ the slippage band
+def test_the_worst_case_reserves_a_slippage_band_beyond_every_stop() -> None:
+    from tron.domain.decide import position_worst_loss, worst_loss_of_entry
+    from tron.domain.models import Position
+
+    # 12 bps of a 26,000 stop on NIFTY futures: ₹31.20 a unit, ₹2,028 a lot of 65
+    assert LIM.slippage("futures", 26000) == Decimal("31.2000")
+    assert LIM.slippage("equity_intraday", 1000) == Decimal("2.5000")
+    assert LIM.slippage("index", 1000) == 0
+    fut = Instrument("NIFTY26DECFUT", "NFO", Asset.FUTURES, lot_size=65, segment="futures")
+    bare = worst_loss_of_entry(fut, Side.BUY, 65, 26040.0, 26000.0, DAY)
+    banded = worst_loss_of_entry(fut, Side.BUY, 65, 26040.0, 26000.0, DAY, LIM.slippage("futures", 26000))
+    assert banded - bare == Decimal("2028.00")
+    pos = Position("NIFTY26DECFUT", 65, Decimal("26040"), "orb", "", stop=26000.0, segment="futures")
+    assert position_worst_loss(pos, DAY, LIM) - position_worst_loss(pos, DAY) == Decimal("2028.00")
+    # sizing: the risk per trade is the loss at the stop; the headroom also has to hold the band
+    kw: dict[str, Any] = dict(
+        capital=Decimal("1000000"), risk_per_trade_pct=Decimal("1"), max_position_pct=100
+    )
+    assert size_by_risk(**kw, price=100, stop_distance=1, headroom=Decimal("1000")) == 1000
+    assert size_by_risk(**kw, price=100, stop_distance=1, headroom=Decimal("1000"), slippage=1.0) == 500
+
+
+def test_the_band_is_a_setting_per_segment_stored_with_the_plan() -> None:
+    s = load_settings(risk={"stop_slippage_bps": {"futures": 5}})
+    env = s.envelope()[Asset.FUTURES]
+    assert env.stop_slippage_bps["futures"] == Decimal("5") and env.stop_slippage_bps["options"] == 650
+    assert RiskLimits.from_doc(env.to_doc()) == env
+    old = {k: v for k, v in env.to_doc().items() if k != "stop_slippage_bps"}  # a plan stored before it
+    assert RiskLimits.from_doc(old).stop_slippage_bps["futures"] == Decimal("12")
+    with pytest.raises(ConfigError, match=r"risk\.stop_slippage_bps.*between 0 and 5000"):
+        load_settings(risk={"stop_slippage_bps": {"futures": -1}})
+    with pytest.raises(ConfigError, match=r"risk\.stop_slippage_bps"):
+        load_settings(risk={"stop_slippage_bps": {"crypto": 5}})

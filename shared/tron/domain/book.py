@@ -10,7 +10,7 @@ from decimal import Decimal
 from typing import Any
 
 from tron.domain.models import OrderIntent, Position, Side
-from tron.domain.money import ZERO, D, paise
+from tron.domain.money import ZERO, D, paise, to_tick
 
 
 @dataclass
@@ -76,7 +76,8 @@ class Book:
                 paise((pos.avg_price * abs(pos.qty) + price * qty) / abs(new_qty)) if new_qty else ZERO
             )
             pos.qty = new_qty
-            pos.stop, pos.target, pos.atr = intent.stop, intent.target, intent.atr
+            pos.stop, pos.target = anchored(intent, price)
+            pos.atr = intent.atr
             pos.strategy = intent.strategy
         else:
             closing = min(qty, abs(pos.qty))
@@ -142,6 +143,23 @@ _MONEY = ("avg_price", "gross", "charges")
 
 def _position_doc(p: Position) -> dict[str, Any]:
     return {**asdict(p), **{k: str(getattr(p, k)) for k in _MONEY}}
+
+
+def anchored(intent: OrderIntent, fill: Decimal) -> tuple[float | None, float | None]:
+    """The intent's stop and target, moved by as much as the fill is away from the price they were set from
+    (an entry fills at the next snapshot, not at the price it was decided on), on the tick grid, rounded
+    towards the fill: the loss at the stop stays the one the governor approved."""
+    if intent.price is None:
+        return intent.stop, intent.target
+    shift = fill - D(intent.price)
+    buy = intent.side is Side.BUY
+    stop = None if intent.stop is None else float(to_tick(D(intent.stop) + shift, intent.tick_size, up=buy))
+    target = (
+        None
+        if intent.target is None
+        else float(to_tick(D(intent.target) + shift, intent.tick_size, up=not buy))
+    )
+    return stop, target
 
 
 def exit_side(pos: Position) -> Side:

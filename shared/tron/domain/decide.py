@@ -22,6 +22,7 @@ from tron.domain.risk import (
     Candidate,
     Exposure,
     KillSwitch,
+    RiskLimits,
     asset_headroom,
     entry_refusal,
     exposure_value,
@@ -102,10 +103,11 @@ class TickDecision:
 
 
 def worst_loss_of_entry(
-    inst: Instrument, side: Side, qty: int, price: float, stop: float, day: date
+    inst: Instrument, side: Side, qty: int, price: float, stop: float, day: date, slip: Decimal = ZERO
 ) -> Decimal:
-    """Loss if the entry fills at price and exits at its stop, with both orders' charges."""
-    loss = D(abs(price - stop)) * qty
+    """Loss if the entry fills at price and exits at its stop, `slip` rupees per unit beyond it (the band
+    the governor reserves: fills beyond the decided price and beyond the stop), with both orders' charges."""
+    loss = (D(abs(price - stop)) + slip) * qty
     c_in = order_charges(inst.segment, side, D(price), qty, day).total
     c_out = order_charges(inst.segment, side.opposite, D(stop), qty, day).total
     return (loss + c_in + c_out).quantize(Decimal("0.01"))
@@ -118,12 +120,14 @@ def direction_of(inst: Instrument | None, qty_sign: int) -> int:
     return qty_sign * (1 if inst.option_type == "CE" else -1)
 
 
-def position_worst_loss(p: Position, day: date) -> Decimal:
-    """What an open position loses if its stop is hit, with the exit's charges (0 without a stop)."""
+def position_worst_loss(p: Position, day: date, limits: RiskLimits | None = None) -> Decimal:
+    """What an open position loses if its stop is hit and filled the limits' slippage band beyond it, with
+    the exit's charges (0 without a stop)."""
     if p.stop is None:
         return ZERO
     loss = max(ZERO, (p.avg_price - D(p.stop)) * p.qty)
-    return loss + order_charges(p.segment, exit_side(p), D(p.stop), abs(p.qty), day).total
+    slip = limits.slippage(p.segment, p.stop) * abs(p.qty) if limits is not None else ZERO
+    return loss + slip + order_charges(p.segment, exit_side(p), D(p.stop), abs(p.qty), day).total
 
 
 def exposure(ctx: TickContext) -> Exposure:
@@ -151,7 +155,7 @@ def exposure(ctx: TickContext) -> Exposure:
                 ex.by_sector[sector] = ex.by_sector.get(sector, ZERO) + used
             side = "BUY" if p.qty > 0 else "SELL"
             ex.margin_used += margin_required(limits, p.segment, side, p.qty, p.avg_price)
-        ex.open_worst_loss += position_worst_loss(p, ctx.day)
+        ex.open_worst_loss += position_worst_loss(p, ctx.day, limits)
     for pend in ctx.pending.values():
         ex.symbols_busy.add(pend.symbol)
         if pend.purpose == Purpose.ENTRY:
@@ -372,6 +376,7 @@ def decide(ctx: TickContext) -> TickDecision:
         target = float(
             to_tick(price + side.sign * dist * TARGET_ATR / STOP_ATR, inst.tick_size, up=side is Side.SELL)
         )
+        slip = risk.slippage(inst.segment, stop)
         headroom = min(risk.loss_limit + ex.realized_net - ex.open_worst_loss, asset_headroom(risk, ex))
         risk_pct, kelly_note = risk_pct_with_kelly(
             risk.risk_per_trade_pct, ctx.stats.get(sig.strategy), risk.kelly, risk.kelly_min_trades
@@ -384,10 +389,11 @@ def decide(ctx: TickContext) -> TickDecision:
             stop_distance=dist,
             lot_size=inst.lot_size,
             headroom=headroom * Decimal("0.9"),
+            slippage=float(slip),
             unit_exposure=float(exposure_value(risk, inst.segment, 1, price)),
             room=risk.capital - ex.capital_used,
         )
-        worst = worst_loss_of_entry(inst, side, qty, price, stop, ctx.day) if qty else ZERO
+        worst = worst_loss_of_entry(inst, side, qty, price, stop, ctx.day, slip) if qty else ZERO
         cand = Candidate(
             inst.sector,
             exposure_value(risk, inst.segment, qty, price),
@@ -426,6 +432,7 @@ def decide(ctx: TickContext) -> TickDecision:
             stop=round(stop, 2),
             target=round(target, 2),
             atr=round(dist / STOP_ATR, 4),
+            price=price,
         )
         out.intents.append(intent)
         ex.symbols_busy.add(inst.symbol)

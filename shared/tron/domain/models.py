@@ -153,6 +153,7 @@ class OrderIntent:
     tick_size: Decimal = Decimal("0.05")
     product: str = "MIS"
     order_type: str = "MARKET"
+    price: float | None = None  # an entry: the price its stop and target were set from (see Book.apply_fill)
 
     @property
     def tag(self) -> str:
@@ -201,6 +202,7 @@ class OrderIntent:
                 tick_size=Decimal(str(d.get("tick_size", "0.05"))),
                 product=str(d.get("product", "MIS")),
                 order_type=str(d.get("order_type", "MARKET")),
+                price=_opt_float(d.get("price")),
             )
         except KeyError as e:
             raise ValueError(f"order intent is missing field {e.args[0]!r}") from None

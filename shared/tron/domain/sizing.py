@@ -21,22 +21,23 @@ def size_by_risk(
     headroom: Decimal | None = None,
     unit_exposure: float | None = None,
     room: Decimal | None = None,
+    slippage: float = 0.0,
 ) -> int:
-    """Whole lots such that a stop-out loses at most risk_per_trade (and at most the headroom left under the
-    daily loss limit), and the position's exposure is at most max_position_pct of capital and at most the
-    room left in the asset's allocation. unit_exposure is what one unit uses of capital (the price for
-    equity, the margin for a future, the premium for an option; default the price). 0 means no trade."""
+    """Whole lots such that a stop-out loses at most risk_per_trade (and, with `slippage` rupees per unit
+    beyond the stop, at most the headroom left under the daily loss limit), and the position's exposure is
+    at most max_position_pct of capital and at most the room left in the asset's allocation. unit_exposure
+    is what one unit uses of capital (the price for equity, the margin for a future, the premium for an
+    option; default the price). 0 means no trade."""
     if price <= 0 or stop_distance <= 0 or lot_size <= 0:
         return 0
     per_unit = price if unit_exposure is None else unit_exposure
     if per_unit <= 0:
         return 0
-    risk_budget = float(capital * risk_per_trade_pct / 100)
+    by_risk = math.floor(float(capital * risk_per_trade_pct / 100) / stop_distance)
     if headroom is not None:
-        risk_budget = min(risk_budget, float(headroom))
-    if risk_budget <= 0:
+        by_risk = min(by_risk, math.floor(float(headroom) / (stop_distance + max(slippage, 0.0))))
+    if by_risk <= 0:
         return 0
-    by_risk = math.floor(risk_budget / stop_distance)
     size_budget = float(capital * max_position_pct / 100)
     if room is not None:
         size_budget = min(size_budget, float(room))

@@ -207,6 +207,7 @@ def _record_fill(
         )
         if unsure:
             book.verify[intent.intent_id] = verification(intent, order.order_id, now)
+        held = book.positions.get(intent.symbol)
         txn.set(bp, book.to_doc())
         txn.set(
             ip,
@@ -220,6 +221,8 @@ def _record_fill(
                     "charges": charges.as_dict(),
                     "realized": str(realized),
                     "adopted": adopted,
+                    # an entry's stop and target as booked: moved with the fill (Book.apply_fill)
+                    **({"stop": held.stop, "target": held.target} if held and intent.purpose.opens else {}),
                 },
             },
         )

@@ -194,7 +194,7 @@ def _elsewhere(txn: Any, day: str, asset: Asset, plan: AssetPlan) -> tuple[Decim
         for p in book.positions.values():
             side = "BUY" if p.qty > 0 else "SELL"
             margin += margin_required(plan.risk, p.segment, side, p.qty, p.avg_price)
-            worst += position_worst_loss(p, date.fromisoformat(day))
+            worst += position_worst_loss(p, date.fromisoformat(day), plan.risk)
     flying = txn.get(in_flight_path(day)) or {}
     for other, f in flying.items():
         if other != asset.value:
