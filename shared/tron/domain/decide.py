@@ -401,7 +401,15 @@ def decide(ctx: TickContext) -> TickDecision:
         )
         refusal: str | None
         if qty == 0:
-            refusal = "size rounds to zero" + (f" ({kelly_note})" if kelly_note else "")
+            one = worst_loss_of_entry(inst, side, inst.lot_size, price, stop, ctx.day, slip)
+            refusal = (
+                "size rounds to zero"
+                + (f" ({kelly_note})" if kelly_note else "")
+                + f": {f'a lot of {inst.lot_size}' if inst.lot_size > 1 else 'one unit'} loses ₹{one} at "
+                "its stop and slippage band, "
+                f"₹{max(headroom, ZERO):.2f} left under the loss limit, "
+                f"₹{risk.capital * risk_pct / 100:.2f} risk per trade"
+            )
         elif entry.direction and -entry.direction in views:
             refusal = f"an opposing option position on {ctx.underlying} is open or in flight"
         else:
