@@ -21,6 +21,7 @@ run-day: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 
 $(CHECKOV):
 	$(PY) -m venv var/checkov

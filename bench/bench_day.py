@@ -14,8 +14,8 @@ from datetime import date
 from pathlib import Path
 
 from tron.adapters.calendar import nse_calendar
-from tron.runner import run_day
-from tron.settings import load_settings
+from tron.config.settings import load_settings
+from tron.runday.embedded import run_day
 from tron.sim.market import MarketGenerator, nifty50
 
 DAY = date(2026, 11, 23)
@@ -42,7 +42,7 @@ def main(sizes: list[int]) -> None:
         with tempfile.TemporaryDirectory() as tmp:
             s = load_settings(data_dir=Path(tmp), symbols=n)
             t0 = time.perf_counter()
-            from tron.runner import prepare
+            from tron.runday.embedded import prepare
 
             run = prepare(s, DAY, Path(tmp) / "run")
             result = run_day(s, DAY, run=run)

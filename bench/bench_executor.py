@@ -27,13 +27,13 @@ from pathlib import Path
 from typing import Any
 
 from tron.bootstrap import embedded
+from tron.config.settings import load_settings
 from tron.devtools import emulators as dev
 from tron.domain.models import Asset, OrderIntent, Purpose, Side
 from tron.domain.timeutil import ist
-from tron.emulated_day import PROJECT, EmulatedDay, start
+from tron.runday.emulators import PROJECT, EmulatedDay, start
+from tron.services.claims import intent_doc
 from tron.services.execute_order import execute_order
-from tron.services.orders import intent_doc
-from tron.settings import load_settings
 
 DAY = date(2026, 11, 23)
 DECIDED, EXECUTE = ist(DAY, dtime(9, 30)), ist(DAY, dtime(9, 31))

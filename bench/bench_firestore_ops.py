@@ -20,9 +20,9 @@ import tempfile
 from datetime import date
 from pathlib import Path
 
-from tron.devtools.day_ops import metered_embedded_day
+from tron.config.settings import load_settings
 from tron.devtools.metering import MeteredStore
-from tron.settings import load_settings
+from tron.runday.metered import metered_embedded_day
 
 DAY = date(2026, 11, 23)
 FREE_READS, FREE_WRITES = 50_000, 20_000
@@ -79,7 +79,7 @@ def main() -> None:
 
 
 def _check_on_emulators(n: int, tmp: Path) -> None:
-    from tron.emulated_day import run_emulated_day
+    from tron.runday.emulators import run_emulated_day
 
     s = load_settings(data_dir=tmp, symbols=n)
     _, embedded, _ = metered_embedded_day(s, DAY, tmp / f"check-{n}")

@@ -25,8 +25,8 @@ from typing import Any
 import numpy as np
 
 from tron.adapters.calendar import nse_calendar
-from tron.runner import prepare, run_day
-from tron.settings import load_settings
+from tron.config.settings import load_settings
+from tron.runday.embedded import prepare, run_day
 
 STOP = re.compile(r"^(trailing stop|stop) (-?[\d.]+) touched")
 LIMIT = "daily loss limit"

@@ -1,6 +1,6 @@
 """Monthly Google Cloud cost of TRON in asia-south1, from counts MEASURED on a simulated day.
 
-What is measured. `tron.runner.run_day` runs a whole paper day on the embedded backend (SQLite store, in-process
+What is measured. `tron.runday.embedded.run_day` runs a whole paper day on the embedded backend (SQLite store, in-process
 bus, local archive) through the same services the Cloud Functions call. This script wraps the runner's two
 call sites (`dispatch` for the scheduled functions, `execute_order` for each push delivery) and counts, per
 function: invocations, Firestore document reads and writes (the SQLite store counts them as Firestore bills
@@ -34,9 +34,9 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-import tron.runner as runner
-from tron import schedule
-from tron.settings import load_settings
+import tron.runday.embedded as runner
+from tron.config import schedule
+from tron.config.settings import load_settings
 
 TRADING_DAY = date(2026, 11, 23)  # a Monday session
 CLOSED_DAY = date(2026, 11, 24)  # an NSE holiday (Guru Nanak Jayanti), as in the tests

@@ -100,14 +100,12 @@ def end_of_day(request: Any) -> Any:
 def kite_login(request: Any) -> Any:
     """The Kite app's redirect URL: ?request_token=… (or a JSON body's) → the day's access token, stored as
     a new secret version. 400 when the token is missing or refused; the answer never holds a token."""
-    from tron.bootstrap import kite_login_answer
+    from tron.services.kite_login import login
     from tron.services.messages import BadRequest, json_object
 
     try:
         body = json_object(request.get_data())
     except BadRequest as e:
         return _reply({"error": str(e)}, e.status)
-    status, answer = kite_login_answer(
-        _get_deps(), request.args.get("request_token") or body.get("request_token")
-    )
+    status, answer = login(_get_deps(), request.args.get("request_token") or body.get("request_token"))
     return _reply(answer, status)

@@ -16,7 +16,7 @@ from tests.integration.emulators import (  # noqa: F401  (the emulator fixtures,
     pubsub_emulator,
 )
 from tests.integration.kite_sim import kite_sim  # noqa: F401  (the Kite simulator on loopback)
-from tron.settings import load_settings
+from tron.config.settings import load_settings
 
 TRADING_DAY = date(2026, 11, 23)
 HOLIDAY = date(2026, 11, 24)

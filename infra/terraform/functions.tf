@@ -6,7 +6,7 @@ locals {
   # publishes: may publish order intents to "orders"; reads_archive: may read the log/report bucket besides
   # writing to it; operator: an operator (var.operators) may call it by hand (`gcloud functions call`).
   # How each is triggered: plan_day, tick_*, square_off and end_of_day by the Cloud Scheduler jobs of
-  # schedules/jobs.yaml (scheduler.tf), execute_order by the orders push subscription (pubsub.tf), and
+  # shared/tron/data/jobs.yaml (scheduler.tf), execute_order by the orders push subscription (pubsub.tf), and
   # kite_login only by an operator (HTTP-only: the Kite redirect through an authenticated proxy or
   # `gcloud functions call kite-login`). tests/unit/test_terraform.py fails when these disagree.
   functions = {
@@ -108,7 +108,7 @@ locals {
     }
   }
 
-  # Functions that Cloud Scheduler invokes: exactly those named by a job of schedules/jobs.yaml.
+  # Functions that Cloud Scheduler invokes: exactly those named by a job of shared/tron/data/jobs.yaml.
   scheduled_functions = { for k, v in local.functions : k => v if contains([for j in local.jobs : j.function], k) }
 
   # Functions an operator may call by hand (square-off in an emergency, the daily Kite login).

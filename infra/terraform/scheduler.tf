@@ -1,7 +1,7 @@
-# One Cloud Scheduler job per entry of schedules/jobs.yaml, the same data the local runner (`tron run-day`)
+# One Cloud Scheduler job per entry of shared/tron/data/jobs.yaml, the same data the local runner (`tron run-day`)
 # fires at virtual time. The cron strings and the time zone come from the file unchanged.
 locals {
-  schedule = yamldecode(file("${path.module}/../../schedules/jobs.yaml"))
+  schedule = yamldecode(file("${path.module}/../../shared/tron/data/jobs.yaml"))
   jobs     = { for j in local.schedule.jobs : j.name => j }
 }
 

@@ -17,10 +17,25 @@ from tron.adapters.logs import ArchiveHandler, JsonFormatter, install
 from tron.adapters.paper import PaperBroker
 from tron.adapters.rules_planner import RulesPlanner
 from tron.adapters.sqlite_store import SqliteStore
+from tron.config.settings import Settings
+from tron.domain.calendar import TradingCalendar
 from tron.ports import Clock, Planner, Secrets
 from tron.services.deps import Deps, ServiceConfig
-from tron.settings import Settings
 from tron.sim.market import GeneratedMarketData, MarketGenerator, nifty50
+
+
+def state_store(settings: Settings, sqlite_path: Path | None = None) -> Any:
+    """The configured backend's state store on its own (an operator's command): Firestore for backend
+    gcp, else the SQLite file (`sqlite_path`, default the data folder's state.sqlite)."""
+    if settings.backend == "gcp":
+        from google.cloud import firestore
+
+        from tron.adapters.firestore_store import FirestoreStore
+
+        return FirestoreStore(firestore.Client(project=settings.project))
+    path = sqlite_path or settings.data_dir / "state.sqlite"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return SqliteStore(path)
 
 
 def service_config(settings: Settings) -> ServiceConfig:
@@ -71,30 +86,26 @@ def kite_adapters(
     return market, PaperBroker(store, market)
 
 
-def kite_login_answer(deps: Deps, request_token: Any) -> tuple[int, dict[str, Any]]:
-    """The kite_login entry point's work: the configured Kite app exchanges the token; the deps' Secrets
-    store it (a new Secret Manager version on the gcp backend)."""
-    from tron.adapters.kite import KiteTokenExchange, app_api_key
-    from tron.services.kite_login import answer
-    from tron.settings import load_settings
+def trading_calendar() -> TradingCalendar:
+    """NSE's calendar: the packaged snapshot (it spares a cold start pandas, ~0.4 s), else computed."""
+    return snapshot_calendar() or nse_calendar()
 
-    k = load_settings().kite
-    return answer(
-        deps.secrets,
-        KiteTokenExchange(app_api_key(deps.secrets, k.api_key), deps.secrets, k.root, k.timeout_s),
-        request_token,
-        deps.clock,
+
+def seeded_market(settings: Settings, clock: Clock) -> GeneratedMarketData:
+    """The simulated market of the configuration's seed and universe (settings.seed, settings.symbols)."""
+    return GeneratedMarketData(
+        MarketGenerator(nifty50(settings.symbols), trading_calendar(), seed=settings.seed), clock
     )
 
 
 def _assemble(settings: Settings, clock: Clock, store: Any, bus: Any, archive: Any, secrets: Secrets) -> Deps:
     """The parts every backend shares: the calendar, market data and paper fills, the planners."""
-    calendar = snapshot_calendar() or nse_calendar()  # the file spares a cold start pandas (~0.4 s)
-    gen = MarketGenerator(nifty50(settings.symbols), calendar, seed=settings.seed)
-    market: Any = GeneratedMarketData(gen, clock)
+    generated = seeded_market(settings, clock)
+    calendar = generated.gen.calendar
+    market: Any = generated
     broker: Any = PaperBroker(store, market)
     if settings.market_data == "kite":
-        market, broker = kite_adapters(settings, clock, secrets, store, gen)
+        market, broker = kite_adapters(settings, clock, secrets, store, generated.gen)
     rules = RulesPlanner()
     deps = Deps(
         store=store,
@@ -113,6 +124,11 @@ def _assemble(settings: Settings, clock: Clock, store: Any, bus: Any, archive: A
         from tron.services.kite_login import halt_for_expired_token
 
         market.session.on_token_expired = lambda reason: halt_for_expired_token(deps, reason)
+    if settings.kite.root:  # the daily login's exchange (it makes no call until a login)
+        from tron.adapters.kite import KiteTokenExchange
+
+        k = settings.kite
+        deps.login = KiteTokenExchange(k.api_key, secrets, k.root, k.timeout_s)
     if settings.review:
         from tron.adapters.openai_planner import OpenAIReviewer
 
@@ -149,12 +165,12 @@ class GcpClients:
         from google.cloud import firestore
 
         def publisher() -> Any:
-            from google.cloud import pubsub_v1
+            import google.cloud.pubsub_v1 as pubsub_v1
 
             return pubsub_v1.PublisherClient()
 
         def storage_client() -> Any:
-            from google.cloud import storage
+            import google.cloud.storage as storage
 
             return storage.Client(project=project)
 
@@ -214,7 +230,7 @@ def from_environment() -> Deps:
     (Cloud Logging parses them). A deployment uses backend gcp; the embedded bus is not drained here."""
     import sys
 
-    from tron.settings import load_settings
+    from tron.config.settings import load_settings
 
     settings = load_settings()
     clock = RealClock()

@@ -135,6 +135,21 @@ class Broker(Protocol):
         ...
 
 
+class LoginError(ValueError):
+    """The request token is missing, malformed or refused by Kite (the caller's error: HTTP 400)."""
+
+
+class LoginNotConfigured(RuntimeError):
+    """The Kite app is not configured here (no api secret, no Kite root): an operator's error."""
+
+
+class TokenExchange(Protocol):
+    def exchange(self, request_token: str) -> dict[str, Any]:
+        """{"access_token", "user_id", "login_time"}; raises LoginError, LoginNotConfigured or
+        BrokerUnavailable."""
+        ...
+
+
 class Planner(Protocol):
     name: str
 

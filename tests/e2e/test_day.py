@@ -11,7 +11,7 @@ import pytest
 
 from tests.conftest import HOLIDAY, TRADING_DAY, settings
 from tron.domain.models import IntentState
-from tron.runner import prepare, run_day
+from tron.runday.embedded import prepare, run_day
 from tron.services.deps import Deps
 
 

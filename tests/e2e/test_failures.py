@@ -13,10 +13,10 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import TRADING_DAY, settings
+from tron.config.settings import ConfigError, load_settings
 from tron.domain.models import OrderIntent
 from tron.ports import BrokerOrder, Snapshot
-from tron.runner import prepare, run_day
-from tron.settings import ConfigError, load_settings
+from tron.runday.embedded import prepare, run_day
 
 
 class CrashAfterPlace:

@@ -14,8 +14,8 @@ import pytest
 from tests.conftest import TRADING_DAY, settings
 from tron.domain.models import Asset
 from tron.domain.timeutil import ist
-from tron.runner import prepare, run_day
-from tron.services.orders import KILL_SWITCH_PATH
+from tron.runday.embedded import prepare, run_day
+from tron.services.paths import KILL_SWITCH
 
 SEEDS = (10, 7, 12)  # the first whose day trades all three asset classes is examined
 # A ₹20,000 limit: at ₹5,000 a NIFTY lot's worst case with its slippage band is rarely approved.
@@ -97,7 +97,7 @@ def test_the_kill_switch_flattens_stops_entries_and_alerts(tmp_path: Path) -> No
 
     def engage(t: datetime) -> None:
         if t == flip:
-            deps.store.set(KILL_SWITCH_PATH, {"engaged": True, "reason": "e2e drill"})
+            deps.store.set(KILL_SWITCH, {"engaged": True, "reason": "e2e drill"})
 
     _tick_until(deps, bus, ist(TRADING_DAY, time(9, 15)), ist(TRADING_DAY, time(10, 10)), engage)
     intents = [d for _, d in deps.store.list(f"days/{TRADING_DAY}/intents")]

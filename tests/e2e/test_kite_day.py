@@ -19,7 +19,7 @@ from tron import cli
 from tron.adapters.kite import KiteMarketData
 from tron.adapters.paper import PaperBroker
 from tron.adapters.sqlite_store import SqliteStore
-from tron.runner import prepare, run_day
+from tron.runday.embedded import prepare, run_day
 
 ROOT = Path(__file__).resolve().parents[2]
 SYMBOLS = 10

@@ -20,9 +20,9 @@ from tron.backtest.data import read_replay
 from tron.backtest.engine import IntradayConfig, run_intraday
 from tron.domain.models import Asset
 from tron.domain.plan import Plan
-from tron.runner import prepare, run_day
-from tron.services.deps import book_path, state_path
-from tron.services.orders import instruments_from_doc
+from tron.runday.embedded import prepare, run_day
+from tron.services.paths import book_path, state_path
+from tron.services.tick_state import instruments_from_doc
 
 pytestmark = pytest.mark.slow
 DAY = TRADING_DAY.isoformat()

@@ -3,7 +3,7 @@ fills and trades, and both backends make the same store calls (so a day's Firest
 the embedded backend: bench/bench_firestore_ops.py).
 
 The first 45 minutes rather than a whole day keeps the suite fast; `tron run-day --backend emulators` runs the whole of
-schedules/jobs.yaml (about 25 s at 10 symbols)."""
+tron/data/jobs.yaml (about 25 s at 10 symbols)."""
 
 from __future__ import annotations
 
@@ -14,10 +14,10 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import HOLIDAY, TRADING_DAY, settings
-from tron.devtools.day_ops import metered_embedded_day
+from tron.config.schedule import Job
 from tron.devtools.emulators import Emulators, Server
-from tron.emulated_day import run_emulated_day
-from tron.schedule import Job
+from tron.runday.emulators import run_emulated_day
+from tron.runday.metered import metered_embedded_day
 
 pytestmark = pytest.mark.filterwarnings("ignore:The return_immediately flag is deprecated:DeprecationWarning")
 

@@ -15,12 +15,12 @@ from tests.conftest import TRADING_DAY, settings
 from tests.integration.emulators import PROJECT, Server
 from tron.adapters.clock import VirtualClock
 from tron.bootstrap import GcpClients, gcp
+from tron.config.settings import ConfigError, load_settings
 from tron.domain.models import Asset
 from tron.domain.timeutil import ist
 from tron.services.execute_order import execute_order
 from tron.services.plan_day import plan_day
 from tron.services.tick import tick
-from tron.settings import ConfigError, load_settings
 
 pytestmark = pytest.mark.filterwarnings("ignore:The return_immediately flag is deprecated:DeprecationWarning")
 

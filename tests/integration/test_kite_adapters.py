@@ -33,17 +33,18 @@ from tron.adapters.kite import (
     TokenExpired,
 )
 from tron.bootstrap import embedded
+from tron.config.settings import load_settings
 from tron.domain.models import Asset, OrderIntent, Purpose, Side
 from tron.domain.money import to_tick
 from tron.domain.timeutil import ist
-from tron.ports import BrokerUnavailable, OrderRejected
-from tron.services.deps import Deps, book_path, day_path, intent_path
+from tron.ports import BrokerUnavailable, LoginError, OrderRejected
+from tron.services.claims import intent_doc
+from tron.services.deps import Deps
 from tron.services.execute_order import Busy, execute_order
-from tron.services.kite_login import LoginError, answer, complete_login
-from tron.services.orders import intent_doc
+from tron.services.kite_login import answer, complete_login
+from tron.services.paths import book_path, day_path, intent_path
 from tron.services.plan_day import plan_day
 from tron.services.tick import tick
-from tron.settings import load_settings
 from tron.sim.kite import engine as E
 
 DAY = date(2026, 11, 23)

@@ -122,7 +122,7 @@ def test_a_missing_key_falls_back_without_calling(
 
 
 def run_reviewed_day(tmp: Path, fake: FakeOpenAI, monkeypatch: pytest.MonkeyPatch) -> dict:
-    from tron.runner import prepare, run_day
+    from tron.runday.embedded import prepare, run_day
 
     monkeypatch.setenv("TRON_SECRET_OPENAI_API_KEY", "sk-test")
     s = settings(tmp, review=True, openai={"base_url": fake.base_url, "timeout_s": 5})

@@ -13,10 +13,10 @@ import grpc
 import pytest
 
 from tests.integration.fake_scheduler import FakeScheduler
-from tron import schedule
 from tron.adapters.scheduler import SchedulerJobs, SchedulerUnavailable, UnknownJobs, make_client
 from tron.cli import main
-from tron.cli_ops import pause_targets, resume_targets
+from tron.cli.ops import pause_targets, resume_targets
+from tron.config import schedule
 
 PROJECT, REGION = "tron-test", "asia-south1"
 JOBS = schedule.load()

@@ -1,5 +1,5 @@
 """The executor behind a real Pub/Sub push subscription (emulator) with a retry policy and a dead-letter
-topic, served by functions-framework over HTTP, state in the Firestore emulator (tron.emulated_day).
+topic, served by functions-framework over HTTP, state in the Firestore emulator (tron.runday.emulators).
 
 - Duplicate deliveries, concurrent ones included, place one order per intent.
 - An executor that dies between placing the order and recording the fill (the connection drops, nothing is
@@ -27,7 +27,7 @@ from tests.conftest import TRADING_DAY, settings
 from tron.devtools.emulators import Emulators, Server
 from tron.domain.models import OrderIntent
 from tron.domain.timeutil import ist
-from tron.emulated_day import EmulatedDay, start
+from tron.runday.emulators import EmulatedDay, start
 
 pytestmark = pytest.mark.filterwarnings("ignore:The return_immediately flag is deprecated:DeprecationWarning")
 DAY = TRADING_DAY.isoformat()

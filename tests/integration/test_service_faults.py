@@ -21,7 +21,7 @@ from tron.domain.models import Asset, Quote, Snapshot
 from tron.domain.session import SessionState
 from tron.ports import BrokerUnavailable
 from tron.services.execute_order import ENTRY_TTL, execute_order
-from tron.services.orders import set_kill_switch
+from tron.services.kill_switch import set_kill_switch
 from tron.services.square_off import square_off
 
 

@@ -12,13 +12,13 @@ from typing import Any
 from tron.adapters.clock import VirtualClock
 from tron.adapters.inproc_bus import InProcBus
 from tron.bootstrap import embedded
+from tron.config.settings import Settings
 from tron.domain.models import Asset
 from tron.domain.timeutil import ist
 from tron.services.deps import Deps
 from tron.services.execute_order import execute_order
 from tron.services.plan_day import plan_day
 from tron.services.tick import tick
-from tron.settings import Settings
 
 
 @dataclass

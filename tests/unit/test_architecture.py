@@ -22,6 +22,32 @@ def test_import_contracts_hold() -> None:
     assert "0 broken" in p.stdout
 
 
+def layered() -> set[str]:
+    """The top-level modules and packages of tron that the layers contract names."""
+    import tomllib
+
+    conf = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["importlinter"]["contracts"]
+    (layers,) = [c["layers"] for c in conf if c["type"] == "layers"]
+    return {name.strip().removeprefix("tron.") for layer in layers for name in layer.split("|")}
+
+
+def top_level(src: Path = SRC) -> set[str]:
+    """tron's top-level modules and packages with code (the package data folder has none)."""
+    return {
+        p.stem if p.is_file() else p.name
+        for p in src.iterdir()
+        if (p.suffix == ".py" and p.stem != "__init__") or (p.is_dir() and (p / "__init__.py").exists())
+    } - {"data"}
+
+
+def test_every_module_is_in_a_layer(tmp_path: Path) -> None:
+    assert top_level() == layered(), "a module of tron outside every layer (or a layer naming nothing)"
+    fake = tmp_path / "tron"
+    shutil.copytree(SRC, fake, ignore=shutil.ignore_patterns("__pycache__"))
+    (fake / "helpers.py").write_text("")  # a new loose module
+    assert top_level(fake) - layered() == {"helpers"}
+
+
 def test_only_the_clock_adapter_reads_the_clock() -> None:
     pattern = re.compile(r"\b(datetime\.now|datetime\.utcnow|date\.today|time\.time)\(")
     offenders = [
@@ -52,7 +78,7 @@ def test_function_entry_points_hold_no_logic() -> None:
 
 
 def test_every_scheduled_function_has_an_entry_point() -> None:
-    from tron import schedule
+    from tron.config import schedule
 
     tree = ast.parse((ROOT / "functions" / "main.py").read_text())
     entry = {n.name for n in tree.body if isinstance(n, ast.FunctionDef) and not n.name.startswith("_")}

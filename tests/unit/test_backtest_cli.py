@@ -1,9 +1,8 @@
-"""`tron backtest` through register() on a fresh parser: JSON, table, HTML report, and every bad input
-answered with a message on stderr and exit code 2."""
+"""`tron backtest` through the CLI: JSON, table, HTML report, and every bad input answered with a message on
+stderr and exit code 2."""
 
 from __future__ import annotations
 
-import argparse
 import json
 from pathlib import Path
 
@@ -11,7 +10,7 @@ import numpy as np
 import pytest
 
 from tests.unit.test_backtest_engine import PLAN, write_sim_csvs
-from tron import cli_backtest
+from tron.cli import main
 from tron.domain.models import Asset
 from tron.domain.plan import Plan
 
@@ -37,10 +36,7 @@ def daily(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def run(*argv: str) -> int:
-    p = argparse.ArgumentParser(prog="tron")
-    cli_backtest.register(p.add_subparsers(dest="command", required=True))
-    args = p.parse_args(["backtest", *argv])
-    return args.func(args)
+    return main(["backtest", *argv])
 
 
 def test_json_is_one_object(folder: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -142,7 +138,8 @@ def test_a_plan_file_brings_strategies_params_and_limits(
 
 
 def test_registered_in_the_tron_command() -> None:
-    from tron import cli
+    from tron.cli import backtest
+    from tron.cli.app import build_parser
 
-    args = cli.build_parser().parse_args(["backtest", "--data", "x.csv", "--strategy", "orb"])
-    assert args.func is cli_backtest.run
+    args = build_parser().parse_args(["backtest", "--data", "x.csv", "--strategy", "orb"])
+    assert args.func is backtest.run

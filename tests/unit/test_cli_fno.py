@@ -1,22 +1,17 @@
-"""The F&O subcommands through a fresh argparse parser with register() (independent of the main cli.py)."""
+"""The F&O calculators (charges, expiries, greeks, iv) through the `tron` command."""
 
 from __future__ import annotations
 
-import argparse
 import json
 
 import pytest
 
-from tron import cli_fno
+from tron.cli import main
 
 
 def run(argv: list[str], capsys) -> tuple[int, str, str]:
-    parser = argparse.ArgumentParser(prog="tron")
-    sub = parser.add_subparsers(dest="command", required=True)
-    cli_fno.register(sub)
     try:
-        args = parser.parse_args(argv)
-        rc = args.func(args)
+        rc = main(argv)
     except SystemExit as e:
         rc = e.code
     out, err = capsys.readouterr()

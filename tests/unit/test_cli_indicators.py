@@ -1,8 +1,7 @@
-"""`tron indicators` through register() on a fresh argparse parser."""
+"""`tron indicators` through the `tron` command."""
 
 from __future__ import annotations
 
-import argparse
 import csv
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -10,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tron import cli_indicators
+from tron.cli import main
 from tron.domain import indicators as ind
 from tron.domain.timeutil import IST
 
@@ -33,15 +32,8 @@ EXPECTED_COLUMNS = [
 BARS_PER_DAY = 40
 
 
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="tron")
-    cli_indicators.register(parser.add_subparsers(dest="command", required=True))
-    return parser
-
-
 def _run(*argv: str) -> int:
-    args = _parser().parse_args(list(argv))
-    return args.func(args)
+    return main(list(argv))
 
 
 def _date_texts() -> list[str]:
@@ -207,5 +199,5 @@ def test_dates_out_of_order_exit_2(tmp_path, capsys):
 
 def test_subcommand_requires_data_and_out():
     with pytest.raises(SystemExit) as exc:
-        _parser().parse_args(["indicators", "--data", "x.csv"])
+        main(["indicators", "--data", "x.csv"])
     assert exc.value.code == 2

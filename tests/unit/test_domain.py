@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 
 from tron.domain.book import Book
-from tron.domain.decide import Pending, TickContext, decide, exits_for
+from tron.domain.context import Pending, TickContext
+from tron.domain.decide import decide, exits_for
 from tron.domain.models import (
     Asset,
     Instrument,

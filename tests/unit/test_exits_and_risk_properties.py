@@ -120,7 +120,9 @@ from unittest import mock  # noqa: E402
 
 from tron.domain import strategies  # noqa: E402
 from tron.domain.book import Book  # noqa: E402
-from tron.domain.decide import TickContext, decide, worst_loss_of_entry  # noqa: E402
+from tron.domain.context import TickContext  # noqa: E402
+from tron.domain.decide import decide  # noqa: E402
+from tron.domain.exposure import worst_loss_of_entry  # noqa: E402
 from tron.domain.models import Asset, Instrument, OrderIntent, Purpose, Quote, Side, Snapshot  # noqa: E402
 from tron.domain.plan import AssetPlan, StrategyChoice  # noqa: E402
 from tron.domain.risk import KillSwitch  # noqa: E402

@@ -24,14 +24,14 @@ from tron.adapters.kite import (
     RateLimiter,
     TokenBucket,
     TokenExpired,
-    check_market_protection,
     classify,
 )
 from tron.adapters.kite.market import KiteMarketData, batches
 from tron.domain.models import Asset, OrderIntent, Purpose, Side
+from tron.domain.order_rules import check_market_protection
 from tron.domain.timeutil import ist
-from tron.ports import BrokerUnavailable, OrderRejected
-from tron.services.kite_login import LoginError, answer, check_request_token, login_url, valid_until
+from tron.ports import BrokerUnavailable, LoginError, OrderRejected
+from tron.services.kite_login import answer, check_request_token, login_url, valid_until
 
 DAY = date(2026, 11, 23)
 

@@ -8,7 +8,7 @@ import pytest
 
 from tron.adapters.env_secrets import EnvSecrets
 from tron.adapters.kite import app_api_key
-from tron.settings import KITE_API, ConfigError, load_settings
+from tron.config.settings import KITE_API, ConfigError, load_settings
 
 SIM = "http://127.0.0.1:8123"
 

@@ -11,10 +11,12 @@ from typing import Any
 import pytest
 
 from tron.adapters.calendar import nse_calendar
+from tron.config.settings import ConfigError, load_settings
 from tron.domain import strategies
 from tron.domain.book import Book
+from tron.domain.context import TickContext
 from tron.domain.contracts import ContractRules, option_expiry, pick_option, select_future
-from tron.domain.decide import TickContext, decide
+from tron.domain.decide import decide
 from tron.domain.models import Asset, Instrument, OrderIntent, Purpose, Quote, Side, Snapshot
 from tron.domain.plan import AssetPlan, PlanContext, StrategyChoice, validate
 from tron.domain.risk import (
@@ -36,7 +38,6 @@ from tron.domain.sizing import (
 )
 from tron.domain.strategies import Signal
 from tron.domain.timeutil import ist
-from tron.settings import ConfigError, load_settings
 
 DAY = date(2026, 11, 23)
 LIM = RiskLimits(capital=Decimal("1000000"), account_capital=Decimal("1000000"))
@@ -388,7 +389,7 @@ def _embedded(tmp_path):
 
 
 def test_strategy_statistics_roll_up_once_per_day(tmp_path) -> None:
-    from tron.services.orders import roll_up_stats
+    from tron.services.stats import roll_up_stats
 
     deps = _embedded(tmp_path)
     prev = "2026-11-20"  # the trading day before 2026-11-23
@@ -464,7 +465,8 @@ def test_an_assets_loss_budget_keeps_room_for_the_others() -> None:
 
 
 def test_entries_in_flight_count_for_the_other_assets(tmp_path) -> None:
-    from tron.services.orders import _elsewhere, in_flight_path
+    from tron.services.paths import in_flight_path
+    from tron.services.tick_state import _elsewhere
 
     deps = _embedded(tmp_path)
     deps.store.set(in_flight_path(str(DAY)), {"futures": {"worst": "3400.50", "margin": "190000"}})
@@ -535,7 +537,7 @@ def test_a_delta_target_picks_a_cheaper_strike(monkeypatch: pytest.MonkeyPatch) 
 
 # ------------------------------------------------------------------------------------------ the slippage band
 def test_the_worst_case_reserves_a_slippage_band_beyond_every_stop() -> None:
-    from tron.domain.decide import position_worst_loss, worst_loss_of_entry
+    from tron.domain.exposure import position_worst_loss, worst_loss_of_entry
     from tron.domain.models import Position
 
     # 12 bps of a 26,000 stop on NIFTY futures: ₹31.20 a unit, ₹2,028 a lot of 65

@@ -1,4 +1,4 @@
-"""schedules/jobs.yaml covers exactly the session, and the square-off beats the broker's."""
+"""tron/data/jobs.yaml covers exactly the session, and the square-off beats the broker's."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from pathlib import Path
 
 import yaml
 
-from tron import schedule
+from tron.config import schedule
 
 DAY = date(2026, 11, 23)
 

@@ -2,7 +2,7 @@
 
 The hashicorp/google provider cannot be downloaded here, so init/validate/plan run through the schema-only
 stand-in of <repo>/../shared/tools/terraform-offline (skipped when that folder or `terraform` is absent).
-The saved plan's `terraform show -json` is then checked against functions/main.py and schedules/jobs.yaml.
+The saved plan's `terraform show -json` is then checked against functions/main.py and tron/data/jobs.yaml.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ REPO = Path(__file__).resolve().parents[2]
 TF_DIR = REPO / "infra" / "terraform"
 OFFLINE = REPO.parent / "shared" / "tools" / "terraform-offline"
 OFFLINE_CACHE = REPO / "var" / "tf-offline"
-JOBS_FILE = REPO / "schedules" / "jobs.yaml"
+JOBS_FILE = REPO / "shared" / "tron" / "data" / "jobs.yaml"
 MAIN_PY = REPO / "functions" / "main.py"
 TERRAFORM = shutil.which("terraform")
 DAY = date(2026, 11, 23)
@@ -184,9 +184,9 @@ def tf_workdir(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str
         work,
         ignore=shutil.ignore_patterns(".terraform", ".build", ".terraform.lock.hcl", "*.tfstate*"),
     )
-    # The configuration reads ../../schedules and packages ../../functions, ../../shared, ../../requirements.txt
-    # and ../../config/tron.yaml.
-    for name in ("functions", "shared", "schedules", "requirements.txt", "config"):
+    # The configuration reads ../../shared/tron/data/jobs.yaml and packages ../../functions, ../../shared,
+    # ../../requirements.txt and ../../config/tron.yaml.
+    for name in ("functions", "shared", "requirements.txt", "config"):
         (root / name).symlink_to(REPO / name)
     (work / "backend_override.tf").write_text('terraform {\n  backend "local" {}\n}\n')
     env = {
@@ -518,8 +518,8 @@ def test_ops_pause_is_not_undone_by_apply() -> None:
 
 
 def test_ops_names_the_jobs_terraform_creates(tf: dict[str, Any]) -> None:
-    from tron import schedule
-    from tron.cli_ops import pause_targets, resume_targets
+    from tron.cli.ops import pause_targets, resume_targets
+    from tron.config import schedule
 
     jobs = schedule.load()
     planned = set(by_index(tf["on"], "google_cloud_scheduler_job"))
@@ -674,7 +674,7 @@ def test_each_functions_environment_and_packaged_config_load(
     """What a deployed function starts with — the zip (config/tron.yaml beside main.py) and the environment
     terraform sets — is a valid configuration: the gcp backend, paper, the user's assets, and Kite quotes at
     the real API by default (the generated market when asked), with the login reaching Kite either way."""
-    from tron.settings import KITE_API, load_settings
+    from tron.config.settings import KITE_API, load_settings
 
     work, env = tf_workdir
     console = subprocess.run(

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 from google.api_core import exceptions as gexc
 
 if TYPE_CHECKING:
-    from google.cloud import storage
+    import google.cloud.storage as storage
 
 
 def _object_name(path: str) -> str:

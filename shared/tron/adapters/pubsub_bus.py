@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 from tron.ports import Doc
 
 if TYPE_CHECKING:
-    from google.cloud import pubsub_v1
+    import google.cloud.pubsub_v1 as pubsub_v1
 
 
 class PublishFailed(Exception):

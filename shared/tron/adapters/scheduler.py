@@ -1,7 +1,7 @@
 """Cloud Scheduler jobs paused and resumed with the google-cloud-scheduler client (`tron ops`).
 
 Jobs are named as terraform names them: `projects/P/locations/R/jobs/<name>` with <name> taken unchanged
-from schedules/jobs.yaml. `set_paused` first lists the region's jobs (one call) and refuses the whole
+from tron/data/jobs.yaml. `set_paused` first lists the region's jobs (one call) and refuses the whole
 request, changing nothing, if any wanted job does not exist; only then does it pause or resume each job
 that is not already in the wanted state. A job whose call fails is reported with the error and the others
 are still attempted, so the caller always learns exactly which jobs changed, which were already so and

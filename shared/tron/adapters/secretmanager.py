@@ -46,7 +46,9 @@ class SecretManagerSecrets:
         return value
 
     def put(self, name: str, value: str) -> None:
-        payload = {"data": value.encode("utf-8")}
+        from google.cloud import secretmanager
+
+        payload = secretmanager.SecretPayload(data=value.encode("utf-8"))
         try:
             self.client.add_secret_version(parent=self.secret_path(name), payload=payload)
         except gexc.NotFound:
@@ -54,7 +56,9 @@ class SecretManagerSecrets:
             self.client.create_secret(
                 parent=f"projects/{self.project}",
                 secret_id=name,
-                secret={"replication": {"automatic": {}}},
+                secret=secretmanager.Secret(
+                    replication=secretmanager.Replication(automatic=secretmanager.Replication.Automatic())
+                ),
             )
             self.client.add_secret_version(parent=self.secret_path(name), payload=payload)
         self._cache[name] = (value, self.clock.now())

@@ -1,7 +1,7 @@
 """Loaders: OHLCV CSV files (one per symbol) and recorded replay files, turned into the snapshots the live
 tick sees.
 
-CSV: the reader of `tron indicators` (``date,open,high,low,close,volume``, the date with or without
+CSV: tron.backtest.bars_csv, also the reader of `tron indicators` (``date,open,high,low,close,volume``, the date with or without
 ``+05:30``, Kite's ``+0530`` too; naive dates are IST). In a folder, every ``*.csv`` is one symbol named by
 its file stem.
 
@@ -19,14 +19,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from itertools import pairwise
 from pathlib import Path
 
 import numpy as np
 
-from tron.cli_indicators import InputError, _numeric, _parse_time, _read
+from tron.backtest.bars_csv import InputError, numeric, parse_time, read_frame
 from tron.domain.models import Quote, Snapshot
 from tron.domain.timeutil import IST
 
@@ -71,12 +71,12 @@ class Session:
 
 def read_csv(path: Path, symbol: str | None = None) -> Bars:
     """One symbol's bars from an OHLCV CSV; InputError names the file and row of any problem."""
-    frame = _read(path)
+    frame = read_frame(path)
     if len(frame) == 0:
         raise InputError(f"{path}: no rows")
     try:
-        times = [_parse_time(text, i + 2) for i, text in enumerate(frame["date"].astype(str))]
-        cols = {c: _numeric(frame, c) for c in ("open", "high", "low", "close", "volume")}
+        times = [parse_time(text, i + 2) for i, text in enumerate(frame["date"].astype(str))]
+        cols = {c: numeric(frame, c) for c in ("open", "high", "low", "close", "volume")}
     except InputError as e:
         raise InputError(f"{path}: {e}") from None
     for i in range(1, len(times)):
@@ -106,10 +106,7 @@ def read_replay(path: Path) -> list[Session]:
                 rec = json.loads(line)
                 ts = _aware(rec["ts"])
                 now = _aware(rec.get("now", rec["ts"]))
-                quotes = {
-                    s: Quote(s, _aware(q[0]), *(float(x) for x in q[1:4]), int(q[4]), *map(float, q[5:9]))
-                    for s, q in rec["quotes"].items()
-                }
+                quotes = {s: _in_ist(Quote.from_row(s, q)) for s, q in rec["quotes"].items()}
             except (ValueError, KeyError, TypeError, IndexError) as e:
                 raise InputError(
                     f"{path}: line {n}: not a replay snapshot ({type(e).__name__}: {e})"
@@ -124,6 +121,10 @@ def read_replay(path: Path) -> list[Session]:
     if not by_day:
         raise InputError(f"{path}: no snapshots")
     return [by_day[d] for d in sorted(by_day)]
+
+
+def _in_ist(q: Quote) -> Quote:
+    return replace(q, ts=q.ts.astimezone(IST))
 
 
 def _aware(text: str) -> datetime:
@@ -194,7 +195,8 @@ def _session(
     for k in range(n):
         next_open.append({syms[col]: float(o[k, col]) for col in range(m) if has[k, col]})
         ts = times[k] + period
-        for col in np.flatnonzero(has[k]):
+        for hit in np.flatnonzero(has[k]):
+            col = int(hit)
             s = syms[col]
             last = float(c[k, col])
             op = day_open.setdefault(s, float(o[k, col]))

@@ -1,6 +1,6 @@
 """The intraday backtester: every session replayed snapshot by snapshot through the live decision.
 
-Per snapshot, in the order of a paper day (tron.runner: each minute the executor runs before the tick):
+Per snapshot, in the order of a paper day (tron.runday.embedded: each minute the executor runs before the tick):
 
 1. orders decided on the previous snapshot fill (the fill model: tron.backtest.fills) and are booked in a
    ``Book`` exactly as the executor books them (``Book.apply_fill`` with ``order_charges``); an entry that
@@ -8,7 +8,7 @@ Per snapshot, in the order of a paper day (tron.runner: each minute the executor
 2. the tick: ``decide()`` with the plan (one or more registry strategies and the risk limits), the session
    state, the book, the pending intents and the trailing-stop memory — the same function the live tick
    calls, so strategy, sizing, risk governor and exits are the live ones;
-3. the equity square-off at its scheduled stages (15:10, 15:12, 15:14 IST, schedules/jobs.yaml), after the
+3. the equity square-off at its scheduled stages (15:10, 15:12, 15:14 IST, tron/data/jobs.yaml), after the
    tick of that minute, with ``exits_for`` as tron.services.square_off calls it; entries stop from then on.
 
 Each session starts flat with a fresh book and session state (the risk limits are daily, as live). Orders
@@ -33,14 +33,15 @@ from tron.backtest.fills import check_model, quote_price, slipped
 from tron.backtest.result import BacktestResult, PriceSeries, Trade
 from tron.domain.book import Book
 from tron.domain.charges import order_charges
-from tron.domain.decide import Pending, TickContext, decide, exits_for
+from tron.domain.context import Pending, TickContext
+from tron.domain.decide import decide, exits_for
 from tron.domain.models import Asset, Instrument, OrderIntent, Purpose, Snapshot
 from tron.domain.money import ZERO
 from tron.domain.plan import AssetPlan
 from tron.domain.session import SessionState
 from tron.domain.strategies import opening_range_minutes
 
-EQUITY_SQUARE_OFF = (time(15, 10), time(15, 12), time(15, 14))  # square-off-stocks in schedules/jobs.yaml
+EQUITY_SQUARE_OFF = (time(15, 10), time(15, 12), time(15, 14))  # square-off-stocks in tron/data/jobs.yaml
 SQUARE_OFF_REASON = "scheduled square-off"  # as tron.services.square_off
 END_OF_DATA = "end of session data"
 
@@ -106,7 +107,7 @@ class _Day:
 
     @property
     def halted(self) -> str | None:
-        """As tron.services.orders.halted_reason: the day's halt, else the square-off."""
+        """As tron.services.tick_state.halted_reason: the day's halt, else the square-off."""
         return self.day_halted or (f"{self.asset} squared off" if self.squaring else None)
 
     # ------------------------------------------------------------------ fills

@@ -213,19 +213,19 @@ def firestore_client(server: Server, project: str) -> Any:
 
 def pubsub_clients(server: Server) -> tuple[Any, Any]:
     """(publisher, subscriber) on the Pub/Sub emulator."""
-    from google.cloud import pubsub_v1
+    import google.cloud.pubsub_v1 as pubsub_v1
 
     with _env("PUBSUB_EMULATOR_HOST", server.host):
         return pubsub_v1.PublisherClient(), pubsub_v1.SubscriberClient()
 
 
 def storage_client(server: Server, project: str) -> Any:
+    import google.cloud.storage as storage
     from google.auth.credentials import AnonymousCredentials
-    from google.cloud import storage
 
     return storage.Client(
         project=project,
-        credentials=AnonymousCredentials(),  # type: ignore[no-untyped-call]
+        credentials=AnonymousCredentials(),
         client_options={"api_endpoint": server.url},
     )
 

@@ -124,7 +124,7 @@ class FunctionsHost:
         try:
             for name in (*HTTP_FUNCTIONS, PUSH_FUNCTION):
                 app = create_app(target=name, source=str(source), signature_type="http")
-                sys.modules["main"]._deps = deps  # each app executes its own copy of main.py
+                vars(sys.modules["main"])["_deps"] = deps  # each app executes its own copy of main.py
                 mounts[f"/{name}"] = self._wrap(name, app)
         finally:
             if saved is not None:

@@ -81,7 +81,7 @@ class _MeteredTxn:
 
     def get(self, path: str) -> Doc | None:
         self.meter._count(path, reads=1)
-        return self.txn.get(path)  # type: ignore[no-any-return]
+        return self.txn.get(path)
 
     def set(self, path: str, data: Doc) -> None:
         self.meter._count(path, writes=1)
@@ -126,7 +126,7 @@ class MeteredStore:
     # The StateStore port, delegated.
     def get(self, path: str) -> Doc | None:
         self._count(path, reads=1)
-        return self.inner.get(path)  # type: ignore[no-any-return]
+        return self.inner.get(path)
 
     def set(self, path: str, data: Doc) -> None:
         self._count(path, writes=1)
@@ -142,7 +142,7 @@ class MeteredStore:
         return out
 
     def transaction(self, fn: Callable[[Any], T]) -> T:
-        return self.inner.transaction(lambda txn: fn(_MeteredTxn(self, txn)))  # type: ignore[no-any-return]
+        return self.inner.transaction(lambda txn: fn(_MeteredTxn(self, txn)))
 
 
 def meter(deps: Any) -> MeteredStore:

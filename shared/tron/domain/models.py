@@ -83,6 +83,30 @@ class Quote:
     low: float
     prev_close: float
 
+    def to_row(self) -> list[Any]:
+        """The recorded form (a replay file's): [ts, last, bid, ask, volume, open, high, low, prev_close]."""
+        return [
+            self.ts.isoformat(),
+            self.last,
+            self.bid,
+            self.ask,
+            self.volume,
+            self.open,
+            self.high,
+            self.low,
+            self.prev_close,
+        ]
+
+    @staticmethod
+    def from_row(symbol: str, row: list[Any]) -> Quote:
+        """A quote from its recorded form; ValueError (or TypeError, IndexError) when it is not one."""
+        ts = datetime.fromisoformat(row[0])
+        if ts.tzinfo is None:
+            raise ValueError(f"naive time stamp {row[0]!r}")
+        last, bid, ask = (float(x) for x in row[1:4])
+        opened, high, low, prev_close = (float(x) for x in row[5:9])
+        return Quote(symbol, ts, last, bid, ask, int(row[4]), opened, high, low, prev_close)
+
 
 def quote_problem(q: Quote) -> str | None:
     """Why a quote must not enter bars, marks or fills, or None. Kite quotes an instrument that has not

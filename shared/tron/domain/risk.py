@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from datetime import time
 from decimal import Decimal
 from types import MappingProxyType
+from typing import Any
 
 from tron.domain.money import D, paise
 from tron.domain.timeutil import parse_hhmm
@@ -103,17 +104,17 @@ class RiskLimits:
         }
 
     @staticmethod
-    def from_doc(d: dict[str, object]) -> RiskLimits:
+    def from_doc(d: dict[str, Any]) -> RiskLimits:
         return RiskLimits(
             capital=D(str(d["capital"])),
             daily_loss_limit=D(str(d["daily_loss_limit"])),
             daily_loss_limit_pct=D(str(d["daily_loss_limit_pct"])),
-            max_trades_per_day=int(d["max_trades_per_day"]),  # type: ignore[arg-type]
-            max_trades_per_symbol=int(d["max_trades_per_symbol"]),  # type: ignore[arg-type]
-            max_open_positions=int(d["max_open_positions"]),  # type: ignore[arg-type]
+            max_trades_per_day=int(d["max_trades_per_day"]),
+            max_trades_per_symbol=int(d["max_trades_per_symbol"]),
+            max_open_positions=int(d["max_open_positions"]),
             risk_per_trade_pct=D(str(d["risk_per_trade_pct"])),
             max_position_pct=D(str(d["max_position_pct"])),
-            min_confidence=float(d["min_confidence"]),  # type: ignore[arg-type]
+            min_confidence=float(d["min_confidence"]),
             entry_cutoff=parse_hhmm(str(d["entry_cutoff"])),
             # added later: older plan documents lack them and get the defaults
             min_position_pct=D(str(d.get("min_position_pct", "1"))),
@@ -122,7 +123,7 @@ class RiskLimits:
             mis_leverage=D(str(d.get("mis_leverage", "5"))),
             futures_margin_pct=D(str(d.get("futures_margin_pct", "12"))),
             kelly=bool(d.get("kelly", False)),
-            kelly_min_trades=int(d.get("kelly_min_trades", 20)),  # type: ignore[call-overload]
+            kelly_min_trades=int(d.get("kelly_min_trades", 20)),
             loss_budget_pct=D(str(d.get("loss_budget_pct", "100"))),
             stop_slippage_bps=_bps(d.get("stop_slippage_bps")),
         )

@@ -236,7 +236,7 @@ class SessionState:
         hi = np.array([x.high if x else np.nan for x in q])
         lo = np.array([x.low if x else np.nan for x in q])
         prev_ts = datetime.fromisoformat(self.last_ts) if self.last_ts else None
-        fresh = np.array([bool(x) and (prev_ts is None or x.ts > prev_ts) for x in q])
+        fresh = np.array([x is not None and (prev_ts is None or x.ts > prev_ts) for x in q])
         self.last_ts = snap.ts.isoformat()
         if np.all(np.isnan(a["last"])):
             a["last"], a["cum_vol"], a["day_high"], a["day_low"] = last, cum, hi, lo

@@ -7,7 +7,18 @@ from dataclasses import dataclass
 from tron.domain.calendar import TradingCalendar
 from tron.domain.models import Asset
 from tron.domain.risk import RiskLimits
-from tron.ports import Archive, Broker, Bus, Clock, MarketData, Planner, Reviewer, Secrets, StateStore
+from tron.ports import (
+    Archive,
+    Broker,
+    Bus,
+    Clock,
+    MarketData,
+    Planner,
+    Reviewer,
+    Secrets,
+    StateStore,
+    TokenExchange,
+)
 
 
 @dataclass
@@ -36,19 +47,4 @@ class Deps:
     calendar: TradingCalendar
     config: ServiceConfig
     reviewer: Reviewer | None = None  # an optional LLM review of the day
-
-
-def day_path(day: str) -> str:
-    return f"days/{day}"
-
-
-def state_path(day: str, asset: str) -> str:
-    return f"days/{day}/assets/{asset}"
-
-
-def book_path(day: str, asset: str) -> str:
-    return f"days/{day}/books/{asset}"
-
-
-def intent_path(day: str, intent_id: str) -> str:
-    return f"days/{day}/intents/{intent_id}"
+    login: TokenExchange | None = None  # the daily Kite login (None: no Kite app configured here)

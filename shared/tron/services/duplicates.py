@@ -16,11 +16,12 @@ from typing import Any
 
 from tron.domain.book import Book
 from tron.domain.charges import order_charges
-from tron.domain.decide import Pending
+from tron.domain.context import Pending
 from tron.domain.models import Asset, OrderIntent, Purpose
 from tron.ports import BrokerOrder, BrokerUnavailable, OrderRejected
-from tron.services.deps import Deps, book_path, intent_path, state_path
-from tron.services.orders import intent_doc, publish
+from tron.services.claims import intent_doc, publish
+from tron.services.deps import Deps
+from tron.services.paths import book_path, intent_path, state_path
 
 log = logging.getLogger("tron.duplicates")
 VERIFY_FOR = timedelta(minutes=5)

@@ -9,7 +9,8 @@ from typing import Any
 from tron.domain import report
 from tron.domain.book import Book
 from tron.domain.models import Asset, IntentState
-from tron.services.deps import Deps, book_path, day_path
+from tron.services.deps import Deps
+from tron.services.paths import book_path, day_path, intents_path, report_path, review_path
 
 log = logging.getLogger("tron.end_of_day")
 
@@ -47,12 +48,12 @@ def end_of_day(deps: Deps) -> dict[str, Any]:
     if daydoc is None or not daydoc.get("trading_day"):
         return {"date": day, "trading_day": False}
     summary = summarize(deps, day)
-    fills = [d for _, d in deps.store.list(f"days/{day}/intents") if d.get("state") == IntentState.FILLED]
+    fills = [d for _, d in deps.store.list(intents_path(day)) if d.get("state") == IntentState.FILLED]
     rep = report.build(day, summary, fills)
     where = deps.archive.write(
-        f"reports/{day}/report.json", json.dumps(rep, indent=2).encode(), "application/json"
+        report_path(day, "json"), json.dumps(rep, indent=2).encode(), "application/json"
     )
-    html_at = deps.archive.write(f"reports/{day}/report.html", report.render_html(rep).encode(), "text/html")
+    html_at = deps.archive.write(report_path(day, "html"), report.render_html(rep).encode(), "text/html")
     deps.store.set(
         day_path(day),
         {**daydoc, "status": "closed", "summary": summary["assets"], "report": where, "report_html": html_at},
@@ -79,4 +80,4 @@ def review(deps: Deps, day: str, rep: dict[str, Any]) -> None:
         log.warning(
             f"LLM review failed: {doc['error']}", extra={"component": "end_of_day", "correlation_id": day}
         )
-    deps.store.set(f"days/{day}/reviews/llm", doc)
+    deps.store.set(review_path(day), doc)

@@ -25,10 +25,11 @@ from tron.domain.charges import order_charges
 from tron.domain.models import IntentState, OrderIntent
 from tron.ports import BrokerOrder, BrokerUnavailable, OrderRejected
 from tron.services import messages
-from tron.services.deps import Deps, book_path, day_path, intent_path
+from tron.services.deps import Deps
 from tron.services.duplicates import verification
 from tron.services.messages import BadRequest
-from tron.services.orders import halted_reason
+from tron.services.paths import book_path, day_path, intent_path, malformed_path
+from tron.services.tick_state import halted_reason
 
 log = logging.getLogger("tron.execute_order")
 ENTRY_TTL = timedelta(minutes=3)  # an entry not at the broker this long after its decision is not placed
@@ -65,7 +66,7 @@ def record_malformed(deps: Deps, data: bytes, error: str, attributes: dict[str, 
     """Keep what arrived (truncated) and why it was refused under malformed/, with an ERROR log."""
     digest = hashlib.sha256(data).hexdigest()[:16]
     deps.store.set(
-        f"malformed/{digest}",
+        malformed_path(digest),
         {
             "data": data[:2000].decode("utf-8", "replace"),
             "bytes": len(data),

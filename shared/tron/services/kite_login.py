@@ -10,31 +10,17 @@ from __future__ import annotations
 import logging
 import re
 from datetime import datetime, time, timedelta
-from typing import Any, Protocol
+from typing import Any
 
 from tron.domain.timeutil import ist
-from tron.ports import BrokerUnavailable, Clock, Secrets
-from tron.services.deps import Deps, day_path
+from tron.ports import BrokerUnavailable, Clock, LoginError, LoginNotConfigured, Secrets, TokenExchange
+from tron.services.deps import Deps
+from tron.services.paths import day_path
 
 log = logging.getLogger("tron.kite_login")
 ACCESS_TOKEN_SECRET = "kite_access_token"
 LOGIN_URL = "https://kite.zerodha.com/connect/login"
 TOKEN_RE = re.compile(r"^[A-Za-z0-9]{1,128}$")
-
-
-class LoginError(ValueError):
-    """The request token is missing, malformed or refused by Kite (the caller's error: HTTP 400)."""
-
-
-class LoginNotConfigured(RuntimeError):
-    """The Kite app is not configured here (no api secret, no Kite root): an operator's error."""
-
-
-class TokenExchange(Protocol):
-    def exchange(self, request_token: str) -> dict[str, Any]:
-        """{"access_token", "user_id", "login_time"}; raises LoginError, LoginNotConfigured or
-        BrokerUnavailable."""
-        ...
 
 
 def login_url(api_key: str) -> str:
@@ -100,6 +86,16 @@ def answer(
     except BrokerUnavailable as e:
         log.error(f"Kite login failed, try again: {e}", extra={"component": "kite_login"})
         return 503, {"status": "error", "error": f"Kite is unreachable, try again: {e}"}
+
+
+def login(deps: Deps, request_token: Any) -> tuple[int, dict[str, Any]]:
+    """The kite_login function's work: the configured Kite app exchanges the token, the deps' Secrets store
+    it (a new Secret Manager version on the gcp backend)."""
+    if deps.login is None:
+        why = "no Kite root is configured (kite.root): there is no Kite app to log in to"
+        log.error(f"Kite login not configured: {why}", extra={"component": "kite_login"})
+        return 500, {"status": "error", "error": why}
+    return answer(deps.secrets, deps.login, request_token, deps.clock)
 
 
 def halt_for_expired_token(deps: Deps, reason: str) -> bool:

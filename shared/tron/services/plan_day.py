@@ -7,7 +7,8 @@ from datetime import date
 from typing import Any
 
 from tron.domain.plan import Plan, PlanContext, validate
-from tron.services.deps import Deps, day_path
+from tron.services.deps import Deps
+from tron.services.paths import day_path
 
 log = logging.getLogger("tron.plan_day")
 

@@ -13,9 +13,11 @@ from typing import Any
 
 from tron.domain.decide import exits_for
 from tron.domain.models import Asset, OrderIntent, Purpose
-from tron.services.deps import Deps, day_path, state_path
+from tron.services.claims import claim, publish, redrive
+from tron.services.deps import Deps
 from tron.services.messages import BadRequest, json_object
-from tron.services.orders import claim, load_context, publish, redrive
+from tron.services.paths import day_path, state_path
+from tron.services.tick_state import load_context
 
 log = logging.getLogger("tron.square_off")
 

@@ -16,27 +16,20 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from tron.domain.context import TickDecision
 from tron.domain.contracts import ContractRules, option_expiry, select_future
 from tron.domain.decide import decide
-from tron.domain.models import Asset, Instrument
+from tron.domain.models import Asset, Instrument, Snapshot
 from tron.domain.plan import AssetPlan, Plan
 from tron.domain.risk import KillSwitch
 from tron.domain.session import SessionState
 from tron.domain.strategies import opening_range_minutes
-from tron.services.deps import Deps, day_path, state_path
+from tron.services.claims import claim, publish, redrive
+from tron.services.deps import Deps
 from tron.services.duplicates import check_duplicates
-from tron.services.orders import (
-    KILL_SWITCH_PATH,
-    claim,
-    halted_reason,
-    in_flight_path,
-    in_flight_summary,
-    instruments_doc,
-    load_context,
-    publish,
-    redrive,
-    roll_up_stats,
-)
+from tron.services.paths import KILL_SWITCH, day_path, in_flight_path, replay_path, state_path
+from tron.services.stats import roll_up_stats
+from tron.services.tick_state import halted_reason, in_flight_summary, instruments_doc, load_context
 
 log = logging.getLogger("tron.tick")
 
@@ -87,113 +80,38 @@ def _seen(doc: dict[str, Any], minute: datetime) -> TickResult | None:
 
 
 def tick(deps: Deps, asset: Asset) -> TickResult:
+    """One minute of one asset: skipped without an armed plan enabling the asset, a duplicate or stale for a
+    minute already processed (or older); else one batched snapshot (archived for replay), the pure decision
+    in one transaction with the claimed intents, then the intents published, stuck ones driven again, an
+    ambiguous placement's tag looked up again and the decision's events logged."""
     now = deps.clock.now()
     day = now.date().isoformat()
-    minute_at = now.replace(second=0, microsecond=0)
-    minute = minute_at.isoformat()
-    tick_id = f"{day}-{asset}-{now:%H%M}"
-    extra = {"component": f"tick_{asset}", "correlation_id": tick_id}
+    minute = now.replace(second=0, microsecond=0)
+    extra = {"component": f"tick_{asset}", "correlation_id": f"{day}-{asset}-{now:%H%M}"}
     daydoc = deps.store.get(day_path(day))
     if daydoc is None or daydoc.get("status") not in ("armed",):
         return TickResult("skipped", reason="no armed plan for today")
     plan = Plan.from_doc(daydoc["plan"]).assets.get(asset)
     if plan is None or not plan.enabled:
         return TickResult("skipped", reason=f"{asset} not enabled in today's plan")
-
-    sp = state_path(day, asset)
-    first = deps.store.get(sp)
-    if first is None:
-        try:
-            instruments, roles = tradable(deps, asset, plan, now.date())
-        except ValueError as e:
-            log.error(f"{asset}: no contract to trade: {e}", extra=extra)
-            return TickResult("skipped", reason=f"no contract to trade: {e}")
-        first = {
-            "instruments": instruments_doc(instruments),
-            "pending": {},
-            "last_minute": None,
-            "session": SessionState.new(
-                [i.symbol for i in instruments], or_minutes=opening_range_minutes(plan.strategies)
-            ).to_doc(),
-            **roles,
-        }
-        roll_up_stats(deps, asset, now.date())
-    if seen := _seen(first, minute_at):
+    first = deps.store.get(state_path(day, asset)) or _new_state(deps, asset, plan, now, extra)
+    if isinstance(first, TickResult):
+        return first
+    if seen := _seen(first, minute):
         return _skip(seen, extra)
-    symbols = list(first["instruments"])
-    snapshot = deps.market.snapshot(symbols)
-    deps.archive.append_lines(
-        f"replay/{day}/{asset}.jsonl",
-        [
-            json.dumps(
-                {
-                    "ts": snapshot.ts.isoformat(),
-                    "now": now.isoformat(),
-                    "quotes": {
-                        s: [
-                            q.ts.isoformat(),
-                            q.last,
-                            q.bid,
-                            q.ask,
-                            q.volume,
-                            q.open,
-                            q.high,
-                            q.low,
-                            q.prev_close,
-                        ]
-                        for s, q in snapshot.quotes.items()
-                    },
-                }
-            )
-        ],
-    )
-
-    def body(txn: Any) -> tuple[Any, list[str], KillSwitch, bool, bool] | TickResult:
-        doc = txn.get(sp) or first
-        if seen := _seen(doc, minute_at):
-            return seen
-        day_now = txn.get(day_path(day)) or daydoc
-        kill = KillSwitch.from_doc(txn.get(KILL_SWITCH_PATH))
-        ctx = load_context(txn, day, asset, doc, now, plan, halted_reason(day_now, asset), snapshot, kill)
-        pending_before = set(ctx.pending)
-        decision = decide(ctx)
-        flying = in_flight_summary(ctx)  # decide has added its entries to ctx.pending
-        changed = flying != doc.get("in_flight", {"worst": "0", "margin": "0"})
-        everyone = (txn.get(in_flight_path(day)) or {}) if changed else {}  # reads before any write
-        pending = claim(txn, day, ctx, decision.intents, now)
-        if changed:
-            txn.set(in_flight_path(day), {**everyone, asset.value: flying})
-        txn.set(
-            sp,
-            {
-                **{k: doc[k] for k in ("underlying", "spot") if k in doc},
-                "instruments": doc["instruments"],
-                "last_minute": minute,
-                "session": ctx.state.to_doc(),
-                "pending": pending,
-                "trail": ctx.trail,
-                "kill_noted": kill.engaged,
-                "in_flight": flying,
-            },
-        )
-        if decision.halt and not day_now.get("halted"):
-            txn.set(day_path(day), {**day_now, "halted": decision.halt})
-        return decision, sorted(pending_before), kill, bool(doc.get("kill_noted")), bool(ctx.book.verify)
-
-    out = deps.store.transaction(body)
+    snapshot = deps.market.snapshot(list(first["instruments"]))
+    quotes = {s: q.to_row() for s, q in snapshot.quotes.items()}
+    record = {"ts": snapshot.ts.isoformat(), "now": now.isoformat(), "quotes": quotes}
+    deps.archive.append_lines(replay_path(day, asset), [json.dumps(record)])
+    out = deps.store.transaction(lambda txn: _decide(txn, asset, now, plan, daydoc, first, snapshot))
     if isinstance(out, TickResult):
         return _skip(out, extra)
-    decision, older, kill, noted, verify = out
-    if kill.engaged and not noted:
-        what = "flattening every position" if kill.flatten else "entries stopped, positions kept"
-        log.error(f"halt: {kill.why} ({asset}: {what})", extra={**extra, "data": kill.to_doc()})
-    elif noted and not kill.engaged:
-        log.warning(f"kill switch released: {asset} entries resume", extra=extra)
-    publish(deps, decision.intents)
-    redrive(deps, day, older, now)
-    if verify:  # an ambiguous placement: is there a second order under its tag?
+    _note_kill_switch(out, asset, extra)
+    publish(deps, out.decision.intents)
+    redrive(deps, day, out.older, now)
+    if out.verify:  # an ambiguous placement: is there a second order under its tag?
         check_duplicates(deps, asset, now)
-    for ev in decision.events:
+    for ev in out.decision.events:
         level = {"halt": logging.ERROR, "stale_quotes": logging.WARNING, "bad_quotes": logging.WARNING}.get(
             ev["event"], logging.INFO
         )
@@ -202,8 +120,96 @@ def tick(deps: Deps, asset: Asset) -> TickResult:
             f"{ev['event']}: {ev.get('symbol', '')} {ev.get('reason', '')}".strip(),
             extra={**extra, "data": ev},
         )
-    refused = sum(1 for e in decision.events if e["event"] == "entry_refused")
-    return TickResult("ran", [i.intent_id for i in decision.intents], refused)
+    refused = sum(1 for e in out.decision.events if e["event"] == "entry_refused")
+    return TickResult("ran", [i.intent_id for i in out.decision.intents], refused)
+
+
+def _new_state(
+    deps: Deps, asset: Asset, plan: AssetPlan, now: datetime, extra: dict[str, str]
+) -> dict[str, Any] | TickResult:
+    """The day's first tick of the asset: its instruments (the futures roll, the options expiry) and a fresh
+    session; the previous day's closed trades are folded into the statistics."""
+    try:
+        instruments, roles = tradable(deps, asset, plan, now.date())
+    except ValueError as e:
+        log.error(f"{asset}: no contract to trade: {e}", extra=extra)
+        return TickResult("skipped", reason=f"no contract to trade: {e}")
+    roll_up_stats(deps, asset, now.date())
+    return {
+        "instruments": instruments_doc(instruments),
+        "pending": {},
+        "last_minute": None,
+        "session": SessionState.new(
+            [i.symbol for i in instruments], or_minutes=opening_range_minutes(plan.strategies)
+        ).to_doc(),
+        **roles,
+    }
+
+
+@dataclass
+class _Decided:
+    decision: TickDecision
+    older: list[str]  # the intents in flight before this tick
+    kill: KillSwitch
+    kill_noted: bool  # the engaged kill switch was already logged by an earlier tick
+    verify: bool  # the book notes an ambiguous placement
+
+
+def _decide(
+    txn: Any,
+    asset: Asset,
+    now: datetime,
+    plan: AssetPlan,
+    daydoc: dict[str, Any],
+    first: dict[str, Any],
+    snapshot: Snapshot,
+) -> _Decided | TickResult:
+    """The transaction: read the state, book and account-wide figures, decide, claim the intents and store
+    the state, the entries in flight and a halt (reads before writes; repeatable on contention)."""
+    day = now.date().isoformat()
+    sp = state_path(day, asset)
+    minute = now.replace(second=0, microsecond=0)
+    doc = txn.get(sp) or first
+    if seen := _seen(doc, minute):
+        return seen
+    day_now = txn.get(day_path(day)) or daydoc
+    kill = KillSwitch.from_doc(txn.get(KILL_SWITCH))
+    ctx = load_context(txn, day, asset, doc, now, plan, halted_reason(day_now, asset), snapshot, kill)
+    pending_before = set(ctx.pending)
+    decision = decide(ctx)
+    flying = in_flight_summary(ctx)  # decide has added its entries to ctx.pending
+    changed = flying != doc.get("in_flight", {"worst": "0", "margin": "0"})
+    everyone = (txn.get(in_flight_path(day)) or {}) if changed else {}  # reads before any write
+    pending = claim(txn, day, ctx, decision.intents, now)
+    if changed:
+        txn.set(in_flight_path(day), {**everyone, asset.value: flying})
+    txn.set(
+        sp,
+        {
+            **{k: doc[k] for k in ("underlying", "spot") if k in doc},
+            "instruments": doc["instruments"],
+            "last_minute": minute.isoformat(),
+            "session": ctx.state.to_doc(),
+            "pending": pending,
+            "trail": ctx.trail,
+            "kill_noted": kill.engaged,
+            "in_flight": flying,
+        },
+    )
+    if decision.halt and not day_now.get("halted"):
+        txn.set(day_path(day), {**day_now, "halted": decision.halt})
+    return _Decided(
+        decision, sorted(pending_before), kill, bool(doc.get("kill_noted")), bool(ctx.book.verify)
+    )
+
+
+def _note_kill_switch(out: _Decided, asset: Asset, extra: dict[str, str]) -> None:
+    """An engaged kill switch is logged once per asset at ERROR with "halt" (the alert), its release once."""
+    if out.kill.engaged and not out.kill_noted:
+        what = "flattening every position" if out.kill.flatten else "entries stopped, positions kept"
+        log.error(f"halt: {out.kill.why} ({asset}: {what})", extra={**extra, "data": out.kill.to_doc()})
+    elif out.kill_noted and not out.kill.engaged:
+        log.warning(f"kill switch released: {asset} entries resume", extra=extra)
 
 
 def _skip(result: TickResult, extra: dict[str, str]) -> TickResult:

@@ -1,1 +1,2 @@
-"""Simulated markets: the seeded minute-data generator (and, later, the Kite-compatible exchange)."""
+"""Simulated markets: the seeded minute-data generator (`market`, `derivatives`) and the Kite Connect
+compatible exchange simulator (`kite`)."""

@@ -66,7 +66,8 @@ def is_monthly(expiry: date, calendar: TradingCalendar) -> bool:
 
 def futures_expiries(day: date, calendar: TradingCalendar, n: int = 2) -> list[date]:
     """The monthly expiries on or after day: the current contract, then the next."""
-    out, y, m = [], day.year, day.month
+    out: list[date] = []
+    y, m = day.year, day.month
     while len(out) < n:
         e = monthly_expiry(UNDERLYING, y, m, calendar)
         if e >= day:
@@ -109,7 +110,8 @@ _erfc = np.frompyfunc(math.erfc, 1, 1)
 
 
 def _ncdf(x: np.ndarray) -> np.ndarray:
-    return 0.5 * _erfc(-x / math.sqrt(2.0)).astype(float)
+    # frompyfunc's stubs allow a scalar; over an array it returns an object array
+    return 0.5 * np.asarray(_erfc(-x / math.sqrt(2.0))).astype(float)
 
 
 def bs_price(kind: str, spot: np.ndarray, strike: float, days: np.ndarray, vol: np.ndarray) -> np.ndarray:

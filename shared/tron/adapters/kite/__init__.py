@@ -1,7 +1,7 @@
 """Kite Connect adapters on the official `kiteconnect` client: market data, broker, the daily login's token
 exchange, and the client-side protections (rate limits, circuit breaker, error classification)."""
 
-from tron.adapters.kite.broker import KiteBroker, KitePosition, check_market_protection
+from tron.adapters.kite.broker import KiteBroker, KitePosition
 from tron.adapters.kite.errors import Kind, TokenExpired, classify
 from tron.adapters.kite.limits import CircuitBreaker, CircuitOpen, RateLimiter, TokenBucket
 from tron.adapters.kite.login import KiteTokenExchange
@@ -30,6 +30,5 @@ __all__ = [
     "TokenBucket",
     "TokenExpired",
     "app_api_key",
-    "check_market_protection",
     "classify",
 ]

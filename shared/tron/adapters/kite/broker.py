@@ -41,21 +41,12 @@ from tron.adapters.kite.market import as_ist
 from tron.adapters.kite.session import KiteSession
 from tron.domain.models import OrderIntent
 from tron.domain.money import D, paise
+from tron.domain.order_rules import check_market_protection
 from tron.ports import BrokerOrder, BrokerUnavailable, Clock, OrderRejected
 
 log = logging.getLogger("tron.kite")
 TERMINAL = ("COMPLETE", "REJECTED", "CANCELLED")
 VARIETY = "regular"
-
-
-def check_market_protection(value: int) -> int:
-    """-1 (Kite's automatic protection) or a percentage 1–100; 0 is refused here, as Kite refuses it."""
-    if value == -1 or 0 < value <= 100:
-        return value
-    raise ValueError(
-        f"market_protection must be -1 (automatic) or 1–100 (%), got {value}: "
-        "Kite rejects MARKET orders with market_protection 0"
-    )
 
 
 @dataclass(frozen=True)

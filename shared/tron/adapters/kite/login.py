@@ -11,12 +11,14 @@ from kiteconnect import KiteConnect
 from kiteconnect import exceptions as kex
 
 from tron.adapters.kite.errors import Kind, classify, describe
-from tron.adapters.kite.session import API_SECRET_SECRET
-from tron.ports import BrokerUnavailable, Secrets
-from tron.services.kite_login import LoginError, LoginNotConfigured
+from tron.adapters.kite.session import API_SECRET_SECRET, app_api_key
+from tron.ports import BrokerUnavailable, LoginError, LoginNotConfigured, Secrets
 
 
 class KiteTokenExchange:
+    """The TokenExchange port on Kite. `api_key` is the configured one; a stored secret kite_api_key wins,
+    read at the exchange (composing makes no Secret Manager call)."""
+
     def __init__(
         self,
         api_key: str,
@@ -40,7 +42,7 @@ class KiteTokenExchange:
         secret = self.secrets.get(API_SECRET_SECRET)
         if not secret:
             raise LoginNotConfigured(f"the Kite api secret is not set (secret {API_SECRET_SECRET!r})")
-        client = self._factory(self.api_key, root=self.root, timeout=self.timeout)
+        client = self._factory(app_api_key(self.secrets, self.api_key), root=self.root, timeout=self.timeout)
         try:
             session = client.generate_session(request_token, api_secret=secret)
         except kex.KiteException as e:

@@ -15,6 +15,7 @@ import logging
 from collections.abc import Iterable
 from datetime import date, datetime, timedelta
 from decimal import Decimal
+from functools import partial
 from typing import Any
 
 from tron.adapters.kite.errors import TokenExpired
@@ -159,9 +160,7 @@ class KiteMarketData:
         keys = {self.key(s): s for s in symbols}
         quotes: dict[str, Quote] = {}
         for batch in batches(list(keys), self.quote_batch):
-            data: dict[str, dict[str, Any]] = self.session.call(
-                "quote", "quote", lambda c, b=batch: c.quote(b)
-            )
+            data: dict[str, dict[str, Any]] = self.session.call("quote", "quote", partial(_quote_call, batch))
             for k, q in data.items():
                 if k in keys:
                     quotes[keys[k]] = self._quote(keys[k], q)
@@ -251,3 +250,7 @@ class KiteMarketData:
             self.instruments(a)
         out = [len(self.daily_history(s, day, days)) for s in symbols]
         return out[0] if out else 0
+
+
+def _quote_call(batch: list[str], client: Any) -> dict[str, dict[str, Any]]:
+    return dict(client.quote(batch))

@@ -6,19 +6,26 @@ from __future__ import annotations
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from tron.domain.charges import order_charges
+from tron.domain.models import Side
 from tron.sim.kite.catalog import Listed
+from tron.sim.kite.margins import Margins
 from tron.sim.kite.protocol import Request, as_float, input_error
+from tron.sim.kite.venue import Venue
 
 
 class CalculatorRoutes:
-    """Mixed into KiteSim: uses its state (orders, positions, catalog, clock) under its lock."""
+    """The calculators read prices and margin rules only; they change nothing in the account."""
 
-    # ================================================================== routes: margin and charges calculators
+    def __init__(self, venue: Venue, margins: Margins) -> None:
+        self.venue = venue
+        self.margins = margins
+
     def _json_orders(self, req: Request) -> list[tuple[dict[str, Any], Listed]]:
         body = req.json_body
         if not isinstance(body, list) or not body:
             raise input_error("Expected a JSON list of orders.")
-        cat = self.catalog()
+        cat = self.venue.catalog()
         out = []
         for i, item in enumerate(body):
             if not isinstance(item, dict):
@@ -43,9 +50,6 @@ class CalculatorRoutes:
         return out
 
     def _charges(self, item: dict[str, Any], inst: Listed, price: Decimal) -> dict[str, Any]:
-        from tron.domain.charges import order_charges
-        from tron.domain.models import Side
-
         if inst.is_option:
             segment = "options"
         elif inst.is_future:
@@ -53,7 +57,7 @@ class CalculatorRoutes:
         else:
             segment = "equity_delivery" if item["product"] == "CNC" else "equity_intraday"
         c = order_charges(
-            segment, Side(item["transaction_type"]), price, item["quantity"], self.now_minute()[0]
+            segment, Side(item["transaction_type"]), price, item["quantity"], self.venue.now_minute()[0]
         )
         return {
             "transaction_tax": float(c.stt),
@@ -74,13 +78,14 @@ class CalculatorRoutes:
                     return Decimal(str(v))
                 except InvalidOperation:
                     raise input_error(f"Invalid `{name}`.") from None
-        return self._ltp(inst)
+        return self.margins.ltp(inst)
 
     def _margin_row(self, item: dict[str, Any], inst: Listed) -> dict[str, Any]:
         price = self._price_of(item, inst)
         short = item["transaction_type"] == "SELL"
+        rules = self.margins.rules
         margin = (
-            self.rules.per_unit(inst, item["product"], price, self._underlying_ltp(inst), short)
+            rules.per_unit(inst, item["product"], price, self.margins.underlying_ltp(inst), short)
             * item["quantity"]
         )
         premium = price * item["quantity"] if inst.is_option and not short else Decimal(0)
@@ -98,22 +103,25 @@ class CalculatorRoutes:
             "cash": 0,
             "var": as_float(var),
             "pnl": {"realised": 0, "unrealised": 0},
-            "leverage": float(self.rules.mis_leverage)
+            "leverage": float(rules.mis_leverage)
             if item["product"] == "MIS" and not inst.is_derivative
             else 1,
             "charges": self._charges(item, inst, price),
             "total": as_float(margin),
         }
 
-    def _order_margins(self, req: Request) -> list[dict[str, Any]]:
+    def order_margins(self, req: Request) -> list[dict[str, Any]]:
+        """POST /margins/orders: each order's margin and charges."""
         return [self._margin_row(item, inst) for item, inst in self._json_orders(req)]
 
-    def _basket_margins(self, req: Request) -> dict[str, Any]:
+    def basket_margins(self, req: Request) -> dict[str, Any]:
+        """POST /margins/basket: the orders' margins and their total (no hedge benefit)."""
         rows = [self._margin_row(item, inst) for item, inst in self._json_orders(req)]
         total = sum(r["total"] for r in rows)
         return {"initial": {"total": round(total, 2)}, "final": {"total": round(total, 2)}, "orders": rows}
 
-    def _contract_note(self, req: Request) -> list[dict[str, Any]]:
+    def contract_note(self, req: Request) -> list[dict[str, Any]]:
+        """POST /charges/orders: a virtual contract note, each order's charges from the dated table."""
         out = []
         for item, inst in self._json_orders(req):
             price = self._price_of(item, inst)

@@ -1,26 +1,26 @@
-"""GTT routes (/gtt/triggers) and the per-minute check that fires triggers."""
+"""GTT routes (/gtt/triggers): place, list, get, modify and delete triggers; `GttBook` fires them."""
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Any
 
 from tron.sim.kite.gtt import Gtt, GttInputError
 from tron.sim.kite.gtt import parse as parse_gtt
-from tron.sim.kite.market_view import dec
-from tron.sim.kite.order_routes import OrderParams
-from tron.sim.kite.protocol import KiteError, Request, fmt, input_error
+from tron.sim.kite.gtt_book import GttBook
+from tron.sim.kite.protocol import Request, fmt, input_error
+from tron.sim.kite.venue import Venue
 
 
 class GttRoutes:
-    """Mixed into KiteSim: uses its state (orders, positions, catalog, clock) under its lock."""
+    """/gtt/triggers over the account's GTT book. Called under the simulator's lock."""
 
-    # ================================================================== routes: GTT
-    def _gtt_waiting(self) -> bool:
-        return any(g.status == "active" for g in self.gtts.values())
+    def __init__(self, venue: Venue, gtts: GttBook, user_id: str) -> None:
+        self.venue = venue
+        self.gtts = gtts
+        self.user_id = user_id
 
     def _gtt_dict(self, g: Gtt) -> dict[str, Any]:
-        inst = self.catalog().by_key.get(f"{g.exchange}:{g.tradingsymbol}")
+        inst = self.venue.catalog().by_key.get(f"{g.exchange}:{g.tradingsymbol}")
         return {
             "id": g.id,
             "user_id": self.user_id,
@@ -41,84 +41,52 @@ class GttRoutes:
             "meta": None,
         }
 
-    def _gtt_parse(self, req: Request, gtt_id: int) -> Gtt:
+    def _parse(self, req: Request, gtt_id: int) -> Gtt:
         fields = {k: req.param(k) for k in ("type", "condition", "orders")}
         try:
-            g = parse_gtt(fields, gtt_id, self.clock.now())
+            g = parse_gtt(fields, gtt_id, self.venue.clock.now())
         except GttInputError as e:
             raise input_error(str(e)) from None
-        inst = self.catalog().by_key.get(f"{g.exchange}:{g.tradingsymbol}")
+        inst = self.venue.catalog().by_key.get(f"{g.exchange}:{g.tradingsymbol}")
         if inst is None or inst.is_index:
             raise input_error(f"Invalid instrument {g.exchange}:{g.tradingsymbol} in `condition`.")
         return g
 
-    def _gtt_place(self, req: Request) -> dict[str, Any]:
-        self._gtt_seq += 1
-        g = self._gtt_parse(req, self._gtt_seq)
-        self.gtts[g.id] = g
-        return {"trigger_id": g.id}
-
-    def _gtt_list(self, req: Request) -> list[dict[str, Any]]:
-        return [self._gtt_dict(g) for g in self.gtts.values()]
-
-    def _gtt_of(self, trigger_id: str) -> Gtt:
-        g = self.gtts.get(int(trigger_id))
+    def _trigger(self, trigger_id: str) -> Gtt:
+        g = self.gtts.triggers.get(int(trigger_id))
         if g is None:
             raise input_error("Couldn't find that `trigger_id`.")
         return g
 
-    def _gtt_get(self, req: Request, trigger_id: str) -> dict[str, Any]:
-        return self._gtt_dict(self._gtt_of(trigger_id))
-
-    def _gtt_modify(self, req: Request, trigger_id: str) -> dict[str, Any]:
-        old = self._gtt_of(trigger_id)
-        if old.status != "active":
-            raise input_error(f"Trigger cannot be modified as it is {old.status}.")
-        g = self._gtt_parse(req, old.id)
-        g.created_at = old.created_at
-        self.gtts[g.id] = g
+    def place(self, req: Request) -> dict[str, Any]:
+        """POST /gtt/triggers: a new trigger (an id is used up even when the input is refused)."""
+        g = self._parse(req, self.gtts.next_id())
+        self.gtts.triggers[g.id] = g
         return {"trigger_id": g.id}
 
-    def _gtt_delete(self, req: Request, trigger_id: str) -> dict[str, Any]:
-        g = self._gtt_of(trigger_id)
+    def list_triggers(self, req: Request) -> list[dict[str, Any]]:
+        """GET /gtt/triggers: every trigger, whatever its status."""
+        return [self._gtt_dict(g) for g in self.gtts.triggers.values()]
+
+    def get(self, req: Request, trigger_id: str) -> dict[str, Any]:
+        """GET /gtt/triggers/{id}."""
+        return self._gtt_dict(self._trigger(trigger_id))
+
+    def modify(self, req: Request, trigger_id: str) -> dict[str, Any]:
+        """PUT /gtt/triggers/{id}: replace an active trigger, keeping its creation time."""
+        old = self._trigger(trigger_id)
+        if old.status != "active":
+            raise input_error(f"Trigger cannot be modified as it is {old.status}.")
+        g = self._parse(req, old.id)
+        g.created_at = old.created_at
+        self.gtts.triggers[g.id] = g
+        return {"trigger_id": g.id}
+
+    def delete(self, req: Request, trigger_id: str) -> dict[str, Any]:
+        """DELETE /gtt/triggers/{id}: an active trigger becomes `deleted`."""
+        g = self._trigger(trigger_id)
         if g.status != "active":
             raise input_error(f"Trigger cannot be deleted as it is {g.status}.")
         g.status = "deleted"
-        g.updated_at = self.clock.now()
+        g.updated_at = self.venue.clock.now()
         return {"trigger_id": g.id}
-
-    def _check_gtts(self, d: date, minute: int) -> None:
-        ts = self._minute_ts(d, minute)
-        for g in self.gtts.values():
-            if g.status != "active":
-                continue
-            if ts >= g.expires_at:
-                g.status = "expired"
-                continue
-            q = self.view.quote(d, minute, g.tradingsymbol)
-            if q is None:
-                continue
-            ltp = dec(q.last)
-            leg = g.due(ltp)
-            if leg is None:
-                continue
-            g.status = "triggered"
-            g.updated_at = ts
-            spec = g.orders[leg]
-            form = {
-                "exchange": [g.exchange],
-                "tradingsymbol": [g.tradingsymbol],
-                "transaction_type": [str(spec.get("transaction_type"))],
-                "quantity": [str(spec.get("quantity"))],
-                "product": [str(spec.get("product"))],
-                "order_type": ["LIMIT"],
-                "price": [str(spec.get("price"))],
-            }
-            result: dict[str, Any] = {"timestamp": fmt(ts), "triggered_at": float(ltp)}
-            try:
-                p = OrderParams.parse(Request("POST", "/orders/regular", form=form), self.catalog())
-                o = self._place_checked("regular", p, ts, at=(d, minute))
-                result["order_result"] = {"order_id": o.order_id, "rejection_reason": o.status_message or ""}
-            except KiteError as e:
-                result["order_result"] = {"order_id": "", "rejection_reason": e.message}
-            g.results[leg] = result

@@ -6,10 +6,12 @@ from __future__ import annotations
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
+from tron.domain.models import Quote
 from tron.domain.timeutil import IST, ist
-from tron.sim.kite import engine as E
 from tron.sim.kite.catalog import Listed
+from tron.sim.kite.engine import Level
 from tron.sim.kite.market_view import circuit_limits, dec
+from tron.sim.kite.order_book import OrderBook
 from tron.sim.kite.protocol import (
     CSV,
     HISTORICAL_MAX_DAYS,
@@ -23,15 +25,22 @@ from tron.sim.kite.protocol import (
     input_error,
     parse_when,
 )
+from tron.sim.kite.venue import Venue
 from tron.sim.market import EPOCH, MINUTES
 
 
 class MarketRoutes:
-    """Mixed into KiteSim: uses its state (orders, positions, catalog, clock) under its lock."""
+    """Instruments, quotes and candles; quote depth shows what the day's orders took from the minute's book.
+    Called under the simulator's lock, after the day was advanced to the clock."""
 
-    # ================================================================== routes: instruments and quotes
-    def _instruments(self, req: Request, exchange: str | None = None) -> Response:
-        cat = self.catalog()
+    def __init__(self, venue: Venue, book: OrderBook) -> None:
+        self.venue = venue
+        self.book = book
+
+    # ------------------------------------------------------------------ instruments and quotes
+    def instruments(self, req: Request, exchange: str | None = None) -> Response:
+        """GET /instruments[/exchange]: the CSV dump."""
+        cat = self.venue.catalog()
         if exchange is not None and exchange not in ("NSE", "NFO", "BSE", "BFO", "CDS", "MCX", "BCD"):
             raise input_error(f"Invalid exchange `{exchange}`.")
         return Response(200, CSV, cat.csv(exchange).encode())
@@ -42,7 +51,7 @@ class MarketRoutes:
             raise input_error(
                 f"Too many instruments. A maximum of {limit} instruments are allowed per request."
             )
-        cat = self.catalog()
+        cat = self.venue.catalog()
         out = []
         for ref in refs:
             inst = cat.lookup(ref)
@@ -50,14 +59,16 @@ class MarketRoutes:
                 out.append((ref, inst))
         return out
 
-    def _quote_parts(self, inst: Listed) -> dict[str, Any] | None:
-        d, j = self.now_minute()
-        q = self.view.quote(d, j, inst.tradingsymbol)
+    def _quote_parts(self, inst: Listed) -> tuple[Quote, date, int] | None:
+        """The instrument's quote now, with the (day, minute) it is from; None without one."""
+        d, j = self.venue.now_minute()
+        q = self.venue.view.quote(d, j, inst.tradingsymbol)
         if q is None:
             return None
-        return {"q": q, "d": d, "j": j}
+        return q, d, j
 
-    def _quote(self, req: Request) -> dict[str, Any]:
+    def quote(self, req: Request) -> dict[str, Any]:
+        """GET /quote: full quotes of up to 500 instruments (unknown ones are left out)."""
         out: dict[str, Any] = {}
         for ref, inst in self._resolve(req, QUOTE_LIMIT):
             item = self._quote_item(inst)
@@ -67,11 +78,11 @@ class MarketRoutes:
 
     def _quote_item(self, inst: Listed) -> dict[str, Any] | None:
         """One instrument's full quote as Kite's /quote shows it (indices: price and OHLC only)."""
-        now = self.clock.now()
+        now = self.venue.clock.now()
         parts = self._quote_parts(inst)
         if parts is None:
             return None
-        q, d, j = parts["q"], parts["d"], parts["j"]
+        q, d, j = parts
         last_trade = fmt(ist(d, time(9, 15)) + timedelta(minutes=j))
         item: dict[str, Any] = {
             "instrument_token": inst.instrument_token,
@@ -82,9 +93,9 @@ class MarketRoutes:
         }
         if inst.is_index:
             return item
-        book = self.view.book(inst, d, j)
+        book = self.venue.view.book(inst, d, j)
         assert book is not None
-        taken = self.consumed.get(inst.instrument_token, {}) if d == self.day else {}
+        taken = self.book.consumed.get(inst.instrument_token, {}) if d == self.book.day else {}
         buy, sell = _depth(book.bids, "b", j, taken), _depth(book.asks, "s", j, taken)
         lower, upper = circuit_limits(inst, dec(q.prev_close))
         item.update(
@@ -96,7 +107,7 @@ class MarketRoutes:
                 "buy_quantity": sum(x["quantity"] for x in buy) * 4,
                 "sell_quantity": sum(x["quantity"] for x in sell) * 4,
                 "volume": q.volume,
-                "average_price": float(self.view.vwap(d, j, inst.tradingsymbol)),
+                "average_price": float(self.venue.view.vwap(d, j, inst.tradingsymbol)),
                 "oi": 0,
                 "oi_day_high": 0,
                 "oi_day_low": 0,
@@ -107,13 +118,14 @@ class MarketRoutes:
         )
         return item
 
-    def _ohlc(self, req: Request) -> dict[str, Any]:
+    def ohlc(self, req: Request) -> dict[str, Any]:
+        """GET /quote/ohlc: last price and OHLC of up to 1000 instruments."""
         out = {}
         for ref, inst in self._resolve(req, OHLC_LTP_LIMIT):
             parts = self._quote_parts(inst)
             if parts is None:
                 continue
-            q = parts["q"]
+            q = parts[0]
             out[ref] = {
                 "instrument_token": inst.instrument_token,
                 "last_price": q.last,
@@ -121,21 +133,24 @@ class MarketRoutes:
             }
         return out
 
-    def _ltp_route(self, req: Request) -> dict[str, Any]:
+    def ltp(self, req: Request) -> dict[str, Any]:
+        """GET /quote/ltp: last prices of up to 1000 instruments."""
         out = {}
         for ref, inst in self._resolve(req, OHLC_LTP_LIMIT):
             parts = self._quote_parts(inst)
             if parts is not None:
-                out[ref] = {"instrument_token": inst.instrument_token, "last_price": parts["q"].last}
+                out[ref] = {"instrument_token": inst.instrument_token, "last_price": parts[0].last}
         return out
 
-    # ================================================================== routes: historical
-    def _historical(self, req: Request, token: str, interval: str) -> dict[str, Any]:
+    # ------------------------------------------------------------------ historical
+    def historical(self, req: Request, token: str, interval: str) -> dict[str, Any]:
+        """GET /instruments/historical/{token}/{interval}: candles up to the clock (completed minutes), within
+        Kite's days-per-request limit of the interval."""
         if interval not in HISTORICAL_MAX_DAYS:
             raise input_error("invalid interval")
         if not token.isdigit():
             raise input_error("invalid token")
-        inst = self.catalog().by_token.get(int(token))
+        inst = self.venue.catalog().by_token.get(int(token))
         if inst is None:
             raise input_error("invalid token")
         start = parse_when(req.param("from"), "from")
@@ -145,60 +160,55 @@ class MarketRoutes:
         if (end.date() - start.date()).days > HISTORICAL_MAX_DAYS[interval]:
             raise input_error(f"interval exceeds max limit: {HISTORICAL_MAX_DAYS[interval]} days")
         with_oi = req.param("oi") in ("1", "true")
-        now = self.clock.now().astimezone(IST)
+        now = self.venue.clock.now().astimezone(IST)
         end = min(end, now)
+        view = self.venue.view
         candles: list[list[Any]] = []
         d = max(start.date(), EPOCH)
         while d <= end.date():
-            if self.calendar.is_trading_day(d):
+            if self.venue.calendar.is_trading_day(d):
                 if interval == "day" and d < now.date():
-                    whole = self.view.daily(d, inst.tradingsymbol)
+                    whole = view.daily(d, inst.tradingsymbol)
                     if whole is not None:
                         bars = [(0, *whole[:4], whole[4])]
                         candles.extend(_aggregate(d, bars, interval, start, end, with_oi))
                 else:
-                    j = MINUTES if d < now.date() else self.view.session(now)[1]
-                    bars = self.view.bars(d, j, inst.tradingsymbol) if j > 0 else []
+                    j = MINUTES if d < now.date() else view.session(now)[1]
+                    bars = view.bars(d, j, inst.tradingsymbol) if j > 0 else []
                     candles.extend(_aggregate(d, bars, interval, start, end, with_oi))
             d += timedelta(days=1)
         return {"candles": candles}
 
-    # ================================================================== the WebSocket ticker
-    def ticker_authorised(self, api_key: str, access_token: str) -> bool:
-        with self.lock:
-            return api_key == self.api_key and self.sessions.valid(access_token, self.clock.now())
-
+    # ------------------------------------------------------------------ the WebSocket ticker
     def ticks(self, tokens: list[int]) -> dict[int, dict[str, Any]]:
-        """Tick fields for the ticker's packets, at the clock's current minute."""
-        with self.lock:
-            self._advance()
-            cat = self.catalog()
-            out: dict[int, dict[str, Any]] = {}
-            for tok in tokens:
-                inst = cat.by_token.get(tok)
-                item = self._quote_item(inst) if inst is not None else None
-                if inst is None or item is None:
-                    continue
-                ohlc = item["ohlc"]
-                ltt = item.get("last_trade_time")
-                out[tok] = {
-                    "instrument_token": tok,
-                    "index": inst.is_index,
-                    "last_price": item["last_price"],
-                    "open": ohlc["open"],
-                    "high": ohlc["high"],
-                    "low": ohlc["low"],
-                    "close": ohlc["close"],
-                    "last_quantity": item.get("last_quantity", 0),
-                    "average_price": item.get("average_price", 0.0),
-                    "volume": item.get("volume", 0),
-                    "buy_quantity": item.get("buy_quantity", 0),
-                    "sell_quantity": item.get("sell_quantity", 0),
-                    "depth": item.get("depth", {"buy": [], "sell": []}),
-                    "timestamp": datetime.strptime(item["timestamp"], TS).replace(tzinfo=IST),
-                    "last_trade_time": datetime.strptime(ltt, TS).replace(tzinfo=IST) if ltt else None,
-                }
-            return out
+        """Tick fields for the ticker's packets, at the clock's current minute (unknown tokens left out)."""
+        cat = self.venue.catalog()
+        out: dict[int, dict[str, Any]] = {}
+        for tok in tokens:
+            inst = cat.by_token.get(tok)
+            item = self._quote_item(inst) if inst is not None else None
+            if inst is None or item is None:
+                continue
+            ohlc = item["ohlc"]
+            ltt = item.get("last_trade_time")
+            out[tok] = {
+                "instrument_token": tok,
+                "index": inst.is_index,
+                "last_price": item["last_price"],
+                "open": ohlc["open"],
+                "high": ohlc["high"],
+                "low": ohlc["low"],
+                "close": ohlc["close"],
+                "last_quantity": item.get("last_quantity", 0),
+                "average_price": item.get("average_price", 0.0),
+                "volume": item.get("volume", 0),
+                "buy_quantity": item.get("buy_quantity", 0),
+                "sell_quantity": item.get("sell_quantity", 0),
+                "depth": item.get("depth", {"buy": [], "sell": []}),
+                "timestamp": datetime.strptime(item["timestamp"], TS).replace(tzinfo=IST),
+                "last_trade_time": datetime.strptime(ltt, TS).replace(tzinfo=IST) if ltt else None,
+            }
+        return out
 
 
 def _aggregate(
@@ -245,7 +255,7 @@ def _aggregate(
 
 
 def _depth(
-    levels: tuple[E.Level, ...], name: str, j: int, taken: dict[tuple[int, str, int], int]
+    levels: tuple[Level, ...], name: str, j: int, taken: dict[tuple[int, str, int], int]
 ) -> list[dict[str, Any]]:
     """Depth levels as Kite shows them, less what orders took from this minute's book."""
     return [

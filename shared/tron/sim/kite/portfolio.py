@@ -1,4 +1,4 @@
-"""Positions, holdings and margins of the simulated account.
+"""Positions, holdings and margin rules of the simulated account.
 
 Margins are a documented approximation of Zerodha's: equity MIS at 5× leverage (20% of notional), CNC at
 100%, futures (MIS or NRML) at 12% of notional (SPAN + exposure, roughly), option buys the full premium,
@@ -18,6 +18,8 @@ PAISE = Decimal("0.01")
 
 @dataclass(frozen=True)
 class MarginRules:
+    """The margin rates (see the module's note); `per_unit` is what one unit of exposure blocks."""
+
     mis_leverage: Decimal = Decimal(5)
     futures_pct: Decimal = Decimal("0.12")
     short_option_pct: Decimal = Decimal("0.12")
@@ -37,6 +39,9 @@ class MarginRules:
 
 @dataclass
 class Position:
+    """One (instrument, product) position of the day: buys and sells, the open part at its average price,
+    and the P&L realised by closing trades."""
+
     inst: Listed
     product: str
     buy_quantity: int = 0
@@ -143,6 +148,33 @@ class Position:
             "day_sell_price": _f(sell_price),
             "day_sell_value": _f(self.sell_value),
         }
+
+
+@dataclass
+class Holding:
+    """Shares held in delivery (CNC bought on an earlier day): how many and what they cost in all."""
+
+    inst: Listed
+    quantity: int = 0
+    cost: Decimal = Decimal(0)
+
+
+class Portfolio:
+    """The account's money and what it holds: the opening balance, the day's positions by (exchange,
+    tradingsymbol, product), and delivery holdings by tradingsymbol."""
+
+    def __init__(self, capital: Decimal) -> None:
+        self.capital = capital
+        self.positions: dict[tuple[str, str, str], Position] = {}
+        self.holdings: dict[str, Holding] = {}
+
+    def position(self, inst: Listed, product: str) -> Position:
+        """The instrument's position in a product, opened empty if there is none yet."""
+        key = (inst.exchange, inst.tradingsymbol, product)
+        p = self.positions.get(key)
+        if p is None:
+            p = self.positions[key] = Position(inst, product)
+        return p
 
 
 def _f(d: Decimal) -> float:

@@ -47,8 +47,9 @@ VALIDITIES = ("DAY", "IOC", "TTL")
 TAG_RE = re.compile(r"^[A-Za-z0-9]{1,20}$")
 MAX_EQUITY_QUANTITY = 100_000  # Zerodha blocks bigger equity orders before the exchange
 MAX_MODIFICATIONS = 25  # per order, as Kite allows
-EQUITY_SQUARE_OFF = 365  # 15:20, minutes after 09:15
-FNO_SQUARE_OFF = 370  # 15:25
+# Zerodha's own MIS square-off, as session minutes after 09:15 (TRON's square-off runs before these).
+BROKER_EQUITY_SQUARE_OFF_MINUTE = 365  # 15:20
+BROKER_FNO_SQUARE_OFF_MINUTE = 370  # 15:25
 
 TOKEN_MESSAGE = "Incorrect `api_key` or `access_token`."
 CLOSED_MESSAGE = "Markets are closed right now. Use GTT for placing long standing orders instead."
@@ -71,6 +72,8 @@ def input_error(message: str) -> KiteError:
 
 @dataclass
 class Response:
+    """What the HTTP layer writes back (or, with drop, the connection it closes)."""
+
     status: int
     content_type: str
     body: bytes
@@ -78,21 +81,9 @@ class Response:
 
 
 @dataclass
-class Fault:
-    """A scripted failure: the next matching request gets this instead of its answer."""
-
-    method: str | None
-    prefix: str
-    status: int
-    error_type: str | None
-    message: str
-    times: int
-    drop: bool = False
-    after: bool = False  # process the request first (e.g. the order is placed), then fail the response
-
-
-@dataclass
 class Request:
+    """A parsed HTTP request: query and form values as lists (as parse_qs gives them), lower-case headers."""
+
     method: str
     path: str
     query: dict[str, list[str]] = field(default_factory=dict)

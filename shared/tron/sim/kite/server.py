@@ -13,13 +13,15 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from tron.sim.kite.core import KiteSim
 from tron.sim.kite.protocol import KiteError, Request, error_response
+from tron.sim.kite.sim import KiteSim
 from tron.sim.kite.ticker import TickerConnection, accept_key
 
 
 @dataclass
 class RunningSim:
+    """A simulator being served: its URL and port, and `stop()`."""
+
     sim: KiteSim
     server: ThreadingHTTPServer
     thread: threading.Thread
@@ -30,7 +32,8 @@ class RunningSim:
 
     @property
     def url(self) -> str:
-        return f"http://{self.server.server_address[0]}:{self.port}"
+        host = self.server.server_address[0]
+        return f"http://{host.decode() if isinstance(host, bytes) else host}:{self.port}"
 
     def stop(self) -> None:
         self.sim.closing = True  # ticker connections notice within a poll

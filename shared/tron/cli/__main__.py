@@ -1,0 +1,5 @@
+import sys
+
+from tron.cli.app import main
+
+sys.exit(main())

@@ -1,0 +1,85 @@
+"""Argument types and options shared by the `tron` subcommands.
+
+argparse turns an ArgumentTypeError into "argument --x: <message>" and exit code 2, so each type names
+what it expected and what it got."""
+
+from __future__ import annotations
+
+import argparse
+import math
+from collections.abc import Callable
+from datetime import date, time
+from decimal import Decimal
+from typing import Any, TypeVar
+
+from tron.domain.timeutil import parse_hhmm
+
+T = TypeVar("T")
+
+
+def iso_date(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {text!r}") from None
+
+
+def hhmm(text: str) -> time:
+    try:
+        return parse_hhmm(text)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+
+
+def nonempty(text: str) -> str:
+    if not text:
+        raise argparse.ArgumentTypeError("must not be empty")
+    return text
+
+
+def checked(
+    convert: Callable[[str], T], kind: str, check: Callable[[T], bool], what: str
+) -> Callable[[str], T]:
+    """A type that converts the text (else "not <kind>") and checks the value (else "must be <what>")."""
+
+    def parse(text: str) -> T:
+        try:
+            v = convert(text)
+        except (ValueError, ArithmeticError):  # Decimal raises InvalidOperation, an ArithmeticError
+            raise argparse.ArgumentTypeError(f"not {kind}: {text!r}") from None
+        if not check(v):
+            raise argparse.ArgumentTypeError(f"must be {what}, got {text!r}")
+        return v
+
+    return parse
+
+
+def number(check: Callable[[float], bool], what: str) -> Callable[[str], float]:
+    """A finite float that passes `check`."""
+    return checked(float, "a number", lambda v: math.isfinite(v) and check(v), what)
+
+
+positive_int = checked(int, "an integer", lambda v: v > 0, "a positive integer")
+port = checked(int, "an integer", lambda v: 0 <= v <= 65535, "0–65535")
+decimal_nonneg = checked(Decimal, "a number", lambda v: v.is_finite() and v >= 0, "a non-negative number")
+positive = number(lambda v: v > 0, "a positive number")
+nonneg = number(lambda v: v >= 0, "a non-negative number")
+any_float = number(lambda v: True, "a number")
+
+
+# ---------------------------------------------------------------------------------------------- shared options
+def market_options(date_help: str = "IST trading date (default: today)", date_required: bool = False) -> Any:
+    """A parent parser: --date, --symbols and --seed, the simulated market's day (the seed and the universe
+    default to the configuration's)."""
+    p = argparse.ArgumentParser(add_help=False)
+    p.add_argument("--date", type=iso_date, required=date_required, help=date_help)
+    p.add_argument("--symbols", type=positive_int, help="universe size (default: the NIFTY 50)")
+    p.add_argument("--seed", type=int, help="market generator seed (default from config: 7)")
+    return p
+
+
+def json_option(text: str = "print one JSON object") -> Any:
+    """A parent parser: --json."""
+    p = argparse.ArgumentParser(add_help=False)
+    p.add_argument("--json", action="store_true", help=text)
+    return p

@@ -1,0 +1,217 @@
+"""`tron run-day`, `tron plan` and `tron report`: a simulated trading day, its plan and its report."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from collections.abc import Callable
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from tron.cli.args import json_option, market_options
+from tron.cli.errors import CommandError
+from tron.config.settings import load_settings
+
+
+def _usage_error(args: argparse.Namespace) -> str | None:
+    if args.backend == "emulators" and args.redeliver:
+        return "--redeliver is for the embedded bus; Pub/Sub redelivers by itself"
+    if args.backend == "emulators" and "kite-sim" in (args.broker, args.market):
+        return "the Kite simulator runs on the embedded backend"
+    return None
+
+
+def _day_runner(args: argparse.Namespace) -> Callable[..., dict[str, Any]]:
+    """(settings, day, on_minute) → the day's summary, on the backend and market the arguments chose."""
+    from tron.runday.embedded import prepare, run_day
+
+    if args.backend == "emulators":
+        from tron.devtools.emulators import EmulatorError
+        from tron.runday.emulators import EmulatedDayError, run_emulated_day
+
+        def emulated(settings: Any, day: date, on_minute: Any = None) -> dict[str, Any]:
+            try:
+                return run_emulated_day(settings, day, on_minute=on_minute)
+            except (EmulatorError, EmulatedDayError) as e:
+                raise CommandError(str(e), 1) from None
+
+        return emulated
+
+    def embedded(settings: Any, day: date, on_minute: Any = None) -> dict[str, Any]:
+        run = prepare(settings, day, broker=args.broker, market=args.market)
+        return run_day(settings, day, on_minute=on_minute, run=run)
+
+    return embedded
+
+
+def cmd_run_day(args: argparse.Namespace) -> int:
+    from rich.console import Console
+    from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+    from rich.table import Table
+
+    from tron.adapters.clock import RealClock
+
+    if problem := _usage_error(args):
+        raise CommandError(problem)
+    settings = load_settings(seed=args.seed, symbols=args.symbols, redeliver_fraction=args.redeliver)
+    day = args.date or RealClock().now().date()
+    run_day = _day_runner(args)
+    err = Console(stderr=True)
+    if args.json:
+        result = run_day(settings, day)
+    else:
+        with Progress(
+            TextColumn("[bold]{task.description}"),
+            BarColumn(),
+            TextColumn("{task.fields[clock]}"),
+            TimeRemainingColumn(),
+            console=err,
+            transient=True,
+        ) as progress:
+            task = progress.add_task(f"trading day {day}", total=None, clock="")
+
+            def on_minute(t: Any, i: int, total: int) -> None:
+                progress.update(task, completed=i, total=total, clock=f"{t:%H:%M} IST")
+
+            result = run_day(settings, day, on_minute=on_minute)
+    if args.json:
+        print(json.dumps(result, default=str))
+        return 0
+    out = Console()
+    if not result["trading_day"]:
+        out.print(f"{day} is not a trading day ({result.get('reason')}): nothing was planned or placed.")
+        return 0
+    quotes = " on kite-sim quotes" if args.market == "kite-sim" and args.broker == "paper" else ""
+    table = Table(title=f"TRON {args.broker} day{quotes} {day} (seed {settings.seed})")
+    for col in ("asset", "trades", "wins", "gross P&L ₹", "charges ₹", "net P&L ₹", "open at close"):
+        table.add_column(col, justify="right" if col != "asset" else "left")
+    for asset, s in result["assets"].items():
+        table.add_row(
+            asset,
+            str(s["trades"]),
+            str(s["wins"]),
+            f"{s['gross_pnl']:,.2f}",
+            f"{s['charges']:,.2f}",
+            f"{s['net_pnl']:,.2f}",
+            str(s["open_positions_at_close"]),
+        )
+    out.print(table)
+    if result.get("halted"):
+        out.print(f"[red]entries halted: {result['halted']}")
+    out.print(
+        f"orders placed {result['orders_placed']}, rejected {result['orders_rejected']}, "
+        f"duplicate deliveries ignored {result['duplicate_deliveries_ignored']}"
+    )
+    if "bus" in result and args.backend == "emulators":
+        b = result["bus"]
+        out.print(
+            f"pub/sub: {b['published']} published, {b['pushes']} pushes ({b['pushes_failed']} failed), "
+            f"{b['dead_lettered']} dead-lettered; firestore: {result['firestore_ops']['total']}"
+        )
+    if k := result.get("kite"):
+        out.print(
+            f"kite simulator: {k['orders']} orders, {k['trades']} trades, broker square-offs "
+            f"{k['auto_square_offs']}, open at close {len(k['open_positions'])}; book matches the broker: "
+            f"{'yes' if k['book_matches_broker'] else 'NO: ' + '; '.join(k['mismatches'])}"
+        )
+    out.print(f"state:  {result['state']}\nlogs:   {result['logs']}\nreport: {result.get('report_html')}")
+    return 0
+
+
+def _run_root(args: argparse.Namespace) -> Path:
+    from tron.runday.embedded import run_root
+
+    return run_root(load_settings(seed=args.seed, symbols=args.symbols), args.date)
+
+
+def cmd_plan(args: argparse.Namespace) -> int:
+    import tempfile
+
+    from tron.bootstrap import embedded
+    from tron.services.plan_day import build_plan
+
+    settings = load_settings(seed=args.seed, symbols=args.symbols)
+    with tempfile.TemporaryDirectory() as tmp:
+        deps, _ = embedded(settings, root=Path(tmp), log_to_archive=False)
+        closed = deps.calendar.why_closed(args.date)
+        if closed:
+            print(json.dumps({"date": args.date.isoformat(), "trading_day": False, "reason": closed}))
+            return 0
+        plan = build_plan(deps, args.date).to_doc()
+    if args.json:
+        print(json.dumps(plan))
+        return 0
+    print(f"plan for {plan['day']} by {plan['planner']}: {plan['regime']} regime")
+    if plan["fallback_reason"]:
+        print(f"  (fell back to rules: {plan['fallback_reason']})")
+    for asset, ap in plan["assets"].items():
+        strategies = ", ".join(f"{s['name']}{s['params'] or ''}" for s in ap["strategies"]) or "none"
+        print(
+            f"  {asset:8} {'on ' if ap['enabled'] else 'off'}  {strategies}  loss limit ₹{ap['risk']['daily_loss_limit']}"
+        )
+    return 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    root = _run_root(args)
+    path = root / "archive" / "reports" / args.date.isoformat() / "report.json"
+    if not path.exists():
+        raise CommandError(
+            f"no report for {args.date} at {path}; run `tron run-day --date {args.date}` first", 1
+        )
+    report = json.loads(path.read_text())
+    if args.json:
+        print(json.dumps(report))
+        return 0
+    for asset, a in report["assets"].items():
+        wr = "–" if a["win_rate"] is None else f"{a['win_rate']:.0%}"
+        print(
+            f"{asset:8} trades {a['trades']:3}  win rate {wr:>4}  net ₹{a['net_pnl']:>10,.2f}  "
+            f"charges ₹{a['charges']:>9,.2f}  max drawdown ₹{a['max_intraday_drawdown']:>9,.2f}"
+        )
+    print(f"HTML report: {path.with_suffix('.html')}")
+    return 0
+
+
+def register(sub: Any) -> None:
+    """Add run-day, plan and report to the tron CLI."""
+    r = sub.add_parser(
+        "run-day",
+        parents=[market_options(), json_option("print one JSON object instead of a table")],
+        help="simulate a whole trading day (paper fills; embedded backend unless --backend)",
+    )
+    r.add_argument("--redeliver", type=float, help="share of bus messages delivered twice (0–1)")
+    r.add_argument(
+        "--broker",
+        choices=("paper", "kite-sim"),
+        default="paper",
+        help="paper: fills at the next snapshot's bid/ask (default); kite-sim: market data and orders through "
+        "the Kite adapters and the official client, against the Kite simulator started on 127.0.0.1",
+    )
+    r.add_argument(
+        "--market",
+        choices=("generated", "kite-sim"),
+        default="generated",
+        help="generated: the seeded market (default); kite-sim: the same market served by the Kite simulator "
+        "on 127.0.0.1 and read through the Kite adapters (with --broker paper: paper fills on Kite quotes, as "
+        "a deployed paper TRON runs); --broker kite-sim implies it",
+    )
+    r.add_argument(
+        "--backend",
+        choices=("embedded", "emulators"),
+        default="embedded",
+        help="embedded: SQLite and an in-process bus (default); emulators: Firestore, Pub/Sub push and "
+        "fake-gcs-server started locally, functions served by functions-framework",
+    )
+    r.set_defaults(func=cmd_run_day)
+    for name, func, text in (
+        ("plan", cmd_plan, "print the plan plan_day would write for a date"),
+        ("report", cmd_report, "print a simulated day's report and where its HTML is"),
+    ):
+        c = sub.add_parser(
+            name,
+            parents=[market_options("IST trading date", date_required=True), json_option("print JSON")],
+            help=text,
+        )
+        c.set_defaults(func=func)

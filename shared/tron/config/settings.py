@@ -1,0 +1,361 @@
+"""Configuration: one YAML file (config/tron.yaml, or the file TRON_CONFIG names) with environment overrides
+(TRON_<KEY>, nested with __, e.g. TRON_RISK__DAILY_LOSS_LIMIT=3000), validated at start-up."""
+
+from __future__ import annotations
+
+import os
+import re
+from datetime import time
+from decimal import Decimal
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any, Literal
+from urllib.parse import urlsplit
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic_settings import (
+    BaseSettings,
+    InitSettingsSource,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    SettingsError,
+)
+
+from tron.domain.models import Asset
+from tron.domain.order_rules import check_market_protection
+from tron.domain.risk import RiskLimits
+from tron.domain.timeutil import parse_hhmm
+
+DEFAULT_CONFIG = Path("config/tron.yaml")
+
+
+class ConfigError(Exception):
+    pass
+
+
+_RISK = RiskLimits()  # the domain's defaults: written once, there
+
+
+class RiskSettings(BaseModel):
+    """The risk keys, validated; defaults are the domain's (tron.domain.risk.RiskLimits)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    capital: Decimal = Field(_RISK.capital, gt=0, description="trading capital, rupees")
+    daily_loss_limit: Decimal = Field(
+        _RISK.daily_loss_limit, gt=0, description="stop entries and flatten at this loss, rupees"
+    )
+    daily_loss_limit_pct: Decimal = Field(
+        _RISK.daily_loss_limit_pct, gt=0, le=100, description="the same as % of capital; the smaller applies"
+    )
+    max_trades_per_day: int = Field(_RISK.max_trades_per_day, ge=0, le=1000)
+    max_trades_per_symbol: int = Field(_RISK.max_trades_per_symbol, ge=0, le=100)
+    max_open_positions: int = Field(_RISK.max_open_positions, ge=0, le=500)
+    risk_per_trade_pct: Decimal = Field(
+        _RISK.risk_per_trade_pct, gt=0, le=5, description="loss at the stop, % of capital"
+    )
+    max_position_pct: Decimal = Field(
+        _RISK.max_position_pct, gt=0, le=100, description="largest position, % of capital"
+    )
+    min_confidence: float = Field(_RISK.min_confidence, ge=0, le=1)
+    entry_cutoff: str = Field(
+        _RISK.entry_cutoff.strftime("%H:%M"),
+        description="no new entries from this IST time (HH:MM, 09:15–15:10)",
+    )
+    min_position_pct: Decimal = Field(
+        _RISK.min_position_pct, ge=0, le=100, description="smallest position, % of the asset's capital"
+    )
+    max_sector_pct: Decimal = Field(
+        _RISK.max_sector_pct, gt=0, le=100, description="exposure in one sector, % of the asset's capital"
+    )
+    mis_leverage: Decimal = Field(
+        _RISK.mis_leverage, ge=1, le=10, description="equity MIS margin = value / this"
+    )
+    futures_margin_pct: Decimal = Field(
+        _RISK.futures_margin_pct, gt=0, le=100, description="futures margin, % of the contract value"
+    )
+    kelly: bool = Field(
+        _RISK.kelly, description="lower the risk per trade to half-Kelly from realised statistics"
+    )
+    kelly_min_trades: int = Field(
+        _RISK.kelly_min_trades, ge=1, le=10000, description="closed trades before Kelly is trusted"
+    )
+    loss_budget_pct: Decimal = Field(
+        _RISK.loss_budget_pct,
+        gt=0,
+        le=100,
+        description="share of the daily loss limit one asset may put at risk",
+    )
+    stop_slippage_bps: dict[str, Decimal] = Field(
+        default_factory=lambda: dict(_RISK.stop_slippage_bps),
+        description="per segment, basis points of the stop price the loss limit reserves beyond each stop",
+    )
+
+    @field_validator("stop_slippage_bps")
+    @classmethod
+    def _bps(cls, v: dict[str, Decimal]) -> dict[str, Decimal]:
+        for segment, bps in v.items():
+            if segment not in _RISK.stop_slippage_bps:
+                raise ValueError(f"{segment!r} is not a segment ({', '.join(_RISK.stop_slippage_bps)})")
+            if not 0 <= bps <= 5000:
+                raise ValueError(f"{segment}: must be between 0 and 5000 bps, got {bps}")
+        return {**_RISK.stop_slippage_bps, **v}
+
+    @field_validator("entry_cutoff")
+    @classmethod
+    def _cutoff(cls, v: str) -> str:
+        t = parse_hhmm(v)
+        if not time(9, 15) <= t <= time(15, 10):
+            raise ValueError(f"must be between 09:15 and 15:10 (before the square-off), got {v}")
+        return v
+
+    def limits(self) -> RiskLimits:
+        """The domain's limits, with this capital as the whole account's (the margin check)."""
+        keys = self.model_dump(exclude={"entry_cutoff", "stop_slippage_bps"})
+        return RiskLimits(
+            **keys,
+            entry_cutoff=parse_hhmm(self.entry_cutoff),
+            account_capital=self.capital,
+            stop_slippage_bps=MappingProxyType(dict(self.stop_slippage_bps)),
+        )
+
+
+class AssetSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    enabled: bool = True
+    capital_pct: Decimal = Field(
+        Decimal("100"), gt=0, le=100, description="share of capital this asset may use (an exposure cap)"
+    )
+    risk: dict[str, Any] = Field(
+        default_factory=dict, description="per-asset overrides of risk keys (e.g. risk_per_trade_pct)"
+    )
+
+
+class OpenAISettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    model: str = Field("gpt-4o-mini", min_length=1)
+    timeout_s: float = Field(20, gt=0, le=120, description="seconds before falling back to the rule plan")
+    max_tokens: int = Field(1200, ge=100, le=8000, description="token budget of the answer")
+    base_url: str | None = Field(None, description="an OpenAI-compatible endpoint (default: OpenAI's)")
+
+
+KITE_API = "https://api.kite.trade"  # the real Kite Connect API root (the official client's default)
+
+
+class KiteSettings(BaseModel):
+    """The Kite Connect app. `root` is the real API (KITE_API: the daily login and market data only, since
+    this build places no real order) or a loopback Kite simulator (`tron kite-sim`, or the one
+    `tron run-day --broker kite-sim` starts), which may also take orders."""
+
+    model_config = ConfigDict(extra="forbid")
+    root: str | None = Field(
+        None, description=f"Kite API root: {KITE_API}, or a simulator such as http://127.0.0.1:8123"
+    )
+    api_key: str = Field(
+        "sim",
+        min_length=1,
+        description="the Kite app's api key (a stored secret kite_api_key wins; the app's secret is the "
+        "secret kite_api_secret)",
+    )
+    timeout_s: float = Field(7, gt=0, le=60, description="seconds per HTTP call")
+    rate_limits: bool = Field(True, description="client-side token buckets at Kite's documented rates")
+    market_protection: int = Field(-1, description="-1 (automatic) or 1–100 %; 0 is rejected by Kite")
+    retries: int = Field(3, ge=0, le=10, description="retries of a transient failure (network, 429)")
+    breaker_failures: int = Field(5, ge=1, le=100, description="consecutive failures that open the breaker")
+    breaker_cooloff_s: float = Field(30, gt=0, le=600, description="seconds the open breaker waits")
+    follow_polls: int = Field(
+        10, ge=1, le=100, description="order_history reads before the rest is cancelled"
+    )
+    poll_interval_s: float = Field(0.2, ge=0, le=10, description="seconds between those reads")
+
+    @field_validator("market_protection")
+    @classmethod
+    def _protection(cls, v: int) -> int:
+        return check_market_protection(v)
+
+    @field_validator("root")
+    @classmethod
+    def _kite_or_loopback(cls, v: str | None) -> str | None:
+        if v is None or v.rstrip("/") == KITE_API or is_loopback(v):
+            return v
+        raise ValueError(f"must be {KITE_API} or a loopback Kite simulator URL (http://127.0.0.1:PORT)")
+
+    @property
+    def simulated(self) -> bool:
+        return self.root is not None and is_loopback(self.root)
+
+
+def is_loopback(url: str) -> bool:
+    parts = urlsplit(url)
+    return parts.scheme in ("http", "https") and parts.hostname in ("127.0.0.1", "localhost", "::1")
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="TRON_", env_nested_delimiter="__", extra="forbid")
+
+    mode: Literal["paper", "live"] = Field("paper", description="paper fills (default) or live orders")
+    backend: Literal["embedded", "gcp"] = Field(
+        "embedded",
+        description="embedded: SQLite, in-process bus, local folder; gcp: Firestore, Pub/Sub, GCS, Secret Manager",
+    )
+    project: str | None = Field(
+        default_factory=lambda: os.environ.get("GOOGLE_CLOUD_PROJECT"),
+        description="GCP project (gcp backend)",
+    )
+    archive_bucket: str | None = Field(
+        None, description="GCS bucket for logs, reports and replay inputs (gcp backend)"
+    )
+    data_dir: Path = Field(
+        Path("var"), description="where the embedded backend keeps state, logs and reports"
+    )
+    seed: int = Field(7, description="market generator seed")
+    symbols: int | None = Field(None, ge=1, le=2000, description="universe size (default: the NIFTY 50)")
+    redeliver_fraction: float = Field(
+        0.0, ge=0, le=1, description="share of bus messages delivered twice (testing)"
+    )
+    orders_topic: str = Field("orders", min_length=1)
+    market_data: Literal["generated", "kite"] = Field(
+        "generated", description="generated: the seeded simulated market; kite: Kite quotes (kite.root)"
+    )
+    broker: Literal["paper", "kite"] = Field(
+        "paper", description="paper: fills on the next snapshot's quotes; kite: orders to kite.root"
+    )
+    kite: KiteSettings = KiteSettings()
+    planner: Literal["rules", "openai"] = Field("rules", description="who proposes the daily plan")
+    openai: OpenAISettings = OpenAISettings()
+    review: bool = Field(False, description="ask the LLM for a review of each day (stored, never applied)")
+    risk: RiskSettings = RiskSettings()
+    assets: dict[Asset, AssetSettings] = Field(
+        default_factory=lambda: {
+            Asset.STOCKS: AssetSettings(enabled=True),
+            Asset.FUTURES: AssetSettings(enabled=False),
+            Asset.OPTIONS: AssetSettings(enabled=False),
+        }
+    )
+
+    @model_validator(mode="after")
+    def _gcp_needs_a_project_and_bucket(self) -> Settings:
+        if self.backend == "gcp" and not (self.project and self.archive_bucket):
+            raise ValueError("backend 'gcp' needs project (or GOOGLE_CLOUD_PROJECT) and archive_bucket")
+        return self
+
+    @model_validator(mode="after")
+    def _kite_roles(self) -> Settings:
+        if self.market_data == "kite" and not self.kite.root:
+            raise ValueError(
+                f"market_data 'kite' needs kite.root: {KITE_API}, or a Kite simulator URL (start one with "
+                "`tron kite-sim`, or use `tron run-day --broker kite-sim`)"
+            )
+        if self.broker == "kite" and self.market_data != "kite":
+            raise ValueError("broker 'kite' trades on Kite's quotes: set market_data 'kite' too")
+        if self.broker == "kite" and not self.kite.simulated:
+            raise ValueError(
+                f"broker 'kite' sends orders only to a loopback Kite simulator in this build; with {KITE_API} "
+                "use broker 'paper' (paper fills on real quotes)"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _no_live(self) -> Settings:
+        if self.mode == "live":
+            raise ValueError(
+                "mode 'live' (real orders on the real Kite API) is refused in this build; use 'paper' (with "
+                f"market_data 'kite' and kite.root {KITE_API} for paper fills on real quotes)"
+            )
+        return self
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        path = config_path()
+        if path is not None:
+            sources.append(InitSettingsSource(settings_cls, init_kwargs=read_config_file(path)))
+        return tuple(sources)
+
+    @model_validator(mode="after")
+    def _asset_risk_overrides_are_risk_keys(self) -> Settings:
+        for a, s in self.assets.items():
+            if "capital" in s.risk:
+                raise ValueError(f"assets.{a}.risk.capital: use assets.{a}.capital_pct")
+            RiskSettings(**{**self.risk.model_dump(), **s.risk})  # names a bad key or value
+        return self
+
+    def envelope(self) -> dict[Asset, RiskLimits]:
+        """Per asset: the risk settings with the asset's overrides, capital = capital_pct of the account
+        (the asset's exposure cap), the account capital kept for the margin check."""
+        out = {}
+        for a in Asset:
+            s = self.assets.get(a, AssetSettings(enabled=False))
+            lim = RiskSettings(**{**self.risk.model_dump(), **s.risk}).limits()
+            out[a] = RiskLimits(**{**lim.__dict__, "capital": lim.capital * s.capital_pct / 100})
+        return out
+
+    def enabled(self) -> dict[Asset, bool]:
+        return {a: self.assets.get(a, AssetSettings(enabled=False)).enabled for a in Asset}
+
+
+def config_path() -> Path | None:
+    """The configuration file: TRON_CONFIG (which must be a file), else config/tron.yaml where it exists."""
+    named = os.environ.get("TRON_CONFIG")
+    if named:
+        path = Path(named)
+        if not path.exists():
+            raise ConfigError(f"TRON_CONFIG points to {path}, which does not exist")
+        if not path.is_file():
+            raise ConfigError(f"TRON_CONFIG points to {path}, which is not a file")
+        return path
+    return DEFAULT_CONFIG if DEFAULT_CONFIG.exists() else None
+
+
+def read_config_file(path: Path) -> dict[str, Any]:
+    """The file's keys; ConfigError names the file and what is wrong with it (and where, for YAML)."""
+    try:
+        text = path.read_bytes().decode("utf-8")
+    except OSError as e:
+        raise ConfigError(f"config file {path} cannot be read: {e.strerror or e}") from None
+    except UnicodeDecodeError as e:
+        raise ConfigError(f"config file {path} is not UTF-8 text (byte {e.start})") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+        problem = getattr(e, "problem", None) or str(e)
+        raise ConfigError(f"config file {path} is not valid YAML{where}: {problem}") from None
+    except RecursionError:
+        raise ConfigError(f"config file {path} is nested too deeply") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(
+            f"config file {path}: the top level must be a mapping of keys, got a {type(data).__name__}"
+        )
+    return data
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Settings from the file, the environment and explicit overrides; ConfigError names each bad key, or
+    the file or environment variable that could not be read."""
+    try:
+        return Settings(**{k: v for k, v in overrides.items() if v is not None})
+    except SettingsError as e:
+        field = re.search(r'field "([^"]+)"', str(e))
+        var = f"TRON_{field.group(1).upper()}" if field else "a TRON_ variable"
+        raise ConfigError(f"environment variable {var}: not valid JSON for a nested key ({e})") from None
+    except ValidationError as e:
+        lines = []
+        for err in e.errors():
+            key = ".".join(str(p) for p in err["loc"]) or "(top level)"
+            allowed = (
+                f" (allowed: {err['ctx']['expected']})" if "ctx" in err and "expected" in err["ctx"] else ""
+            )
+            lines.append(f"config key {key}: {err['msg']}{allowed}; got {err.get('input')!r}")
+        raise ConfigError("invalid configuration:\n  " + "\n  ".join(lines)) from None

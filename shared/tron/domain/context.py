@@ -1,0 +1,74 @@
+"""What the tick's decision is given and what it answers: the context (plan, state, book, intents in
+flight, snapshot, time) and the decision (intents, events, a halt)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+from tron.domain.book import Book
+from tron.domain.contracts import ContractRules
+from tron.domain.models import Asset, Instrument, OrderIntent, Snapshot
+from tron.domain.money import ZERO
+from tron.domain.plan import AssetPlan
+from tron.domain.risk import KillSwitch
+from tron.domain.session import SessionState
+from tron.domain.sizing import StrategyStats
+
+
+@dataclass
+class Pending:
+    """An intent the tick claimed whose outcome is not yet in the book."""
+
+    intent_id: str
+    symbol: str
+    purpose: str
+    worst_loss: str = "0"
+    exposure: str = "0"  # what the entry uses of the asset's capital
+    margin: str = "0"
+    sector: str = ""
+    direction: int = 0  # options: +1 a call, −1 a put (a view on the underlying)
+
+    def to_doc(self) -> dict[str, Any]:
+        return {
+            "intent_id": self.intent_id,
+            "symbol": self.symbol,
+            "purpose": self.purpose,
+            "worst_loss": self.worst_loss,
+            "exposure": self.exposure,
+            "margin": self.margin,
+            "sector": self.sector,
+            "direction": self.direction,
+        }
+
+
+@dataclass
+class TickContext:
+    asset: Asset
+    day: date
+    now: datetime
+    plan: AssetPlan | None
+    halted: str | None
+    instruments: dict[str, Instrument]
+    state: SessionState
+    book: Book
+    pending: dict[str, Pending]
+    snapshot: Snapshot | None  # None outside a tick (the square-off)
+    trail: dict[str, float] = field(default_factory=dict)  # best price since entry, per open position
+    kill: KillSwitch | None = None  # the user's kill switch as the tick read it
+    margin_elsewhere: Decimal = ZERO  # margin of the other assets' open positions
+    others_net: Decimal = ZERO  # the other assets' realised net P&L today (the loss limit is account-wide)
+    others_worst: Decimal = ZERO  # what the other assets' open positions lose at their stops
+    stats: dict[str, StrategyStats] = field(default_factory=dict)  # realised statistics per strategy
+    underlying: str | None = None  # options: the symbol whose signals pick calls or puts (the future)
+    spot_symbol: str | None = None  # options: the index, for strikes
+    contract: ContractRules = field(default_factory=ContractRules)
+
+
+@dataclass
+class TickDecision:
+    intents: list[OrderIntent] = field(default_factory=list)
+    events: list[dict[str, Any]] = field(default_factory=list)
+    halt: str | None = None  # a reason to halt entries for the rest of the day

@@ -1,0 +1,62 @@
+"""Every state-store document and archive object the services read or write, by name (readable in the
+Firestore browser and the logs bucket)."""
+
+from __future__ import annotations
+
+KILL_SWITCH = "control/kill_switch"  # the user's kill switch (tron.domain.risk.KillSwitch)
+
+
+def day_path(day: str) -> str:
+    """The day: its plan, status and halt reason."""
+    return f"days/{day}"
+
+
+def state_path(day: str, asset: str) -> str:
+    """An asset's rolling bars and indicators, its intents in flight and trailing memory."""
+    return f"days/{day}/assets/{asset}"
+
+
+def book_path(day: str, asset: str) -> str:
+    """An asset's positions, P&L, charges and counters (written by the executor only)."""
+    return f"days/{day}/books/{asset}"
+
+
+def intents_path(day: str) -> str:
+    """The day's order intents (a collection)."""
+    return f"days/{day}/intents"
+
+
+def intent_path(day: str, intent_id: str) -> str:
+    """One order intent: its states, broker order id, fill and charges."""
+    return f"{intents_path(day)}/{intent_id}"
+
+
+def in_flight_path(day: str) -> str:
+    """One small document a day, a field per asset: the worst case and margin of its entries in flight, so
+    the other assets' ticks count them (and, in a transaction, conflict with a concurrent change)."""
+    return f"days/{day}/risk/in_flight"
+
+
+def review_path(day: str) -> str:
+    """The optional LLM review of the day (never applied)."""
+    return f"days/{day}/reviews/llm"
+
+
+def stats_path(asset: str) -> str:
+    """Per strategy: closed trades, wins, sums of wins and losses (half-Kelly sizing reads them)."""
+    return f"stats/{asset}"
+
+
+def malformed_path(digest: str) -> str:
+    """An order message refused as malformed: what arrived (truncated) and why."""
+    return f"malformed/{digest}"
+
+
+def replay_path(day: str, asset: str) -> str:
+    """Archive: every snapshot an asset's ticks saw, one JSON line each (the day can be replayed)."""
+    return f"replay/{day}/{asset}.jsonl"
+
+
+def report_path(day: str, kind: str) -> str:
+    """Archive: the day's report, kind json or html."""
+    return f"reports/{day}/report.{kind}"

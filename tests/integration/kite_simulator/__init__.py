@@ -1,0 +1,1 @@
+"""The Kite simulator driven by the real `kiteconnect` client over loopback HTTP, by topic."""

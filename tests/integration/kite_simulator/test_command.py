@@ -1,0 +1,67 @@
+"""`tron kite-sim`: the listening line, serving, and bad options."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from datetime import date
+
+import pytest
+from kiteconnect import KiteConnect
+
+
+def test_tron_kite_sim_prints_the_listening_line_and_serves() -> None:
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "tron.cli",
+            "kite-sim",
+            "--port",
+            "0",
+            "--date",
+            "2026-11-23",
+            "--time",
+            "10:00",
+            "--speed",
+            "60",
+            "--api-key",
+            "k1",
+            "--api-secret",
+            "s1",
+            "--symbols",
+            "5",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        line = proc.stdout.readline().strip()
+        assert line.startswith("listening on http://127.0.0.1:")
+        url = line.removeprefix("listening on ")
+        kite = KiteConnect("k1", root=url)
+        s = kite.generate_session("rt", "s1")
+        assert s["login_time"].date() == date(2026, 11, 23)
+        assert kite.ltp("NSE:NIFTY 50")["NSE:NIFTY 50"]["last_price"] > 0
+        assert len(kite.instruments("NSE")) == 6  # 5 stocks and the index
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+def test_tron_kite_sim_rejects_bad_options(capsys: pytest.CaptureFixture[str]) -> None:
+    p = subprocess.run(
+        [sys.executable, "-m", "tron.cli", "kite-sim", "--speed", "0"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert p.returncode == 2 and "--speed: must be a positive number" in p.stderr
+    from tron.cli import main as tron_main  # the command's own main() went with the move to tron/cli/
+
+    for args in (["--time", "25:99"], ["--date", "2026-13-01"], ["--port", "70000"], ["--api-key", ""]):
+        with pytest.raises(SystemExit) as e:
+            tron_main(["kite-sim", *args])
+        assert e.value.code == 2 and args[0] in capsys.readouterr().err
