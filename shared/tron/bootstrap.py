@@ -201,8 +201,8 @@ class _OnFirstUse:
 
 
 def gcp(settings: Settings, clock: Clock, clients: GcpClients | None = None) -> Deps:
-    """The Google Cloud set: Firestore, Pub/Sub, Cloud Storage and Secret Manager. Market data and fills are
-    the simulator's and paper until the Kite adapter lands."""
+    """The Google Cloud set: Firestore, Pub/Sub, Cloud Storage and Secret Manager; market data and the broker
+    as configured (Kite quotes with paper fills when deployed)."""
     from tron.adapters.firestore_store import FirestoreStore
     from tron.adapters.gcs_archive import GcsArchive
     from tron.adapters.pubsub_bus import PubSubBus

@@ -17,7 +17,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from tron.domain.models import Quote, Side
-from tron.domain.money import D, to_tick
+from tron.domain.money import dec, to_tick
 
 FILL_MODELS = ("next-open", "close", "next-quote")
 
@@ -34,7 +34,7 @@ def slipped(raw: float, side: Side, slippage_bps: float, tick: Decimal) -> Decim
         raise ValueError(f"slippage must be ≥ 0 bps, got {slippage_bps}")
     if slippage_bps == 0:
         return to_tick(raw, tick)
-    price = D(raw) * (1 + side.sign * D(slippage_bps) / Decimal(10_000))
+    price = dec(raw) * (1 + side.sign * dec(slippage_bps) / Decimal(10_000))
     return to_tick(price, tick, up=side is Side.BUY)
 
 

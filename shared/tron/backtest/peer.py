@@ -27,7 +27,7 @@ import numpy as np
 from tron.backtest.data import Bars
 from tron.backtest.result import BacktestResult, PriceSeries, Trade
 from tron.domain import indicators as ind
-from tron.domain.money import D
+from tron.domain.money import dec
 
 EPS = sys.float_info.epsilon
 
@@ -92,7 +92,7 @@ def run_peer(
     close, opens, n = bars.close, bars.open, len(bars)
     up, down = crossings(spec.average(close, int(p["fast"])), spec.average(close, int(p["slow"])))
 
-    cash, qty = D(capital), 0
+    cash, qty = dec(capital), 0
     trades: list[Trade] = []
     open_trade: Trade | None = None
     change_bar: list[int] = []
@@ -112,7 +112,7 @@ def run_peer(
         j = int(i) + 1
         if j >= n:
             break
-        price = D(float(opens[j]))
+        price = dec(float(opens[j]))
         if up[i]:
             if open_trade is not None:
                 close_at(j, price)
@@ -138,13 +138,13 @@ def run_peer(
     for t in trades:  # a trade's exit bar counts too (backtesting.py: entry_bar … exit_bar)
         exposed[t.exit_bar] = True
     if open_trade is not None:
-        open_trade.pnl = qty * (D(float(close[-1])) - open_trade.entry_price)
-    final = cash + qty * D(float(close[-1]))
+        open_trade.pnl = qty * (dec(float(close[-1])) - open_trade.entry_price)
+    final = cash + qty * dec(float(close[-1]))
     return BacktestResult(
         mode="peer",
         strategy=strategy,
         params=p,
-        capital=D(capital),
+        capital=dec(capital),
         times=bars.times,
         equity=equity,
         exposed=exposed,

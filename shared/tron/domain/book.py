@@ -10,7 +10,7 @@ from decimal import Decimal
 from typing import Any
 
 from tron.domain.models import OrderIntent, Position, Side
-from tron.domain.money import ZERO, D, paise, to_tick
+from tron.domain.money import ZERO, dec, paise, to_tick
 
 
 @dataclass
@@ -39,7 +39,7 @@ class Book:
         total = ZERO
         for s, p in self.positions.items():
             if s in marks:
-                total += (D(marks[s]) - p.avg_price) * p.qty
+                total += (dec(marks[s]) - p.avg_price) * p.qty
         return paise(total)
 
     def record_rejection(self, intent_id: str) -> None:
@@ -120,12 +120,12 @@ class Book:
             return Book()
         positions = {}
         for s, p in d.get("positions", {}).items():
-            positions[s] = Position(**{**p, **{k: D(p[k]) for k in _MONEY if k in p}})
+            positions[s] = Position(**{**p, **{k: dec(p[k]) for k in _MONEY if k in p}})
         return Book(
             positions=positions,
-            realized=D(d["realized"]),
-            charges=D(d["charges"]),
-            cash=D(d["cash"]),
+            realized=dec(d["realized"]),
+            charges=dec(d["charges"]),
+            cash=dec(d["cash"]),
             orders_filled=int(d["orders_filled"]),
             orders_rejected=int(d["orders_rejected"]),
             trades=int(d["trades"]),
@@ -151,13 +151,13 @@ def anchored(intent: OrderIntent, fill: Decimal) -> tuple[float | None, float | 
     towards the fill: the loss at the stop stays the one the governor approved."""
     if intent.price is None:
         return intent.stop, intent.target
-    shift = fill - D(intent.price)
+    shift = fill - dec(intent.price)
     buy = intent.side is Side.BUY
-    stop = None if intent.stop is None else float(to_tick(D(intent.stop) + shift, intent.tick_size, up=buy))
+    stop = None if intent.stop is None else float(to_tick(dec(intent.stop) + shift, intent.tick_size, up=buy))
     target = (
         None
         if intent.target is None
-        else float(to_tick(D(intent.target) + shift, intent.tick_size, up=not buy))
+        else float(to_tick(dec(intent.target) + shift, intent.tick_size, up=not buy))
     )
     return stop, target
 

@@ -11,7 +11,7 @@ from datetime import date
 from decimal import Decimal
 
 from tron.domain.models import Side
-from tron.domain.money import ZERO, D, paise, rupees
+from tron.domain.money import ZERO, dec, paise, rupees
 
 SEGMENTS = ("equity_intraday", "equity_delivery", "futures", "options")
 
@@ -30,7 +30,9 @@ class Rates:
 
 
 def _r(bp: str, cap: str, flat: str, stt_b: str, stt_s: str, txn: str, stamp: str) -> Rates:
-    return Rates(D(bp), D(cap), D(flat), D(stt_b), D(stt_s), D(txn), D("10"), D(stamp), D("0.18"))
+    return Rates(
+        dec(bp), dec(cap), dec(flat), dec(stt_b), dec(stt_s), dec(txn), dec("10"), dec(stamp), dec("0.18")
+    )
 
 
 # segment → [(effective from, rates)], oldest first.

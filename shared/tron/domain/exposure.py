@@ -10,7 +10,7 @@ from tron.domain.book import exit_side
 from tron.domain.charges import order_charges
 from tron.domain.context import Pending, TickContext
 from tron.domain.models import Instrument, Position, Purpose, Side
-from tron.domain.money import ZERO, D
+from tron.domain.money import ZERO, dec
 from tron.domain.risk import Candidate, Exposure, RiskLimits, exposure_value, margin_required
 
 
@@ -19,9 +19,9 @@ def worst_loss_of_entry(
 ) -> Decimal:
     """Loss if the entry fills at price and exits at its stop, `slip` rupees per unit beyond it (the band
     the governor reserves: fills beyond the decided price and beyond the stop), with both orders' charges."""
-    loss = (D(abs(price - stop)) + slip) * qty
-    c_in = order_charges(inst.segment, side, D(price), qty, day).total
-    c_out = order_charges(inst.segment, side.opposite, D(stop), qty, day).total
+    loss = (dec(abs(price - stop)) + slip) * qty
+    c_in = order_charges(inst.segment, side, dec(price), qty, day).total
+    c_out = order_charges(inst.segment, side.opposite, dec(stop), qty, day).total
     return (loss + c_in + c_out).quantize(Decimal("0.01"))
 
 
@@ -37,9 +37,9 @@ def position_worst_loss(p: Position, day: date, limits: RiskLimits | None = None
     the exit's charges (0 without a stop)."""
     if p.stop is None:
         return ZERO
-    loss = max(ZERO, (p.avg_price - D(p.stop)) * p.qty)
+    loss = max(ZERO, (p.avg_price - dec(p.stop)) * p.qty)
     slip = limits.slippage(p.segment, p.stop) * abs(p.qty) if limits is not None else ZERO
-    return loss + slip + order_charges(p.segment, exit_side(p), D(p.stop), abs(p.qty), day).total
+    return loss + slip + order_charges(p.segment, exit_side(p), dec(p.stop), abs(p.qty), day).total
 
 
 def exposure(ctx: TickContext) -> Exposure:
@@ -74,11 +74,11 @@ def exposure(ctx: TickContext) -> Exposure:
             ex.open_positions += 1
             ex.entries_today += 1
             ex.entries_by_symbol[pend.symbol] = ex.entries_by_symbol.get(pend.symbol, 0) + 1
-            ex.open_worst_loss += D(pend.worst_loss)
-            ex.capital_used += D(pend.exposure)
-            ex.margin_used += D(pend.margin)
+            ex.open_worst_loss += dec(pend.worst_loss)
+            ex.capital_used += dec(pend.exposure)
+            ex.margin_used += dec(pend.margin)
             if pend.sector:
-                ex.by_sector[pend.sector] = ex.by_sector.get(pend.sector, ZERO) + D(pend.exposure)
+                ex.by_sector[pend.sector] = ex.by_sector.get(pend.sector, ZERO) + dec(pend.exposure)
     return ex
 
 

@@ -238,17 +238,6 @@ def _opt_float(v: Any) -> float | None:
     return None if v is None else float(v)
 
 
-@dataclass(frozen=True)
-class Fill:
-    """What the broker executed for an intent."""
-
-    order_id: str
-    tag: str
-    qty: int
-    price: Decimal
-    ts: datetime
-
-
 @dataclass
 class Position:
     symbol: str

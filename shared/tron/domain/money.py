@@ -9,7 +9,7 @@ RUPEE = Decimal("1")
 ZERO = Decimal("0")
 
 
-def D(value: float | int | str | Decimal) -> Decimal:
+def dec(value: float | int | str | Decimal) -> Decimal:
     """A Decimal from a float without binary noise (via its shortest repr)."""
     if isinstance(value, Decimal):
         return value
@@ -26,7 +26,7 @@ def rupees(value: Decimal) -> Decimal:
 
 def to_tick(price: float | Decimal, tick: Decimal, *, up: bool | None = None) -> Decimal:
     """Round a price onto the instrument's tick grid (nearest, or up/down when asked)."""
-    p = D(price)
+    p = dec(price)
     steps = p / tick
     if up is None:
         n = steps.quantize(RUPEE, rounding=ROUND_HALF_UP)

@@ -26,7 +26,7 @@ from decimal import Decimal
 from types import MappingProxyType
 from typing import Any
 
-from tron.domain.money import D, paise
+from tron.domain.money import dec, paise
 from tron.domain.timeutil import parse_hhmm
 
 # Beyond-the-stop slippage reserved per segment, in basis points of the stop price: over 60 generated days
@@ -64,7 +64,7 @@ class RiskLimits:
 
     def slippage(self, segment: str, stop: float | Decimal) -> Decimal:
         """Rupees per unit reserved beyond a stop at this price (0 for a segment without a band)."""
-        return D(stop) * self.stop_slippage_bps.get(segment, Decimal(0)) / 10000
+        return dec(stop) * self.stop_slippage_bps.get(segment, Decimal(0)) / 10000
 
     @property
     def loss_limit(self) -> Decimal:
@@ -106,25 +106,25 @@ class RiskLimits:
     @staticmethod
     def from_doc(d: dict[str, Any]) -> RiskLimits:
         return RiskLimits(
-            capital=D(str(d["capital"])),
-            daily_loss_limit=D(str(d["daily_loss_limit"])),
-            daily_loss_limit_pct=D(str(d["daily_loss_limit_pct"])),
+            capital=dec(str(d["capital"])),
+            daily_loss_limit=dec(str(d["daily_loss_limit"])),
+            daily_loss_limit_pct=dec(str(d["daily_loss_limit_pct"])),
             max_trades_per_day=int(d["max_trades_per_day"]),
             max_trades_per_symbol=int(d["max_trades_per_symbol"]),
             max_open_positions=int(d["max_open_positions"]),
-            risk_per_trade_pct=D(str(d["risk_per_trade_pct"])),
-            max_position_pct=D(str(d["max_position_pct"])),
+            risk_per_trade_pct=dec(str(d["risk_per_trade_pct"])),
+            max_position_pct=dec(str(d["max_position_pct"])),
             min_confidence=float(d["min_confidence"]),
             entry_cutoff=parse_hhmm(str(d["entry_cutoff"])),
             # added later: older plan documents lack them and get the defaults
-            min_position_pct=D(str(d.get("min_position_pct", "1"))),
-            max_sector_pct=D(str(d.get("max_sector_pct", "30"))),
-            account_capital=None if d.get("account_capital") is None else D(str(d["account_capital"])),
-            mis_leverage=D(str(d.get("mis_leverage", "5"))),
-            futures_margin_pct=D(str(d.get("futures_margin_pct", "12"))),
+            min_position_pct=dec(str(d.get("min_position_pct", "1"))),
+            max_sector_pct=dec(str(d.get("max_sector_pct", "30"))),
+            account_capital=None if d.get("account_capital") is None else dec(str(d["account_capital"])),
+            mis_leverage=dec(str(d.get("mis_leverage", "5"))),
+            futures_margin_pct=dec(str(d.get("futures_margin_pct", "12"))),
             kelly=bool(d.get("kelly", False)),
             kelly_min_trades=int(d.get("kelly_min_trades", 20)),
-            loss_budget_pct=D(str(d.get("loss_budget_pct", "100"))),
+            loss_budget_pct=dec(str(d.get("loss_budget_pct", "100"))),
             stop_slippage_bps=_bps(d.get("stop_slippage_bps")),
         )
 
@@ -133,12 +133,12 @@ def _bps(stored: object) -> Mapping[str, Decimal]:
     """A stored slippage table (older plan documents have none: the defaults)."""
     if not isinstance(stored, dict):
         return STOP_SLIPPAGE_BPS
-    return MappingProxyType({str(k): D(str(v)) for k, v in stored.items()})
+    return MappingProxyType({str(k): dec(str(v)) for k, v in stored.items()})
 
 
 def margin_required(limits: RiskLimits, segment: str, side: str, qty: int, price: float | Decimal) -> Decimal:
     """Margin the broker blocks for a position (see the module docstring for the per-segment rules)."""
-    value = D(price) * abs(qty)
+    value = dec(price) * abs(qty)
     if segment == "equity_intraday":
         return paise(value / limits.mis_leverage)
     if segment == "futures" or (segment == "options" and side == "SELL"):
@@ -150,7 +150,7 @@ def exposure_value(limits: RiskLimits, segment: str, qty: int, price: float | De
     """What a position uses of its asset's capital: value for equity, margin for futures, premium for options."""
     if segment == "futures":
         return margin_required(limits, segment, "BUY", qty, price)
-    return paise(D(price) * abs(qty))
+    return paise(dec(price) * abs(qty))
 
 
 @dataclass

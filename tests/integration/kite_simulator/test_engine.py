@@ -25,11 +25,11 @@ def test_engine_fills_levels_in_price_order_and_shares_a_minute_of_liquidity() -
     assert [f.quantity for f in fills] == [lv.quantity for lv in book.asks[:3]]
     assert E.take("BUY", 10, Decimal("100.15"), book, consumed, resting=False) == []  # used up this minute
     # a resting buy limit also fills at its own price when the minute traded through it
-    through = E.Book(
+    through = E.Depth(
         6, book.bids, book.asks, Decimal("100"), bar_low=Decimal("99.50"), bar_high=Decimal("100.2")
     )
     fills = E.take("BUY", 5, Decimal("99.80"), through, {}, resting=True)
-    assert fills == [E.Fill(Decimal("99.80"), 5)]
+    assert fills == [E.Execution(Decimal("99.80"), 5)]
     assert E.take("BUY", 5, Decimal("99.80"), through, {}, resting=False) == []
 
 

@@ -40,7 +40,7 @@ from tron.adapters.kite.limits import Sleep
 from tron.adapters.kite.market import as_ist
 from tron.adapters.kite.session import KiteSession
 from tron.domain.models import OrderIntent
-from tron.domain.money import D, paise
+from tron.domain.money import dec, paise
 from tron.domain.order_rules import check_market_protection
 from tron.ports import BrokerOrder, BrokerUnavailable, Clock, OrderRejected
 
@@ -170,8 +170,8 @@ class KiteBroker:
                 p["exchange"],
                 p.get("product", ""),
                 int(p.get("quantity") or 0),
-                paise(D(float(p.get("average_price") or 0))),
-                paise(D(float(p.get("pnl") or 0))),
+                paise(dec(float(p.get("average_price") or 0))),
+                paise(dec(float(p.get("pnl") or 0))),
             )
             for p in data.get("net", [])
         ]
@@ -244,7 +244,7 @@ class KiteBroker:
     ) -> BrokerOrder:
         status = str(last.get("status"))
         filled = int(last.get("filled_quantity") or 0)
-        avg = paise(D(float(last.get("average_price") or 0)))
+        avg = paise(dec(float(last.get("average_price") or 0)))
         ts = as_ist(last.get("exchange_timestamp")) or as_ist(last.get("order_timestamp")) or self.clock.now()
         message = str(last.get("status_message") or "")
         if cancelled_is_rejected and status == "CANCELLED" and filled == 0:

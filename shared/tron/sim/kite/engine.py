@@ -91,7 +91,7 @@ class Level:
 
 
 @dataclass(frozen=True)
-class Book:
+class Depth:
     """One minute of one instrument: depth both sides (best first), the last price, and the bar that just
     completed (for trade-through fills of resting limits; None at the open)."""
 
@@ -124,7 +124,7 @@ def build_book(
     notional: Decimal,
     bar_low: Decimal | None = None,
     bar_high: Decimal | None = None,
-) -> Book:
+) -> Depth:
     """Five deterministic levels per side around bid/ask; quantities are whole lots, at least one."""
     lot = max(1, lot)
     step = tick if tick > 0 else Decimal("0.05")
@@ -141,12 +141,12 @@ def build_book(
             out.append(Level(price, lots * lot, 1 + (zlib.crc32(f"{key}{minute}{name}{k}o".encode()) % 25)))
         return tuple(out)
 
-    return Book(minute, side(bid, -1, "b"), side(ask, 1, "s"), last, bar_low, bar_high)
+    return Depth(minute, side(bid, -1, "b"), side(ask, 1, "s"), last, bar_low, bar_high)
 
 
 # ---------------------------------------------------------------------------------------------- orders
 @dataclass
-class Fill:
+class Execution:
     price: Decimal
     quantity: int
 
@@ -224,13 +224,13 @@ def arm(order: Order, ltp: Decimal) -> None:
 
 
 def take(
-    side: str, qty: int, limit: Decimal, book: Book, consumed: dict[tuple[int, str, int], int], resting: bool
-) -> list[Fill]:
+    side: str, qty: int, limit: Decimal, book: Depth, consumed: dict[tuple[int, str, int], int], resting: bool
+) -> list[Execution]:
     """Fill up to qty against the opposite side of the book at prices no worse than limit. `consumed` is
     the minute's shared record of quantity already taken (key: minute, side, level)."""
     levels = book.asks if side == "BUY" else book.bids
     name = "s" if side == "BUY" else "b"
-    fills: list[Fill] = []
+    fills: list[Execution] = []
     left = qty
     for k, lvl in enumerate(levels):
         if left <= 0:
@@ -243,7 +243,7 @@ def take(
             continue
         q = min(avail, left)
         consumed[ck] = consumed.get(ck, 0) + q
-        fills.append(Fill(lvl.price, q))
+        fills.append(Execution(lvl.price, q))
         left -= q
     if left > 0 and resting and levels:
         through = (side == "BUY" and book.bar_low is not None and book.bar_low < limit) or (
@@ -255,13 +255,13 @@ def take(
             q = min(max(avail, 0), left)
             if q > 0:
                 consumed[ck] = consumed.get(ck, 0) + q
-                fills.append(Fill(limit, q))
+                fills.append(Execution(limit, q))
     return fills
 
 
 def match_minute(
-    order: Order, book: Book, consumed: dict[tuple[int, str, int], int], resting: bool
-) -> list[Fill]:
+    order: Order, book: Depth, consumed: dict[tuple[int, str, int], int], resting: bool
+) -> list[Execution]:
     """Advance one working order through one minute's book: trigger it if due, then fill what the book
     gives. Updates the order's filled quantity, value and status; returns the fills."""
     if order.status == TRIGGER_PENDING:

@@ -15,7 +15,7 @@ import numpy as np
 from tron.domain.models import Quote
 from tron.domain.timeutil import IST, ist
 from tron.sim.kite.catalog import Listed
-from tron.sim.kite.engine import Book, Liquidity, build_book, to_tick
+from tron.sim.kite.engine import Depth, Liquidity, build_book, to_tick
 from tron.sim.market import MINUTES, DayData, completed_minutes
 
 
@@ -32,7 +32,7 @@ class MarketView:
         self._pos: dict[tuple[date, int], dict[str, int]] = {}
         self._daily: dict[date, tuple[dict[str, int], np.ndarray]] = {}
         self._quotes: dict[tuple[date, int, str], Quote | None] = {}
-        self._books: dict[tuple[date, int, str], Book | None] = {}
+        self._books: dict[tuple[date, int, str], Depth | None] = {}
 
     # ------------------------------------------------------------------ time
     def session(self, now: datetime) -> tuple[date, int]:
@@ -147,7 +147,7 @@ class MarketView:
         o, h, lo, c, v = cached[1][k]
         return (round(float(o), 2), round(float(h), 2), round(float(lo), 2), round(float(c), 2), int(v))
 
-    def book(self, inst: Listed, d: date, j: int) -> Book | None:
+    def book(self, inst: Listed, d: date, j: int) -> Depth | None:
         """The instrument's order book at a minute (deterministic, so cached like the quotes)."""
         key = (d, j, inst.key)
         if key not in self._books:
@@ -156,7 +156,7 @@ class MarketView:
             self._books[key] = self._book(inst, d, j)
         return self._books[key]
 
-    def _book(self, inst: Listed, d: date, j: int) -> Book | None:
+    def _book(self, inst: Listed, d: date, j: int) -> Depth | None:
         q = self.quote(d, j, inst.tradingsymbol)
         if q is None:
             return None

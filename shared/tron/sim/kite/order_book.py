@@ -171,7 +171,7 @@ class OrderBook:
             "guid": o.guid,
         }
 
-    def book_fill(self, o: engine.Order, f: engine.Fill, ts: datetime) -> None:
+    def book_fill(self, o: engine.Order, f: engine.Execution, ts: datetime) -> None:
         """Record a fill as a trade and apply it to the account's position."""
         self._trade_seq += 1
         inst = self.venue.instrument(o.exchange, o.tradingsymbol)

@@ -38,7 +38,7 @@ class MarginRules:
 
 
 @dataclass
-class Position:
+class AccountPosition:
     """One (instrument, product) position of the day: buys and sells, the open part at its average price,
     and the P&L realised by closing trades."""
 
@@ -165,15 +165,15 @@ class Portfolio:
 
     def __init__(self, capital: Decimal) -> None:
         self.capital = capital
-        self.positions: dict[tuple[str, str, str], Position] = {}
+        self.positions: dict[tuple[str, str, str], AccountPosition] = {}
         self.holdings: dict[str, Holding] = {}
 
-    def position(self, inst: Listed, product: str) -> Position:
+    def position(self, inst: Listed, product: str) -> AccountPosition:
         """The instrument's position in a product, opened empty if there is none yet."""
         key = (inst.exchange, inst.tradingsymbol, product)
         p = self.positions.get(key)
         if p is None:
-            p = self.positions[key] = Position(inst, product)
+            p = self.positions[key] = AccountPosition(inst, product)
         return p
 
 

@@ -30,7 +30,7 @@ from tron.sim.kite.market_routes import MarketRoutes
 from tron.sim.kite.order_book import OrderBook
 from tron.sim.kite.order_entry import OrderEntry
 from tron.sim.kite.order_routes import OrderRoutes
-from tron.sim.kite.portfolio import Holding, MarginRules, Portfolio, Position
+from tron.sim.kite.portfolio import AccountPosition, Holding, MarginRules, Portfolio
 from tron.sim.kite.postbacks import Postbacks
 from tron.sim.kite.protocol import TOKEN_MESSAGE, KiteError, Request, Response, envelope, error_response
 from tron.sim.kite.rate_windows import RateWindows
@@ -223,7 +223,7 @@ class KiteSim:
         return self.book.trades
 
     @property
-    def positions(self) -> dict[tuple[str, str, str], Position]:
+    def positions(self) -> dict[tuple[str, str, str], AccountPosition]:
         """The day's positions by (exchange, tradingsymbol, product)."""
         return self.portfolio.positions
 

@@ -12,7 +12,7 @@ from tron.sim.kite.exchange import Exchange
 from tron.sim.kite.gtt_book import GttBook
 from tron.sim.kite.market_view import dec
 from tron.sim.kite.order_book import OrderBook
-from tron.sim.kite.portfolio import Holding, Portfolio, Position
+from tron.sim.kite.portfolio import AccountPosition, Holding, Portfolio
 from tron.sim.kite.protocol import BROKER_EQUITY_SQUARE_OFF_MINUTE, BROKER_FNO_SQUARE_OFF_MINUTE
 from tron.sim.kite.venue import Venue
 from tron.sim.market import MINUTES
@@ -84,7 +84,7 @@ class TradingDay:
                 if h.quantity <= 0:
                     del portfolio.holdings[p.inst.tradingsymbol]
                 continue
-            n = Position(p.inst, p.product, overnight_quantity=q, close_price=p.last_price)
+            n = AccountPosition(p.inst, p.product, overnight_quantity=q, close_price=p.last_price)
             n.apply("BUY" if q > 0 else "SELL", abs(q), p.average_price)
             n.last_price = p.last_price
             portfolio.positions[key] = n
