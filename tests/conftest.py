@@ -1,11 +1,11 @@
-from __future__ import annotations
+"""Fixtures for every test directory: the emulator fixtures and the Kite simulator (defined in tests/support),
+and no TRON_ settings from the environment. Shared builders and fakes are imported from tests/support."""
 
-from datetime import date
-from pathlib import Path
+from __future__ import annotations
 
 import pytest
 
-from tests.integration.emulators import (  # noqa: F401  (the emulator fixtures, started on first use)
+from tests.support.emulators import (  # noqa: F401  (the emulator fixtures, started on first use)
     _firestore_session_client,
     _gcs_session_client,
     fake_gcs_server,
@@ -14,12 +14,9 @@ from tests.integration.emulators import (  # noqa: F401  (the emulator fixtures,
     gcs_bucket,
     gcs_client,
     pubsub_emulator,
+    servers,
 )
-from tests.integration.kite_sim import kite_sim  # noqa: F401  (the Kite simulator on loopback)
-from tron.config.settings import load_settings
-
-TRADING_DAY = date(2026, 11, 23)
-HOLIDAY = date(2026, 11, 24)
+from tests.support.kite_sim import kite_sim  # noqa: F401  (the Kite simulator on loopback)
 
 
 @pytest.fixture(autouse=True)
@@ -30,7 +27,3 @@ def _no_user_config(monkeypatch: pytest.MonkeyPatch) -> None:
     for k in list(os.environ):
         if k.startswith("TRON_"):
             monkeypatch.delenv(k)
-
-
-def settings(tmp: Path, **kw: object):
-    return load_settings(data_dir=tmp, **kw)

@@ -8,7 +8,7 @@ locals {
   # How each is triggered: plan_day, tick_*, square_off and end_of_day by the Cloud Scheduler jobs of
   # shared/tron/data/jobs.yaml (scheduler.tf), execute_order by the orders push subscription (pubsub.tf), and
   # kite_login only by an operator (HTTP-only: the Kite redirect through an authenticated proxy or
-  # `gcloud functions call kite-login`). tests/unit/test_terraform.py fails when these disagree.
+  # `gcloud functions call kite-login`). tests/infra/test_terraform.py fails when these disagree.
   functions = {
     plan_day = {
       description   = "Pre-open: builds the day's plan, risk envelope and warm-up history."

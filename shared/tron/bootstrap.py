@@ -39,6 +39,8 @@ def state_store(settings: Settings, sqlite_path: Path | None = None) -> Any:
 
 
 def service_config(settings: Settings) -> ServiceConfig:
+    """The services' view of the settings: the risk envelope and enabled flag per asset, the mode, the
+    orders topic and the universe size (the other ServiceConfig fields keep their defaults)."""
     return ServiceConfig(
         envelope=settings.envelope(),
         enabled=settings.enabled(),
@@ -140,7 +142,7 @@ def embedded(
     settings: Settings, clock: Clock | None = None, root: Path | None = None, log_to_archive: bool = True
 ) -> tuple[Deps, InProcBus]:
     """The embedded set: SQLite, an in-process bus, a local folder, environment secrets, generated market
-    data and paper fills. Returns the deps and the bus (the runner drives its deliveries)."""
+    data and paper fills. Returns the deps and the bus (the day loop, tron.runday, drives its deliveries)."""
     root = root or settings.data_dir
     clock = clock or RealClock()
     archive = LocalArchive(root / "archive")
@@ -153,6 +155,8 @@ def embedded(
 
 @dataclass
 class GcpClients:
+    """The Google Cloud clients the gcp backend is composed on (the emulator day passes its own)."""
+
     firestore: Any
     publisher: Any
     storage: Any

@@ -19,14 +19,24 @@ Doc = dict[str, Any]
 
 
 class Clock(Protocol):
+    """The time source every service reads (real, virtual or scaled; nothing else calls datetime.now)."""
+
     def now(self) -> datetime:
         """Timezone-aware IST."""
         ...
 
 
 class Txn(Protocol):
-    def get(self, path: str) -> Doc | None: ...
-    def set(self, path: str, data: Doc) -> None: ...
+    """The view of the store inside StateStore.transaction: every read must come before the first write."""
+
+    def get(self, path: str) -> Doc | None:
+        """The document's data, or None if it does not exist."""
+        ...
+
+    def set(self, path: str, data: Doc) -> None:
+        """Write the whole document (replacing it) when the transaction commits."""
+        ...
+
     def create(self, path: str, data: Doc) -> None:
         """Create the document; raises AlreadyExists if it is there."""
         ...
@@ -35,8 +45,14 @@ class Txn(Protocol):
 class StateStore(Protocol):
     """A document store with Firestore's shape: paths like `days/2026-11-23/intents/ID`."""
 
-    def get(self, path: str) -> Doc | None: ...
-    def set(self, path: str, data: Doc) -> None: ...
+    def get(self, path: str) -> Doc | None:
+        """The document's data, or None if it does not exist."""
+        ...
+
+    def set(self, path: str, data: Doc) -> None:
+        """Write the whole document (replacing it)."""
+        ...
+
     def create(self, path: str, data: Doc) -> bool:
         """Create-if-absent: True if this call created it, False if it already existed."""
         ...
@@ -51,10 +67,12 @@ class StateStore(Protocol):
 
 
 class AlreadyExists(Exception):
-    pass
+    """Txn.create found its document already there (the whole transaction is rolled back)."""
 
 
 class Bus(Protocol):
+    """The message bus that carries claimed order intents from the tick to the executor."""
+
     def publish(self, topic: str, data: Doc, attributes: dict[str, str]) -> str:
         """Publish a JSON message; returns the message id. Delivery is at least once."""
         ...
@@ -67,24 +85,44 @@ class Archive(Protocol):
         """Write and return a location the user can open (a file path or gs:// URL)."""
         ...
 
-    def append_lines(self, path: str, lines: Iterable[str]) -> None: ...
-    def read(self, path: str) -> bytes | None: ...
+    def append_lines(self, path: str, lines: Iterable[str]) -> None:
+        """Append the lines (each ending in one newline), creating the blob if needed; concurrent appenders
+        never lose each other's lines."""
+        ...
+
+    def read(self, path: str) -> bytes | None:
+        """The blob's bytes, or None if there is none."""
+        ...
 
 
 class Secrets(Protocol):
-    def get(self, name: str) -> str | None: ...
+    """Named secrets: the Kite api key and secret, the daily access token, the OpenAI key."""
+
+    def get(self, name: str) -> str | None:
+        """The latest value of the secret, or None if it is not set."""
+        ...
+
     def put(self, name: str, value: str) -> None:
         """Store a new version (the daily Kite access token)."""
         ...
 
 
 class MarketData(Protocol):
-    def instruments(self, asset: Asset) -> list[Instrument]: ...
+    """Instruments, quotes and daily history of the market (Kite, or the generated market)."""
+
+    def instruments(self, asset: Asset) -> list[Instrument]:
+        """The instruments of an asset class listed today (the universe for stocks, NIFTY contracts for
+        F&O)."""
+        ...
+
     def snapshot(self, symbols: list[str]) -> Snapshot:
         """One batched quote of the symbols as of now."""
         ...
 
-    def daily_history(self, symbol: str, before: date, days: int) -> list[DailyBar]: ...
+    def daily_history(self, symbol: str, before: date, days: int) -> list[DailyBar]:
+        """Up to ``days`` daily bars of the sessions before ``before``, oldest first."""
+        ...
+
     def preflight(self) -> str | None:
         """None if quotes can be had today, else why not (an expired Kite session)."""
         ...
@@ -92,6 +130,9 @@ class MarketData(Protocol):
 
 @dataclass(frozen=True)
 class BrokerOrder:
+    """An order's state at the broker as the executor books it: what filled (``filled_qty`` at
+    ``avg_price``), when, and the broker's message."""
+
     order_id: str
     tag: str
     status: str  # COMPLETE | REJECTED | OPEN | CANCELLED
@@ -111,6 +152,8 @@ class BrokerUnavailable(Exception):
 
 
 class Broker(Protocol):
+    """Where orders go: Kite, or a paper broker that fills at the quotes."""
+
     def place(self, intent: OrderIntent) -> BrokerOrder:
         """Place the intent's order with its tag; paper brokers fill it. Raises OrderRejected or
         BrokerUnavailable."""
@@ -144,6 +187,8 @@ class LoginNotConfigured(RuntimeError):
 
 
 class TokenExchange(Protocol):
+    """The daily Kite login's second step: a request token for an access token."""
+
     def exchange(self, request_token: str) -> dict[str, Any]:
         """{"access_token", "user_id", "login_time"}; raises LoginError, LoginNotConfigured or
         BrokerUnavailable."""
@@ -151,12 +196,18 @@ class TokenExchange(Protocol):
 
 
 class Planner(Protocol):
+    """Chooses the day's plan before the open (rules, or an LLM); plan_day validates what it returns."""
+
     name: str
 
-    def plan(self, context: PlanContext) -> Plan: ...
+    def plan(self, context: PlanContext) -> Plan:
+        """The plan for ``context.day``."""
+        ...
 
 
 class Reviewer(Protocol):
+    """Reads the day's report after the close and suggests changes for a person to consider."""
+
     def review(self, report: Doc) -> Doc:
         """Suggestions about the day (never applied automatically): {"summary": str, "suggestions": [str]}."""
         ...

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from tests.integration.emulators import PROJECT, Server
+from tests.support.emulators import PROJECT, Server
 from tron.adapters.pubsub_bus import PublishFailed, PubSubBus
 
 if TYPE_CHECKING:

@@ -1,5 +1,5 @@
 """The Secrets contract, run against EnvSecrets and against SecretManagerSecrets with the real Secret Manager
-client (REST transport) talking to a local fake server (tests/integration/fake_secretmanager.py)."""
+client (REST transport) talking to a local fake server (tests/support/fakes/secretmanager.py)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from tests.integration.fake_secretmanager import FakeSecretManager
+from tests.support.fakes.secretmanager import FakeSecretManager
 from tron.adapters.clock import VirtualClock
 from tron.adapters.env_secrets import EnvSecrets
 from tron.adapters.secretmanager import SecretManagerSecrets

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import HOLIDAY, TRADING_DAY, settings
+from tests.support.days import HOLIDAY, TRADING_DAY, settings
 from tron.domain.models import IntentState
 from tron.runday.embedded import prepare, run_day
 from tron.services.deps import Deps

@@ -1,19 +1,16 @@
 """Bad things happen mid-day: the executor dies after the broker accepted, a message is garbage, quotes go
-stale, the configuration is wrong. Each ends in a clear record and loses nothing."""
+stale, the token has expired. Each ends in a clear record and loses nothing. (`tron run-day` on a holiday
+answers in JSON too; a bad configuration: tests/unit/config and tests/unit/cli/test_app.py.)"""
 
 from __future__ import annotations
 
 import json
-import re
 import subprocess
 import sys
 from datetime import datetime, time
 from pathlib import Path
 
-import pytest
-
-from tests.conftest import TRADING_DAY, settings
-from tron.config.settings import ConfigError, load_settings
+from tests.support.days import TRADING_DAY, settings
 from tron.domain.models import OrderIntent
 from tron.ports import BrokerOrder, Snapshot
 from tron.runday.embedded import prepare, run_day
@@ -109,40 +106,6 @@ def replace_market(broker, market):
     return broker
 
 
-def test_bad_config_names_the_key_and_what_is_allowed(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    with pytest.raises(ConfigError, match=r"risk\.entry_cutoff.*between 09:15 and 15:10"):
-        load_settings(risk={"entry_cutoff": "15:25"})
-    monkeypatch.setenv("TRON_RISK__DAILY_LOSS_LIMIT", "-5")
-    with pytest.raises(ConfigError, match=r"risk\.daily_loss_limit: Input should be greater than 0"):
-        load_settings()
-    monkeypatch.delenv("TRON_RISK__DAILY_LOSS_LIMIT")
-    with pytest.raises(ConfigError, match=r"config key mode.*'paper' or 'live'"):
-        load_settings(mode="yolo")
-    with pytest.raises(ConfigError, match=r"live.*refused in this build"):
-        load_settings(mode="live")
-    cfg = tmp_path / "tron.yaml"
-    cfg.write_text("risk:\n  max_open_positions: lots\n")
-    monkeypatch.setenv("TRON_CONFIG", str(cfg))
-    with pytest.raises(ConfigError, match=r"risk\.max_open_positions"):
-        load_settings()
-
-
-def test_the_cli_reports_bad_config_and_exits_2(tmp_path: Path) -> None:
-    cfg = tmp_path / "tron.yaml"
-    cfg.write_text("risk:\n  risk_per_trade_pct: 50\n")
-    p = subprocess.run(
-        [sys.executable, "-m", "tron.cli", "run-day", "--date", "2026-11-23", "--json"],
-        capture_output=True,
-        text=True,
-        env={"TRON_CONFIG": str(cfg), "PATH": "/usr/bin:/bin"},
-        cwd=tmp_path,
-    )
-    assert p.returncode == 2
-    assert "risk.risk_per_trade_pct" in p.stderr and "less than or equal to 5" in p.stderr
-
-
 def test_the_cli_runs_a_holiday_in_json(tmp_path: Path) -> None:
     p = subprocess.run(
         [sys.executable, "-m", "tron.cli", "run-day", "--date", "2026-11-24", "--json"],
@@ -182,45 +145,3 @@ def test_an_invalid_token_halts_entries_at_the_open_and_says_why(tmp_path: Path)
     assert result["orders_placed"] == 0
     log = (run.root / "archive" / "logs" / str(TRADING_DAY) / "plan_day.jsonl").read_text()
     assert '"severity": "ERROR"' in log and "health gate" in log
-
-
-BROKEN_CONFIGS = {
-    "yaml syntax": ("risk:\n  capital: [1\n", r"not valid YAML.*line \d+"),
-    "tab indent": ("risk:\n\tcapital: 5\n", r"not valid YAML.*line 2"),
-    "top-level list": ("- risk\n- capital\n", r"top level must be a mapping of keys, got a list"),
-    "not utf-8": (b"\xff\xfe risk", r"not UTF-8 text"),
-}
-
-
-@pytest.mark.parametrize("case", sorted(BROKEN_CONFIGS))
-def test_a_broken_config_file_exits_2_naming_the_file(tmp_path: Path, case: str) -> None:
-    text, message = BROKEN_CONFIGS[case]
-    cfg = tmp_path / "tron.yaml"
-    cfg.write_bytes(text if isinstance(text, bytes) else text.encode())
-    p = _cli(tmp_path, {"TRON_CONFIG": str(cfg)})
-    assert p.returncode == 2, p.stderr
-    assert str(cfg) in p.stderr and re.search(message, p.stderr), p.stderr
-    assert "Traceback" not in p.stderr
-
-
-def test_tron_config_that_is_not_a_readable_file_is_an_error(tmp_path: Path) -> None:
-    p = _cli(tmp_path, {"TRON_CONFIG": str(tmp_path)})  # a directory used to run on the defaults
-    assert p.returncode == 2 and f"TRON_CONFIG points to {tmp_path}, which is not a file" in p.stderr
-    p = _cli(tmp_path, {"TRON_CONFIG": str(tmp_path / "missing.yaml")})
-    assert p.returncode == 2 and "does not exist" in p.stderr
-
-
-def test_an_env_override_with_broken_json_exits_2_naming_the_variable(tmp_path: Path) -> None:
-    p = _cli(tmp_path, {"TRON_RISK": '{"capital": 5'})
-    assert p.returncode == 2, p.stderr
-    assert "TRON_RISK" in p.stderr and "JSON" in p.stderr and "Traceback" not in p.stderr
-
-
-def _cli(cwd: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "tron.cli", "plan", "--date", "2026-11-23", "--json"],
-        capture_output=True,
-        text=True,
-        env={"PATH": "/usr/bin:/bin", **env},
-        cwd=cwd,
-    )

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import TRADING_DAY, settings
+from tests.support.days import TRADING_DAY, settings
 from tron.domain.models import Asset
 from tron.domain.timeutil import ist
 from tron.runday.embedded import prepare, run_day

@@ -14,14 +14,14 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import TRADING_DAY, settings
+from tests.support.days import TRADING_DAY, settings
+from tests.support.paths import REPO as ROOT
 from tron import cli
 from tron.adapters.kite import KiteMarketData
 from tron.adapters.paper import PaperBroker
 from tron.adapters.sqlite_store import SqliteStore
 from tron.runday.embedded import prepare, run_day
 
-ROOT = Path(__file__).resolve().parents[2]
 SYMBOLS = 10
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import settings
+from tests.support.days import settings
 from tron.runday.embedded import prepare, run_day
 
 BREACHED = [(7, date(2026, 11, 23)), (2, date(2026, 11, 26)), (18, date(2026, 11, 23))]

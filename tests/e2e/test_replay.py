@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import TRADING_DAY, settings
+from tests.support.days import TRADING_DAY, settings
 from tron import cli
 from tron.backtest.data import read_replay
 from tron.backtest.engine import IntradayConfig, run_intraday

@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import HOLIDAY, TRADING_DAY, settings
+from tests.support.days import HOLIDAY, TRADING_DAY, settings
 from tron.config.schedule import Job
-from tron.devtools.emulators import Emulators, Server
+from tron.devtools.emulators import Emulators
 from tron.runday.emulators import run_emulated_day
 from tron.runday.metered import metered_embedded_day
 
@@ -28,12 +28,6 @@ MORNING = [
     Job("square-off", "square_off", "0,2 10 * * *", {"asset": "all"}),
     Job("end-of-day", "end_of_day", "5 10 * * *"),
 ]
-
-
-@pytest.fixture
-def servers(tmp_path: Path, firestore_emulator: Server, pubsub_emulator: Server, fake_gcs_server: Server):
-    """The session's stand-ins (emulated_day wipes Firestore and GCS; the topic name is fresh per test)."""
-    return Emulators(tmp_path, firestore_emulator, pubsub_emulator, fake_gcs_server)
 
 
 def _fills(intents: dict[str, dict]) -> dict[str, tuple]:

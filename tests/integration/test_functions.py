@@ -12,12 +12,13 @@ from pathlib import Path
 import pytest
 from functions_framework import create_app
 
-from tests.conftest import TRADING_DAY, settings
+from tests.support.days import TRADING_DAY, settings
+from tests.support.paths import REPO
 from tron.adapters.clock import VirtualClock
 from tron.bootstrap import embedded
 from tron.domain.timeutil import ist
 
-MAIN = str(Path(__file__).resolve().parents[2] / "functions" / "main.py")
+MAIN = str(REPO / "functions" / "main.py")
 
 
 @pytest.fixture

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import TRADING_DAY, settings
-from tests.integration.emulators import PROJECT, Server
+from tests.support.days import TRADING_DAY, settings
+from tests.support.emulators import PROJECT, Server
 from tron.adapters.clock import VirtualClock
 from tron.bootstrap import GcpClients, gcp
 from tron.config.settings import ConfigError, load_settings

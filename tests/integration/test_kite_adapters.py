@@ -19,8 +19,10 @@ from typing import Any
 import pytest
 from functions_framework import create_app
 
-from tests.integration.kite_sim import KiteSimHandle, running_kite_sim
+from tests.support.kite_sim import KiteSimHandle, running_kite_sim
+from tests.support.logs import tron_records
 from tests.support.netfault import DelayingProxy
+from tests.support.paths import REPO
 from tron.adapters.env_secrets import EnvSecrets
 from tron.adapters.kite import (
     API_SECRET_SECRET,
@@ -131,26 +133,11 @@ def intent(
     )
 
 
-class Records(logging.Handler):
-    def __init__(self) -> None:
-        super().__init__(logging.INFO)
-        self.records: list[logging.LogRecord] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.records.append(record)
-
-
 @pytest.fixture
 def logs() -> Iterator[list[logging.LogRecord]]:
-    """TRON's log records (caplog misses them once a run has installed the archive handler on "tron",
-    which stops propagation)."""
-    handler, logger = Records(), logging.getLogger("tron")
-    level = logger.level
-    logger.addHandler(handler)
-    logger.setLevel(logging.INFO)
-    yield handler.records
-    logger.removeHandler(handler)
-    logger.setLevel(level)
+    """TRON's log records (tests.support.logs)."""
+    with tron_records() as handler:
+        yield handler.records
 
 
 @pytest.fixture
@@ -493,7 +480,7 @@ def test_an_answer_lost_after_kite_placed_the_order_is_adopted_not_sent_again(da
 
 
 # ---------------------------------------------------------------------------------------------- the entry point
-MAIN = str(Path(__file__).resolve().parents[2] / "functions" / "main.py")
+MAIN = str(REPO / "functions" / "main.py")
 
 
 def test_the_kite_login_function_is_a_redirect_url_that_stores_the_token(

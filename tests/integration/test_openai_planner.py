@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import TRADING_DAY, settings
-from tests.integration.fake_openai import FakeOpenAI
+from tests.support.days import TRADING_DAY, settings
+from tests.support.fakes.openai import FakeOpenAI
 from tron.adapters.clock import VirtualClock
 from tron.bootstrap import embedded
 from tron.domain.plan import Plan

@@ -1,5 +1,5 @@
 """`tron ops pause|resume|status` with the real google-cloud-scheduler client (gRPC) against a local Cloud
-Scheduler (tests/integration/fake_scheduler.py), through the CLI entry point, errors included."""
+Scheduler (tests/support/fakes/scheduler.py), through the CLI entry point, errors included."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from pathlib import Path
 import grpc
 import pytest
 
-from tests.integration.fake_scheduler import FakeScheduler
+from tests.support.fakes.scheduler import FakeScheduler
 from tron.adapters.scheduler import SchedulerJobs, SchedulerUnavailable, UnknownJobs, make_client
 from tron.cli import main
 from tron.cli.ops import pause_targets, resume_targets

@@ -23,8 +23,8 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import TRADING_DAY, settings
-from tron.devtools.emulators import Emulators, Server
+from tests.support.days import TRADING_DAY, settings
+from tron.devtools.emulators import Emulators
 from tron.domain.models import OrderIntent
 from tron.domain.timeutil import ist
 from tron.runday.emulators import EmulatedDay, start
@@ -40,11 +40,6 @@ def _day(tmp_path: Path, servers: Emulators, serialize: bool) -> Iterator[Emulat
         yield run
     finally:
         run.stop()
-
-
-@pytest.fixture
-def servers(tmp_path: Path, firestore_emulator: Server, pubsub_emulator: Server, fake_gcs_server: Server):
-    return Emulators(tmp_path, firestore_emulator, pubsub_emulator, fake_gcs_server)
 
 
 @pytest.fixture

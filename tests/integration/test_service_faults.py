@@ -5,7 +5,6 @@ no money that was not decided."""
 from __future__ import annotations
 
 import json
-import logging
 import math
 from collections.abc import Iterator
 from dataclasses import replace
@@ -15,8 +14,9 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import TRADING_DAY, settings
 from tests.support.day import ManualDay
+from tests.support.days import TRADING_DAY, settings
+from tests.support.logs import Records, tron_records
 from tron.domain.models import Asset, Quote, Snapshot
 from tron.domain.session import SessionState
 from tron.ports import BrokerUnavailable
@@ -25,27 +25,10 @@ from tron.services.kill_switch import set_kill_switch
 from tron.services.square_off import square_off
 
 
-class Records(logging.Handler):
-    def __init__(self) -> None:
-        super().__init__(logging.INFO)
-        self.records: list[logging.LogRecord] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.records.append(record)
-
-    def at(self, level: str, text: str) -> list[str]:
-        return [r.getMessage() for r in self.records if r.levelname == level and text in r.getMessage()]
-
-
 @pytest.fixture
 def logs() -> Iterator[Records]:
-    handler, logger = Records(), logging.getLogger("tron")
-    level = logger.level
-    logger.addHandler(handler)
-    logger.setLevel(logging.INFO)
-    yield handler
-    logger.removeHandler(handler)
-    logger.setLevel(level)
+    with tron_records() as handler:
+        yield handler
 
 
 @pytest.fixture

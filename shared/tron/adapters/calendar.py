@@ -12,6 +12,8 @@ from tron.domain.calendar import TradingCalendar
 
 @lru_cache(maxsize=1)
 def nse_calendar(first_year: int = 2024, last_year: int = 2027) -> TradingCalendar:
+    """The NSE calendar for the years given: holidays = weekdays pandas_market_calendars does not list as
+    sessions; special sessions from tron/data/special_sessions.txt. Computed once per process."""
     import pandas as pd
     import pandas_market_calendars as mcal
 

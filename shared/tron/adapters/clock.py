@@ -8,23 +8,29 @@ from tron.domain.timeutil import IST, require_ist
 
 
 class RealClock:
+    """The wall clock, in IST."""
+
     def now(self) -> datetime:
+        """The current time, timezone-aware IST."""
         return datetime.now(IST)
 
 
 class VirtualClock:
-    """Time that moves only when told to: the local runner's and the tests' clock."""
+    """Time that moves only when told to: the clock of a local day (tron.runday) and of the tests."""
 
     def __init__(self, start: datetime) -> None:
         self._now = require_ist(start)
 
     def now(self) -> datetime:
+        """The time last set."""
         return self._now
 
     def set(self, when: datetime) -> None:
+        """Move to ``when`` (converted to IST; ValueError for a naive time)."""
         self._now = require_ist(when)
 
     def advance(self, delta: timedelta) -> None:
+        """Move forward by ``delta``."""
         self._now += delta
 
 
@@ -44,4 +50,5 @@ class ScaledClock:
         self._t0 = time.monotonic()
 
     def now(self) -> datetime:
+        """The start plus the monotonic time elapsed since construction, times the speed."""
         return self._start + timedelta(seconds=(self._monotonic() - self._t0) * self._speed)

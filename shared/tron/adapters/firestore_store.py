@@ -1,14 +1,5 @@
 """The StateStore on Cloud Firestore: a path like `days/2026-11-23/intents/ID` is the Firestore document of
-that path, so the layout reads the same in the Firestore console as in the SQLite file.
-
-Behaviour matches SqliteStore (the contract suite in tests/contract runs against both), with one difference
-inherent to Firestore: inside a transaction, `Txn.create` on an existing document is only detected when the
-transaction commits, so AlreadyExists is raised by `transaction()` (after the whole transaction has been
-rolled back) rather than by the `create` call itself. Firestore also requires every read of a transaction
-to come before its first write (the Txn protocol already asks for that).
-
-Reads and writes are counted like SqliteStore counts them (list: one read per document returned), as
-Firestore bills them; writes of a transaction retried on contention are counted once per attempt."""
+that path, so the layout reads the same in the Firestore console as in the SQLite file."""
 
 from __future__ import annotations
 
@@ -66,7 +57,14 @@ class _FirestoreTxn:
 
 
 class FirestoreStore:
-    """Counts document reads and writes (list counts one read per document, as Firestore bills)."""
+    """The StateStore port on a Firestore client; behaviour matches SqliteStore (the contract suite in
+    tests/contract runs against both).
+
+    Reads and writes are counted in ``reads``/``writes`` like SqliteStore counts them (list: one read per
+    document returned), as Firestore bills them; a transaction retried on contention is counted once per
+    attempt. A path of the wrong shape (a document path needs an even number of segments, a collection
+    path an odd one) raises ValueError.
+    """
 
     def __init__(self, client: firestore.Client, max_attempts: int = 5) -> None:
         self.client = client
@@ -75,15 +73,18 @@ class FirestoreStore:
         self.writes = 0
 
     def get(self, path: str) -> Doc | None:
+        """The document's data, or None if it does not exist."""
         self.reads += 1
         snap = self.client.document(_doc_path(path)).get()
         return snap.to_dict() if snap.exists else None
 
     def set(self, path: str, data: Doc) -> None:
+        """Write the whole document (replacing it)."""
         self.writes += 1
         self.client.document(_doc_path(path)).set(data)
 
     def create(self, path: str, data: Doc) -> bool:
+        """Create-if-absent: True if this call created it, False if it already existed."""
         self.writes += 1
         try:
             self.client.document(_doc_path(path)).create(data)
@@ -92,12 +93,21 @@ class FirestoreStore:
         return True
 
     def list(self, collection: str) -> list[tuple[str, Doc]]:
+        """The documents directly in a collection, as (id, data), ordered by id."""
         query = self.client.collection(_collection_path(collection)).order_by("__name__")
         out = [(snap.id, snap.to_dict() or {}) for snap in query.stream()]
         self.reads += len(out)
         return out
 
     def transaction(self, fn: Callable[[Any], T]) -> T:
+        """Run fn in a Firestore transaction, retried on contention up to ``max_attempts`` times.
+
+        Firestore requires every read of a transaction to come before its first write (the Txn protocol
+        already asks for that). Unlike SqliteStore, a `Txn.create` on an existing document is only detected
+        at commit, so AlreadyExists is raised here (after the whole transaction has been rolled back) rather
+        than by the `create` call itself.
+        """
+
         @firestore.transactional
         def run(transaction: firestore.Transaction) -> T:
             return fn(_FirestoreTxn(self, transaction))

@@ -1,15 +1,4 @@
-"""The Archive on Cloud Storage: objects `gs://BUCKET/PATH`.
-
-GCS objects are immutable, so `append_lines` is a read-modify-write guarded by a generation precondition:
-read the object and its generation, upload old + new lines with `if_generation_match=<that generation>`
-(0 when the object does not exist yet), and start over on PreconditionFailed. Concurrent appenders
-therefore never lose each other's lines, and the object is always one readable file. The cost is that
-each append rewrites the whole object (three requests and O(size) bytes): fine for the per-day,
-per-function logs this archive holds (a few MB at most); for anything bigger, write numbered parts and
-compose them instead.
-
-Paths are object names relative to the bucket; like LocalArchive, names that would climb out of the
-archive (a leading `/`, `.` or `..` segments, empty segments) are refused."""
+"""The Archive on Cloud Storage: objects `gs://BUCKET/PATH` (:class:`GcsArchive`)."""
 
 from __future__ import annotations
 
@@ -32,6 +21,12 @@ def _object_name(path: str) -> str:
 
 
 class GcsArchive:
+    """The Archive port on one bucket.
+
+    Paths are object names relative to the bucket; like LocalArchive, names that would climb out of the
+    archive (a leading `/`, `.` or `..` segments, empty segments) raise ValueError.
+    """
+
     def __init__(
         self, client: storage.Client, bucket: str, max_attempts: int = 50, seed: int | None = None
     ) -> None:
@@ -42,17 +37,30 @@ class GcsArchive:
         self._rng = random.Random(seed)
 
     def write(self, path: str, data: bytes, content_type: str = "application/octet-stream") -> str:
+        """Upload (replacing any object of that name); returns its `gs://` URL."""
         name = _object_name(path)
         self.bucket.blob(name).upload_from_string(data, content_type=content_type)
         return f"gs://{self.bucket_name}/{name}"
 
     def read(self, path: str) -> bytes | None:
+        """The object's bytes, or None if there is none."""
         try:
             return self.bucket.blob(_object_name(path)).download_as_bytes()
         except gexc.NotFound:
             return None
 
     def append_lines(self, path: str, lines: Iterable[str]) -> None:
+        """Append the lines (each ending in one newline) to the object, creating it if needed.
+
+        GCS objects are immutable, so this is a read-modify-write guarded by a generation precondition:
+        read the object and its generation, upload old + new lines with `if_generation_match=<that
+        generation>` (0 when the object does not exist yet), and start over after a short random wait on
+        PreconditionFailed. Concurrent appenders therefore never lose each other's lines, and the object is
+        always one readable file. The cost is that each append rewrites the whole object (three requests
+        and O(size) bytes): fine for the per-day, per-function logs this archive holds (a few MB at most);
+        for anything bigger, write numbered parts and compose them instead. RuntimeError after
+        ``max_attempts`` lost races.
+        """
         name = _object_name(path)
         payload = "".join(line.rstrip("\n") + "\n" for line in lines).encode("utf-8")
         if not payload:

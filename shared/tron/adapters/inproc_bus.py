@@ -1,9 +1,5 @@
-"""An in-process bus with Pub/Sub's delivery contract: at least once, in any order across topics.
-
-It can be told to redeliver a share of messages (as Pub/Sub does after a lost ack): each chosen message is
-delivered once more, so 1.0 means every message twice. A handler that raises gets the message again later,
-and after max_attempts the message goes to the dead letters with an ERROR log (the alert Pub/Sub's
-dead-letter backlog raises in production)."""
+"""An in-process bus with Pub/Sub's delivery contract: at least once, in any order across topics
+(:class:`InProcBus`)."""
 
 from __future__ import annotations
 
@@ -20,6 +16,8 @@ log = logging.getLogger("tron.bus")
 
 @dataclass
 class Message:
+    """One queued message and how often it has been delivered."""
+
     message_id: str
     topic: str
     data: bytes
@@ -30,6 +28,8 @@ class Message:
 
 @dataclass
 class DeliveryStats:
+    """Deliveries so far: handled, redelivered copies, handler failures, dead-lettered messages."""
+
     delivered: int = 0
     redelivered: int = 0
     failed: int = 0
@@ -38,6 +38,15 @@ class DeliveryStats:
 
 @dataclass
 class InProcBus:
+    """The Bus port in memory; messages wait in ``queue`` until :meth:`drain` delivers a topic's.
+
+    It can be told to redeliver a share of messages (``redeliver_fraction``, as Pub/Sub does after a lost
+    ack; chosen with a ``seed``ed generator): each chosen message is delivered once more, so 1.0 means every
+    message twice. A handler that raises gets the message again at the next drain, and after
+    ``max_attempts`` the message goes to ``dead_letters`` with an ERROR log (the alert Pub/Sub's
+    dead-letter backlog raises in production).
+    """
+
     redeliver_fraction: float = 0.0
     seed: int = 0
     max_attempts: int = 5
@@ -50,6 +59,7 @@ class InProcBus:
         self._rng = random.Random(self.seed)
 
     def publish(self, topic: str, data: dict, attributes: dict[str, str]) -> str:
+        """Queue ``data`` as sorted-key JSON; returns its message id (m0000001, m0000002, …)."""
         self.published += 1
         mid = f"m{self.published:07d}"
         self.queue.append(Message(mid, topic, json.dumps(data, sort_keys=True).encode(), dict(attributes)))

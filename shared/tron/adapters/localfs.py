@@ -7,6 +7,8 @@ from pathlib import Path
 
 
 class LocalArchive:
+    """The Archive port on a folder: a path is a file under ``root`` (ValueError for one that climbs out)."""
+
     def __init__(self, root: str | Path) -> None:
         self.root = Path(root)
 
@@ -18,15 +20,18 @@ class LocalArchive:
         return f
 
     def write(self, path: str, data: bytes, content_type: str = "application/octet-stream") -> str:
+        """Write the file (folders created, content type ignored); returns its path."""
         f = self._file(path)
         f.write_bytes(data)
         return str(f)
 
     def append_lines(self, path: str, lines: Iterable[str]) -> None:
+        """Append the lines, each ending in one newline, creating the file if needed."""
         with self._file(path).open("a", encoding="utf-8") as fh:
             for line in lines:
                 fh.write(line.rstrip("\n") + "\n")
 
     def read(self, path: str) -> bytes | None:
+        """The file's bytes, or None if there is none."""
         f = self.root / path
         return f.read_bytes() if f.exists() else None

@@ -13,11 +13,16 @@ _SEVERITY = {"WARNING": "WARNING", "ERROR": "ERROR", "CRITICAL": "CRITICAL", "IN
 
 
 class JsonFormatter(logging.Formatter):
+    """Formats a record as one line of JSON in Cloud Logging's shape, timestamped by ``clock``."""
+
     def __init__(self, clock: Clock) -> None:
         super().__init__()
         self.clock = clock
 
     def record(self, r: logging.LogRecord) -> dict[str, Any]:
+        """The record as a dict: severity, message, time, component (the ``component`` extra, else the
+        logger name without "tron."), logger, and when present the correlation id (also as a Cloud Logging
+        label), ``data`` and the exception."""
         out: dict[str, Any] = {
             "severity": _SEVERITY.get(r.levelname, "DEFAULT"),
             "message": r.getMessage(),
@@ -35,6 +40,7 @@ class JsonFormatter(logging.Formatter):
         return out
 
     def format(self, r: logging.LogRecord) -> str:
+        """:meth:`record` as JSON (non-JSON values as strings, non-ASCII kept)."""
         return json.dumps(self.record(r), default=str, ensure_ascii=False)
 
 
@@ -48,6 +54,7 @@ class ArchiveHandler(logging.Handler):
         self.counts: dict[str, int] = {}
 
     def emit(self, r: logging.LogRecord) -> None:
+        """Append the record's JSON line and count it by severity."""
         rec = self.json.record(r)
         self.counts[rec["severity"]] = self.counts.get(rec["severity"], 0) + 1
         self.archive.append_lines(
@@ -57,6 +64,7 @@ class ArchiveHandler(logging.Handler):
 
 
 def install(handler: logging.Handler, level: int = logging.INFO) -> None:
+    """Make ``handler`` the only handler of the "tron" logger, at ``level``, not propagating to the root."""
     root = logging.getLogger("tron")
     for h in list(root.handlers):
         root.removeHandler(h)

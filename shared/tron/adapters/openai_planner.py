@@ -20,6 +20,8 @@ RISK_KEYS = ("daily_loss_limit", "max_trades_per_day", "max_open_positions", "ri
 
 
 def schema() -> dict[str, Any]:
+    """The strict JSON schema of the model's answer: the regime, and per asset whether it trades, registry
+    strategies with numeric params, the risk limits in ``RISK_KEYS`` and a note."""
     strategy = {
         "type": "object",
         "additionalProperties": False,
@@ -57,6 +59,8 @@ def schema() -> dict[str, Any]:
 
 
 def prompt(ctx: PlanContext) -> str:
+    """The user message: the index's daily bars, the rule regime, every registry strategy (its description
+    and parameter ranges), the enabled assets and the risk envelope the model may only tighten."""
     bars = [
         {"day": b.day.isoformat(), "open": b.open, "high": b.high, "low": b.low, "close": b.close}
         for b in ctx.index_history
@@ -79,6 +83,9 @@ def prompt(ctx: PlanContext) -> str:
 
 
 class OpenAIPlanner:
+    """The Planner port on the OpenAI chat API (``model``, a ``timeout_s`` per call, no retries, at most
+    ``max_tokens`` in the answer; ``base_url`` for another endpoint)."""
+
     name = "openai"
 
     def __init__(
@@ -91,6 +98,7 @@ class OpenAIPlanner:
         self.base_url = base_url
 
     def client(self) -> Any:
+        """An OpenAI client with the key from the secret openai-api-key; RuntimeError if it is not set."""
         key = self.secrets.get("openai-api-key")
         if not key:
             raise RuntimeError("no OpenAI API key (secret openai-api-key)")
@@ -99,6 +107,8 @@ class OpenAIPlanner:
         return OpenAI(api_key=key, base_url=self.base_url, timeout=self.timeout_s, max_retries=0)
 
     def plan(self, context: PlanContext) -> Plan:
+        """Ask the model (temperature 0, the strict schema) and :func:`parse` its answer. Any failure
+        raises; plan_day then falls back to the rule plan."""
         reply = self.client().chat.completions.create(
             model=self.model,
             messages=[
@@ -174,6 +184,8 @@ class OpenAIReviewer:
         self.llm = planner
 
     def review(self, report: dict[str, Any]) -> dict[str, Any]:
+        """{"summary", "suggestions" (at most 20)} for the day's report (its per-asset figures, without the
+        equity curves); ValueError when the answer does not fit the schema."""
         brief = {
             a: {k: v for k, v in r.items() if k not in ("equity_curve",)} for a, r in report["assets"].items()
         }

@@ -1,9 +1,5 @@
-"""Paper trading: orders fill against the bid/ask of the first snapshot after the decision.
-
-Buys pay the ask and sells get the bid, so a paper day pays the spread as a live day does. Orders are kept
-in the state store under paper/{day}/orders, each with its tag, so the executor's recovery-by-tag works
-exactly as against Kite. Like Kite, the paper broker does not refuse a repeated tag: preventing duplicates
-is the executor's job. Like the exchange, it rejects an F&O quantity that is not a whole number of lots."""
+"""Paper trading: orders fill against the bid/ask of the first snapshot after the decision
+(:class:`PaperBroker`)."""
 
 from __future__ import annotations
 
@@ -16,6 +12,13 @@ from tron.ports import BrokerOrder, BrokerUnavailable, MarketData, OrderRejected
 
 
 class PaperBroker:
+    """The Broker port without a broker: every order fills completely, at once, at the market's quotes.
+
+    Orders are kept in the state store under paper/{day}/orders, each with its tag, so the executor's
+    recovery-by-tag works exactly as against Kite. Like Kite, it does not refuse a repeated tag: preventing
+    duplicates is the executor's job.
+    """
+
     def __init__(self, store: StateStore, market: MarketData) -> None:
         self.store = store
         self.market = market
@@ -29,6 +32,13 @@ class PaperBroker:
         return self._lots[intent.asset].get(intent.symbol, 1)
 
     def place(self, intent: OrderIntent) -> BrokerOrder:
+        """Fill the whole quantity at the first snapshot after the decision: buys pay the ask and sells get
+        the bid (on the tick grid), so a paper day pays the spread as a live day does. Always COMPLETE.
+
+        OrderRejected for a non-MARKET order, an F&O quantity that is not a whole number of lots (as the
+        exchange rejects it) or no quote for the symbol; BrokerUnavailable (try again) while the quote is not
+        newer than the decision or is a bad one (zero, negative, crossed).
+        """
         if intent.order_type != "MARKET":
             raise OrderRejected(f"paper broker fills MARKET orders only, got {intent.order_type}")
         lot = self._lot_size(intent)
@@ -66,13 +76,16 @@ class PaperBroker:
         return order
 
     def preflight(self) -> str | None:
+        """The market data's preflight: paper fills need quotes, nothing else."""
         return self.market.preflight()  # paper fills need quotes, nothing else
 
     def find_by_tag(self, day: date, tag: str) -> BrokerOrder | None:
+        """The first paper order of the day carrying the tag, or None."""
         found = self.orders_with_tag(day, tag)
         return found[0] if found else None
 
     def orders_with_tag(self, day: date, tag: str) -> list[BrokerOrder]:
+        """Every paper order of the day carrying the tag, as stored."""
         return [
             BrokerOrder(
                 d["order_id"],
@@ -87,4 +100,5 @@ class PaperBroker:
         ]
 
     def cancel(self, order_id: str) -> str:
+        """Always OrderRejected: paper orders are complete the moment they are placed."""
         raise OrderRejected(f"paper order {order_id} is already complete (paper orders fill at once)")

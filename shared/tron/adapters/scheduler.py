@@ -1,11 +1,4 @@
-"""Cloud Scheduler jobs paused and resumed with the google-cloud-scheduler client (`tron ops`).
-
-Jobs are named as terraform names them: `projects/P/locations/R/jobs/<name>` with <name> taken unchanged
-from tron/data/jobs.yaml. `set_paused` first lists the region's jobs (one call) and refuses the whole
-request, changing nothing, if any wanted job does not exist; only then does it pause or resume each job
-that is not already in the wanted state. A job whose call fails is reported with the error and the others
-are still attempted, so the caller always learns exactly which jobs changed, which were already so and
-which failed."""
+"""Cloud Scheduler jobs paused and resumed with the google-cloud-scheduler client (`tron ops`)."""
 
 from __future__ import annotations
 
@@ -50,12 +43,13 @@ class JobChange:
 
     @property
     def changed(self) -> bool:
+        """True when the call succeeded and the state moved."""
         return self.error is None and self.before != self.after
 
 
 def make_client(endpoint: str | None = None) -> scheduler_v1.CloudSchedulerClient:
     """The real client: Application Default Credentials and Google's endpoint, or, with `endpoint`
-    ("host:port", a local stand-in such as tests/integration/fake_scheduler.py), anonymous credentials and
+    ("host:port", a local stand-in such as tests/support/fakes/scheduler.py), anonymous credentials and
     a plaintext gRPC channel to that address."""
     from google.cloud import scheduler_v1
 
@@ -79,6 +73,10 @@ def make_client(endpoint: str | None = None) -> scheduler_v1.CloudSchedulerClien
 
 
 class SchedulerJobs:
+    """The jobs of one project and region. Jobs are named as terraform names them:
+    `projects/P/locations/R/jobs/<name>` with <name> taken unchanged from tron/data/jobs.yaml. Every call
+    has a ``timeout_s`` deadline."""
+
     def __init__(
         self,
         client: scheduler_v1.CloudSchedulerClient,
@@ -93,13 +91,16 @@ class SchedulerJobs:
 
     @property
     def parent(self) -> str:
+        """`projects/P/locations/R`."""
         return f"projects/{self.project}/locations/{self.region}"
 
     def job_path(self, name: str) -> str:
+        """The full resource name of a job."""
         return f"{self.parent}/jobs/{name}"
 
     def states(self) -> dict[str, str]:
-        """Short job name → Job.State name of every job in the project and region."""
+        """Short job name → Job.State name of every job in the project and region; SchedulerUnavailable
+        if they cannot be listed (transient errors are retried until the timeout)."""
         retry = gretry.Retry(
             predicate=gretry.if_exception_type(gexc.ServiceUnavailable, gexc.DeadlineExceeded),
             deadline=self.timeout,
@@ -113,7 +114,14 @@ class SchedulerJobs:
             ) from e
 
     def set_paused(self, names: list[str], paused: bool) -> list[JobChange]:
-        """Pause (or resume) every named job; all-or-nothing on unknown names, per-job on API errors."""
+        """Pause (or resume) every named job; all-or-nothing on unknown names, per-job on API errors.
+
+        It first lists the region's jobs (one call, :meth:`states`) and raises UnknownJobs, changing
+        nothing, if any wanted job does not exist; only then does it pause or resume each job that is not
+        already in the wanted state. A job whose call fails is reported with the error and the others are
+        still attempted, so the caller learns exactly which jobs changed, which were already so and which
+        failed (one JobChange per name, in order).
+        """
         current = self.states()
         missing = [n for n in names if n not in current]
         if missing:

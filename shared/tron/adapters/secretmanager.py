@@ -1,6 +1,4 @@
-"""Secrets on Google Secret Manager: `get` reads the latest version (None if the secret does not exist),
-cached for `ttl_seconds` of the injected clock; `put` adds a new version (the daily Kite access token; the
-secret is created on first use) and refreshes the cache, so this process sees its own write at once. Other processes see it after their TTL."""
+"""Secrets on Google Secret Manager (:class:`SecretManagerSecrets`)."""
 
 from __future__ import annotations
 
@@ -16,6 +14,8 @@ if TYPE_CHECKING:
 
 
 class SecretManagerSecrets:
+    """The Secrets port on Secret Manager, with values cached for ``ttl_seconds`` of the injected clock."""
+
     def __init__(
         self,
         client: secretmanager.SecretManagerServiceClient,
@@ -30,9 +30,11 @@ class SecretManagerSecrets:
         self._cache: dict[str, tuple[str | None, datetime]] = {}
 
     def secret_path(self, name: str) -> str:
+        """`projects/P/secrets/<name>`."""
         return f"projects/{self.project}/secrets/{name}"
 
     def get(self, name: str) -> str | None:
+        """The latest version (None if the secret does not exist), cached for the TTL."""
         now = self.clock.now()
         hit = self._cache.get(name)
         if hit is not None and now - hit[1] < self.ttl:
@@ -46,6 +48,8 @@ class SecretManagerSecrets:
         return value
 
     def put(self, name: str, value: str) -> None:
+        """Add a new version (the daily Kite access token; the secret is created on first use) and refresh
+        the cache, so this process sees its own write at once; other processes see it after their TTL."""
         from google.cloud import secretmanager
 
         payload = secretmanager.SecretPayload(data=value.encode("utf-8"))

@@ -55,7 +55,12 @@ class _Txn:
 
 
 class SqliteStore:
-    """Counts document reads and writes (list counts one read per document, as Firestore bills)."""
+    """The StateStore port on one SQLite file (or ":memory:"), safe to share between threads.
+
+    Counts document reads and writes in ``reads``/``writes`` (list counts one read per document, as
+    Firestore bills). Writing to a path that is not a document path (an odd number of segments) raises
+    ValueError.
+    """
 
     def __init__(self, path: str | Path) -> None:
         self.path = str(path)
@@ -72,14 +77,17 @@ class SqliteStore:
         self.writes = 0
 
     def get(self, path: str) -> Doc | None:
+        """The document's data, or None if it does not exist."""
         with self._lock:
             return _Txn(self.conn, self).get(path)
 
     def set(self, path: str, data: Doc) -> None:
+        """Write the whole document (replacing it)."""
         with self._lock:
             _Txn(self.conn, self).set(path, data)
 
     def create(self, path: str, data: Doc) -> bool:
+        """Create-if-absent: True if this call created it, False if it already existed."""
         with self._lock:
             try:
                 _Txn(self.conn, self).create(path, data)
@@ -88,6 +96,7 @@ class SqliteStore:
                 return False
 
     def list(self, collection: str) -> list[tuple[str, Doc]]:
+        """The documents directly in a collection, as (id, data), ordered by id."""
         with self._lock:
             rows = self.conn.execute(
                 "SELECT path, data FROM docs WHERE parent=? ORDER BY path", (collection.strip("/"),)
@@ -96,6 +105,8 @@ class SqliteStore:
             return [(p.rsplit("/", 1)[1], json.loads(d)) for p, d in rows]
 
     def transaction(self, fn: Callable[[Any], T]) -> T:
+        """Run fn inside BEGIN IMMEDIATE … COMMIT, rolled back if it raises (AlreadyExists included). It
+        runs once: SQLite's write lock means no contention retry."""
         with self._lock:
             self.conn.execute("BEGIN IMMEDIATE")
             try:
@@ -107,4 +118,5 @@ class SqliteStore:
             return result
 
     def close(self) -> None:
+        """Close the connection."""
         self.conn.close()

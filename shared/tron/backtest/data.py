@@ -1,19 +1,5 @@
-"""Loaders: OHLCV CSV files (one per symbol) and recorded replay files, turned into the snapshots the live
-tick sees.
-
-CSV: tron.backtest.bars_csv, also the reader of `tron indicators` (``date,open,high,low,close,volume``, the date with or without
-``+05:30``, Kite's ``+0530`` too; naive dates are IST). In a folder, every ``*.csv`` is one symbol named by
-its file stem.
-
-Bars become snapshots as the simulator's quotes are (tron.sim.market): a session's first snapshot is taken
-at its first bar's start and shows the opening price with no volume; snapshot k (k ≥ 1) is taken at the end
-of bar k − 1 and shows its close as the last price, the day's cumulative volume and the day's high and low so
-far. The live SessionState rebuilds each minute bar from two consecutive snapshots, exactly as in a paper
-day. Bid and ask equal the last price (bars carry no spread: the fill model adds slippage). A symbol with no
-bar at a time keeps its previous quote, with its old time stamp, so the tick treats it as stale.
-
-Replay (``.jsonl``): the lines `services/tick.py` archives under ``replay/{day}/{asset}.jsonl``, one snapshot
-per tick with the tick's clock time ("now")."""
+"""Loaders: OHLCV CSV files (one per symbol) and recorded replay files, turned into the sessions of
+snapshots the live tick sees (:class:`Session`)."""
 
 from __future__ import annotations
 
@@ -70,7 +56,13 @@ class Session:
 
 
 def read_csv(path: Path, symbol: str | None = None) -> Bars:
-    """One symbol's bars from an OHLCV CSV; InputError names the file and row of any problem."""
+    """One symbol's bars from an OHLCV CSV; InputError names the file and row of any problem.
+
+    The format is tron.backtest.bars_csv's (also the reader of `tron indicators`):
+    ``date,open,high,low,close,volume``, the date with or without ``+05:30`` (Kite's ``+0530`` too; naive
+    dates are IST). Dates must be strictly increasing, prices positive and volumes ≥ 0. The symbol defaults
+    to the file stem.
+    """
     frame = read_frame(path)
     if len(frame) == 0:
         raise InputError(f"{path}: no rows")
@@ -94,7 +86,11 @@ def read_csv(path: Path, symbol: str | None = None) -> Bars:
 
 
 def read_replay(path: Path) -> list[Session]:
-    """Sessions from a recorded replay file (JSON lines of the tick); InputError names the line."""
+    """Sessions from a recorded replay file (JSON lines of the tick); InputError names the line.
+
+    The lines are those `services/tick.py` archives under ``replay/{day}/{asset}.jsonl``: one snapshot per
+    tick with the tick's clock time ("now"), which decides the session's day. Sessions come oldest first.
+    """
     if not path.is_file():
         raise InputError(f"replay file not found: {path}")
     by_day: dict[date, Session] = {}
@@ -147,7 +143,16 @@ def load(path: Path) -> list[Bars]:
 
 
 def sessions_from_bars(bars: Sequence[Bars]) -> list[Session]:
-    """The snapshots of every IST session in the bars (see the module docstring)."""
+    """The snapshots of every IST session in the bars, one :class:`Session` per date, oldest first.
+
+    Bars become snapshots as the simulator's quotes are (tron.sim.market): a session's first snapshot is
+    taken at its first bar's start and shows the opening price with no volume; snapshot k (k ≥ 1) is taken
+    at the end of bar k − 1 and shows its close as the last price, the day's cumulative volume and the day's
+    high and low so far. The live SessionState rebuilds each minute bar from two consecutive snapshots,
+    exactly as in a paper day. Bid and ask equal the last price (bars carry no spread: the fill model adds
+    slippage). A symbol with no bar at a time keeps its previous quote, with its old time stamp, so the tick
+    treats it as stale. Duplicate symbols raise InputError.
+    """
     symbols = [b.symbol for b in bars]
     if len(set(symbols)) != len(symbols):
         raise InputError(f"duplicate symbols: {sorted(s for s in symbols if symbols.count(s) > 1)}")

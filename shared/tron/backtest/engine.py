@@ -1,22 +1,8 @@
 """The intraday backtester: every session replayed snapshot by snapshot through the live decision.
 
-Per snapshot, in the order of a paper day (tron.runday.embedded: each minute the executor runs before the tick):
-
-1. orders decided on the previous snapshot fill (the fill model: tron.backtest.fills) and are booked in a
-   ``Book`` exactly as the executor books them (``Book.apply_fill`` with ``order_charges``); an entry that
-   arrives after the day was halted or squared off is rejected, as the executor rejects it;
-2. the tick: ``decide()`` with the plan (one or more registry strategies and the risk limits), the session
-   state, the book, the pending intents and the trailing-stop memory — the same function the live tick
-   calls, so strategy, sizing, risk governor and exits are the live ones;
-3. the equity square-off at its scheduled stages (15:10, 15:12, 15:14 IST, tron/data/jobs.yaml), after the
-   tick of that minute, with ``exits_for`` as tron.services.square_off calls it; entries stop from then on.
-
-Each session starts flat with a fresh book and session state (the risk limits are daily, as live). Orders
-still unfilled when a session's data ends fill at its last quote, and positions still open then (data
-ending before the square-off) are closed there too, with the reason "end of session data".
-
-Equity = capital + the net P&L (realised − charges) of earlier sessions + today's net + today's unrealised
-P&L at each snapshot's last price. Sizing uses the configured capital (no compounding), as live."""
+:func:`run_intraday` runs a plan over sessions in the order of a paper day, calling the live ``decide()``,
+``Book`` and square-off exits, so strategy, sizing, risk governor and exits are the live ones.
+"""
 
 from __future__ import annotations
 
@@ -50,13 +36,18 @@ Progress = Callable[[int, int], None]
 
 @dataclass(frozen=True)
 class IntradayConfig:
+    """How to backtest: the plan (its asset, strategies and risk limits), the fill model
+    (tron.backtest.fills), slippage in basis points, whether Zerodha charges apply, and the square-off
+    stages (default: the equity square-off of tron/data/jobs.yaml). An unknown fill model or a negative
+    slippage raises ValueError."""
+
     plan: AssetPlan
     fill: str = "next-open"
     slippage_bps: float = 0.0
     charges: bool = True
     square_off: tuple[time, ...] = EQUITY_SQUARE_OFF
     store_rounding: bool = False  # round-trip the session state through its stored form every tick
-    # (SessionState.to_doc rounds to 6 decimals), as the live tick does: bit-for-bit paper replays
+    # (SessionState.to_doc / from_doc), as the live tick does: bit-for-bit paper replays
 
     def __post_init__(self) -> None:
         check_model(self.fill)
@@ -224,6 +215,8 @@ class _Day:
         self.squaring = True
 
     def step(self, k: int) -> None:
+        """Snapshot k: fill what is due, run decide(), claim its intents, start any square-off stage now due,
+        fill at this snapshot under the close model, and record the equity."""
         snap, now = self.sess.snapshots[k], self.sess.nows[k]
         had = bool(self.book.positions)
         self.filled_now = False
@@ -288,7 +281,31 @@ def run_intraday(
     instruments: dict[str, Instrument] | None = None,
     progress: Progress | None = None,
 ) -> BacktestResult:
-    """Backtest the plan over the sessions (see the module docstring)."""
+    """Backtest the plan over the sessions; ``progress(done, total)`` is called after each session.
+
+    Per snapshot, in the order of a paper day (tron.runday.embedded: each minute the executor runs before
+    the tick):
+
+    1. orders decided on the previous snapshot fill (the fill model: tron.backtest.fills) and are booked in
+       a ``Book`` exactly as the executor books them (``Book.apply_fill`` with ``order_charges``); an entry
+       that arrives after the day was halted or squared off is rejected, as the executor rejects it;
+    2. the tick: ``decide()`` with the plan (one or more registry strategies and the risk limits), the
+       session state, the book, the pending intents and the trailing-stop memory — the same function the
+       live tick calls;
+    3. the square-off at its scheduled stages (``cfg.square_off``), after the tick of that minute, with
+       ``exits_for`` as tron.services.square_off calls it; entries stop from then on.
+
+    Each session starts flat with a fresh book and session state (the risk limits are daily, as live).
+    Orders still unfilled when a session's data ends fill at its last quote, and positions still open then
+    (data ending before the square-off) are closed there too, with the reason "end of session data".
+
+    Equity = capital + the net P&L (realised − charges) of earlier sessions + today's net + today's
+    unrealised P&L at each snapshot's last price. Sizing uses the configured capital (no compounding), as
+    live. Instruments default to :func:`default_instruments` of each session's symbols.
+
+    Raises ValueError without sessions, or for the next-open fill on sessions without bars (recorded
+    snapshots fill with next-quote or close).
+    """
     if cfg.fill == "next-open" and any(s.next_open is None for s in sessions):
         raise ValueError("the next-open fill needs bars; recorded snapshots fill with next-quote or close")
     if not sessions:

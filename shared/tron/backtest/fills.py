@@ -8,9 +8,8 @@ An order is decided on snapshot k (the close of a bar). The models:
   ± slippage — exactly what the paper broker (tron.adapters.paper) does, so a replay of recorded
   snapshots fills as the paper day did.
 
-Slippage is in basis points against the trader (buys higher, sells lower). The price is then put on the
-instrument's tick grid: to the nearest tick without slippage (as the paper broker rounds), to the next tick
-against the trader with it (so a small slippage is never rounded away)."""
+Slippage (:func:`slipped`) is in basis points against the trader.
+"""
 
 from __future__ import annotations
 
@@ -23,13 +22,19 @@ FILL_MODELS = ("next-open", "close", "next-quote")
 
 
 def check_model(name: str) -> str:
+    """``name`` if it is one of ``FILL_MODELS``, else ValueError."""
     if name not in FILL_MODELS:
         raise ValueError(f"unknown fill model {name!r}; allowed: {', '.join(FILL_MODELS)}")
     return name
 
 
 def slipped(raw: float, side: Side, slippage_bps: float, tick: Decimal) -> Decimal:
-    """``raw`` moved ``slippage_bps`` against the trader, on the tick grid."""
+    """``raw`` moved ``slippage_bps`` against the trader (buys higher, sells lower), on the tick grid.
+
+    Without slippage the price goes to the nearest tick (as the paper broker rounds); with it, to the next
+    tick against the trader (so a small slippage is never rounded away). A negative slippage raises
+    ValueError.
+    """
     if slippage_bps < 0:
         raise ValueError(f"slippage must be ≥ 0 bps, got {slippage_bps}")
     if slippage_bps == 0:

@@ -45,6 +45,7 @@ def _svg(label: str, body: str) -> str:
 
 
 def equity_svg(equity: np.ndarray) -> str:
+    """The equity curve as inline SVG with its range below ("No bars." when empty)."""
     if len(equity) == 0:
         return "<p>No bars.</p>"
     lo, span = _scale(float(np.min(equity)), float(np.max(equity)))
@@ -54,6 +55,8 @@ def equity_svg(equity: np.ndarray) -> str:
 
 
 def drawdown_svg(equity: np.ndarray, capital: float) -> str:
+    """The drawdown from the running peak (the capital being the first), in %, as inline SVG ("" when
+    empty)."""
     if len(equity) == 0:
         return ""
     peak = np.maximum.accumulate(np.concatenate([[capital], equity]))[1:]
@@ -64,6 +67,8 @@ def drawdown_svg(equity: np.ndarray, capital: float) -> str:
 
 
 def price_svg(series: PriceSeries, trades: list[Trade], n: int) -> str:
+    """One symbol's closes over the ``n`` bars of the equity curve, with each trade's entry (▲ long,
+    ▼ short) and exit (○) marked, as inline SVG."""
     y = np.asarray(series.close, dtype=np.float64)
     lo, span = _scale(float(np.min(y)), float(np.max(y)))
     parts = [_line(np.asarray(series.bars), y, n, lo, span, "#555")]
@@ -102,6 +107,9 @@ def _fmt(v: Any) -> str:
 
 
 def render(result: BacktestResult, summary: dict[str, Any], title: str = "TRON backtest") -> str:
+    """The whole report page: the metrics of ``summary`` (tron.backtest.metrics.summarize), the value at
+    risk table, the equity and drawdown charts, price charts of the most traded symbols (``MAX_CHARTS``)
+    and the first ``MAX_TRADE_ROWS`` trades."""
     e = html.escape
     n = len(result.times)
     parts = [

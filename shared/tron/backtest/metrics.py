@@ -1,30 +1,10 @@
-"""Backtest statistics, with their conventions.
+"""Backtest statistics: returns, drawdown, risk-adjusted ratios and one-day value at risk.
 
-Daily returns. The equity curve is sampled at the last bar of each IST calendar date; with E₀ = the
-capital, ``r_d = E_d / E_{d−1} − 1``. Everything "daily" below uses these returns (for daily bars, one per
-bar). Ratios are annualised with 252 trading days and a zero risk-free rate.
-
-* ``total_return_pct`` = (final equity / capital − 1) × 100.
-* ``max_drawdown_pct`` = the largest fall from a running peak of the bar-by-bar equity curve (the capital
-  being the first peak), as a positive percentage of that peak.
-* ``sharpe`` = mean(r) / s(r) × √252, s the sample standard deviation (n − 1).
-* ``sortino`` = mean(r) / DD × √252, DD = √(Σ min(r, 0)² / (n − 1)), the downside deviation below 0 over
-  all days (n − 1, to match the Sharpe's sample convention).
-* ``calmar`` = CAGR % / max drawdown %, CAGR = (final / capital)^(252 / days) − 1.
-  Each ratio is None when undefined (fewer than two days, or a zero denominator).
-* ``trades`` counts closed round trips; ``win_rate`` = the share with a positive net P&L (None without
-  trades); ``exposure_pct`` = the share of bars during which a position was open.
-
-Value at risk and expected shortfall (CVaR) at confidence α ∈ {95 %, 99 %} of a one-day return, reported
-as positive percentages of equity (a loss of 1.2 % → 1.2):
-
-* historical: sort the n daily returns ascending, k = ⌈n (1 − α)⌉ (at least 1); VaR = −r₍ₖ₎ and CVaR = −mean of
-  the k worst returns;
-* parametric (normal): μ, s as above, z = Φ⁻¹(1 − α); VaR = −(μ + s z), CVaR = −(μ − s φ(z) / (1 − α));
-* Monte Carlo: 100,000 one-day returns drawn from N(μ, s²) with ``numpy.random.default_rng(seed)``
-  (seed 7 unless given), then the historical estimator on the draws — it converges to the parametric
-  figure and shows its sampling error; fixed seed, so runs repeat exactly.
-None when there are fewer than two daily returns."""
+Conventions for the whole module: "daily" means the returns of the equity curve sampled at the last bar of
+each IST calendar date, ``r_d = E_d / E_{d−1} − 1`` with ``E₀`` = the capital (for daily bars, one per bar);
+ratios are annualised with 252 trading days and a zero risk-free rate; ``s`` is the sample standard
+deviation (n − 1). :func:`summarize` gathers everything into one JSON-ready object.
+"""
 
 from __future__ import annotations
 
@@ -54,17 +34,22 @@ def daily_equity(times: list[datetime], equity: np.ndarray) -> np.ndarray:
 
 
 def daily_returns(times: list[datetime], equity: np.ndarray, capital: float) -> np.ndarray:
+    """The daily returns ``r_d = E_d / E_{d−1} − 1``, ``E₀`` = the capital; one per calendar date."""
     e = np.concatenate([[float(capital)], daily_equity(times, equity)])
     return e[1:] / e[:-1] - 1
 
 
 def max_drawdown_pct(equity: np.ndarray, capital: float) -> float:
+    """The largest fall from a running peak of the bar-by-bar equity curve (the capital being the first
+    peak), as a positive percentage of that peak; 0 when the curve never falls."""
     e = np.concatenate([[float(capital)], np.asarray(equity, dtype=np.float64)])
     peak = np.maximum.accumulate(e)
     return float(np.max((peak - e) / peak) * 100)
 
 
 def sharpe(r: np.ndarray) -> float | None:
+    """Annualised Sharpe ratio of daily returns: mean(r) / s(r) × √252; None with fewer than two returns
+    or a zero deviation."""
     if len(r) < 2:
         return None
     s = float(np.std(r, ddof=1))
@@ -72,6 +57,9 @@ def sharpe(r: np.ndarray) -> float | None:
 
 
 def sortino(r: np.ndarray) -> float | None:
+    """Annualised Sortino ratio: mean(r) / DD × √252, DD = √(Σ min(r, 0)² / (n − 1)), the downside deviation
+    below 0 over all days (n − 1, to match the Sharpe's sample convention); None with fewer than two returns
+    or no negative return."""
     if len(r) < 2:
         return None
     dd = math.sqrt(float(np.sum(np.minimum(r, 0.0) ** 2)) / (len(r) - 1))
@@ -79,19 +67,30 @@ def sortino(r: np.ndarray) -> float | None:
 
 
 def cagr_pct(final: float, capital: float, days: int) -> float | None:
+    """Compound annual growth, ((final / capital)^(252 / days) − 1) × 100; None without a day or when the
+    final equity is not positive."""
     if days < 1 or final <= 0:
         return None
     return ((final / capital) ** (TRADING_DAYS / days) - 1) * 100
 
 
 def historical_var(r: np.ndarray, level: float) -> tuple[float, float]:
-    """(VaR, CVaR) as positive fractions (see the module docstring)."""
+    """One-day (VaR, CVaR) at confidence ``level`` from the returns themselves, as positive fractions.
+
+    Sorts the n returns ascending, k = ⌈n (1 − level)⌉ (at least 1); VaR = −r₍ₖ₎ and CVaR = −the mean of the
+    k worst returns.
+    """
     s = np.sort(np.asarray(r, dtype=np.float64))
     k = max(1, math.ceil(round(len(s) * (1 - level), 9)))
     return float(-s[k - 1]), float(-np.mean(s[:k]))
 
 
 def parametric_var(r: np.ndarray, level: float) -> tuple[float, float]:
+    """One-day (VaR, CVaR) at confidence ``level`` under a normal fit, as positive fractions.
+
+    With μ = mean(r), s = the sample deviation and z = Φ⁻¹(1 − level): VaR = −(μ + s z) and
+    CVaR = −(μ − s φ(z) / (1 − level)).
+    """
     mu, sd = float(np.mean(r)), float(np.std(r, ddof=1))
     z = NormalDist().inv_cdf(1 - level)
     return -(mu + sd * z), -(mu - sd * NormalDist().pdf(z) / (1 - level))
@@ -100,13 +99,20 @@ def parametric_var(r: np.ndarray, level: float) -> tuple[float, float]:
 def monte_carlo_var(
     r: np.ndarray, level: float, seed: int = MC_SEED, draws: int = MC_DRAWS
 ) -> tuple[float, float]:
+    """One-day (VaR, CVaR) at ``level`` by simulation, as positive fractions: ``draws`` returns from
+    N(μ, s²) with ``numpy.random.default_rng(seed)``, then :func:`historical_var` on them. It converges to
+    :func:`parametric_var` and shows its sampling error; a fixed seed makes runs repeat exactly."""
     mu, sd = float(np.mean(r)), float(np.std(r, ddof=1))
     sim = np.random.default_rng(seed).normal(mu, sd, draws)
     return historical_var(sim, level)
 
 
 def risk_table(r: np.ndarray, seed: int = MC_SEED) -> dict[str, dict[str, float]] | None:
-    """{method: {var_95_pct, cvar_95_pct, var_99_pct, cvar_99_pct}} or None with fewer than two days."""
+    """{method: {var_95_pct, cvar_95_pct, var_99_pct, cvar_99_pct}} or None with fewer than two days.
+
+    Methods: historical, parametric, monte_carlo. Values are positive percentages of equity (a one-day loss
+    of 1.2 % is 1.2), rounded to 6 places.
+    """
     if len(r) < 2:
         return None
     out: dict[str, dict[str, float]] = {}
@@ -130,7 +136,15 @@ def _r(x: float | None, nd: int = 6) -> float | None:
 
 
 def summarize(result: BacktestResult, seed: int = MC_SEED) -> dict[str, Any]:
-    """The metrics of a backtest as one JSON-ready object."""
+    """The metrics of a backtest as one JSON-ready object.
+
+    Besides the run's identity (mode, strategy, params, settings) and counts: ``total_return_pct`` =
+    (final equity / capital − 1) × 100; ``trades`` counts closed round trips and ``win_rate`` is the share
+    of them with a positive net P&L (None without trades); ``max_drawdown_pct``, ``sharpe``, ``sortino``
+    and ``cagr_pct`` as their functions here; ``calmar`` = CAGR % / max drawdown % (None when either is
+    undefined or the drawdown is 0); ``exposure_pct`` = the share of bars during which a position was open;
+    ``risk`` = :func:`risk_table` with ``seed``. Money is given as strings, ratios rounded to 6 places.
+    """
     capital = float(result.capital)
     final = float(result.final_equity)
     r = daily_returns(result.times, result.equity, capital)

@@ -1,18 +1,5 @@
-"""Peer-comparison mode: the conventions of backtesting.py, so a strategy can be checked against it.
-
-* long-only moving-average crossover on one symbol, any bar size (daily, minute…), indicators from
-  tron.domain.indicators (SMA, or EMA seeded with the SMA of the first n closes as TA-Lib);
-* a cross is backtesting.py's ``crossover``: ``fast[i-1] < slow[i-1] and fast[i] > slow[i]`` (strict on
-  both bars; a NaN warm-up value never crosses); up-cross → buy, down-cross → close the position;
-* the order fills at the next bar's open (no fill for a signal on the last bar); no commission, no spread,
-  no slippage, no intraday square-off;
-* all-in with whole shares: ``int(cash × (1 − ε) // open)`` with ε = ``sys.float_info.epsilon``, exactly
-  backtesting.py's relative size ``1 − ε``; an up-cross while long closes the trade and opens a new one at
-  the same open (backtesting.py's ``exclusive_orders=True``);
-* a trade still open at the end stays open and is marked to market at the last close (backtesting.py's
-  default ``finalize_trades=False``); it is listed, but not counted among the closed trades.
-
-The loop runs only over the bars with a signal; the equity curve is built with numpy."""
+"""Peer-comparison mode: the conventions of backtesting.py, so a strategy can be checked against it
+(:func:`run_peer`, with the moving-average crossovers in ``STRATEGIES``)."""
 
 from __future__ import annotations
 
@@ -34,12 +21,17 @@ EPS = sys.float_info.epsilon
 
 @dataclass(frozen=True)
 class PeerStrategy:
+    """A long-only moving-average crossover: its name, a one-line description, the default ``fast`` and
+    ``slow`` periods and the average (an indicator from tron.domain.indicators)."""
+
     name: str
     doc: str
     defaults: dict[str, float]
     average: Callable[[np.ndarray, int], np.ndarray]
 
     def resolve(self, given: dict[str, Any] | None) -> dict[str, float]:
+        """The defaults overridden by ``given``; ValueError for an unknown parameter, a period that is not a
+        whole number ≥ 1, or ``fast`` not shorter than ``slow``."""
         out = dict(self.defaults)
         for k, v in (given or {}).items():
             if k not in out:
@@ -68,7 +60,11 @@ STRATEGIES: dict[str, PeerStrategy] = {
 
 
 def crossings(fast: np.ndarray, slow: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(up, down) booleans per bar, backtesting.py's ``crossover`` in both directions."""
+    """(up, down) booleans per bar, backtesting.py's ``crossover`` in both directions.
+
+    Up at bar i when ``fast[i-1] < slow[i-1] and fast[i] > slow[i]`` (strict on both bars; a NaN warm-up
+    value never crosses); down the same with fast and slow swapped. Bar 0 never crosses.
+    """
     up = np.zeros(fast.shape, dtype=bool)
     down = np.zeros(fast.shape, dtype=bool)
     with np.errstate(invalid="ignore"):
@@ -83,6 +79,19 @@ def run_peer(
     params: dict[str, Any] | None = None,
     capital: Decimal = Decimal(10_000),
 ) -> BacktestResult:
+    """Backtest a ``STRATEGIES`` crossover on one symbol's bars (any bar size) as backtesting.py would.
+
+    * up-cross → buy, down-cross → close the position; the order fills at the next bar's open (no fill for
+      a signal on the last bar); no commission, no spread, no slippage, no intraday square-off;
+    * all-in with whole shares: ``int(cash × (1 − ε) // open)`` with ε = ``sys.float_info.epsilon``,
+      exactly backtesting.py's relative size ``1 − ε``; an up-cross while long closes the trade and opens a
+      new one at the same open (backtesting.py's ``exclusive_orders=True``);
+    * a trade still open at the end stays open and is marked to market at the last close (backtesting.py's
+      default ``finalize_trades=False``); it is listed, but not counted among the closed trades.
+
+    Equity is marked at each bar's close. ValueError for an unknown strategy, bad parameters
+    (:meth:`PeerStrategy.resolve`) or a capital that is not positive.
+    """
     if strategy not in STRATEGIES:
         raise ValueError(f"unknown peer strategy {strategy!r}; known: {', '.join(STRATEGIES)}")
     if capital <= 0:

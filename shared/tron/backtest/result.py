@@ -30,9 +30,11 @@ class Trade:
 
     @property
     def closed(self) -> bool:
+        """True once the trade has an exit."""
         return self.exit_time is not None
 
     def to_dict(self) -> dict[str, Any]:
+        """Every field, JSON-ready (times ISO, money as strings, None for a missing exit)."""
         return {
             "symbol": self.symbol,
             "direction": self.direction,
@@ -61,6 +63,9 @@ class PriceSeries:
 
 @dataclass
 class BacktestResult:
+    """One backtest run: the equity curve (one value per bar, marked at the bar's close), which bars held a
+    position, the trades, and in intraday mode the intents and fills behind them, plus the run's settings."""
+
     mode: str  # intraday | peer
     strategy: str
     params: dict[str, float]

@@ -2,14 +2,7 @@
 
     tron indicators --data FILE.csv --out OUT.csv
 
-Input columns: ``date,open,high,low,close,volume`` (others ignored), one row per bar, oldest first.
-``date`` is ISO 8601 with or without an offset (``2026-11-20 09:15:00``, ``2026-11-20T09:15:00+05:30``
-or Kite's ``2026-11-20T09:15:00+0530``); naive dates are IST. Sessions are IST calendar dates and
-minutes since open are counted from 09:15 IST.
-
-Output columns: ``date`` (the input text, unchanged) then sma_20, ema_20, rsi_14, macd, macd_signal,
-macd_hist, bb_upper, bb_middle, bb_lower, atr_14, vwap, or_high_15, or_low_15; cells are empty where
-an indicator is not yet defined. Bad input is a CommandError (exit code 2).
+The table is :func:`compute`'s; bad input is a CommandError (exit code 2).
 """
 
 from __future__ import annotations
@@ -62,6 +55,8 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
+    """Read ``--data``, write the indicator table to ``--out`` (empty cells where not yet defined); 0, or
+    CommandError for bad input (exit 2) or an output that cannot be written."""
     try:
         result = compute(read_frame(Path(args.data)))
     except InputError as exc:
@@ -74,7 +69,17 @@ def run(args: argparse.Namespace) -> int:
 
 
 def compute(frame: pd.DataFrame) -> pd.DataFrame:
-    """Indicator table for an OHLCV frame of strings (as read from the CSV). Raises InputError."""
+    """Indicator table for an OHLCV frame of strings (as read from the CSV). Raises InputError.
+
+    Input columns: ``date,open,high,low,close,volume`` (others ignored), one row per bar, strictly
+    increasing dates. ``date`` is ISO 8601 with or without an offset (``2026-11-20 09:15:00``,
+    ``2026-11-20T09:15:00+05:30`` or Kite's ``2026-11-20T09:15:00+0530``); naive dates are IST. Sessions
+    are IST calendar dates and minutes since open are counted from 09:15 IST.
+
+    Output columns (``OUTPUT_COLUMNS``): ``date`` (the input text, unchanged) then sma_20, ema_20, rsi_14,
+    macd, macd_signal, macd_hist, bb_upper, bb_middle, bb_lower, atr_14, vwap, or_high_15, or_low_15; NaN
+    where an indicator is not yet defined.
+    """
     dates = frame["date"].astype(str)
     # Row numbers in messages count the header as line 1.
     stamps = [parse_time(text, i + 2) for i, text in enumerate(dates)]

@@ -1,12 +1,4 @@
-"""`tron kite-login`: the daily Kite login from a terminal.
-
-Without --request-token it prints Kite's login URL for the configured app (the secret kite_api_key, else
-kite.api_key). Log in there; Kite redirects to the app's redirect URL with `?request_token=…`; then `tron kite-login --request-token T`
-exchanges it (api secret from the secret `kite_api_secret`, i.e. TRON_SECRET_KITE_API_SECRET on the embedded
-backend) against kite.root and stores the access token as a new version of `kite_access_token` (Secret
-Manager on the gcp backend). On the embedded backend a stored secret lives only in this process, so
---print-token prints an `export TRON_SECRET_KITE_ACCESS_TOKEN=…` line for your shell; nothing else ever
-prints the token."""
+"""`tron kite-login`: the daily Kite login from a terminal (:func:`cmd_kite_login`)."""
 
 from __future__ import annotations
 
@@ -23,6 +15,17 @@ from tron.config.settings import load_settings
 
 
 def cmd_kite_login(args: argparse.Namespace) -> int:
+    """Print the login URL, or exchange ``--request-token`` and store the session; the exit code.
+
+    Without --request-token it prints Kite's login URL for the configured app (the secret kite_api_key,
+    else kite.api_key). Log in there; Kite redirects to the app's redirect URL with `?request_token=…`;
+    then `tron kite-login --request-token T` exchanges it (api secret from the secret `kite_api_secret`,
+    i.e. TRON_SECRET_KITE_API_SECRET on the embedded backend) against kite.root and stores the access token
+    as a new version of `kite_access_token` (Secret Manager on the gcp backend). On the embedded backend a
+    stored secret lives only in this process, so --print-token prints an
+    `export TRON_SECRET_KITE_ACCESS_TOKEN=…` line for your shell; nothing else ever prints the token. A
+    failed exchange is a CommandError (exit 2 for a refused token, 1 otherwise), unless --json prints it.
+    """
     from tron.adapters.clock import RealClock
     from tron.adapters.kite import app_api_key
     from tron.bootstrap import embedded, gcp
@@ -59,6 +62,7 @@ def cmd_kite_login(args: argparse.Namespace) -> int:
 
 
 def register(sub: Any) -> None:
+    """Add `tron kite-login` to the tron CLI."""
     p = sub.add_parser(
         "kite-login",
         parents=[json_option("print the answer as JSON")],

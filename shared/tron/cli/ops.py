@@ -1,22 +1,9 @@
 """`tron ops pause|resume|status`: switch TRON's Cloud Scheduler jobs off for a day and back on.
 
-Which jobs. The names come from the schedule (tron/data/jobs.yaml), the file terraform creates the jobs from (the job name
-is the entry's `name`), so there is one source of truth.
-- `pause --asset A` pauses that asset's tick jobs: no new entries and no position management for A. The
-  plan is shared by all assets, so plan-day keeps running.
-- `pause --asset all` (the default: "I do not want to trade today") pauses every tick job and plan-day: no
-  plan is armed, so even a tick resumed later in the day only skips.
-- pause NEVER touches square-off or end-of-day. If anything is open when the ticks stop (a pause in the
-  middle of a session, an order that filled just before), the scheduled square-off is the only exit left
-  before the broker's own auto square-off (which costs a fee per order and sells at any price); on a day
-  with nothing open it sends nothing. end-of-day then writes the day's report and archives the logs.
-- `resume` turns the same jobs back on and, because they must always run, also any square-off (of that
-  asset, or all of them) and end-of-day found paused (e.g. by terraform's `pause_schedules`).
-
-Errors. An unknown asset is refused by argparse; no project or a job missing from the project/region
-(terraform not applied there) is refused before anything changes (exit 2). If listing the jobs fails
-nothing changed (exit 1); if some pause/resume calls fail, the others are still made and every job is
-reported with what happened to it (exit 1)."""
+The job names come from the schedule (tron/data/jobs.yaml, the file terraform creates the jobs from; the
+job name is the entry's `name`), so there is one source of truth. Pause never touches square-off or
+end-of-day (:func:`pause_targets`).
+"""
 
 from __future__ import annotations
 
@@ -35,13 +22,25 @@ NEVER_PAUSED = ("square_off", "end_of_day")
 
 
 def pause_targets(jobs: list[schedule.Job], asset: str) -> list[str]:
-    """Names of the jobs `tron ops pause --asset <asset>` pauses, in file order."""
+    """Names of the jobs `tron ops pause --asset <asset>` pauses, in file order.
+
+    One asset: its tick jobs (no new entries and no position management for it; plan-day keeps running,
+    as the plan is shared by all assets). ``all`` (the default: "I do not want to trade today"): every tick
+    job and plan-day, so no plan is armed and even a tick resumed later in the day only skips.
+
+    Square-off and end-of-day are never paused. If anything is open when the ticks stop (a pause in the
+    middle of a session, an order that filled just before), the scheduled square-off is the only exit left
+    before the broker's own auto square-off (which costs a fee per order and sells at any price); on a day
+    with nothing open it sends nothing. End-of-day then writes the day's report and archives the logs.
+    """
     functions = {f"tick_{a}" for a in ASSETS} | {"plan_day"} if asset == "all" else {f"tick_{asset}"}
     return [j.name for j in jobs if j.function in functions]
 
 
 def resume_targets(jobs: list[schedule.Job], asset: str) -> list[str]:
-    """What pause pauses, plus the jobs that must always run: the asset's square-off and end-of-day."""
+    """What pause pauses, plus the jobs that must always run: the asset's square-off (every square-off
+    for ``all``; a square-off job without an asset counts for every asset) and end-of-day, so resume also
+    turns them back on if found paused (e.g. by terraform's `pause_schedules`)."""
     names = set(pause_targets(jobs, asset))
     for j in jobs:
         square_off_of = str(j.body.get("asset", "all"))
@@ -79,6 +78,13 @@ def _cmd(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace, jobs: list[schedule.Job], sched: Any) -> int:
+    """Run status, pause or resume against ``sched``; the exit code, or CommandError.
+
+    A job missing from the project/region (terraform not applied there) is refused before anything changes
+    (exit 2; an unknown asset is already refused by argparse, no project by the caller). If listing the jobs
+    fails nothing changed (exit 1); if some pause/resume calls fail, the others are still made and every job
+    is reported with what happened to it (exit 1).
+    """
     from tron.adapters.scheduler import SchedulerUnavailable, UnknownJobs
 
     try:

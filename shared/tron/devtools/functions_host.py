@@ -1,21 +1,6 @@
-"""Serve functions/main.py over HTTP in this process, as functions-framework serves it on Cloud Run.
-
-Every entry point gets its own functions-framework app (all with the `http` signature; the executor reads
-the Pub/Sub push envelope itself, as in production), mounted at `/{function}/` on one threaded werkzeug
-server on a free port of 127.0.0.1.
-
-Why in-process: the functions must read the runner's virtual clock. The apps' module-level `_deps` is set
-to the runner's composition (Firestore, Pub/Sub, GCS clients on the emulators, with the runner's
-VirtualClock), which is what `_get_deps()` would otherwise build from the environment with a real clock.
-Everything else is the real path: HTTP requests, Pub/Sub pushing.
-
-Two pieces of test machinery sit in front of the apps, both outside functions/main.py:
-- a PushGate in front of `execute_order` holds each push while it is closed. The runner closes it while a
-  minute's jobs run and opens it at the next minute, so an order decided at 09:31 is executed at 09:32 of
-  virtual time, as the seconds that pass in production between a tick and its fill would have it (and as
-  the embedded runner does). It records which message ids were acknowledged (2xx) and which failed.
-- invocations are serialized (one at a time, like one instance with concurrency 1) unless `serialize=False`,
-  and each is metered: store reads and writes per invocation (tron.devtools.metering)."""
+"""Serve functions/main.py over HTTP in this process, as functions-framework serves it on Cloud Run
+(:class:`FunctionsHost`), so the functions read the emulator day's virtual clock while everything else is
+the real path: HTTP requests, Pub/Sub pushing."""
 
 from __future__ import annotations
 
@@ -52,7 +37,14 @@ class _Quiet(WSGIRequestHandler):
 
 @dataclass
 class PushGate:
-    """Holds push deliveries while closed; counts what each message id got back."""
+    """Holds push deliveries to `execute_order` while closed; counts what each message id got back.
+
+    The emulator day (tron.runday.emulators) closes it while a minute's jobs run and opens it at the next
+    minute, so an order decided at 09:31 is executed at 09:32 of virtual time, as the seconds that pass in
+    production between a tick and its fill would have it (and as the embedded day does). ``acked`` and
+    ``failed`` count the 2xx and other answers per message id; ``acked_at`` is the first 2xx's
+    ``time.monotonic()``.
+    """
 
     is_open: bool = True
     acked: dict[str, int] = field(default_factory=dict)
@@ -62,19 +54,23 @@ class PushGate:
     _cond: threading.Condition = field(default_factory=threading.Condition, repr=False)
 
     def open(self) -> None:
+        """Let held and later pushes through."""
         with self._cond:
             self.is_open = True
             self._cond.notify_all()
 
     def close(self) -> None:
+        """Hold pushes that arrive from now on until :meth:`open`."""
         with self._cond:
             self.is_open = False
 
     def wait_open(self) -> None:
+        """Block until the gate is open."""
         with self._cond:
             self._cond.wait_for(lambda: self.is_open)
 
     def record(self, message_id: str, ok: bool) -> None:
+        """Count one delivery's answer (``ok``: a 2xx) and wake the waiters."""
         with self._cond:
             self.received += 1
             if ok:
@@ -103,6 +99,20 @@ def _message_id(body: bytes) -> str:
 
 
 class FunctionsHost:
+    """functions/main.py served on one threaded werkzeug server on a free port of 127.0.0.1.
+
+    Every entry point gets its own functions-framework app (all with the `http` signature; the executor
+    reads the Pub/Sub push envelope itself, as in production), mounted at `/{function}/`. Each app's
+    module-level `_deps` is set to ``deps`` (the emulator day's composition, with its VirtualClock), which
+    is what `_get_deps()` would otherwise build from the environment with a real clock.
+
+    In front of the apps, outside functions/main.py: a :class:`PushGate` (``gate``) before `execute_order`;
+    invocations serialized (one at a time, like one instance with concurrency 1) unless
+    ``serialize=False``; each metered by ``meter`` (store reads and writes per invocation,
+    tron.devtools.metering) and timed in ``seconds``. The server starts at construction; :meth:`stop` (or
+    leaving the ``with`` block) shuts it down.
+    """
+
     def __init__(
         self,
         deps: Any,
@@ -137,9 +147,11 @@ class FunctionsHost:
 
     @property
     def port(self) -> int:
+        """The port the server listens on."""
         return int(self.server.server_port)
 
     def url(self, function: str) -> str:
+        """The URL a function is mounted at."""
         return f"http://127.0.0.1:{self.port}/{function}/"
 
     def _wrap(self, name: str, app: WSGIApp) -> WSGIApp:
@@ -218,6 +230,7 @@ class FunctionsHost:
             return int(e.code)
 
     def stop(self) -> None:
+        """Open the gate (held pushes finish) and shut the server down."""
         self.gate.open()  # let held pushes finish so the server can shut down
         self.server.shutdown()
         self.server.server_close()

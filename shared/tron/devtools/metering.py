@@ -1,15 +1,6 @@
-"""Count StateStore reads and writes per function invocation, as Firestore bills them.
-
-MeteredStore wraps any StateStore (SQLite or Firestore) and counts at the port: get = 1 read, list = 1 read
-per document returned, set/create = 1 write, and inside a transaction the same per call (a transaction that
-Firestore retries on contention runs its function again and is counted again, as it is billed again). Because
-it counts the services' port calls, not what an adapter does underneath, the embedded and the Firestore
-backend give identical counts for the same day (tests/integration/test_emulated_day.py checks it), so a
-whole day's Firestore cost can be measured quickly on the embedded backend.
-
-Counts are kept per invocation (a contextvar names the function being served, so threads of the functions
-host do not mix) and per top-level collection: `paper/…` is the paper broker's own bookkeeping, which Kite
-replaces in production, and is reported apart."""
+"""Count StateStore reads and writes per function invocation, as Firestore bills them (:class:`MeteredStore`,
+installed by :func:`meter`), so a whole day's Firestore cost can be measured quickly on the embedded backend.
+"""
 
 from __future__ import annotations
 
@@ -28,12 +19,15 @@ PAPER_ROOT = "paper"
 
 @dataclass
 class Ops:
+    """Reads and writes counted, with the paper broker's own (`paper/…`) kept apart."""
+
     reads: int = 0
     writes: int = 0
     paper_reads: int = 0
     paper_writes: int = 0
 
     def add(self, root: str, reads: int, writes: int) -> None:
+        """Count operations on a path under the top-level collection ``root``."""
         if root == PAPER_ROOT:
             self.paper_reads += reads
             self.paper_writes += writes
@@ -55,6 +49,7 @@ class FunctionOps:
     paper_writes: int = 0
 
     def record(self, ops: Ops) -> None:
+        """Add one invocation's counts."""
         self.invocations += 1
         self.reads += ops.reads
         self.writes += ops.writes
@@ -64,6 +59,7 @@ class FunctionOps:
         self.paper_writes += ops.paper_writes
 
     def as_dict(self) -> dict[str, int]:
+        """Every count by field name."""
         return dict(self.__dict__)
 
 
@@ -94,6 +90,18 @@ class _MeteredTxn:
 
 @dataclass
 class MeteredStore:
+    """A StateStore that counts its calls, then delegates them to ``inner`` (SQLite or Firestore).
+
+    Counts are taken at the port: get = 1 read, list = 1 read per document returned, set/create = 1 write,
+    and inside a transaction the same per call (a transaction that Firestore retries on contention runs its
+    function again and is counted again, as it is billed again). Because it counts the services' port
+    calls, not what an adapter does underneath, the embedded and the Firestore backend give identical counts
+    for the same day (tests/integration/test_emulated_day.py checks it). Counts are kept in ``total``, per
+    invocation (:meth:`invocation`; a contextvar names the function being served, so threads of the
+    functions host do not mix) and per top-level collection: `paper/…` is the paper broker's own
+    bookkeeping, which Kite replaces in production, and is reported apart.
+    """
+
     inner: Any
     total: Ops = field(default_factory=Ops)
     by_function: dict[str, FunctionOps] = field(default_factory=dict)
@@ -120,6 +128,7 @@ class MeteredStore:
                 self.by_function.setdefault(function, FunctionOps()).record(ops)
 
     def report(self) -> dict[str, dict[str, int]]:
+        """Per function, by name: its invocations, totals and largest single invocation."""
         with self._lock:
             return {name: f.as_dict() for name, f in sorted(self.by_function.items())}
 

@@ -1,17 +1,6 @@
 """Wire an orders topic to the executor as production does: a push subscription with a dead-letter topic
-after a number of delivery attempts (infra/terraform declares the same, with a retry policy).
-
-What the Pub/Sub emulator (0.8.20) really does with it, measured (tests/integration/test_push_delivery.py):
-- pushes each message to the endpoint about 0.1 s after publish; a 2xx acknowledges it;
-- a non-2xx or a dropped connection is redelivered about every second;
-- after `max_delivery_attempts` failed deliveries the message is published to the dead-letter topic with
-  CloudPubSubDeadLetterSource* attributes (a subscription on that topic must exist to keep it);
-- with a retry policy (backoff 1–10 s, as terraform sets) it does not follow the backoff (+1 s, then every
-  ~3 s) and mostly stops redelivering after 3 or 4 attempts and never dead-letters (two failing messages:
-  12 of 13 trials stalled for over 40 s; without the policy 5 of 5 were dead-lettered within 6 s). So the
-  local wiring leaves the policy out;
-- a push held longer than the ack deadline is delivered again, so a long hold needs a long deadline;
-- no deliveryAttempt field and no OIDC token on the push."""
+after a number of delivery attempts (infra/terraform declares the same, with a retry policy), on the Pub/Sub
+emulator (:func:`wire_push`)."""
 
 from __future__ import annotations
 
@@ -22,6 +11,8 @@ from typing import Any
 
 @dataclass(frozen=True)
 class PushWiring:
+    """The full resource names :func:`wire_push` created, and the delivery attempts before dead-lettering."""
+
     topic: str
     subscription: str
     dead_letter_topic: str
@@ -38,6 +29,24 @@ def wire_push(
     max_delivery_attempts: int = 5,
     ack_deadline_s: int = 600,
 ) -> PushWiring:
+    """Create the topic, its dead-letter topic (with a pull subscription to keep and inspect what lands
+    there) and a push subscription to ``endpoint``; return their names.
+
+    What the Pub/Sub emulator (0.8.20) really does with it, measured
+    (tests/integration/test_push_delivery.py):
+
+    - pushes each message to the endpoint about 0.1 s after publish; a 2xx acknowledges it;
+    - a non-2xx or a dropped connection is redelivered about every second;
+    - after `max_delivery_attempts` failed deliveries the message is published to the dead-letter topic
+      with CloudPubSubDeadLetterSource* attributes (a subscription on that topic must exist to keep it);
+    - with a retry policy (backoff 1–10 s, as terraform sets) it does not follow the backoff (+1 s, then
+      every ~3 s) and mostly stops redelivering after 3 or 4 attempts and never dead-letters (two failing
+      messages: 12 of 13 trials stalled for over 40 s; without the policy 5 of 5 were dead-lettered within
+      6 s). So this wiring leaves the policy out;
+    - a push held longer than the ack deadline (``ack_deadline_s``) is delivered again, so a long hold needs
+      a long deadline;
+    - no deliveryAttempt field and no OIDC token on the push.
+    """
     topic_path = f"projects/{project}/topics/{topic}"
     dead_topic = f"projects/{project}/topics/{topic}-dead-letter"
     sub = f"projects/{project}/subscriptions/{topic}-execute-order"

@@ -1,7 +1,4 @@
-"""The book of one asset for one day: positions, realised P&L, charges and counters.
-
-Updated only by the executor (in a transaction), read by the tick. Cash flow is kept independently of
-realised P&L so the ledger can be reconciled: net P&L = Σ fill cash flows − charges once everything is flat."""
+"""The book of one asset for one day: positions, realised P&L, charges and counters (:class:`Book`)."""
 
 from __future__ import annotations
 
@@ -15,6 +12,13 @@ from tron.domain.money import ZERO, dec, paise, to_tick
 
 @dataclass
 class Book:
+    """One asset's day: open positions by symbol, realised P&L, charges, cash flow and counters.
+
+    Updated only by the executor (in a transaction), read by the tick. Cash flow is kept independently of
+    realised P&L so the ledger can be reconciled: net P&L = Σ fill cash flows − charges once everything is
+    flat. ``processed`` lists the intents that reached a terminal state.
+    """
+
     positions: dict[str, Position] = field(default_factory=dict)
     realized: Decimal = ZERO  # gross, on closed quantity
     charges: Decimal = ZERO
@@ -33,9 +37,11 @@ class Book:
 
     @property
     def net(self) -> Decimal:
+        """Realised gross P&L minus charges."""
         return self.realized - self.charges
 
     def unrealized(self, marks: dict[str, float]) -> Decimal:
+        """Open P&L of the positions at ``marks`` (symbol → price), in paise; unmarked positions count 0."""
         total = ZERO
         for s, p in self.positions.items():
             if s in marks:
@@ -43,11 +49,19 @@ class Book:
         return paise(total)
 
     def record_rejection(self, intent_id: str) -> None:
+        """Count a rejected order and mark its intent processed."""
         self.orders_rejected += 1
         self.processed.append(intent_id)
 
     def apply_fill(self, intent: OrderIntent, qty: int, price: Decimal, charges: Decimal, at: str) -> Decimal:
-        """Book a fill; returns the gross P&L it realised."""
+        """Book a fill of ``qty`` at ``price`` with its ``charges``; returns the gross P&L it realised.
+
+        A fill on the position's side (or on a flat symbol) opens or adds: the average price is the
+        quantity-weighted mean, and the stop and target become the intent's, moved with the fill
+        (:func:`anchored`). A fill against the position realises P&L on the quantity it closes; one that
+        goes through zero opens the rest at the fill price. A position back at zero counts a trade (a win if
+        its net P&L is positive) and is removed. Entries are counted per day and per symbol.
+        """
         signed = qty * intent.side.sign
         self.cash += -signed * price
         self.charges += charges
@@ -97,6 +111,7 @@ class Book:
 
     # ------------------------------------------------------------------ storage
     def to_doc(self) -> dict[str, Any]:
+        """The stored form: money as strings, plus ``net`` for readers of the document."""
         return {
             "positions": {s: _position_doc(p) for s, p in self.positions.items()},
             "realized": str(self.realized),
@@ -116,6 +131,7 @@ class Book:
 
     @staticmethod
     def from_doc(d: dict[str, Any] | None) -> Book:
+        """The book a :meth:`to_doc` stored; an empty book for None or an empty document."""
         if not d:
             return Book()
         positions = {}
@@ -163,4 +179,5 @@ def anchored(intent: OrderIntent, fill: Decimal) -> tuple[float | None, float | 
 
 
 def exit_side(pos: Position) -> Side:
+    """The side of the order that closes ``pos``: SELL for a long, BUY for a short."""
     return Side.SELL if pos.qty > 0 else Side.BUY

@@ -18,6 +18,8 @@ SEGMENTS = ("equity_intraday", "equity_delivery", "futures", "options")
 
 @dataclass(frozen=True)
 class Rates:
+    """One segment's charge rates from one date: fractions of the order value unless named otherwise."""
+
     brokerage_pct: Decimal  # of the order's turnover, capped at brokerage_cap (0 = free)
     brokerage_cap: Decimal
     brokerage_flat: Decimal  # per executed order (options), used when > 0
@@ -55,6 +57,8 @@ TABLE: dict[str, list[tuple[date, Rates]]] = {
 
 
 def rates_on(segment: str, on: date) -> Rates:
+    """The segment's rates in force on a date (the latest row effective by then); ValueError for an
+    unknown segment or a date before the table."""
     if segment not in TABLE:
         raise ValueError(f"unknown segment {segment!r}; allowed: {', '.join(SEGMENTS)}")
     rows = [r for start, r in TABLE[segment] if start <= on]
@@ -65,6 +69,8 @@ def rates_on(segment: str, on: date) -> Rates:
 
 @dataclass(frozen=True)
 class Charges:
+    """The charges of an order or a round trip, component by component, rounded as Zerodha rounds."""
+
     turnover: Decimal
     brokerage: Decimal
     stt: Decimal
@@ -75,9 +81,11 @@ class Charges:
 
     @property
     def total(self) -> Decimal:
+        """Every charge added up (turnover excluded)."""
         return self.brokerage + self.stt + self.transaction + self.sebi + self.stamp_duty + self.gst
 
     def as_dict(self) -> dict[str, str]:
+        """Every component and the total as strings."""
         d = {k: str(v) for k, v in asdict(self).items()}
         d["total"] = str(self.total)
         return d

@@ -32,6 +32,7 @@ class Pending:
     direction: int = 0  # options: +1 a call, −1 a put (a view on the underlying)
 
     def to_doc(self) -> dict[str, Any]:
+        """Every field as stored in the asset's state document."""
         return {
             "intent_id": self.intent_id,
             "symbol": self.symbol,
@@ -46,6 +47,11 @@ class Pending:
 
 @dataclass
 class TickContext:
+    """Everything one decision of one asset reads: the plan (None outside a tick), the halt reason, the
+    instruments, the session state, the book, the intents in flight, the snapshot, the trailing-stop
+    memory, and the account-wide figures of the other assets. decide() updates ``state``, ``pending`` and
+    ``trail`` in place."""
+
     asset: Asset
     day: date
     now: datetime
@@ -69,6 +75,8 @@ class TickContext:
 
 @dataclass
 class TickDecision:
+    """What a decision answers: the intents to claim, the events to log, and a reason to halt entries."""
+
     intents: list[OrderIntent] = field(default_factory=list)
     events: list[dict[str, Any]] = field(default_factory=list)
     halt: str | None = None  # a reason to halt entries for the rest of the day

@@ -34,6 +34,9 @@ class ContractRules:
 
     @staticmethod
     def from_doc(d: dict[str, object] | None) -> ContractRules:
+        """The rules a plan's ``contract`` section gives (defaults for what it leaves out); ValueError for
+        an unknown key or a value out of range (roll_days and otm_steps 0–10, target_delta 0.05–0.95, strike
+        one of ``STRIKE_MODES``)."""
         d = dict(d or {})
         unknown = set(d) - {"roll_days", "strike", "otm_steps", "target_delta", "skip_expiry_day"}
         if unknown:
@@ -56,6 +59,7 @@ class ContractRules:
         return r
 
     def to_doc(self) -> dict[str, object]:
+        """Every rule by name, as :meth:`from_doc` reads it."""
         return {
             "roll_days": self.roll_days,
             "strike": self.strike,
@@ -129,4 +133,5 @@ def pick_option(
 
 
 def option_delta(option_type: str, spot: float, strike: float, days: float, vol: float) -> float:
+    """Black–Scholes delta of a CE or PE at ``RATE`` (tron.domain.options.delta)."""
     return options.delta(option_type, spot, strike, days, RATE, vol)

@@ -1,9 +1,5 @@
-"""When an open position exits: its stop, its target, a trailing stop, or a time stop.
-
-Checked on each minute bar's low and high. The trailing stop activates once the best price since entry is
-`trail_activate_atr` ATRs in the position's favour and then trails `trail_atr` ATRs behind the best price;
-it only ever tightens the stop. The best price is updated after the checks, so a bar's own high never
-tightens the stop that bar's low is tested against (no intrabar look-ahead)."""
+"""When an open position exits: its stop, its target, a trailing stop, or a time stop, checked on each
+minute bar's low and high (:func:`exit_reason`)."""
 
 from __future__ import annotations
 
@@ -15,12 +11,17 @@ from tron.domain.models import Position
 
 @dataclass(frozen=True)
 class ExitRules:
+    """The trailing stop's activation and distance (in ATRs of the position) and the time stop."""
+
     trail_activate_atr: float = 1.5
     trail_atr: float = 0.8
     max_hold_minutes: int = 150
 
 
 def effective_stop(pos: Position, best: float | None, rules: ExitRules) -> float | None:
+    """The stop in force: the position's own, tightened by the trailing stop once ``best`` (the best price
+    since entry) is ``trail_activate_atr`` ATRs in the position's favour, to ``trail_atr`` ATRs behind
+    ``best``. It only ever tightens; None without a stop, the position's stop without ``best`` or an ATR."""
     if pos.stop is None:
         return None
     if best is None or not pos.atr:
@@ -36,6 +37,13 @@ def effective_stop(pos: Position, best: float | None, rules: ExitRules) -> float
 def exit_reason(
     pos: Position, low: float, high: float, best: float | None, now: datetime, rules: ExitRules
 ) -> str | None:
+    """Why the position exits on a bar with this ``low`` and ``high``, or None; checked in order: the
+    (trailing) stop touched, the target reached, the time stop (held ``max_hold_minutes`` or more).
+
+    ``best`` is the best price before this bar: the caller updates it after the checks
+    (:func:`update_best`), so a bar's own high never tightens the stop that bar's low is tested against
+    (no intrabar look-ahead).
+    """
     stop = effective_stop(pos, best, rules)
     trailing = stop is not None and stop != pos.stop
     kind = "trailing stop" if trailing else "stop"
@@ -49,6 +57,8 @@ def exit_reason(
 
 
 def update_best(pos: Position, low: float, high: float, best: float | None) -> float:
+    """The best price since entry after this bar: the highest high of a long, the lowest low of a short
+    (starting from the average price)."""
     if best is None:
         best = float(pos.avg_price)
     return max(best, high) if pos.qty > 0 else min(best, low)

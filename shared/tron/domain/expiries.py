@@ -9,8 +9,7 @@ raise ValueError rather than guess):
 - the monthly expiry (options and futures) is the last expiry weekday of the month;
 - a scheduled expiry that is not a trading day moves to the previous trading day.
 
-``kind="weekly"`` means the weekly contracts only (every expiry weekday that is not the month's last), so
-``"all"`` is the union of weekly and monthly. The trading calendar is passed in; nothing here reads a clock.
+The trading calendar is passed in; nothing here reads a clock.
 """
 
 from __future__ import annotations
@@ -86,7 +85,12 @@ def _next_month(year: int, month: int) -> tuple[int, int]:
 def expiries(
     underlying: str, start: date, end: date, kind: Kind | str, calendar: TradingCalendar
 ) -> list[date]:
-    """Expiry dates of an underlying's contracts falling in [start, end] (adjusted dates), oldest first."""
+    """Expiry dates of an underlying's contracts falling in [start, end] (adjusted dates), oldest first.
+
+    ``kind="weekly"`` means the weekly contracts only (every expiry weekday that is not the month's last),
+    ``"monthly"`` the monthly ones, ``"all"`` the union. ValueError for an unknown underlying or kind, a
+    start before the rules, an end before the start, or weekly contracts of a monthly-only underlying.
+    """
     has_weekly, has_monthly = _check_underlying(underlying)
     if kind not in KINDS:
         raise ValueError(f"unknown kind {kind!r}; allowed: {', '.join(KINDS)}")

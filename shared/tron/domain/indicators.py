@@ -1,49 +1,19 @@
-"""Technical indicators, vectorized with numpy across many symbols at once.
+"""Technical indicators, vectorized with numpy across many symbols at once; pure (no I/O, no clock).
 
-Conventions
------------
-* Shapes. Price inputs are float arrays shaped ``(bars, symbols)``: time runs down axis 0 (oldest
-  bar first), one column per symbol. A 1-D array ``(bars,)`` is accepted as a single symbol and the
-  result is then 1-D too. Inputs are converted to ``float64``; multi-input functions require equal
-  shapes. Outputs have the same shape as the price inputs.
-* Warm-up. Rows where an indicator is not yet defined are ``NaN``, at exactly the positions TA-Lib
-  (0.8.x, default compatibility, no unstable period) leaves them:
+Conventions for every function here:
 
-  ========================  ==========================  =========================
-  function                  first defined row (0-based)  TA-Lib equivalent
-  ========================  ==========================  =========================
-  ``sma(x, n)``             ``n - 1``                    ``SMA``
-  ``ema(x, n)``             ``n - 1``                    ``EMA``
-  ``rsi(x, n)``             ``n``                        ``RSI``
-  ``macd(x, f, s, g)``      ``s + g - 2`` (all three)    ``MACD``
-  ``bollinger(x, n, k)``    ``n - 1``                    ``BBANDS(n, k, k, 0)``
-  ``atr(h, l, c, n)``       ``n``                        ``ATR``
-  ========================  ==========================  =========================
-
-  A series shorter than the warm-up is all ``NaN``. Values agree with TA-Lib to floating-point
-  rounding (well within 1e-9 relative), not necessarily bit for bit.
-* Missing data. Inputs are expected finite. A ``NaN`` inside the data is not skipped: it propagates
-  (into the rolling windows it belongs to, and into every later value of the recursive EMA, RSI,
-  ATR, MACD and of the session's VWAP). Give each symbol a complete, aligned history.
-* Seeding. EMA is seeded with the SMA of the first ``n`` values; RSI and ATR use Wilder's smoothing
-  seeded with the simple average of the first ``n`` changes / true ranges. MACD follows TA-Lib: the
-  fast EMA starts at the same row as the slow one (row ``slow - 1``), seeded with the SMA of the
-  ``fast`` values ending there; the signal line is an EMA of the MACD line seeded with the SMA of
-  its first ``signal`` values; all three outputs start at that row. RSI is 0 where average gain and
-  average loss are both 0 (a flat window), as TA-Lib.
-* Bollinger bands use the population standard deviation (divide by ``n``), middle = SMA.
-* Sessions. ``vwap`` and ``opening_range`` take ``session_id``, a 1-D integer array with one value
-  per bar (e.g. the IST date ordinal); a session is a maximal run of consecutive equal values.
-  VWAP is the cumulative ``typical price × volume`` over cumulative volume since the session's first
-  bar, typical price ``(high + low + close) / 3``; it is ``NaN`` while the session's cumulative
-  volume is still 0. The opening range uses the bars whose ``minutes_since_open`` is in ``[0, n)``;
-  it is defined on every row of the session from the first row with ``minutes_since_open >= n - 1``
-  (the n-th minute bar) onward, ``NaN`` before, and ``NaN`` for the whole session if no bar fell in
-  the window. ``NaN`` highs/lows inside the window are ignored.
-* Recursive indicators (EMA, RSI, ATR, MACD) loop over time in Python but are vectorized across
-  symbols, so cost grows with the number of bars, not with bars × symbols Python steps.
-
-Everything here is pure: no I/O, no clock.
+* Shapes. Price inputs are float arrays shaped ``(bars, symbols)``: time runs down axis 0 (oldest bar first),
+  one column per symbol. A 1-D ``(bars,)`` array is one symbol and gives a 1-D result. Inputs are converted
+  to ``float64``; outputs have the shape of the price inputs. Inputs of unequal shape, an input that is not
+  1-D or 2-D, or a period that is not an integer >= 1 raise ``ValueError``.
+* Warm-up. Rows where an indicator is not yet defined are ``NaN``, at the rows TA-Lib 0.8.x (default
+  compatibility, no unstable period) leaves them; each function names its first defined row. A series
+  shorter than the warm-up is all ``NaN``. Values agree with TA-Lib to floating-point rounding (within
+  1e-9 relative), not necessarily bit for bit.
+* Missing data. Inputs are expected finite. A ``NaN`` is not skipped: it propagates into the rolling windows
+  it belongs to and into every later value of the recursive EMA, RSI, ATR, MACD and of the session's VWAP.
+  Give each symbol a complete, aligned history.
+* Cost. The recursive indicators (EMA, RSI, ATR, MACD) loop over time in Python, vectorized across symbols.
 """
 
 from __future__ import annotations
@@ -148,14 +118,22 @@ def sma(close: ArrayLike, n: int) -> FloatArray:
 
 def ema(close: ArrayLike, n: int) -> FloatArray:
     """Exponential moving average, ``k = 2 / (n + 1)``, seeded with the SMA of the first ``n`` values
-    (TA-Lib ``EMA``); first ``n - 1`` rows NaN."""
+    (TA-Lib ``EMA``); first ``n - 1`` rows NaN.
+
+    From row ``n`` on, ``ema[t] = (close[t] - ema[t - 1]) * k + ema[t - 1]``.
+    """
     n = _check_period(n)
     x, was1d = _as2d(close, "close")
     return _out(_ema_from(x, n, n - 1, 2.0 / (n + 1)), was1d)
 
 
 def rsi(close: ArrayLike, n: int = 14) -> FloatArray:
-    """Wilder's relative strength index (TA-Lib ``RSI``), 0–100; first ``n`` rows NaN."""
+    """Wilder's relative strength index (TA-Lib ``RSI``), 0–100; first ``n`` rows NaN.
+
+    Average gain and average loss are seeded with the simple average of the first ``n`` changes, then
+    smoothed as ``(prev × (n - 1) + change) / n``. RSI is ``100 × gain / (gain + loss)``, and 0 where both
+    are 0 (a flat window), as TA-Lib.
+    """
     n = _check_period(n)
     x, was1d = _as2d(close, "close")
     bars = x.shape[0]
@@ -186,9 +164,10 @@ def macd(
 ) -> tuple[FloatArray, FloatArray, FloatArray]:
     """MACD line, signal line and histogram exactly as TA-Lib ``MACD``.
 
-    The fast EMA is started at the slow EMA's first row (``slow - 1``) so both are aligned, and all
-    three outputs are NaN for the first ``slow + signal - 2`` rows. If ``slow < fast`` they are
-    swapped, as TA-Lib does.
+    Returns ``(line, signal_line, histogram)``. The fast EMA starts at the slow EMA's first row
+    (``slow - 1``), seeded with the SMA of the ``fast`` values ending there, so both are aligned; the signal
+    line is an EMA of the MACD line seeded with the SMA of its first ``signal`` values. All three outputs are
+    NaN for the first ``slow + signal - 2`` rows. If ``slow < fast`` they are swapped, as TA-Lib does.
     """
     fast = _check_period(fast, "fast")
     slow = _check_period(slow, "slow")
@@ -215,7 +194,10 @@ def macd(
 
 def bollinger(close: ArrayLike, n: int = 20, k: float = 2.0) -> tuple[FloatArray, FloatArray, FloatArray]:
     """Bollinger bands ``(upper, middle, lower)``: SMA ± ``k`` population standard deviations
-    (TA-Lib ``BBANDS`` with ``nbdevup = nbdevdn = k``, ``matype = 0``); first ``n - 1`` rows NaN."""
+    (TA-Lib ``BBANDS`` with ``nbdevup = nbdevdn = k``, ``matype = 0``); first ``n - 1`` rows NaN.
+
+    The standard deviation divides by ``n``; ``middle`` is ``sma(close, n)``.
+    """
     n = _check_period(n)
     x, was1d = _as2d(close, "close")
     middle = np.full_like(x, np.nan)
@@ -262,7 +244,10 @@ def vwap(
 ) -> FloatArray:
     """Intraday VWAP on typical price ``(H + L + C) / 3``, restarting at each session.
 
-    NaN while the session's cumulative volume is 0.
+    ``session_id`` is a 1-D array with one value per bar (e.g. the IST date ordinal); a session is a maximal
+    run of consecutive equal values (another shape raises ``ValueError``). Each row is the cumulative
+    ``typical price × volume`` over the cumulative volume since the session's first bar; NaN while the
+    session's cumulative volume is 0. Defined from the first bar (no warm-up).
     """
     h, was1d = _as2d(high, "high")
     lo, _ = _as2d(low, "low")
@@ -292,9 +277,11 @@ def opening_range(
 ) -> tuple[FloatArray, FloatArray]:
     """Each session's opening-range ``(high, low)`` over its first ``n`` minutes.
 
-    Window = bars with ``0 <= minutes_since_open < n``. Defined on every row of the session from the
-    first row with ``minutes_since_open >= n - 1`` onward (with 1-minute bars, the n-th bar), NaN
-    before; NaN for the whole session if no bar fell in the window.
+    Sessions are as in :func:`vwap`; ``minutes_since_open`` is 1-D with one value per bar (another shape
+    raises ``ValueError``). Window = bars with ``0 <= minutes_since_open < n``; NaN highs/lows inside it are
+    ignored. Defined on every row of the session from the first row with ``minutes_since_open >= n - 1``
+    onward (with 1-minute bars, the n-th bar), NaN before; NaN for the whole session if no bar fell in the
+    window.
     """
     n = _check_period(n)
     h, was1d = _as2d(high, "high")

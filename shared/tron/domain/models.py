@@ -13,35 +13,46 @@ from typing import Any
 
 
 class Asset(StrEnum):
+    """The three asset classes TRON trades, each with its own tick, book and plan."""
+
     STOCKS = "stocks"
     FUTURES = "futures"
     OPTIONS = "options"
 
 
 class Side(StrEnum):
+    """An order's side, valued as Kite's transaction_type."""
+
     BUY = "BUY"
     SELL = "SELL"
 
     @property
     def sign(self) -> int:
+        """+1 for BUY, -1 for SELL."""
         return 1 if self is Side.BUY else -1
 
     @property
     def opposite(self) -> Side:
+        """The side that closes a position this side opened."""
         return Side.SELL if self is Side.BUY else Side.BUY
 
 
 class Purpose(StrEnum):
+    """Why an order is placed: to open a position, to exit one, or the scheduled square-off."""
+
     ENTRY = "entry"
     EXIT = "exit"
     SQUARE_OFF = "squareoff"
 
     @property
     def opens(self) -> bool:
+        """True for an entry (the only purpose the risk governor and halts can refuse)."""
         return self is Purpose.ENTRY
 
 
 class IntentState(StrEnum):
+    """The life of an order intent: claimed by the tick, placing at the executor, then filled or rejected."""
+
     CLAIMED = "claimed"  # written by the tick, published to the bus
     PLACING = "placing"  # the executor is talking to the broker (a crash here is resolved by tag)
     FILLED = "filled"
@@ -49,11 +60,15 @@ class IntentState(StrEnum):
 
     @property
     def terminal(self) -> bool:
+        """True once the intent is filled or rejected (a later delivery is a duplicate)."""
         return self in (IntentState.FILLED, IntentState.REJECTED)
 
 
 @dataclass(frozen=True)
 class Instrument:
+    """A tradable (or followed) instrument as Kite lists it: symbol, exchange, token, lot and tick size,
+    and for F&O its expiry, strike and underlying. ``segment`` selects the charges and margin rules."""
+
     symbol: str  # Kite tradingsymbol
     exchange: str  # NSE | NFO
     asset: Asset
@@ -124,6 +139,8 @@ def quote_problem(q: Quote) -> str | None:
 
 @dataclass(frozen=True)
 class Snapshot:
+    """One batched quote of many symbols: its time and each symbol's Quote (symbols without one absent)."""
+
     ts: datetime
     quotes: dict[str, Quote]
 
@@ -138,6 +155,8 @@ class Snapshot:
 
 @dataclass(frozen=True)
 class DailyBar:
+    """One session's OHLC and volume of an instrument."""
+
     day: date
     open: float
     high: float
@@ -159,6 +178,11 @@ def order_tag(intent: str) -> str:
 
 @dataclass(frozen=True)
 class OrderIntent:
+    """A decided order, before it reaches the broker: what to trade, why, and (for an entry) its stop,
+    target and ATR. Its ``intent_id`` is deterministic (:func:`intent_id`), so a decision repeated after a
+    crash claims the same intent; its broker ``tag`` derives from it. The message on the bus carries it as
+    :meth:`to_dict`."""
+
     intent_id: str
     day: date
     asset: Asset
@@ -181,6 +205,7 @@ class OrderIntent:
 
     @property
     def tag(self) -> str:
+        """The Kite order tag that identifies this intent's order (:func:`order_tag`)."""
         return order_tag(self.intent_id)
 
     @property
@@ -191,6 +216,8 @@ class OrderIntent:
         return hashlib.sha256(canonical.encode()).hexdigest()[:16]
 
     def to_dict(self) -> dict[str, Any]:
+        """Every field as a JSON-ready value (dates ISO, the tick size a string), as :meth:`from_dict`
+        reads it."""
         d = asdict(self)
         d["day"] = self.day.isoformat()
         d["decided_at"] = self.decided_at.isoformat()
@@ -240,6 +267,9 @@ def _opt_float(v: Any) -> float | None:
 
 @dataclass
 class Position:
+    """An open position in a Book: signed quantity, average price, the strategy of its latest entry, its
+    stop and target, and the gross P&L and charges realised on it so far."""
+
     symbol: str
     qty: int  # signed: long > 0, short < 0
     avg_price: Decimal

@@ -17,10 +17,12 @@ def dec(value: float | int | str | Decimal) -> Decimal:
 
 
 def paise(value: Decimal) -> Decimal:
+    """Rounded to paise, half up."""
     return value.quantize(PAISA, rounding=ROUND_HALF_UP)
 
 
 def rupees(value: Decimal) -> Decimal:
+    """Rounded to whole rupees, half up (STT)."""
     return value.quantize(RUPEE, rounding=ROUND_HALF_UP)
 
 

@@ -18,15 +18,19 @@ _INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
 
 
 def norm_cdf(x: float) -> float:
+    """The standard normal CDF, via math.erfc (accurate in the tails)."""
     return 0.5 * math.erfc(-x / _SQRT2)
 
 
 def norm_pdf(x: float) -> float:
+    """The standard normal density."""
     return _INV_SQRT_2PI * math.exp(-0.5 * x * x)
 
 
 @dataclass(frozen=True)
 class Greeks:
+    """An option's price and greeks, in the module's units."""
+
     price: float
     delta: float
     gamma: float
@@ -49,7 +53,11 @@ def _check(option_type: str, spot: float, strike: float, days: float, vol: float
 
 
 def greeks(option_type: str, spot: float, strike: float, days: float, rate: float, vol: float) -> Greeks:
-    """Price and greeks. With days = 0 or vol = 0 the limits are returned (price = discounted intrinsic)."""
+    """Price and greeks. With days = 0 or vol = 0 the limits are returned (price = discounted intrinsic).
+
+    ValueError for an option type other than CE/PE, a spot or strike that is not positive, or days or vol
+    negative or not finite.
+    """
     _check(option_type, spot, strike, days, vol)
     t = days / 365.0
     disc = math.exp(-rate * t)
@@ -86,26 +94,32 @@ def greeks(option_type: str, spot: float, strike: float, days: float, rate: floa
 
 
 def price(option_type: str, spot: float, strike: float, days: float, rate: float, vol: float) -> float:
+    """The Black–Scholes premium (:func:`greeks`)."""
     return greeks(option_type, spot, strike, days, rate, vol).price
 
 
 def delta(option_type: str, spot: float, strike: float, days: float, rate: float, vol: float) -> float:
+    """Delta: 0…1 for a call, −1…0 for a put (:func:`greeks`)."""
     return greeks(option_type, spot, strike, days, rate, vol).delta
 
 
 def gamma(option_type: str, spot: float, strike: float, days: float, rate: float, vol: float) -> float:
+    """Gamma (:func:`greeks`)."""
     return greeks(option_type, spot, strike, days, rate, vol).gamma
 
 
 def vega(option_type: str, spot: float, strike: float, days: float, rate: float, vol: float) -> float:
+    """Vega per 1 volatility point (:func:`greeks`)."""
     return greeks(option_type, spot, strike, days, rate, vol).vega
 
 
 def theta(option_type: str, spot: float, strike: float, days: float, rate: float, vol: float) -> float:
+    """Theta per calendar day (:func:`greeks`)."""
     return greeks(option_type, spot, strike, days, rate, vol).theta
 
 
 def rho(option_type: str, spot: float, strike: float, days: float, rate: float, vol: float) -> float:
+    """Rho per 1 % rate (:func:`greeks`)."""
     return greeks(option_type, spot, strike, days, rate, vol).rho
 
 

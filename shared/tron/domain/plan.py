@@ -17,12 +17,16 @@ from tron.domain.strategies import REGISTRY
 
 @dataclass(frozen=True)
 class StrategyChoice:
+    """One registry strategy and the parameters the planner chose for it (defaults for the rest)."""
+
     name: str
     params: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
 class AssetPlan:
+    """One asset's day: whether it trades, its strategies, its risk limits and (F&O) contract rules."""
+
     asset: Asset
     enabled: bool
     strategies: tuple[StrategyChoice, ...]
@@ -34,6 +38,9 @@ class AssetPlan:
 
 @dataclass(frozen=True)
 class Plan:
+    """The day's plan: who made it (``planner``, with ``fallback_reason`` when the rules stood in for
+    another planner), the regime it saw, and each asset's plan. Stored in the day's document."""
+
     day: date
     planner: str
     regime: str
@@ -41,6 +48,7 @@ class Plan:
     fallback_reason: str | None = None
 
     def to_doc(self) -> dict[str, Any]:
+        """The stored form, JSON-ready; :meth:`from_doc` reads it."""
         return {
             "day": self.day.isoformat(),
             "planner": self.planner,
@@ -61,6 +69,8 @@ class Plan:
 
     @staticmethod
     def from_doc(d: dict[str, Any]) -> Plan:
+        """The plan a :meth:`to_doc` stored (KeyError for a missing required field). It is not validated
+        here: see :func:`validate`."""
         assets = {
             Asset(k): AssetPlan(
                 asset=Asset(k),

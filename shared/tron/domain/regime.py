@@ -1,21 +1,6 @@
-"""The market regime — trending, ranging or volatile — from the index's recent daily bars (what the rule
-planner uses before the open) and, during the session, per symbol from the session state.
-
-Daily (``daily``), over the last ``LOOKBACK_DAYS`` sessions:
-
-* volatile when the average true range is above ``VOLATILE_RANGE_PCT`` % of the close. The true range
-  (the high-low range stretched to the previous close) replaces the plain high-low range used before: an
-  overnight gap is volatility a stop feels, and the plain range misses it. The threshold is unchanged;
-* otherwise trending when the efficiency ratio of the closes (|net move| / the sum of |daily moves|) is
-  above ``TREND_EFFICIENCY``: the market went somewhere rather than back and forth;
-* otherwise ranging — also the answer with fewer than ``MIN_DAYS`` bars (no evidence of anything else).
-
-Intraday (``intraday``), per symbol, from the session state: volatile when the 1-minute ATR(14) is above
-``INTRADAY_VOLATILE_ATR_PCT`` % of the price; trending when the move since the opening print is more than
-``INTRADAY_TREND_DRIFT`` times what a random walk with that ATR would typically cover (ATR·√bars); ranging
-otherwise; "" until the ATR is defined. (On 1-minute bars the efficiency ratio is near 0 on any day, so the
-daily rule's ratio does not transfer.) On the simulator the volatility split is clean, the trend split
-weak: stocks' own noise dominates the index's drift; treat the intraday reading as a hint."""
+"""The market regime — trending, ranging or volatile — from the index's recent daily bars (:func:`daily`,
+what the rule planner uses before the open) and, during the session, per symbol from the session state
+(:func:`intraday`)."""
 
 from __future__ import annotations
 
@@ -39,6 +24,9 @@ INTRADAY_TREND_DRIFT = 1.5  # |move since the open print| / (ATR·√bars): a ra
 
 @dataclass(frozen=True)
 class RegimeReading:
+    """A daily regime reading: the regime, the figures it rests on (average true range in % of the close,
+    the efficiency ratio, the number of days) and a sentence saying why."""
+
     name: str  # trending | ranging | volatile
     avg_true_range_pct: float
     efficiency: float
@@ -53,7 +41,15 @@ def efficiency_ratio(closes: list[float]) -> float:
 
 
 def daily(history: list[DailyBar], lookback: int = LOOKBACK_DAYS) -> RegimeReading:
-    """The regime of the last `lookback` sessions of the index (rules in the module docstring)."""
+    """The regime of the last `lookback` sessions of the index (``history`` oldest first):
+
+    * volatile when the average true range is above ``VOLATILE_RANGE_PCT`` % of the close. The true range
+      is the high-low range stretched to the previous close (the first bar's open when the history has no
+      earlier bar): an overnight gap is volatility a stop feels, and the plain range misses it;
+    * otherwise trending when the efficiency ratio of the closes (:func:`efficiency_ratio`) is above
+      ``TREND_EFFICIENCY``: the market went somewhere rather than back and forth;
+    * otherwise ranging — also the answer with fewer than ``MIN_DAYS`` bars (no evidence of anything else).
+    """
     bars = history[-lookback:]
     if len(bars) < MIN_DAYS:
         return RegimeReading(RANGING, 0.0, 0.0, len(bars), f"only {len(bars)} daily bars: assume ranging")
@@ -73,7 +69,15 @@ def daily(history: list[DailyBar], lookback: int = LOOKBACK_DAYS) -> RegimeReadi
 
 
 def intraday(state: SessionState) -> np.ndarray:
-    """Per symbol: trending | ranging | volatile from the session so far, "" where not yet defined."""
+    """Per symbol: trending | ranging | volatile from the session so far, "" where not yet defined.
+
+    Volatile when the 1-minute ATR(14) is above ``INTRADAY_VOLATILE_ATR_PCT`` % of the price; trending when
+    the move since the opening print is more than ``INTRADAY_TREND_DRIFT`` times what a random walk with that
+    ATR would typically cover (ATR·√bars); ranging otherwise; "" until the ATR is defined. (On 1-minute bars
+    the efficiency ratio is near 0 on any day, so the daily rule's ratio does not transfer.) On the
+    simulator the volatility split is clean, the trend split weak: stocks' own noise dominates the index's
+    drift; treat the reading as a hint.
+    """
     t = state.t
     first = state.arrays.get("first", np.full(len(state.symbols), np.nan))
     with np.errstate(invalid="ignore", divide="ignore"):

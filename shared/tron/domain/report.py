@@ -60,6 +60,8 @@ def _svg(curve: list[list[Any]], width: int = 640, height: int = 180) -> str:
 
 
 def render_html(report: dict[str, Any]) -> str:
+    """The report :func:`build` made as one self-contained HTML page (no scripts, no external files): the
+    halt if any, a table per asset, and per asset with fills its realised equity curve and its fills."""
     e = html.escape
     parts = [
         "<!doctype html><html><head><meta charset='utf-8'>",

@@ -1,21 +1,8 @@
 """The risk governor: limits on entries. Exits are never blocked (nothing here is asked about an exit).
 
-The daily loss check is worst-case: realised net P&L, minus what every open position loses if its stop is
-hit, minus what the candidate loses at its stop (charges included), must stay above the limit. "At its
-stop" includes a slippage band beyond the stop (``stop_slippage_bps`` of the stop price, per segment):
-exits fill at the next snapshot, beyond the stop, and entries beyond the price they were decided on; the
-band is the measured worst of the two together (bench/bench_loss_limit.py), so the limit holds when stops
-fill through their price.
-
-Capital is measured per asset as *exposure*: the traded value for equity (no leverage is counted on), the
-margin for futures, the premium paid for bought options. The asset's allocation (``capital``, already
-``assets.*.capital_pct`` of the account) caps the sum of its open and pending exposure; a sector may hold at
-most ``max_sector_pct`` of it; a position is between ``min_position_pct`` and ``max_position_pct`` of it.
-
-The margin check is account-wide: the margin the candidate needs plus the margin of every open position in
-every asset must fit in ``account_capital``. Margin per segment (documented approximations of Zerodha's):
-equity MIS = value / ``mis_leverage`` (5×); NIFTY futures = ``futures_margin_pct`` (12 %) of the contract
-value (SPAN + exposure margin); bought options = the premium; equity delivery = the full value."""
+:class:`RiskLimits` holds an asset's limits, :class:`Exposure` the day so far, and :func:`entry_refusal`
+answers whether one more entry may be placed; :class:`KillSwitch` is the user's stop for every asset.
+"""
 
 from __future__ import annotations
 
@@ -40,6 +27,17 @@ STOP_SLIPPAGE_BPS: Mapping[str, Decimal] = MappingProxyType(
 
 @dataclass(frozen=True)
 class RiskLimits:
+    """The limits of one asset's day; a plan carries them (:meth:`to_doc`, :meth:`from_doc`).
+
+    Capital is measured per asset as *exposure* (:func:`exposure_value`): the traded value for equity (no
+    leverage is counted on), the margin for futures, the premium paid for bought options. ``capital`` (the
+    asset's allocation, already ``assets.*.capital_pct`` of the account) caps the sum of its open and
+    pending exposure; a sector may hold at most ``max_sector_pct`` of it; a position is between
+    ``min_position_pct`` and ``max_position_pct`` of it. ``account_capital`` is the whole account, for the
+    margin check and the percentage loss limit (None: ``capital``). ``stop_slippage_bps`` is the band
+    reserved beyond a stop, per segment (``STOP_SLIPPAGE_BPS`` by default).
+    """
+
     capital: Decimal = Decimal("1000000")
     daily_loss_limit: Decimal = Decimal("5000")  # rupees
     daily_loss_limit_pct: Decimal = Decimal("1.0")  # of capital; the smaller of the two applies
@@ -78,9 +76,11 @@ class RiskLimits:
 
     @property
     def account(self) -> Decimal:
+        """The whole account: ``account_capital``, or ``capital`` when it is not set."""
         return self.account_capital if self.account_capital is not None else self.capital
 
     def to_doc(self) -> dict[str, object]:
+        """Every limit as a JSON-ready value: decimals as strings, the cut-off as HH:MM."""
         return {
             "capital": str(self.capital),
             "daily_loss_limit": str(self.daily_loss_limit),
@@ -105,6 +105,8 @@ class RiskLimits:
 
     @staticmethod
     def from_doc(d: dict[str, Any]) -> RiskLimits:
+        """The limits a :meth:`to_doc` stored. Fields added later take their defaults when an older document
+        lacks them; a missing original field raises KeyError."""
         return RiskLimits(
             capital=dec(str(d["capital"])),
             daily_loss_limit=dec(str(d["daily_loss_limit"])),
@@ -137,7 +139,12 @@ def _bps(stored: object) -> Mapping[str, Decimal]:
 
 
 def margin_required(limits: RiskLimits, segment: str, side: str, qty: int, price: float | Decimal) -> Decimal:
-    """Margin the broker blocks for a position (see the module docstring for the per-segment rules)."""
+    """Margin the broker blocks for a position, in rupees (documented approximations of Zerodha's).
+
+    Equity MIS = value / ``mis_leverage`` (5×); futures = ``futures_margin_pct`` (12 %) of the contract
+    value (SPAN + exposure margin); a sold option is priced as a future (TRON does not write options);
+    bought options = the premium; anything else (equity delivery) = the full value.
+    """
     value = dec(price) * abs(qty)
     if segment == "equity_intraday":
         return paise(value / limits.mis_leverage)
@@ -173,7 +180,8 @@ class Exposure:
 @dataclass(frozen=True)
 class KillSwitch:
     """The user's kill switch (the document ``control/kill_switch``): engaged → no entries in any asset;
-    with ``flatten`` (the default) every open position is also closed at the next tick. Exits still pass."""
+    with ``flatten`` (the default) every open position is also closed at the next tick. Exits still pass.
+    ``at`` and ``by`` record when and by whom it was last set."""
 
     engaged: bool = False
     reason: str = ""
@@ -183,9 +191,11 @@ class KillSwitch:
 
     @property
     def why(self) -> str:
+        """The halt reason the tick logs and returns: "kill switch engaged: <reason>"."""
         return f"kill switch engaged: {self.reason or 'no reason given'}"
 
     def to_doc(self) -> dict[str, object]:
+        """The stored form (the control/kill_switch document)."""
         return {
             "engaged": self.engaged,
             "reason": self.reason,
@@ -231,7 +241,22 @@ def entry_refusal(
     halted: str | None,
     candidate: Candidate | None = None,
 ) -> str | None:
-    """Why this entry may not be placed, or None if it may."""
+    """Why this entry may not be placed, or None if it may; the first rule that fails is named.
+
+    In order: entries halted (``halted``), at or after the entry cut-off, confidence below the minimum, the
+    symbol already open or with an order in flight, the day's and the symbol's trade counts, the open
+    positions, then (with a ``candidate``) the capital rules (the position between the minimum and maximum
+    share of ``capital``, the asset's capital, the sector cap, and the account-wide margin: the candidate's
+    plus every open position's in every asset must fit in the account), then the loss limits.
+
+    The daily loss check is worst-case: the account's realised net P&L, minus what every open position and
+    pending entry loses if its stop is hit, minus ``worst_loss`` (the candidate's loss at its stop, charges
+    included), must stay above ``-limits.loss_limit``; and ``worst_loss`` must fit in
+    :func:`asset_headroom`. "At its stop" includes the slippage band beyond the stop
+    (``stop_slippage_bps`` of the stop price, per segment): exits fill at the next snapshot, beyond the
+    stop, and entries beyond the price they were decided on; the band is the measured worst of the two
+    together (bench/bench_loss_limit.py), so the limit holds when stops fill through their price.
+    """
     if halted:
         return f"entries halted: {halted}"
     if at >= limits.entry_cutoff:
@@ -292,4 +317,5 @@ def asset_headroom(limits: RiskLimits, exposure: Exposure) -> Decimal:
 
 
 def loss_limit_breached(limits: RiskLimits, net_pnl: Decimal) -> bool:
+    """True when the net P&L has reached the account's daily loss limit (a loss at or beyond it)."""
     return net_pnl <= -limits.loss_limit

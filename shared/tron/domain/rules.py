@@ -56,6 +56,10 @@ CONTRACT: dict[str, dict[str, object]] = {
 
 
 def rule_plan(ctx: PlanContext) -> Plan:
+    """The rules' plan: the index's regime (:func:`regime`) picks each asset's strategies (``CHOICES`` for
+    stocks, ``FNO_CHOICES`` for F&O) and F&O contract rules (``CONTRACT``); the risk limits are the
+    configured envelope, with half the risk per trade on a volatile day. An asset is enabled when the
+    configuration enables it and it has a strategy."""
     r = regime(ctx.index_history)
     assets = {}
     for asset, env in ctx.envelope.items():

@@ -1,33 +1,9 @@
 """Per-asset rolling state for one session, vectorized across symbols, compact enough for one document.
 
-Minute bars come from consecutive snapshots: open = previous last price, close = last price, volume = the
-change in cumulative volume, and high/low take the day's high/low when it moved during the minute (so a
-spike inside the minute is not lost). Indicators are updated incrementally (O(1) per bar, per symbol).
-
-The price series
-----------------
-The session's series is ``c_0`` = the first snapshot's last price (the opening print; its high and low are
-that price too), then ``c_k`` = the close of minute bar ``k`` (``k = bars``). Every indicator here equals
-its vectorized twin in ``tron.domain.indicators`` (TA-Lib conventions, warm-up included) applied to that
-series: ATR(14) is ``indicators.atr`` on it (bar 1's true range uses ``c_0`` as the previous close), EMA(n)
-is defined from ``c_{n-1}``, RSI(n) from ``c_n``, MACD(f, s, g) from ``c_{s+g-2}``, Bollinger(n) from
-``c_{n-1}``. A test replays bar series through the state (and through its stored form) and checks this.
-
-What is kept
-------------
-* base arrays (one float per symbol): the opening print c_0, last price, cumulative volume, the day's high/low, the opening range,
-  VWAP sums, ATR, a running volume average, the VWAP side now and one bar ago;
-* ``needs``: the indicators the planned strategies asked for (``require``), as keys:
-  ``ema_N``, ``rsi_N``, ``macd_F_S_G``, ``rocema_N_M`` (an EMA of the N-bar rate of change) are recursive
-  and keep their value and previous value per symbol (plus a seed sum during warm-up); ``win_N`` asks for a
-  ring buffer of the last N closes, highs and lows, from which windowed indicators (Bollinger, rate of
-  change, rolling highs/lows) are computed on demand. Unused indicators cost nothing.
-
-Storage: ``to_doc`` packs every array into one string: its float64 bytes, deflated (fast level) and
-base64-encoded. A stored and reloaded state continues bit for bit as the in-memory one (no rounding), the
-document stays compact (about 235 kB for 500 symbols with every default indicator, 25 kB for 50; the limit
-is 1 MiB), packing costs about 12 ms for 500 symbols, and Firestore sees one field per array instead of one
-index entry per element (its limit is 40,000 index entries per document)."""
+:class:`SessionState` folds consecutive market snapshots into minute bars (:class:`Bar`) and keeps the
+indicators the planned strategies read, updated incrementally (O(1) per bar, per symbol); each equals its
+vectorized twin in ``tron.domain.indicators`` applied to the session's price series.
+"""
 
 from __future__ import annotations
 
@@ -154,17 +130,50 @@ def _unpack(s: str | list[Any]) -> np.ndarray:
 
 @dataclass
 class SessionState:
+    """The rolling state of one session for ``symbols`` (every array has one element per symbol, in order).
+
+    The price series is ``c_0`` = the first snapshot's last price (the opening print; its high and low are
+    that price too), then ``c_k`` = the close of minute bar ``k`` (``k = bars``). Every indicator equals its
+    vectorized twin in ``tron.domain.indicators`` (TA-Lib conventions, warm-up included) applied to that
+    series: ATR(14) is ``indicators.atr`` on it (bar 1's true range uses ``c_0`` as the previous close),
+    EMA(n) is defined from ``c_{n-1}``, RSI(n) from ``c_n``, MACD(f, s, g) from ``c_{s+g-2}``, Bollinger(n)
+    from ``c_{n-1}``. A test replays bar series through the state (and through its stored form) and checks
+    this.
+
+    What is kept:
+
+    * ``arrays`` (one float per symbol, each also readable as an attribute, e.g. ``state.atr``): the opening
+      print ``first``, the ``last`` price, cumulative volume, the day's high/low, the opening range, VWAP
+      sums, ATR(14), a running volume average, the VWAP side now and one bar ago, and the recursive
+      indicators' values;
+    * ``needs``: the indicators the planned strategies asked for (:meth:`require`), as keys: ``ema_N``,
+      ``rsi_N``, ``macd_F_S_G``, ``rocema_N_M`` (an EMA of the N-bar rate of change) are recursive and keep
+      their value and previous value per symbol (plus a seed sum during warm-up); ``win_N`` asks for a ring
+      of the last N closes, highs and lows, from which windowed indicators (Bollinger, rate of change,
+      rolling highs/lows) are computed on demand. Unused indicators cost nothing;
+    * ``rings``: the latest closes, highs and lows, ``(ring, symbols)``, at least ``MIN_RING`` rows;
+    * ``flags``: per strategy, the symbols it has already fired on.
+
+    Reading an indicator the session does not keep raises ``ValueError``. Create one with :meth:`new`;
+    store it with :meth:`to_doc` and :meth:`from_doc`.
+    """
+
     symbols: list[str]
     bars: int = 0  # bars completed since the open
     last_ts: str | None = None  # the snapshot time last applied (ISO)
     arrays: dict[str, np.ndarray] = field(default_factory=dict)
     flags: dict[str, list[str]] = field(default_factory=dict)  # per-strategy sets of symbols already fired
     or_minutes: int = 15
-    needs: list[str] = field(default_factory=list)  # indicator keys kept (see the module docstring)
+    needs: list[str] = field(default_factory=list)  # indicator keys kept (see the class docstring)
     rings: dict[str, np.ndarray] = field(default_factory=dict)  # (ring, symbols): closes, highs, lows
 
     @staticmethod
     def new(symbols: list[str], or_minutes: int = 15, needs: Any = DEFAULT_NEEDS) -> SessionState:
+        """A session for ``symbols`` before its first snapshot, keeping the indicators ``needs`` names.
+
+        The default, ``DEFAULT_NEEDS``, is what the ten strategies read with their default parameters. The
+        opening range spans the first ``or_minutes`` bars. A malformed or unknown key raises ``ValueError``.
+        """
         n = len(symbols)
         arrays = {k: np.full(n, np.nan) for k in _FLOAT_FIELDS}
         for k in ("cum_pv", "cum_v", "tr_sum", "vwap_side", "prev_vwap_side"):
@@ -182,6 +191,7 @@ class SessionState:
 
     @property
     def vwap(self) -> np.ndarray:
+        """The session VWAP per symbol (typical price × volume over volume); NaN while the volume is 0."""
         with np.errstate(invalid="ignore", divide="ignore"):
             return np.where(self.arrays["cum_v"] > 0, self.arrays["cum_pv"] / self.arrays["cum_v"], np.nan)
 
@@ -228,7 +238,15 @@ class SessionState:
 
     # ------------------------------------------------------------------ update
     def apply(self, snap: Snapshot) -> Bar | None:
-        """Fold a snapshot in; returns the bar that just completed, or None for the first snapshot."""
+        """Fold a snapshot in; returns the bar that just completed, or None for the first snapshot.
+
+        The first snapshot (while no symbol has a price yet) sets ``c_0``. After it, each symbol's bar has
+        open = the previous last price, close = the last price (the previous one when the snapshot has no
+        quote for it), volume = the rise in cumulative volume (never negative; 0 without a quote), and
+        high/low = the extremes of open and close, widened to the day's high/low when that moved during the
+        minute (so a spike inside the minute is not lost). ``Bar.fresh`` marks the symbols whose quote time
+        moved on since the previous snapshot.
+        """
         a = self.arrays
         q = [snap.quotes.get(s) for s in self.symbols]
         last = np.array([x.last if x else np.nan for x in q])
@@ -327,7 +345,8 @@ class SessionState:
 
     def window(self, which: str, length: int, lag: int = 0) -> np.ndarray:
         """The `length` latest values ending `lag` bars ago, (length, symbols), oldest first; NaN rows where
-        the session is too young. which: c (closes) | h (highs) | lo (lows)."""
+        the session is too young. which: c (closes) | h (highs) | lo (lows). A ring shorter than
+        ``length + lag`` raises ValueError."""
         if length + lag > self.ring:
             raise ValueError(
                 f"a {length}-bar window {lag} bars back needs a ring of {length + lag}, have {self.ring}"
@@ -390,6 +409,7 @@ class SessionState:
         return self.window("h", n, lag).max(axis=0)
 
     def lowest(self, n: int, lag: int = 1) -> np.ndarray:
+        """The lowest low of the n bars ending `lag` bars ago (lag=1: the n bars before this one)."""
         return self.window("lo", n, lag).min(axis=0)
 
     def _get(self, key: str) -> np.ndarray:
@@ -399,6 +419,14 @@ class SessionState:
 
     # ------------------------------------------------------------------ storage
     def to_doc(self) -> dict[str, Any]:
+        """The state as a document of plain values, for :meth:`from_doc` to read back.
+
+        Every array is packed into one string: its little-endian float64 bytes, deflated (fast level) and
+        base64-encoded. A stored and reloaded state continues bit for bit as the in-memory one (NaN
+        included), the document stays compact (about 235 kB for 500 symbols with every default indicator,
+        25 kB for 50; Firestore's limit is 1 MiB), packing costs about 12 ms for 500 symbols, and Firestore
+        sees one field per array instead of one index entry per element (its limit is 40,000 per document).
+        """
         return {
             "symbols": self.symbols,
             "bars": self.bars,
@@ -413,7 +441,11 @@ class SessionState:
 
     @staticmethod
     def from_doc(d: dict[str, Any]) -> SessionState:
-        """The state a to_doc stored; a ValueError names what is unreadable or inconsistent."""
+        """The state a to_doc stored; a ValueError names what is unreadable or inconsistent.
+
+        Documents stored by earlier versions (arrays as lists or comma-separated floats, no ring) are read
+        too.
+        """
         n = len(d["symbols"])
         ring = int(d.get("ring", MIN_RING))
 

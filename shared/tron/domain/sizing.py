@@ -57,6 +57,7 @@ class StrategyStats:
 
     @property
     def win_rate(self) -> float:
+        """Winners over trades (0 with no trades)."""
         return self.wins / self.trades if self.trades else 0.0
 
     @property
@@ -70,11 +71,13 @@ class StrategyStats:
         return float(self.win_sum / self.wins) / float(self.loss_sum / losses)
 
     def add(self, net: Decimal) -> StrategyStats:
+        """The statistics with one more closed trade of net P&L ``net`` (a win when positive)."""
         if net > 0:
             return StrategyStats(self.trades + 1, self.wins + 1, self.win_sum + net, self.loss_sum)
         return StrategyStats(self.trades + 1, self.wins, self.win_sum, self.loss_sum - net)
 
     def to_doc(self) -> dict[str, object]:
+        """The stored form (sums as strings)."""
         return {
             "trades": self.trades,
             "wins": self.wins,
@@ -84,6 +87,7 @@ class StrategyStats:
 
     @staticmethod
     def from_doc(d: dict[str, object]) -> StrategyStats:
+        """The statistics a :meth:`to_doc` stored; missing fields count 0."""
         return StrategyStats(
             int(d.get("trades", 0)),  # type: ignore[call-overload]
             int(d.get("wins", 0)),  # type: ignore[call-overload]

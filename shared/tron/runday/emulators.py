@@ -1,19 +1,6 @@
-"""`tron run-day --backend emulators`: a whole trading day on the real Google Cloud stand-ins.
-
-It starts the Firestore and Pub/Sub emulators and fake-gcs-server on free ports, composes the gcp backend on
-them (bootstrap.gcp: FirestoreStore, PubSubBus, GcsArchive), serves functions/main.py with
-functions-framework over HTTP (tron.devtools.functions_host), wires the orders topic to the executor with a
-push subscription, a retry policy and a dead-letter topic, and drives the day from the schedule at virtual
-time: each minute the runner sets the clock, lets the pushes of the last minute's intents through and waits
-until every published message is acknowledged (or dead-lettered), then calls the minute's jobs over HTTP as
-Cloud Scheduler would. Same seed and date → the same trades as the embedded backend.
-
-The virtual clock: the functions are served in this process, so they share the runner's VirtualClock (see
-functions_host for why, and what is still the real path).
-
-Everything the day leaves behind is copied out before the stand-ins stop, under the run folder:
-state.json (every Firestore document), archive/ (every GCS object), functions.jsonl (the functions' JSON
-logs, as Cloud Logging would receive them), emulators/ (the stand-ins' own logs)."""
+"""`tron run-day --backend emulators`: a whole trading day on the real Google Cloud stand-ins (the
+Firestore and Pub/Sub emulators, fake-gcs-server), the functions served over HTTP at virtual time
+(:func:`run_emulated_day`). Same seed and date → the same trades as the embedded backend."""
 
 from __future__ import annotations
 
@@ -52,7 +39,7 @@ class EmulatedDayError(RuntimeError):
 
 @dataclass
 class RecordingBus:
-    """The bus the functions publish through, noting each message id so the runner knows what to await."""
+    """The bus the functions publish through, noting each message id so the day knows what to await."""
 
     inner: Any
     published: list[str] = field(default_factory=list)
@@ -142,12 +129,14 @@ class EmulatedDay:
         self.host.gate.close()
 
     def call(self, function: str, body: dict[str, Any] | None = None) -> Any:
+        """POST to an HTTP function as Cloud Scheduler would; its JSON answer, or EmulatedDayError."""
         status, answer = self.host.call(function, body)
         if status != 200:
             raise EmulatedDayError(f"{function} at {self.clock.now():%H:%M} answered {status}: {answer}")
         return answer
 
     def stop(self) -> None:
+        """Stop the functions host, detach the log file and stop the stand-ins this day started."""
         self.host.stop()
         root = logging.getLogger("tron")
         root.removeHandler(self.logs)
@@ -165,7 +154,14 @@ def start(
 ) -> EmulatedDay:
     """Start the stand-ins (or wipe and use running ones: tests share them; then the orders topic must be a
     fresh name, the Pub/Sub emulator cannot be wiped), compose the gcp backend on them, serve the functions
-    and wire the push. `serialize=False` lets pushes run concurrently (duplicate-delivery tests)."""
+    and wire the push. `serialize=False` lets pushes run concurrently (duplicate-delivery tests).
+
+    The stand-ins run on free ports; the gcp backend (bootstrap.gcp: FirestoreStore, PubSubBus, GcsArchive)
+    runs on a VirtualClock at 08:45 IST of ``day``, which the functions share, as they are served in this
+    process (tron.devtools.functions_host); the orders topic reaches the executor through a push
+    subscription with a retry policy and a dead-letter topic. ``root`` is emptied first (a run is
+    repeatable).
+    """
     if root.exists():
         shutil.rmtree(root)  # a run is repeatable: same inputs, fresh stand-ins and folder
     root.mkdir(parents=True)
@@ -237,6 +233,7 @@ def _intent_outcomes(state: dict[str, Doc], day: str) -> dict[str, int]:
 
 
 def emulated_root(settings: Settings, day: date) -> Path:
+    """The run folder of an emulated day: the embedded day's, with "-emulators" appended."""
     return run_root(settings, day).with_name(run_root(settings, day).name + "-emulators")
 
 
@@ -248,8 +245,19 @@ def run_emulated_day(
     jobs: list[schedule.Job] | None = None,
     emulators: dev.Emulators | None = None,
 ) -> dict[str, Any]:
-    """Run the day; returns the same summary as the embedded runner plus the push, dead-letter and
-    Firestore-operation figures. `emulators`: running stand-ins to use instead of starting new ones."""
+    """Run the day; returns the same summary as the embedded day plus the push, dead-letter and
+    Firestore-operation figures. `emulators`: running stand-ins to use instead of starting new ones.
+
+    The day is driven from the schedule at virtual time (tron.runday.loop.drive): each minute the clock is
+    set, the pushes of the last minute's intents are let through and every published message is awaited
+    until acknowledged (or dead-lettered), then the minute's jobs are called over HTTP as Cloud Scheduler
+    would. EmulatedDayError if a function answers with an error or a message is never settled.
+
+    Everything the day leaves behind is copied out before the stand-ins stop, under ``root`` (default:
+    :func:`emulated_root`): state.json (every Firestore document), archive/ (every GCS object),
+    functions.jsonl (the functions' JSON logs, as Cloud Logging would receive them), emulators/ (the
+    stand-ins' own logs).
+    """
     root = root or emulated_root(settings, day)
     run = start(settings, day, root, emulators)
     try:

@@ -1,5 +1,5 @@
 """`tron run-day --broker kite-sim` (and `--market kite-sim`): the Kite simulator in-process on loopback, on
-the runner's VirtualClock, with TRON's Kite adapters (the official client over HTTP) pointed at it — the
+the day loop's VirtualClock, with TRON's Kite adapters (the official client over HTTP) pointed at it — the
 live code path, market data and orders, against a simulated exchange (or its quotes with paper fills, as a
 deployed paper TRON runs on Kite's). The default run-day stays paper fills on generated quotes.
 

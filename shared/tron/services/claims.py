@@ -20,6 +20,7 @@ REPUBLISH_AFTER = timedelta(minutes=1)
 
 
 def intent_doc(intent: OrderIntent, now: datetime) -> dict[str, Any]:
+    """The intent's document as claimed at ``now``: its fields, its tag, state "claimed" and the history."""
     return {
         **intent.to_dict(),
         "tag": intent.tag,

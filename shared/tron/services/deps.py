@@ -23,6 +23,10 @@ from tron.ports import (
 
 @dataclass
 class ServiceConfig:
+    """The settings services read: the risk envelope and enabled flag per asset, the trading mode, the
+    orders topic, the index, the universe size, the daily history plan_day needs, and the executor's
+    placing lease."""
+
     envelope: dict[Asset, RiskLimits]
     enabled: dict[Asset, bool]
     mode: str = "paper"
@@ -35,6 +39,8 @@ class ServiceConfig:
 
 @dataclass
 class Deps:
+    """Every port a service uses, and its configuration; bootstrap builds one per backend."""
+
     store: StateStore
     bus: Bus
     archive: Archive

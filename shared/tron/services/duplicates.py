@@ -58,6 +58,8 @@ def _extras(deps: Deps, day: date, note: dict[str, Any]) -> list[BrokerOrder] | 
 
 
 def undo_id(intent_id: str, order_id: str, what: str) -> str:
+    """A deterministic intent id for booking (``what`` = "second") or flattening ("undo") an extra order
+    found under an intent's tag."""
     return f"{intent_id}-{what}{hashlib.sha256(order_id.encode()).hexdigest()[:8]}"
 
 

@@ -16,6 +16,8 @@ log = logging.getLogger("tron.end_of_day")
 
 
 def summarize(deps: Deps, day: str) -> dict[str, Any]:
+    """The day at a glance from the stored documents: its status and halt, and per asset the trades, wins,
+    orders, gross and net P&L, charges and positions still open, plus where the report is (if written)."""
     daydoc = deps.store.get(day_path(day)) or {}
     assets = {}
     for a in Asset:
@@ -43,6 +45,10 @@ def summarize(deps: Deps, day: str) -> dict[str, Any]:
 
 
 def end_of_day(deps: Deps) -> dict[str, Any]:
+    """Close today: build the report from the books and filled intents, archive it as JSON and HTML
+    (reports/{date}/), mark the day closed with its summary, ask the reviewer if one is configured, and log
+    an ERROR per asset with positions still open. On a day without a trading-day document it only says so.
+    Returns the summary with the report's locations."""
     day = deps.clock.now().date().isoformat()
     daydoc = deps.store.get(day_path(day))
     if daydoc is None or not daydoc.get("trading_day"):

@@ -1,17 +1,8 @@
 """execute_order: turn one delivered order message into exactly one broker order, whatever the delivery count.
 
-The message only names an intent; the claimed intent document is the only truth. A message that does not
-parse, names an intent never claimed or of another trading day, or says anything (a quantity, a side, a
-digest) that disagrees with the claim is recorded under malformed/ with an ERROR and never placed.
-
-1. In a transaction: a terminal intent is a duplicate delivery (counted, ignored); an entry on a halted day is
-   rejected; otherwise the intent moves to `placing` with a lease.
-2. Outside it: if an earlier attempt got as far as `placing`, the broker is asked for an order with the
-   intent's tag and that order is adopted; only if there is none is the order placed (an entry decided
-   longer than ENTRY_TTL ago is rejected instead: its moment has passed).
-3. In a transaction: the fill is booked (position, realised P&L, cash flow, charges) and the intent is filled.
-A crash anywhere leaves a state that the next delivery (or the tick's re-drive of a stuck intent) resolves
-without a second order."""
+:func:`execute_push` is the HTTP entry point (one Pub/Sub push); :func:`execute_order` does the work. The
+message only names an intent; the claimed intent document is the only truth.
+"""
 
 from __future__ import annotations
 
@@ -83,8 +74,27 @@ def record_malformed(deps: Deps, data: bytes, error: str, attributes: dict[str, 
 
 
 def execute_order(deps: Deps, data: bytes, attributes: dict[str, str] | None = None) -> str:
-    """Returns the outcome: filled | adopted | duplicate | rejected | malformed. Raises Busy or
-    BrokerUnavailable for a retry."""
+    """Execute the order a message names; returns the outcome: filled | adopted | duplicate | rejected |
+    malformed. Raises Busy or BrokerUnavailable for a retry.
+
+    A message that does not parse, names an intent never claimed or of another trading day, or says anything
+    (a quantity, a side, a digest) that disagrees with the claim is recorded under malformed/ with an ERROR
+    and never placed (:func:`record_malformed`). Otherwise:
+
+    1. In a transaction: a terminal intent is a duplicate delivery (counted in the book, ignored); an entry
+       on a halted day is rejected; an intent another delivery is placing, within its lease
+       (``placing_lease_seconds``), raises Busy; otherwise the intent moves to `placing` with a lease.
+    2. Outside it: if an earlier attempt got as far as `placing`, the broker is asked for an order with the
+       intent's tag and that order is adopted; only if there is none is the order placed (an entry decided
+       longer than ENTRY_TTL ago is rejected instead: its moment has passed). A broker refusal is recorded
+       as a rejection.
+    3. In a transaction: the fill is booked (position, realised P&L, cash flow, charges) and the intent is
+       filled. An order placed after an attempt whose fate is unknown is marked for the tag to be looked up
+       again (tron.services.duplicates).
+
+    A crash anywhere leaves a state that the next delivery (or the tick's re-drive of a stuck intent)
+    resolves without a second order.
+    """
     now = deps.clock.now()
     try:
         message = messages.read_order_message(data, attributes)

@@ -15,7 +15,8 @@ log = logging.getLogger("tron.orders")
 def set_kill_switch(
     store: Any, engaged: bool, reason: str, flatten: bool, at: datetime, by: str
 ) -> KillSwitch:
-    """Engage or release the kill switch (the document every tick reads). Engaging needs a reason."""
+    """Engage or release the kill switch (the document every tick reads). Engaging needs a reason
+    (ValueError without one). Logged at ERROR with "halt" when engaged, at WARNING when released."""
     if engaged and not reason.strip():
         raise ValueError("engaging the kill switch needs a reason (it is logged and alerted on)")
     ks = KillSwitch(engaged, reason.strip(), flatten, at.isoformat(), by)
@@ -29,4 +30,5 @@ def set_kill_switch(
 
 
 def kill_switch(store: Any) -> KillSwitch:
+    """The kill switch as stored (released when there is no document, engaged when it is malformed)."""
     return KillSwitch.from_doc(store.get(KILL_SWITCH))

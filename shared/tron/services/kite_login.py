@@ -37,6 +37,7 @@ def valid_until(at: datetime) -> datetime:
 
 
 def check_request_token(value: Any) -> str:
+    """The request token, stripped; LoginError when it is missing or not 1–128 letters and digits."""
     if value is None or (isinstance(value, str) and not value.strip()):
         raise LoginError("request_token is missing: Kite passes it as ?request_token=… after the login")
     if not isinstance(value, str) or not TOKEN_RE.match(value.strip()):

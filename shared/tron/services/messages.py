@@ -90,6 +90,9 @@ def order_message(intent: OrderIntent) -> dict[str, str]:
 
 @dataclass(frozen=True)
 class OrderMessage:
+    """An order message as read (:func:`read_order_message`): the intent it names, its day, its digest,
+    and any intent fields it also carried, each of which must match the claim (:func:`disagreement`)."""
+
     intent_id: str
     day: date
     digest: str | None

@@ -48,6 +48,13 @@ def health_gate(deps: Deps, day: date, plan: Plan) -> str | None:
 
 
 def plan_day(deps: Deps, day: date | None = None) -> dict[str, Any]:
+    """Write the day's document (default: today's) once, and return it.
+
+    A day already planned is returned as stored. On a closed day the document says why (status "closed").
+    Otherwise the plan is built (:func:`build_plan`), the health gate run (:func:`health_gate`, whose
+    failures halt entries for the day with an ERROR log), and the document written with status "armed".
+    Creation is create-if-absent, so of two concurrent runs one plan wins and both return it.
+    """
     now = deps.clock.now()
     day = day or now.date()
     path = day_path(day.isoformat())

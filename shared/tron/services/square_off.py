@@ -1,9 +1,6 @@
-"""square_off: stop entries for the asset and close every open position with a protected market order.
-
-Scheduled in stages well before the broker's own square-off (equity 15:20, F&O 15:25). Each stage skips
-no open position: it sends an exit for each one without an exit in flight, and drives again the exit in
-flight of every other one (a stuck or dead-lettered exit is resolved by its tag, never placed twice).
-Also callable by hand (`gcloud functions call square-off --data '{"asset":"all"}'`)."""
+"""square_off: stop entries for the asset and close every open position with a protected market order,
+scheduled in stages well before the broker's own square-off (equity 15:20, F&O 15:25), or by hand
+(`gcloud functions call square-off --data '{"asset":"all"}'`)."""
 
 from __future__ import annotations
 
@@ -27,6 +24,7 @@ BROKER_SQUARE_OFF = {Asset.STOCKS: time(15, 20), Asset.FUTURES: time(15, 25), As
 
 
 def parse_assets(value: str) -> list[Asset]:
+    """Every asset for "all", else the one named; ValueError for anything else."""
     if value == "all":
         return list(Asset)
     try:
@@ -51,6 +49,16 @@ def square_off_request(deps: Deps, body: bytes) -> tuple[int, dict[str, Any]]:
 
 
 def square_off(deps: Deps, asset: str = "all", reason: str = "scheduled square-off") -> dict[str, Any]:
+    """Square off one asset or "all" (ValueError for another name); returns ``{"day", "exits"}``, the
+    intent ids sent per asset.
+
+    For each asset, in one transaction: mark it squaring in the day's document (entries stop for the rest
+    of the day) and claim an exit, with ``reason``, for every open position without an exit in flight; then
+    publish them and drive again the exit in flight of every other one (a stuck or dead-lettered exit is
+    resolved by its tag, never placed twice). Each stage skips no open position. Exits sent at or after the
+    broker's own square-off (``BROKER_SQUARE_OFF``) are logged at ERROR. A day without a document is left
+    alone.
+    """
     assets = parse_assets(asset)
     now = deps.clock.now()
     day = now.date().isoformat()

@@ -1,12 +1,5 @@
-"""tick: once a minute per asset — one batched snapshot, the pure decision, claimed and published intents.
-
-Storage per tick is O(1) in the universe size: the day, the asset's state and its book, the other assets'
-books and entries in flight (days/{date}/risk/in_flight: the account-wide loss limit and margin), the
-kill switch (control/kill_switch) and, with half-Kelly on, the strategy statistics are read; the state,
-any new intents and a changed in-flight summary are written in one transaction. The
-first tick of a day picks the asset's instruments (the futures roll, the options expiry) and folds the
-previous day's closed trades into stats/{asset}. An engaged kill switch is logged once per asset at ERROR
-with "halt" in the message (the terraform halt metric alerts on it)."""
+"""tick: once a minute per asset — one batched snapshot, the pure decision, claimed and published intents
+(:func:`tick`)."""
 
 from __future__ import annotations
 
@@ -36,6 +29,9 @@ log = logging.getLogger("tron.tick")
 
 @dataclass
 class TickResult:
+    """What one tick did: its status, the ids of the intents it claimed, how many entries the governor
+    refused, and why it did not run (skipped, duplicate or stale)."""
+
     status: str  # ran | skipped | duplicate | stale
     intents: list[str] = field(default_factory=list)
     refused: int = 0
@@ -83,7 +79,17 @@ def tick(deps: Deps, asset: Asset) -> TickResult:
     """One minute of one asset: skipped without an armed plan enabling the asset, a duplicate or stale for a
     minute already processed (or older); else one batched snapshot (archived for replay), the pure decision
     in one transaction with the claimed intents, then the intents published, stuck ones driven again, an
-    ambiguous placement's tag looked up again and the decision's events logged."""
+    ambiguous placement's tag looked up again and the decision's events logged.
+
+    Storage per tick is O(1) in the universe size: the day, the asset's state and its book, the other
+    assets' books and entries in flight (days/{date}/risk/in_flight: the account-wide loss limit and
+    margin), the kill switch (control/kill_switch) and, with half-Kelly on, the strategy statistics are
+    read; the state, any new intents and a changed in-flight summary are written in one transaction. The
+    first tick of a day picks the asset's instruments (:func:`tradable`: the futures roll, the options
+    expiry) and folds the previous day's closed trades into stats/{asset}; with no contract to trade it is
+    skipped with an ERROR. An engaged kill switch is logged once per asset at ERROR with "halt" in the
+    message (the terraform halt metric alerts on it), its release once at WARNING.
+    """
     now = deps.clock.now()
     day = now.date().isoformat()
     minute = now.replace(second=0, microsecond=0)

@@ -22,6 +22,8 @@ from tron.services.paths import book_path, in_flight_path, stats_path
 
 
 def instruments_doc(instruments: list[Instrument]) -> dict[str, list[Any]]:
+    """The instruments as stored in the asset's state document: symbol → [exchange, lot size, tick size,
+    segment, sector, expiry, strike, option type, underlying]."""
     return {
         i.symbol: [
             i.exchange,
@@ -39,6 +41,7 @@ def instruments_doc(instruments: list[Instrument]) -> dict[str, list[Any]]:
 
 
 def instruments_from_doc(doc: dict[str, list[Any]], asset: Asset) -> dict[str, Instrument]:
+    """The instruments an :func:`instruments_doc` stored (older documents without the F&O fields too)."""
     out = {}
     for s, v in doc.items():
         extra = list(v[5:9]) + [None, None, "", ""][len(v[5:9]) :]
@@ -66,6 +69,8 @@ def halted_reason(daydoc: dict[str, Any], asset: Asset) -> str | None:
 
 
 def in_flight_summary(ctx: TickContext) -> dict[str, str]:
+    """What the asset's entries in flight add to the account-wide rules: their summed worst-case loss and
+    margin, as strings (stored under days/{date}/risk/in_flight for the other assets' ticks)."""
     entries = [p for p in ctx.pending.values() if p.purpose == "entry"]
     return {
         "worst": str(sum((Decimal(p.worst_loss) for p in entries), ZERO)),

@@ -1,16 +1,6 @@
-"""NIFTY futures and options for the simulated market, derived from the generated index path.
-
-Contracts listed on a trading day (as Kite's instruments dump would show them, exchange NFO):
-
-- futures: the current and the next monthly contract (``NIFTY26DECFUT``); fair value = index × e^(r·T)
-  with T to the contract's 15:30 expiry, plus a small, mean-reverting basis of a few ticks;
-- options: CE and PE of the two nearest expiries (weekly or monthly), strikes every 50 points, ±10 strikes
-  around the previous close's ATM; Kite symbols ``NIFTY25D0226000CE`` (weekly: yy, month code 1-9/O/N/D,
-  dd) and ``NIFTY26DEC26000CE`` (the month's last expiry). Prices are Black–Scholes (the same formula as
-  ``tron.domain.options``, vectorized) on the index's minute open/high/low/close, with the index's 20-day
-  realized volatility plus a small smile (puts richer, far strikes richer), on the 0.05 tick.
-
-Each contract gets a bid/ask spread and volume (in whole lots). Everything is deterministic by the seed."""
+"""NIFTY futures and options for the simulated market, derived from the generated index path: the contracts
+listed on a day (:func:`contracts`) and their minute bars (:func:`derive`). Everything is deterministic by
+the seed."""
 
 from __future__ import annotations
 
@@ -81,7 +71,14 @@ def option_expiries(day: date, calendar: TradingCalendar, n: int = 2) -> list[da
 
 
 def contracts(day: date, prev_index_close: float, calendar: TradingCalendar) -> list[Contract]:
-    """The NIFTY futures and options listed on a day (futures first)."""
+    """The NIFTY futures and options listed on a day (futures first), as Kite's instruments dump would show
+    them (exchange NFO).
+
+    Futures: the current and the next monthly contract (``NIFTY26DECFUT``). Options: CE and PE of the two
+    nearest expiries (weekly or monthly), strikes every 50 points, ±10 strikes around the previous close's
+    ATM; Kite symbols ``NIFTY25D0226000CE`` (weekly: yy, month code 1-9/O/N/D, dd) and
+    ``NIFTY26DEC26000CE`` (the month's last expiry).
+    """
     out = [Contract(future_symbol(e), "FUT", e) for e in futures_expiries(day, calendar)]
     atm = math.floor(prev_index_close / STRIKE_STEP + 0.5) * STRIKE_STEP
     strikes = [atm + i * STRIKE_STEP for i in range(-STRIKES_EACH_SIDE, STRIKES_EACH_SIDE + 1)]
@@ -163,7 +160,14 @@ def derive(
     calendar: TradingCalendar,
     seed: int,
 ) -> DerivArrays:
-    """Minute bars of every listed contract from the index's minute bars (arrays of MINUTES)."""
+    """Minute bars of every listed contract from the index's minute bars (arrays of MINUTES).
+
+    Futures: fair value = index × e^(r·T) with T to the contract's 15:30 expiry, plus a small,
+    mean-reverting basis of a few ticks. Options: Black–Scholes (:func:`bs_price`, the formula of
+    ``tron.domain.options``) on the index's minute open/high/low/close, with the index's realized volatility
+    over ``vol_history`` plus a small smile (:func:`smile`), on the 0.05 tick. Each contract gets a bid/ask
+    spread and volume (in whole lots), and a previous close priced the same way at ``prev_day``'s close.
+    """
     io, ih, il, ic = index_ohlc
     minutes = len(ic)
     listed = contracts(day, prev_index_close, calendar)

@@ -1,19 +1,6 @@
-"""A deterministic, seeded NSE market: realistic 1-minute data for a universe and the index.
-
-Daily closes follow a one-factor model (the market, each stock with its beta, plus its own noise) from a
-fixed epoch, so consecutive days join up. Each day has a regime (trending, ranging, volatile) that sets the
-index's move and the intraday noise; opens gap from the previous close; the intraday path is a Brownian
-bridge from the open to the close with U-shaped volatility, sampled four times a minute for real highs and
-lows; volume is high at the open and close; quotes carry a bid/ask spread on the tick grid.
-
-Snapshot semantics: the quote at minute mark 09:15+j reflects the market after j completed minutes (at
-09:15 the opening price and no volume; at 15:30 the close). ``minute_bars`` gives the same data as Kite's
-historical 1-minute candles (completed minutes only).
-
-NIFTY futures and options (``sim/derivatives.py``) are priced from the index's minute path: they are listed
-by ``instruments(Asset.FUTURES | Asset.OPTIONS)`` and quoted by ``snapshot`` and ``minute_bars`` like any
-symbol. The daily model draws each quantity from its own generator, so a day's data never depends on which
-date was asked first."""
+"""A deterministic, seeded NSE market: realistic 1-minute data for a universe, the index and the NIFTY
+derivatives (:class:`MarketGenerator`), served through the MarketData port (:class:`GeneratedMarketData`).
+"""
 
 from __future__ import annotations
 
@@ -93,6 +80,18 @@ class DayData:
 
 
 class MarketGenerator:
+    """The seeded model behind the simulated market, for ``listings`` plus the index (``INDEX``, last).
+
+    Daily closes follow a one-factor model (the market, each stock with its beta, plus its own noise) from a
+    fixed epoch, so consecutive days join up; each quantity is drawn from its own generator, so a day's
+    data never depends on which date was asked first. Each day has a regime (trending, ranging, volatile)
+    that sets the index's move and the intraday noise; opens gap from the previous close; the intraday path
+    is a Brownian bridge from the open to the close with U-shaped volatility, sampled four times a minute
+    for real highs and lows; volume is high at the open and close; quotes carry a bid/ask spread on the tick
+    grid. NIFTY futures and options (``sim/derivatives.py``) are priced from the index's minute path
+    (:meth:`full_day`). A date that is not a trading day raises ValueError.
+    """
+
     def __init__(self, listings: list[Listing], calendar: TradingCalendar, seed: int = 7) -> None:
         self.listings = listings
         self.calendar = calendar
@@ -333,6 +332,9 @@ class GeneratedMarketData:
         return self.gen.full_day(d)
 
     def snapshot(self, symbols: list[str]) -> Snapshot:
+        """The symbols' quotes at the clock's minute mark: the quote at 09:15+j reflects the market after j
+        completed minutes (at 09:15 the opening price and no volume; from 15:30 the close). Derivatives are
+        quoted like any symbol; unknown symbols are left out."""
         self.calls += 1
         now = self.clock.now()
         day = self._day_for(now.date(), symbols)

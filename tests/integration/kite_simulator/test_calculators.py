@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from kiteconnect import exceptions as kex
 
-from tests.integration.kite_sim import KiteSimHandle
+from tests.support.kite_sim import KiteSimHandle
 
 
 def test_order_margins_basket_and_virtual_contract_note(kite_sim: KiteSimHandle) -> None:

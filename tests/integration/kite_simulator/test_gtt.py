@@ -7,8 +7,8 @@ from datetime import date, datetime
 import pytest
 from kiteconnect import exceptions as kex
 
-from tests.integration.kite_sim import KiteSimHandle
-from tests.integration.kite_simulator.helpers import last, place
+from tests.support.kite_client import last, place
+from tests.support.kite_sim import KiteSimHandle
 from tron.domain.timeutil import IST
 
 

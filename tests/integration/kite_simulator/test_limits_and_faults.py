@@ -7,8 +7,8 @@ import requests
 from kiteconnect import KiteConnect
 from kiteconnect import exceptions as kex
 
-from tests.integration.kite_sim import KiteSimHandle, running_kite_sim
-from tests.integration.kite_simulator.helpers import place
+from tests.support.kite_client import place
+from tests.support.kite_sim import KiteSimHandle, running_kite_sim
 
 
 class FakeTimer:

@@ -9,8 +9,8 @@ from decimal import Decimal
 import pytest
 from kiteconnect import exceptions as kex
 
-from tests.integration.kite_sim import KiteSimHandle, running_kite_sim
-from tests.integration.kite_simulator.helpers import last, place, wall
+from tests.support.kite_client import last, place, wall
+from tests.support.kite_sim import KiteSimHandle, running_kite_sim
 from tron.domain.timeutil import IST
 from tron.sim.kite.engine import Liquidity
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from tests.integration.kite_sim import running_kite_sim
-from tests.integration.kite_simulator.helpers import place
+from tests.support.kite_client import place
+from tests.support.kite_sim import running_kite_sim
 from tron.sim.kite.engine import Liquidity
 
 

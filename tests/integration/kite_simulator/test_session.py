@@ -8,8 +8,8 @@ import pytest
 from kiteconnect import KiteConnect
 from kiteconnect import exceptions as kex
 
-from tests.integration.kite_sim import KiteSimHandle
-from tests.integration.kite_simulator.helpers import wall
+from tests.support.kite_client import wall
+from tests.support.kite_sim import KiteSimHandle
 from tron.domain.timeutil import IST
 
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import subprocess
 import sys
 
-from tests.integration.kite_sim import KiteSimHandle, running_kite_sim
-from tests.integration.kite_simulator.helpers import place
+from tests.support.kite_client import place
+from tests.support.kite_sim import KiteSimHandle, running_kite_sim
 
 # The real KiteTicker (Twisted + Autobahn) runs in a child process: Twisted's reactor cannot be restarted in
 # the test process. It prints what arrived as one JSON line.

@@ -1,28 +1,5 @@
-"""KiteBroker: the Broker port on the official client.
-
-place(intent): a regular MIS MARKET order with market protection (-1, Kite's automatic protection; 0 is
-never sent — Kite rejects it since April 2026) and the intent's tag, then order_history is followed until
-the order is COMPLETE, REJECTED or CANCELLED.
-
-Partial fills. An order still open after `follow_polls` reads is cancelled (the rest of a market order that
-the book could not fill within its protection band is not left working), and the order's final state is
-returned:
-- everything filled → status COMPLETE;
-- part filled, the rest cancelled → status CANCELLED with filled_qty < intent.qty: the executor books what
-  was filled; the position is simply smaller (an entry) or a residue is left (an exit), which the next
-  tick's exits and the square-off close like any position;
-- nothing filled → status REJECTED with the broker's reason, so the executor records a rejection.
-The paper broker always fills completely (COMPLETE), so a book never holds a zero-quantity fill under
-either broker.
-
-Recovery: find_by_tag reads `orders()` and follows the order carrying the tag to its end in the same way,
-so a delivery after a crash adopts the order instead of placing another. A transient failure on place
-(the request may have reached Kite) is retried only after looking for the tag.
-
-Token expiry: the session calls its on_token_expired(reason) hook — bootstrap wires it to halt the day's
-entries with an ERROR log; an entry is refused (OrderRejected, a recorded rejection); an exit raises
-TokenExpired (a BrokerUnavailable), so it is delivered again and goes through as soon as a new token is
-stored."""
+"""KiteBroker: the Broker port on the official Kite client (through a KiteSession), plus the rest of Kite's
+order and position calls that the CLI and tools use."""
 
 from __future__ import annotations
 
@@ -51,6 +28,8 @@ VARIETY = "regular"
 
 @dataclass(frozen=True)
 class KitePosition:
+    """One net position as Kite's `positions()` reports it; prices and P&L rounded to paise."""
+
     symbol: str
     exchange: str
     product: str
@@ -60,6 +39,18 @@ class KitePosition:
 
 
 class KiteBroker:
+    """The Broker port on Kite: regular-variety MARKET orders followed to their final state.
+
+    ``market_protection`` is -1 (Kite's automatic protection) or 1–100 %; 0 raises ValueError, as Kite
+    rejects it since April 2026. An order is read at most ``follow_polls`` times (at least 1),
+    ``poll_interval`` seconds apart, before what is still open is cancelled.
+
+    Token expiry: the session calls its ``on_token_expired(reason)`` hook (one given here replaces the
+    session's; bootstrap wires it to halt the day's entries with an ERROR log). An entry is then refused
+    (OrderRejected, a recorded rejection); an exit raises TokenExpired (a BrokerUnavailable), so it is
+    delivered again and goes through as soon as a new token is stored.
+    """
+
     def __init__(
         self,
         session: KiteSession,
@@ -81,6 +72,25 @@ class KiteBroker:
 
     # ------------------------------------------------------------------ the Broker port
     def place(self, intent: OrderIntent) -> BrokerOrder:
+        """Place the intent as a MARKET DAY order (its exchange, product and tag, the configured market
+        protection) and follow its order_history to the final state.
+
+        An order still open after ``follow_polls`` reads is cancelled (the rest of a market order the book
+        could not fill within its protection band is not left working), and the result is:
+
+        - everything filled → status COMPLETE;
+        - part filled, the rest cancelled → CANCELLED with ``filled_qty < intent.qty``: the executor books
+          what was filled, and the smaller position or the residue is closed later like any position;
+        - nothing filled → REJECTED with the broker's reason, so the executor records a rejection.
+
+        A transient failure (one that may have reached Kite, unlike a 429) is retried only after looking
+        for the tag: an order found is adopted instead of placing another, and the result is marked
+        ``ambiguous`` (a request held in the network may still arrive; the executor looks the tag up again).
+
+        Raises OrderRejected for a non-MARKET intent, a refusal by Kite, or an entry placed while the token
+        has expired; TokenExpired for such an exit; BrokerUnavailable when Kite stays unreachable or the
+        order does not end after the cancel.
+        """
         if intent.order_type != "MARKET":
             raise OrderRejected(f"TRON sends MARKET orders only, got {intent.order_type}")
         params: dict[str, Any] = {
@@ -118,22 +128,31 @@ class KiteBroker:
         return replace(order, ambiguous=unknown)
 
     def find_by_tag(self, day: date, tag: str) -> BrokerOrder | None:
+        """The day's order carrying the tag, followed to its end as :meth:`place` does, or None.
+
+        Recovery after a crash: a delivery adopts the order instead of placing another. If Kite holds two,
+        the first placed is adopted and an ERROR is logged.
+        """
         found = self._order_with_tag(day, tag)
         if found is None:
             return None
         return self._follow(str(found["order_id"]), tag, int(found.get("quantity") or 0))
 
     def orders_with_tag(self, day: date, tag: str) -> list[BrokerOrder]:
+        """Every order of the day carrying the tag, as Kite reports it now (not followed; a CANCELLED order
+        stays CANCELLED even with nothing filled)."""
         return [
             self._broker_order(o, tag, [o], cancelled_is_rejected=False)
             for o in self._orders_with_tag(day, tag)
         ]
 
     def preflight(self) -> str | None:
+        """None if the Kite session works (a `profile` call), else why not."""
         return self.session.preflight()
 
     # ------------------------------------------------------------------ more of Kite
     def order_status(self, order_id: str) -> BrokerOrder:
+        """The order's latest state from its history, without following or cancelling it."""
         history = self._history(order_id)
         last = history[-1]
         return self._broker_order(last, str(last.get("tag") or ""), history)
@@ -146,6 +165,8 @@ class KiteBroker:
         order_type: str | None = None,
         trigger_price: Decimal | None = None,
     ) -> str:
+        """Modify a working order (only the fields given); returns the order id Kite answers with. A change
+        to MARKET or SL-M sends the configured market protection."""
         kw: dict[str, Any] = {
             "quantity": quantity,
             "price": None if price is None else float(price),
@@ -159,6 +180,7 @@ class KiteBroker:
         )
 
     def cancel(self, order_id: str) -> str:
+        """Cancel a working order; returns the order id. OrderRejected if Kite refuses (already ended)."""
         return str(self.session.call("orders", "cancel_order", lambda c: c.cancel_order(VARIETY, order_id)))
 
     def positions(self) -> list[KitePosition]:
@@ -177,9 +199,11 @@ class KiteBroker:
         ]
 
     def orders(self) -> list[dict[str, Any]]:
+        """The day's orders as Kite's `orders()` returns them."""
         return list(self.session.call("other", "orders", lambda c: c.orders()))
 
     def trades(self) -> list[dict[str, Any]]:
+        """The day's trades (executions) as Kite's `trades()` returns them."""
         return list(self.session.call("other", "trades", lambda c: c.trades()))
 
     # ------------------------------------------------------------------ internals

@@ -19,6 +19,9 @@ from tron.ports import BrokerUnavailable
 
 
 class Kind(Enum):
+    """What a failed Kite call means: retried (RATE_LIMITED, TRANSIENT), refused (REJECTED) or a new login
+    needed (TOKEN); the module docstring's table says which failures are which."""
+
     RATE_LIMITED = "rate_limited"
     TRANSIENT = "transient"
     REJECTED = "rejected"

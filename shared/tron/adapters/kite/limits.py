@@ -118,6 +118,7 @@ class CircuitBreaker:
 
     @property
     def state(self) -> str:
+        """The state now: closed, open, or half-open once the cool-off has passed since it opened."""
         if self.opened_at is None:
             return "closed"
         return "half-open" if self.monotonic() - self.opened_at >= self.cooloff else "open"
@@ -137,11 +138,13 @@ class CircuitBreaker:
             self.trial_in_flight = True
 
     def success(self) -> None:
+        """A call went through (or the broker answered): close the breaker and forget the failures."""
         self.failures = 0
         self.opened_at = None
         self.trial_in_flight = False
 
     def failure(self) -> None:
+        """A call failed: count it; at the threshold, or on a failed trial, (re)open the breaker now."""
         self.failures += 1
         self.trial_in_flight = False
         if self.opened_at is not None or self.failures >= self.threshold:

@@ -34,6 +34,11 @@ class KiteTokenExchange:
         self._factory = client_factory
 
     def exchange(self, request_token: str) -> dict[str, Any]:
+        """``generate_session`` with the api secret; {"access_token", "user_id", "login_time"}.
+
+        LoginNotConfigured without a Kite root or an api secret; LoginError when Kite refuses the token;
+        BrokerUnavailable for a transient or rate-limited failure.
+        """
         if not self.root:
             raise LoginNotConfigured(
                 "no Kite root is configured (kite.root): this build only talks to a Kite simulator; "

@@ -1,13 +1,4 @@
-"""KiteMarketData: the MarketData port on the official client.
-
-- instruments(asset): from the instruments dump (CSV), cached per IST day — NSE equities of the configured
-  universe (in the universe's order) for stocks; NFO NIFTY futures (nearest expiry first) for futures;
-  NFO NIFTY CE/PE (nearest expiry first, then strike) for options; lot and tick sizes as Kite lists them.
-- snapshot(symbols): `quote` in batches of at most 500 instruments (Kite's per-call limit) → Quotes with the
-  quote's own timestamp in IST, best bid/ask from the depth, cumulative volume, the day's OHLC and the
-  previous close. Minute bars are built downstream from consecutive snapshots (tron.domain.session).
-- daily_history(symbol, before, days): `historical_data(token, …, "day")` of the sessions before `before`,
-  cached; warm_up() fetches what plan_day's health gate will ask for before the open."""
+"""KiteMarketData: the MarketData port on the official Kite client (through a KiteSession)."""
 
 from __future__ import annotations
 
@@ -47,11 +38,16 @@ def as_ist(value: Any) -> datetime | None:
 
 
 def batches(items: list[str], size: int) -> Iterable[list[str]]:
+    """Consecutive slices of ``items`` of at most ``size`` each."""
     for i in range(0, len(items), size):
         yield items[i : i + size]
 
 
 class KiteMarketData:
+    """The MarketData port on Kite. ``universe`` restricts (and orders) the stocks; ``sectors`` maps a
+    symbol to its sector; ``quote_batch`` (1–500, Kite's per-call limit, else ValueError) sizes the
+    `quote` calls."""
+
     def __init__(
         self,
         session: KiteSession,
@@ -112,7 +108,13 @@ class KiteMarketData:
         )
 
     def instruments(self, asset: Asset) -> list[Instrument]:
-        """Empty, with an ERROR log, when the session is gone: plan_day's health gate then halts the day."""
+        """The asset's instruments from Kite's instruments dump (CSV), read at most once per day.
+
+        Stocks: NSE equities of the configured universe (in the universe's order; every NSE equity
+        without one). Futures: NFO NIFTY futures, nearest expiry first. Options: NFO NIFTY CE/PE, nearest
+        expiry first, then strike. Lot and tick sizes are as Kite lists them; expired contracts are left
+        out. Empty, with an ERROR log, when the session is gone: plan_day's health gate then halts the day.
+        """
         try:
             return self._instruments(asset)
         except TokenExpired as e:
@@ -156,6 +158,13 @@ class KiteMarketData:
                 self._rows(exchange)
 
     def snapshot(self, symbols: list[str]) -> Snapshot:
+        """One `quote` of the symbols, in batches of at most ``quote_batch`` instruments.
+
+        Each Quote carries the quote's own timestamp in IST, the best bid/ask from the depth (the last
+        price when a side is empty), cumulative volume, the day's OHLC and the previous close; symbols Kite
+        does not answer for are left out. The snapshot's time is the latest quote's (now without quotes).
+        Minute bars are built downstream from consecutive snapshots (tron.domain.session).
+        """
         self._know(symbols)
         keys = {self.key(s): s for s in symbols}
         quotes: dict[str, Quote] = {}
@@ -190,6 +199,7 @@ class KiteMarketData:
 
     # ------------------------------------------------------------------ history
     def token(self, symbol: str) -> int:
+        """The symbol's instrument token from the dumps; KeyError if Kite does not list it."""
         key = self.key(symbol)
         if key not in self._token:
             self._rows(key.split(":", 1)[0])
@@ -198,10 +208,13 @@ class KiteMarketData:
         return self._token[key]
 
     def preflight(self) -> str | None:
+        """None if the Kite session works (a `profile` call), else why not."""
         return self.session.preflight()
 
     def daily_history(self, symbol: str, before: date, days: int) -> list[DailyBar]:
-        """Empty, with an ERROR log, when the session is gone (the plan falls back, the gate halts)."""
+        """The last ``days`` daily bars before ``before`` (`historical_data` with interval "day"), oldest
+        first, cached per (symbol, before, days). Empty, with an ERROR log, when the session is gone (the
+        plan falls back, the gate halts)."""
         try:
             return self._daily_history(symbol, before, days)
         except TokenExpired as e:

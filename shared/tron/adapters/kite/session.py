@@ -33,6 +33,10 @@ def app_api_key(secrets: Secrets, configured: str) -> str:
 
 
 class KiteSession:
+    """The one door to Kite: the official client with the day's access token, rate limits per call kind,
+    a circuit breaker and retries (:meth:`call`). A missing ``api_key`` raises ValueError. When the token
+    is gone, ``on_token_expired(reason)`` is called (bootstrap: halt the day's entries)."""
+
     def __init__(
         self,
         api_key: str,

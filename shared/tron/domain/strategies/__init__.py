@@ -1,17 +1,10 @@
 """Intraday strategies as pure functions of the session state and the bar that just completed.
 
-Each strategy declares its parameters with defaults and allowed ranges (the planner — rules or LLM — may
-only choose inside them) and the session indicators it reads, and returns signals for the symbols it fires
-on. ``evaluate`` runs the planned strategies on a bar and aggregates their signals per symbol:
-
-* signals on the same side of a symbol agree; their confidence is the confidence-weighted mean of theirs
-  (Σc² / Σc), the strongest names the signal, the reason lists them all;
-* opposing signals are netted by confidence weight: the side with the larger Σc wins, its confidence scaled
-  by (Σc_win − Σc_lose) / (Σc_win + Σc_lose); a tie cancels both;
-* the winning side must have at least ``min_agreement`` signals (default 1: any single strategy acts, as
-  before), otherwise nothing is emitted for that symbol.
-
-The risk governor then applies the plan's ``min_confidence`` to the aggregated confidence."""
+Each strategy (a :class:`StrategyDef` in ``REGISTRY``) declares its parameters with defaults and allowed
+ranges (the planner — rules or LLM — may only choose inside them) and the session indicators it reads, and
+returns signals for the symbols it fires on. :func:`evaluate` runs the planned strategies on a bar and
+aggregates their signals per symbol (:func:`aggregate`).
+"""
 
 from __future__ import annotations
 
@@ -70,6 +63,8 @@ def new_session(symbols: list[str], choices: Iterable[Any]) -> SessionState:
 
 
 def run(name: str, params: dict[str, Any] | None, state: SessionState, bar: Bar) -> list[Signal]:
+    """One registry strategy's signals on this bar, with ``params`` resolved against its definition (the
+    session is made to keep what it reads). ValueError for an unknown strategy or a bad parameter."""
     s = _strategy(name)
     p = s.resolve(params)
     state.require(s.needs(p))
@@ -77,7 +72,18 @@ def run(name: str, params: dict[str, Any] | None, state: SessionState, bar: Bar)
 
 
 def aggregate(signals: Iterable[Signal], min_agreement: int = 1) -> list[Signal]:
-    """One signal per symbol from the strategies' signals (rule in the module docstring), strongest first."""
+    """One signal per symbol from the strategies' signals, strongest first:
+
+    * signals on the same side of a symbol agree; their confidence is the confidence-weighted mean of
+      theirs (Σc² / Σc), the strongest names the signal, the reason lists them all (a lone signal passes
+      unchanged);
+    * opposing signals are netted by confidence weight: the side with the larger Σc wins, its confidence
+      scaled by (Σc_win − Σc_lose) / (Σc_win + Σc_lose); a tie cancels both;
+    * the winning side must have at least ``min_agreement`` signals (default 1: any single strategy acts),
+      otherwise nothing is emitted for that symbol; a ``min_agreement`` below 1 raises ValueError.
+
+    The risk governor then applies the plan's ``min_confidence`` to the aggregated confidence.
+    """
     if min_agreement < 1:
         raise ValueError(f"min_agreement must be at least 1, got {min_agreement}")
     by_symbol: dict[str, list[Signal]] = {}

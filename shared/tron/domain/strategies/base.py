@@ -15,6 +15,8 @@ from tron.domain.session import Bar, SessionState
 
 @dataclass(frozen=True)
 class Param:
+    """One strategy parameter: its default, the range a planner may choose from, and what it means."""
+
     default: float
     low: float
     high: float
@@ -24,6 +26,9 @@ class Param:
 
 @dataclass(frozen=True)
 class Signal:
+    """A strategy's call on one symbol at one bar: the side, a confidence in [0, 1], why, and the close
+    and ATR the entry is sized and stopped from."""
+
     symbol: str
     side: Side
     confidence: float  # in [0, 1]
@@ -47,6 +52,9 @@ def _no_check(_p: dict[str, float]) -> str | None:
 
 @dataclass(frozen=True)
 class StrategyDef:
+    """A registered strategy: its name, description (the signal function's docstring), parameters, the
+    signal function, the session indicators it reads for given parameters, and a check across parameters."""
+
     name: str
     doc: str
     params: dict[str, Param]
@@ -102,6 +110,7 @@ def crossed_up(prev_a: np.ndarray, prev_b: np.ndarray, a: np.ndarray, b: np.ndar
 
 
 def crossed_down(prev_a: np.ndarray, prev_b: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """a went from at or above b to below it on this bar (False wherever anything is undefined)."""
     with np.errstate(invalid="ignore"):
         return (prev_a >= prev_b) & (a < b)
 

@@ -1,20 +1,10 @@
 """The matching engine: pure functions over an order and one minute's simulated order book.
 
 No clock, no I/O: the simulator hands each working order the book of every minute it has not yet seen
-(lazily, when a request arrives), and the engine says what filled at which prices. This keeps matching
-deterministic and unit-testable.
-
-Model (documented approximations of an exchange):
-- The book is rebuilt every minute around the generator's bid/ask: five levels a tick apart on each side,
-  each with a finite quantity (in lots for F&O). Quantity taken from a minute's book stays taken for that
-  minute, across orders, so big orders fill partially and the rest waits for later minutes.
-- MARKET orders carry market protection (Kite converts them to a limit at LTP ± protection): they fill at
-  level prices up to the protection price; what is left rests at that price, as on Kite.
-- LIMIT orders take levels priced at or better than the limit; a resting limit also fills at its own price
-  when the minute's bar traded through it (low below a buy limit, high above a sell limit), up to the best
-  level's quantity.
-- SL / SL-M orders wait in TRIGGER PENDING until the last price crosses the trigger (buy: last ≥ trigger;
-  sell: last ≤ trigger), then work as LIMIT at `price` / MARKET with protection.
+(lazily, when a request arrives), and the engine says what filled at which prices, so matching is
+deterministic and unit-testable. The model is a documented approximation of an exchange: the book
+(:func:`build_book`), market protection (:func:`arm`), limit and trade-through fills (:func:`take`) and
+stop triggers (:func:`match_minute`).
 """
 
 from __future__ import annotations
@@ -125,7 +115,13 @@ def build_book(
     bar_low: Decimal | None = None,
     bar_high: Decimal | None = None,
 ) -> Depth:
-    """Five deterministic levels per side around bid/ask; quantities are whole lots, at least one."""
+    """Five deterministic levels per side around bid/ask; quantities are whole lots, at least one.
+
+    The book is rebuilt every minute around the generator's bid/ask: levels a tick apart, each holding
+    about ``notional`` rupees (50% more per level deeper, varied by a hash of key, minute and level).
+    Quantity taken from a minute's book stays taken for that minute, across orders (see :func:`take`), so
+    big orders fill partially and the rest waits for later minutes.
+    """
     lot = max(1, lot)
     step = tick if tick > 0 else Decimal("0.05")
 
@@ -213,7 +209,12 @@ def triggered(side: str, trigger: Decimal, last: Decimal) -> bool:
 
 
 def arm(order: Order, ltp: Decimal) -> None:
-    """Set the limit an order works at once it is live (after placement or trigger)."""
+    """Set the limit an order works at once it is live (after placement or trigger).
+
+    MARKET and SL-M orders carry market protection, as Kite converts them to a limit at LTP ± protection
+    (-1: :func:`auto_protection_pct`): they fill at level prices up to the protection price, and what is
+    left rests at that price. LIMIT and SL orders work at their own ``price``.
+    """
     if order.order_type in ("MARKET", "SL-M"):
         pct = order.market_protection
         if pct < 0:
@@ -227,7 +228,11 @@ def take(
     side: str, qty: int, limit: Decimal, book: Depth, consumed: dict[tuple[int, str, int], int], resting: bool
 ) -> list[Execution]:
     """Fill up to qty against the opposite side of the book at prices no worse than limit. `consumed` is
-    the minute's shared record of quantity already taken (key: minute, side, level)."""
+    the minute's shared record of quantity already taken (key: minute, side, level).
+
+    A ``resting`` order also fills at its own limit when the minute's bar traded through it (low below a
+    buy limit, high above a sell limit), up to the best level's quantity.
+    """
     levels = book.asks if side == "BUY" else book.bids
     name = "s" if side == "BUY" else "b"
     fills: list[Execution] = []
@@ -263,7 +268,12 @@ def match_minute(
     order: Order, book: Depth, consumed: dict[tuple[int, str, int], int], resting: bool
 ) -> list[Execution]:
     """Advance one working order through one minute's book: trigger it if due, then fill what the book
-    gives. Updates the order's filled quantity, value and status; returns the fills."""
+    gives. Updates the order's filled quantity, value and status; returns the fills.
+
+    SL / SL-M orders wait in TRIGGER PENDING until the last price crosses the trigger (:func:`triggered`),
+    then work as LIMIT at `price` / MARKET with protection; a freshly triggered order meets the book, not
+    the bar that triggered it.
+    """
     if order.status == TRIGGER_PENDING:
         if not triggered(order.transaction_type, order.trigger_price, book.last):
             order.last_minute = book.minute

@@ -1,7 +1,8 @@
 """KiteSim: a Kite Connect v3 compatible exchange and broker, in memory, behind one lock.
 
 `handle()` takes a parsed HTTP request and returns Kite's envelope; `server.serve()` puts it on a socket.
-Time comes from the injected Clock (the runner's VirtualClock in-process, a ScaledClock for `tron kite-sim`)."""
+Time comes from the injected Clock (the day loop's VirtualClock in-process, a ScaledClock for
+`tron kite-sim`)."""
 
 from __future__ import annotations
 

@@ -1,15 +1,8 @@
 """Kite's WebSocket ticker on the simulator's own port: what `kiteconnect.KiteTicker` connects to.
 
-Protocol as the client implements it: connect to `ws://host:port/?api_key=…&access_token=…` (a bad token is
-refused with HTTP 403 at the handshake); the client sends JSON text messages `{"a": "subscribe", "v":
-[tokens]}`, `{"a": "unsubscribe", …}` and `{"a": "mode", "v": ["ltp"|"quote"|"full", [tokens]]}`; the server
-sends binary messages — a 2-byte packet count, then each packet as a 2-byte length and big-endian int32
-fields (prices in paise): ltp 8 bytes, index quote 28 / full 32, quote 44, full 184 with five depth levels
-each side — a 1-byte heartbeat when there is nothing to send, and order updates as JSON text
-`{"type": "order", "data": {...}}`. New subscriptions get a tick at once (default mode quote); after that
-ticks go out every `interval` seconds of real time, priced at the simulator's current minute.
-
-WebSocket framing is RFC 6455 on the standard library: masked client frames in, unmasked frames out."""
+The client connects to `ws://host:port/?api_key=…&access_token=…` (a bad token is refused with HTTP 403 at
+the handshake); :class:`TickerConnection` then serves it. WebSocket framing is RFC 6455 on the standard
+library: masked client frames in, unmasked frames out."""
 
 from __future__ import annotations
 
@@ -29,10 +22,12 @@ MODES = ("ltp", "quote", "full")
 
 
 def accept_key(key: str) -> str:
+    """The handshake's Sec-WebSocket-Accept value for the client's Sec-WebSocket-Key (RFC 6455)."""
     return base64.b64encode(hashlib.sha1((key + GUID).encode()).digest()).decode()
 
 
 def frame(payload: bytes, opcode: int) -> bytes:
+    """One final, unmasked server frame carrying ``payload``."""
     head = bytes([0x80 | opcode])
     n = len(payload)
     if n < 126:
@@ -53,7 +48,10 @@ def _epoch(ts: datetime | None) -> int:
 
 
 def pack_tick(t: dict[str, Any], mode: str) -> bytes:
-    """One instrument's packet in Kite's binary layout (prices × 100)."""
+    """One instrument's packet in Kite's binary layout: big-endian int32 fields, prices × 100.
+
+    Sizes: ltp 8 bytes, index quote 28 / full 32, quote 44, full 184 with five depth levels each side.
+    """
     p = [t["instrument_token"], _u32(t["last_price"] * 100)]
     if mode == "ltp":
         return struct.pack(">II", *p)
@@ -94,6 +92,7 @@ def pack_tick(t: dict[str, Any], mode: str) -> bytes:
 
 
 def pack_ticks(packets: list[bytes]) -> bytes:
+    """One binary message: a 2-byte packet count, then each packet as a 2-byte length and its bytes."""
     out = struct.pack(">H", len(packets))
     for pk in packets:
         out += struct.pack(">H", len(pk)) + pk
@@ -101,7 +100,15 @@ def pack_ticks(packets: list[bytes]) -> bytes:
 
 
 class TickerConnection:
-    """One client's session: its subscriptions and modes, reading commands and writing ticks."""
+    """One client's session: its subscriptions and modes, reading commands and writing ticks.
+
+    The client sends JSON text messages `{"a": "subscribe", "v": [tokens]}`, `{"a": "unsubscribe", …}` and
+    `{"a": "mode", "v": ["ltp"|"quote"|"full", [tokens]]}`; anything else gets a JSON error. New
+    subscriptions get a tick at once (default mode quote); after that ticks go out every ``interval``
+    seconds of real time, priced at the simulator's current minute (``ticks``), with a 1-byte heartbeat
+    when nothing is subscribed. Order updates are sent as JSON text `{"type": "order", "data": {...}}`. A
+    session that is no longer ``authorised`` gets "Session expired" and a close.
+    """
 
     def __init__(
         self,
@@ -155,6 +162,7 @@ class TickerConnection:
         return opcode, payload
 
     def send(self, payload: bytes, opcode: int) -> None:
+        """Send one frame."""
         self.sock.sendall(frame(payload, opcode))
 
     # ------------------------------------------------------------------ protocol
@@ -190,6 +198,7 @@ class TickerConnection:
             self.send(pack_ticks(packets), 0x2)
 
     def run(self) -> None:
+        """Serve the client until it closes, the session expires, the server stops or the socket fails."""
         self.sock.settimeout(0.05)
         next_tick = time.monotonic() + self.interval
         try:

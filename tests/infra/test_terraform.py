@@ -23,7 +23,8 @@ import pytest
 import yaml
 from croniter import croniter
 
-REPO = Path(__file__).resolve().parents[2]
+from tests.support.paths import REPO
+
 TF_DIR = REPO / "infra" / "terraform"
 OFFLINE = REPO.parent / "shared" / "tools" / "terraform-offline"
 OFFLINE_CACHE = REPO / "var" / "tf-offline"

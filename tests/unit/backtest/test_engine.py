@@ -2,51 +2,18 @@
 
 from __future__ import annotations
 
-import csv
 from dataclasses import replace
-from datetime import date, datetime, time, timedelta
+from datetime import datetime, time, timedelta
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
 
-from tron.adapters.calendar import nse_calendar
+from tests.support.backtest import DAYS, PLAN, write_sim_csvs
 from tron.backtest import data as bd
 from tron.backtest.engine import END_OF_DATA, SQUARE_OFF_REASON, IntradayConfig, run_intraday
 from tron.backtest.fills import slipped
-from tron.domain.models import Asset, Side
-from tron.domain.plan import AssetPlan, StrategyChoice
+from tron.domain.models import Side
 from tron.domain.risk import RiskLimits
-from tron.domain.timeutil import ist
-from tron.sim.market import MINUTES, MarketGenerator, nifty50
-
-DAYS = (date(2026, 11, 19), date(2026, 11, 20))
-PLAN = AssetPlan(
-    Asset.STOCKS, True, (StrategyChoice("orb", {}), StrategyChoice("vwap", {})), RiskLimits(), "test"
-)
-
-
-def write_sim_csvs(folder: Path, symbols: int = 8, days: tuple[date, ...] = DAYS, seed: int = 7) -> Path:
-    """The simulator's minute bars, one CSV per symbol (what `tron backtest --data DIR` reads)."""
-    folder.mkdir(parents=True, exist_ok=True)
-    gen = MarketGenerator(nifty50(symbols), nse_calendar(), seed=seed)
-    rows: dict[str, list[list[object]]] = {s: [] for s in gen.symbols[:-1]}
-    for d in days:
-        data = gen.day(d)
-        for k, s in enumerate(data.symbols[:-1]):
-            for m in range(MINUTES):
-                t = ist(d, time(9, 15)) + timedelta(minutes=m)
-                rows[s].append(
-                    [t.isoformat()]
-                    + [round(float(a[k, m]), 2) for a in (data.o, data.h, data.lo, data.c)]
-                    + [int(data.v[k, m])]
-                )
-    for s, r in rows.items():
-        with (folder / f"{s}.csv").open("w", newline="") as fh:
-            w = csv.writer(fh)
-            w.writerow(["date", "open", "high", "low", "close", "volume"])
-            w.writerows(r)
-    return folder
 
 
 @pytest.fixture(scope="module")

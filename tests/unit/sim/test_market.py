@@ -1,4 +1,4 @@
-"""The simulated market's minute candles and its NIFTY futures and options (sim/market.py, sim/derivatives.py)."""
+"""The simulated market's minute candles and its NIFTY futures and options (tron.sim.market)."""
 
 from __future__ import annotations
 
@@ -7,15 +7,12 @@ import math
 from datetime import date, time, timedelta
 from decimal import Decimal
 
-import numpy as np
 import pytest
 
 from tron.adapters.calendar import nse_calendar
 from tron.adapters.clock import VirtualClock
-from tron.domain import options
 from tron.domain.models import Asset
 from tron.domain.timeutil import IST, ist
-from tron.sim.derivatives import bs_price, future_symbol, option_symbol
 from tron.sim.market import INDEX, GeneratedMarketData, MarketGenerator, nifty50
 
 DAY = date(2026, 11, 23)
@@ -90,26 +87,6 @@ def test_options_are_two_expiries_of_strikes_every_50_with_kite_symbols() -> Non
     weekly = [i for i in opts if i.expiry == date(2026, 12, 1)]
     assert monthly[0].symbol == f"NIFTY26NOV{monthly[0].strike:.0f}{monthly[0].option_type}"
     assert weekly[0].symbol == f"NIFTY26D01{weekly[0].strike:.0f}{weekly[0].option_type}"
-
-
-def test_kite_symbol_formats() -> None:
-    assert future_symbol(date(2026, 12, 29)) == "NIFTY26DECFUT"
-    assert option_symbol(date(2025, 12, 2), 26000, "CE", monthly=False) == "NIFTY25D0226000CE"
-    assert option_symbol(date(2026, 10, 6), 25500, "PE", monthly=False) == "NIFTY26O0625500PE"
-    assert option_symbol(date(2026, 1, 13), 25500, "PE", monthly=False) == "NIFTY2611325500PE"
-    assert option_symbol(date(2026, 12, 29), 26000, "CE", monthly=True) == "NIFTY26DEC26000CE"
-
-
-def test_vectorized_black_scholes_is_the_domain_formula() -> None:
-    spots = np.array([30000.0, 31700.0, 33000.0])
-    days = np.array([0.2, 3.0, 30.0])
-    vols = np.array([0.1, 0.15, 0.3])
-    for kind in ("CE", "PE"):
-        got = bs_price(kind, spots, 31700.0, days, vols)
-        want = [
-            options.price(kind, s, 31700.0, d, 0.065, v) for s, d, v in zip(spots, days, vols, strict=True)
-        ]
-        assert np.allclose(got, want, atol=1e-8)
 
 
 def test_quotes_on_the_tick_with_a_spread_priced_from_the_index() -> None:

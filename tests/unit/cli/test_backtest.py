@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.unit.test_backtest_engine import PLAN, write_sim_csvs
+from tests.support.backtest import PLAN, write_sim_csvs
 from tron.cli import main
 from tron.domain.models import Asset
 from tron.domain.plan import Plan

@@ -1,5 +1,5 @@
 """The session's incremental indicators equal the vectorized (TA-Lib-matching) ones, warm-up included, and
-survive the stored form bit for bit."""
+survive the stored form bit for bit; bars from snapshots, Wilder's ATR, the opening range the planned orb needs."""
 
 from __future__ import annotations
 
@@ -10,8 +10,11 @@ import numpy as np
 import pytest
 from numpy.lib.stride_tricks import sliding_window_view
 
+from tests.support.days import at
+from tests.support.domain import q
 from tron.domain import indicators as ind
 from tron.domain.models import Quote, Snapshot
+from tron.domain.plan import StrategyChoice
 from tron.domain.session import SessionState
 from tron.domain.timeutil import ist
 
@@ -212,3 +215,54 @@ def test_document_size_stays_far_below_firestores_limit() -> None:
             st.apply(snap)
         sizes[n_sym] = len(json.dumps(st.to_doc()).encode())
     assert sizes[50] < 100_000 and sizes[500] < 1_000_000  # Firestore's document limit is 1 MiB
+
+
+def test_bars_from_snapshots_use_volume_deltas_and_day_extremes() -> None:
+    st = SessionState.new(["A", "B"])
+    assert (
+        st.apply(Snapshot(at(9, 15), {"A": q("A", at(9, 15), 100, 0), "B": q("B", at(9, 15), 50, 0)})) is None
+    )
+    bar = st.apply(
+        Snapshot(
+            at(9, 16), {"A": q("A", at(9, 16), 101, 1000, hi=102.5, lo=99.5), "B": q("B", at(9, 16), 50, 400)}
+        )
+    )
+    assert bar is not None
+    assert list(bar.open) == [100, 50] and list(bar.close) == [101, 50]
+    assert list(bar.high) == [102.5, 50] and list(bar.low) == [99.5, 50]
+    assert list(bar.volume) == [1000, 400]
+    assert st.vwap[0] == pytest.approx((102.5 + 99.5 + 101) / 3)
+    doc = st.to_doc()
+    assert SessionState.from_doc(doc).to_doc() == doc
+
+
+def test_wilder_atr_after_warmup() -> None:
+    st = SessionState.new(["A"])
+    st.apply(Snapshot(at(9, 15), {"A": q("A", at(9, 15), 100, 0)}))
+    px = 100.0
+    for k in range(1, 16):
+        px += 1 if k % 2 else -1
+        st.apply(
+            Snapshot(
+                at(9, 15) + timedelta(minutes=k), {"A": q("A", at(9, 15) + timedelta(minutes=k), px, k * 10)}
+            )
+        )
+    assert st.bars == 15 and st.atr[0] == pytest.approx(1.0)  # every true range is 1
+
+
+def test_the_session_keeps_the_opening_range_the_planned_orb_uses() -> None:
+    from tron.domain.strategies import opening_range_minutes, run
+
+    assert opening_range_minutes([StrategyChoice("orb", {"range_minutes": 30})]) == 30
+    assert opening_range_minutes([StrategyChoice("vwap")]) == 15
+    st = SessionState.new(["A"], or_minutes=30)
+    t0 = at(9, 15)
+    st.apply(Snapshot(t0, {"A": q("A", t0, 100, 0)}))
+    for k in range(1, 31):  # the range grows for 30 minutes, not 15
+        px = 100 + (2 if k == 25 else 0)
+        st.apply(Snapshot(t0 + timedelta(minutes=k), {"A": q("A", t0 + timedelta(minutes=k), px, 1000 * k)}))
+    assert st.or_high[0] == 102
+    bar = st.apply(Snapshot(at(9, 46), {"A": q("A", at(9, 46), 101.5, 40000)}))
+    assert run("orb", {"range_minutes": 30}, st, bar) == []  # 101.5 is inside the 30-minute range
+    with pytest.raises(ValueError, match="15-minute range, the session keeps 30"):
+        run("orb", {"range_minutes": 15}, st, bar)

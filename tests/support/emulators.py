@@ -5,7 +5,7 @@ Starting, readiness and stopping live in `tron.devtools.emulators`, shared with 
 emulators` and the benchmarks. Here a stand-in that cannot start fails the test loudly (never a skip: CI must
 notice). Each server starts on first use and is stopped at the end of the session; function-scoped fixtures
 wipe the servers before each test. Clients get the emulator hosts explicitly, so nothing leaks into other
-tests' environment.
+tests' environment. `servers` hands the three to `tron.runday.emulators` (an emulated day).
 
 tests/conftest.py brings them into every test directory."""
 
@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, TypeVar
 import pytest
 
 from tron.devtools import emulators as dev
-from tron.devtools.emulators import FIRESTORE_JAR, PUBSUB_JAR, EmulatorError, Server
+from tron.devtools.emulators import FIRESTORE_JAR, PUBSUB_JAR, EmulatorError, Emulators, Server
 
 if TYPE_CHECKING:
     from google.cloud import firestore, storage
@@ -37,6 +37,7 @@ __all__ = [
     "gcs_bucket",
     "gcs_client",
     "pubsub_emulator",
+    "servers",
 ]
 
 PROJECT = "tron-test"
@@ -103,3 +104,11 @@ def gcs_bucket(gcs_client: storage.Client) -> str:
     """The name of an empty bucket on a freshly wiped fake-gcs-server."""
     gcs_client.create_bucket(GCS_BUCKET)
     return GCS_BUCKET
+
+
+@pytest.fixture
+def servers(
+    tmp_path: Path, firestore_emulator: Server, pubsub_emulator: Server, fake_gcs_server: Server
+) -> Emulators:
+    """The session's stand-ins (emulated_day wipes Firestore and GCS; the topic name is fresh per test)."""
+    return Emulators(tmp_path, firestore_emulator, pubsub_emulator, fake_gcs_server)

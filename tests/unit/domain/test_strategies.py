@@ -1,31 +1,20 @@
 """The ten strategies on constructed bar series (a case that fires, one that must not, warm-up), the signal
-aggregation, the parameter validation, the regime detector and the rule planner's choices."""
+aggregation and the parameter validation (tron.domain.strategies)."""
 
 from __future__ import annotations
 
 import json
 from datetime import date, time, timedelta
-from decimal import Decimal
 
 import numpy as np
 import pytest
 
 from tron.domain import indicators as ind
-from tron.domain import regime as rg
-from tron.domain.models import Asset, DailyBar, Quote, Side, Snapshot
+from tron.domain.models import Asset, Quote, Side, Snapshot
 from tron.domain.plan import AssetPlan, Plan, PlanContext, StrategyChoice, validate
 from tron.domain.risk import RiskLimits
-from tron.domain.rules import CHOICES, regime, rule_plan
 from tron.domain.session import DEFAULT_NEEDS, SessionState
-from tron.domain.strategies import (
-    REGISTRY,
-    Signal,
-    aggregate,
-    evaluate,
-    new_session,
-    run,
-    session_needs,
-)
+from tron.domain.strategies import REGISTRY, Signal, aggregate, evaluate, new_session, run, session_needs
 from tron.domain.timeutil import ist
 
 DAY = date(2026, 11, 23)
@@ -380,79 +369,3 @@ def test_the_default_session_keeps_what_every_default_strategy_reads() -> None:
     assert new_session(["A"], [StrategyChoice("macd", {"fast": 5, "slow": 35, "signal": 5})]).needs == [
         "macd_5_35_5"
     ]
-
-
-# --------------------------------------------------------------------------- regime
-
-
-def daily_bars(closes: list[float], range_pct: float, gaps: float = 0.0) -> list[DailyBar]:
-    out = []
-    for i, c in enumerate(closes):
-        o = c * (1 - gaps) if gaps else (closes[i - 1] if i else c)
-        half = c * range_pct / 200
-        out.append(
-            DailyBar(DAY - timedelta(days=len(closes) - i), o, max(o, c) + half, min(o, c) - half, c, 1)
-        )
-    return out
-
-
-def test_regime_from_daily_bars() -> None:
-    trend = daily_bars([22000 * 1.006**i for i in range(10)], 0.8)
-    assert rg.daily(trend).name == "trending" and regime(trend) == "trending"
-    chop = daily_bars([22000 + (60 if i % 2 else -60) for i in range(10)], 0.8)
-    assert regime(chop) == "ranging"
-    wild = daily_bars([22000 + (200 if i % 2 else -200) for i in range(10)], 2.2)
-    reading = rg.daily(wild)
-    assert reading.name == "volatile" and reading.avg_true_range_pct > 1.6 and "true range" in reading.reason
-    assert rg.daily(trend[:2]).name == "ranging" and "only 2 daily bars" in rg.daily(trend[:2]).reason
-
-
-def test_overnight_gaps_count_as_volatility() -> None:
-    """Small intraday ranges, but each day opens 1.5% away from the previous close: the high-low range
-    (the old rule) sees 0.8%, the true range sees the gaps."""
-    closes = [22000 + (330 if i % 2 else -330) for i in range(11)]
-    bars = []
-    for i in range(1, 11):
-        c, o = closes[i], closes[i] * (1 - 0.002 * (1 if i % 2 else -1))
-        bars.append(DailyBar(DAY - timedelta(days=11 - i), o, max(o, c) * 1.003, min(o, c) * 0.997, c, 1))
-    old_range = sum((b.high - b.low) / b.close for b in bars) / len(bars) * 100
-    assert old_range < 1.6 and rg.daily(bars).name == "volatile"
-
-
-def test_intraday_regime_per_symbol() -> None:
-    st = SessionState.new(["CALM", "WILD", "RUN"])
-    rng = np.random.default_rng(2)
-    px = np.array([100.0, 100.0, 100.0])
-    assert list(rg.intraday(st)) == ["", "", ""]
-    for k in range(60):
-        ts = T0 + timedelta(minutes=k)
-        px = px * np.array(
-            [1 + rng.normal(0, 0.0001), 1 + rng.normal(0, 0.003), 1.0003 + rng.normal(0, 0.00005)]
-        )
-        st.apply(
-            Snapshot(
-                ts,
-                {
-                    s: Quote(s, ts, float(round(p, 2)), 0, 0, 100 * k, 100, 999, 1, 0)
-                    for s, p in zip(st.symbols, px, strict=True)
-                },
-            )
-        )
-    assert list(rg.intraday(st)) == ["ranging", "volatile", "trending"]
-
-
-def test_the_rule_planner_picks_valid_strategies_for_every_regime() -> None:
-    env = {Asset.STOCKS: RiskLimits(daily_loss_limit=Decimal("5000"))}
-    for name, choices in CHOICES.items():
-        assert name in rg.REGIMES and choices
-        for c in choices:
-            REGISTRY[c.name].resolve(c.params)
-    for bars in (
-        daily_bars([22000 * 1.006**i for i in range(10)], 0.8),
-        daily_bars([22000 + (60 if i % 2 else -60) for i in range(10)], 0.8),
-        daily_bars([22000 + (200 if i % 2 else -200) for i in range(10)], 2.2),
-    ):
-        ctx = PlanContext(DAY, bars, env, {Asset.STOCKS: True})
-        plan = rule_plan(ctx)
-        assert validate(plan, ctx) == []
-        assert plan.assets[Asset.STOCKS].strategies == CHOICES[plan.regime]

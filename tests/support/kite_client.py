@@ -1,4 +1,5 @@
-"""What the simulator tests share: placing an order with defaults, its last state, IST wall times."""
+"""What the Kite simulator tests (tests/integration/kite_simulator) share: placing an order with defaults, its
+last state, IST wall times."""
 
 from __future__ import annotations
 

@@ -1,12 +1,9 @@
-"""tron/data/jobs.yaml covers exactly the session, and the square-off beats the broker's."""
+"""tron/data/jobs.yaml (tron.config.schedule) covers exactly the session, and the square-off beats the broker's."""
 
 from __future__ import annotations
 
 import re
 from datetime import date, time
-from pathlib import Path
-
-import yaml
 
 from tron.config import schedule
 
@@ -46,36 +43,3 @@ def test_crons_are_unix_cron_as_cloud_scheduler_reads_them() -> None:
         assert re.fullmatch(r"[a-z0-9-]{1,500}", j.name), j.name  # a valid Cloud Scheduler job id
     assets = {j.body.get("asset") for j in jobs if j.function == "square_off"}
     assert assets == {"stocks", "futures", "options"}
-
-
-def _cloudbuild() -> dict:
-    return yaml.safe_load((Path(__file__).resolve().parents[2] / "cloudbuild.yaml").read_text())
-
-
-def test_cloudbuild_tests_and_applies_only_on_main_when_asked() -> None:
-    doc = _cloudbuild()
-    steps = {s["id"]: " ".join(s["args"]) for s in doc["steps"]}
-    # in this order: tests (lint included, emulators installed), terraform checks and plan, gated apply
-    assert [s["id"] for s in doc["steps"]] == ["test", "terraform-validate", "terraform-apply"]
-    assert not any("waitFor" in s for s in doc["steps"]), "each step waits for the one before"
-    assert "make test" in steps["test"]
-    assert "firestore-emulator" in steps["test"] and "pubsub-emulator" in steps["test"]
-    validate = steps["terraform-validate"]
-    for cmd in (
-        "terraform fmt -check",
-        "terraform init",
-        "terraform validate",
-        "terraform plan",
-        "-out=tfplan",
-    ):
-        assert cmd in validate, cmd
-    assert validate.index("terraform validate") < validate.index("terraform plan")
-    apply = steps["terraform-apply"]
-    assert 'BRANCH_NAME" = "main"' in apply and '_APPLY}" = "true"' in apply
-    assert "terraform apply -input=false tfplan" in apply  # exactly the plan shown above, nothing re-planned
-    assert doc["substitutions"]["_APPLY"] == "false"
-    # every user substitution is used (Cloud Build rejects unused ones) and the alert e-mail is required
-    text = (Path(__file__).resolve().parents[2] / "cloudbuild.yaml").read_text()
-    for key in doc["substitutions"]:
-        assert text.count("${" + key + "}") >= 1, key
-    assert '-z "${_ALERT_EMAIL}"' in validate

@@ -1,0 +1,135 @@
+"""KiteBroker on a fake client: a protected market order followed to its end (partial fills), adopting an
+order that reached Kite before a failure, token expiry, the preflight."""
+
+from __future__ import annotations
+
+from datetime import date, time
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from kiteconnect import exceptions as kex
+
+from tests.support.fakes.kite import Clock, FakeClient, FakeTime, naive, session
+from tron.adapters.kite import KiteBroker
+from tron.domain.models import Asset, OrderIntent, Purpose, Side
+from tron.domain.timeutil import ist
+from tron.ports import BrokerUnavailable, OrderRejected
+
+DAY = date(2026, 11, 23)
+
+
+def intent(purpose: Purpose = Purpose.ENTRY, qty: int = 10) -> OrderIntent:
+    return OrderIntent(
+        intent_id=f"20261123-stocks-orb-INFY-{purpose}-1000",
+        day=DAY,
+        asset=Asset.STOCKS,
+        symbol="INFY",
+        exchange="NSE",
+        side=Side.BUY,
+        qty=qty,
+        purpose=purpose,
+        strategy="orb",
+        reason="test",
+        decided_at=ist(DAY, time(10, 0)),
+    )
+
+
+def hist(status: str, filled: int, qty: int = 10, price: float = 1500.55, oid: str = "O1") -> dict[str, Any]:
+    return {
+        "order_id": oid,
+        "status": status,
+        "quantity": qty,
+        "filled_quantity": filled,
+        "average_price": price if filled else 0,
+        "order_timestamp": naive(10, 1),
+        "exchange_timestamp": naive(10, 1, 2),
+        "status_message": "",
+        "tag": intent().tag,
+    }
+
+
+def broker(c: FakeClient, ft: FakeTime, **kw: Any) -> KiteBroker:
+    return KiteBroker(session(c, ft), Clock(ist(DAY, time(10, 1))), sleep=ft.sleep, **kw)
+
+
+def test_place_sends_a_protected_market_order_with_the_tag_and_follows_it() -> None:
+    ft = FakeTime()
+    c = FakeClient()
+    c.histories["O1"] = [[hist("OPEN", 0)], [hist("COMPLETE", 10)]]
+    o = broker(c, ft).place(intent())
+    kw = c.calls[0][1]
+    assert kw["market_protection"] == -1 and kw["order_type"] == "MARKET" and kw["product"] == "MIS"
+    assert kw["tag"] == intent().tag and len(kw["tag"]) <= 20 and kw["variety"] == "regular"
+    assert (o.status, o.filled_qty, o.avg_price) == ("COMPLETE", 10, Decimal("1500.55"))
+    assert o.ts == ist(DAY, time(10, 1, 2))
+
+
+def test_a_partial_fill_is_followed_then_the_rest_cancelled() -> None:
+    ft = FakeTime()
+    c = FakeClient()
+    c.histories["O1"] = [[hist("OPEN", 4)]] * 3 + [[hist("CANCELLED", 4)]]
+    o = broker(c, ft, follow_polls=3, poll_interval=0.5).place(intent())
+    assert ("cancel_order", "O1") in c.calls
+    assert (o.status, o.filled_qty) == ("CANCELLED", 4)
+    assert ft.slept == [0.5, 0.5]
+
+
+def test_an_order_cancelled_with_nothing_filled_is_a_rejection() -> None:
+    ft = FakeTime()
+    c = FakeClient()
+    c.histories["O1"] = [[hist("OPEN", 0)], [hist("CANCELLED", 0)]]
+    o = broker(c, ft, follow_polls=1).place(intent())
+    assert o.status == "REJECTED" and o.filled_qty == 0 and "nothing filled" in o.message
+
+
+def test_a_place_that_reached_kite_before_a_network_error_is_adopted_not_sent_again() -> None:
+    ft = FakeTime()
+    c = FakeClient({"place_order": [kex.NetworkException("gateway timeout", code=504)]})
+    c.orders_book = [{**hist("COMPLETE", 10, oid="O9"), "tag": intent().tag}]
+    c.histories["O9"] = [[hist("COMPLETE", 10, oid="O9")]]
+    o = broker(c, ft).place(intent())
+    assert o.order_id == "O9"
+    assert [x[0] for x in c.calls].count("place_order") == 1
+
+
+def test_a_429_on_place_is_sent_again_without_a_lookup() -> None:
+    ft = FakeTime()
+    c = FakeClient({"place_order": [kex.NetworkException("Too many requests", code=429), "O1"]})
+    c.histories["O1"] = [[hist("COMPLETE", 10)]]
+    assert broker(c, ft).place(intent()).status == "COMPLETE"
+    names = [x[0] for x in c.calls]
+    assert names.count("place_order") == 2 and "orders" not in names
+
+
+def test_an_expired_token_refuses_entries_halts_the_day_and_keeps_exits_retrying() -> None:
+    ft = FakeTime()
+    expired = kex.TokenException("Token is invalid or has expired.", code=403)
+    halts: list[str] = []
+    c = FakeClient({"place_order": [expired, expired]})
+    b = broker(c, ft, on_token_expired=halts.append)
+    with pytest.raises(OrderRejected, match="session expired"):
+        b.place(intent(Purpose.ENTRY))
+    with pytest.raises(BrokerUnavailable):  # TokenExpired: the exit is delivered again
+        b.place(intent(Purpose.EXIT))
+    assert len(halts) == 2 and "TokenException" in halts[0]
+
+
+def test_find_by_tag_adopts_only_todays_order_with_that_tag() -> None:
+    ft = FakeTime()
+    c = FakeClient()
+    c.orders_book = [{**hist("COMPLETE", 10, oid="O2"), "tag": "other"}, hist("COMPLETE", 10, oid="O3")]
+    c.histories["O3"] = [[hist("COMPLETE", 10, oid="O3")]]
+    b = broker(c, ft)
+    assert b.find_by_tag(DAY, intent().tag).order_id == "O3"
+    assert b.find_by_tag(DAY, "Tnope") is None
+    assert b.find_by_tag(date(2026, 11, 20), intent().tag) is None
+
+
+def test_preflight_says_why_the_session_is_unusable() -> None:
+    ft = FakeTime()
+    assert broker(FakeClient(), ft).preflight() is None
+    c = FakeClient({"profile": [kex.TokenException("Token is invalid or has expired.", code=403)]})
+    assert "TokenException" in broker(c, ft).preflight()
+    nob = KiteBroker(session(FakeClient(), ft, token=None), Clock(ist(DAY, time(9))))
+    assert "TokenException: no Kite access token" in nob.preflight()

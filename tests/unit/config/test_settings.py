@@ -1,0 +1,84 @@
+"""tron.config.settings: a bad value names its key and what is allowed; per-asset risk overrides; the
+slippage band per segment; where Kite may be reached from (quotes and the login from the real API, orders
+only to a simulator)."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from tron.config.settings import KITE_API, ConfigError, load_settings
+from tron.domain.models import Asset
+from tron.domain.risk import RiskLimits
+
+SIM = "http://127.0.0.1:8123"
+
+
+def test_bad_config_names_the_key_and_what_is_allowed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with pytest.raises(ConfigError, match=r"risk\.entry_cutoff.*between 09:15 and 15:10"):
+        load_settings(risk={"entry_cutoff": "15:25"})
+    monkeypatch.setenv("TRON_RISK__DAILY_LOSS_LIMIT", "-5")
+    with pytest.raises(ConfigError, match=r"risk\.daily_loss_limit: Input should be greater than 0"):
+        load_settings()
+    monkeypatch.delenv("TRON_RISK__DAILY_LOSS_LIMIT")
+    with pytest.raises(ConfigError, match=r"config key mode.*'paper' or 'live'"):
+        load_settings(mode="yolo")
+    with pytest.raises(ConfigError, match=r"live.*refused in this build"):
+        load_settings(mode="live")
+    cfg = tmp_path / "tron.yaml"
+    cfg.write_text("risk:\n  max_open_positions: lots\n")
+    monkeypatch.setenv("TRON_CONFIG", str(cfg))
+    with pytest.raises(ConfigError, match=r"risk\.max_open_positions"):
+        load_settings()
+
+
+def test_per_asset_risk_overrides_and_bad_keys(tmp_path) -> None:
+    s = load_settings(data_dir=tmp_path)
+    env = s.envelope()
+    assert env[Asset.FUTURES].risk_per_trade_pct == Decimal("1.0")
+    assert env[Asset.FUTURES].capital == s.risk.capital * s.assets[Asset.FUTURES].capital_pct / 100
+    assert all(e.account == s.risk.capital for e in env.values())
+    with pytest.raises(ConfigError, match="max_sector_pct"):
+        load_settings(data_dir=tmp_path, assets={"futures": {"risk": {"max_sector_pct": 0}}})
+    with pytest.raises(ConfigError, match="risk_per_trad"):
+        load_settings(data_dir=tmp_path, assets={"futures": {"risk": {"risk_per_trad": 1}}})
+
+
+def test_the_band_is_a_setting_per_segment_stored_with_the_plan() -> None:
+    s = load_settings(risk={"stop_slippage_bps": {"futures": 5}})
+    env = s.envelope()[Asset.FUTURES]
+    assert env.stop_slippage_bps["futures"] == Decimal("5") and env.stop_slippage_bps["options"] == 650
+    assert RiskLimits.from_doc(env.to_doc()) == env
+    old = {k: v for k, v in env.to_doc().items() if k != "stop_slippage_bps"}  # a plan stored before it
+    assert RiskLimits.from_doc(old).stop_slippage_bps["futures"] == Decimal("12")
+    with pytest.raises(ConfigError, match=r"risk\.stop_slippage_bps.*between 0 and 5000"):
+        load_settings(risk={"stop_slippage_bps": {"futures": -1}})
+    with pytest.raises(ConfigError, match=r"risk\.stop_slippage_bps"):
+        load_settings(risk={"stop_slippage_bps": {"crypto": 5}})
+
+
+def test_paper_fills_on_real_kite_quotes_are_allowed(tmp_path: Path) -> None:
+    s = load_settings(data_dir=tmp_path, market_data="kite", kite={"root": KITE_API})
+    assert s.broker == "paper" and not s.kite.simulated
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"market_data": "kite"}, r"market_data 'kite' needs kite\.root"),
+        ({"broker": "kite", "kite": {"root": SIM}}, r"broker 'kite' trades on Kite's quotes"),
+        (
+            {"market_data": "kite", "broker": "kite", "kite": {"root": KITE_API}},
+            r"broker 'kite' sends orders only to a loopback Kite simulator",
+        ),
+        ({"kite": {"root": "https://kite.example.com"}}, r"kite\.root.*api\.kite\.trade or a loopback"),
+        ({"mode": "live", "market_data": "kite", "kite": {"root": KITE_API}}, r"live.*refused in this build"),
+    ],
+)
+def test_orders_never_reach_the_real_api(tmp_path: Path, overrides: dict, message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        load_settings(data_dir=tmp_path, **overrides)
