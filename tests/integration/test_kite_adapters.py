@@ -47,7 +47,7 @@ from tron.services.kite_login import answer, complete_login
 from tron.services.paths import book_path, day_path, intent_path
 from tron.services.plan_day import plan_day
 from tron.services.tick import tick
-from tron.sim.kite import engine as E
+from tron.sim.kite import engine
 
 DAY = date(2026, 11, 23)
 TICK = Decimal("0.05")
@@ -262,7 +262,7 @@ def test_market_protection_is_never_zero(ks: KiteSimHandle) -> None:
 
 
 def test_a_partial_fill_is_followed_then_the_rest_cancelled() -> None:
-    with running_kite_sim(symbols=10, liquidity=E.Liquidity(equity=Decimal("20000"))) as ks:
+    with running_kite_sim(symbols=10, liquidity=engine.Liquidity(equity=Decimal("20000"))) as ks:
         _, _, broker = adapters(ks)
         o = broker.place(intent(qty=400))
         assert o.status == "CANCELLED" and 0 < o.filled_qty < 400
@@ -425,7 +425,7 @@ def test_an_expired_token_halts_entries_with_an_error_and_exits_go_through_after
 
 
 def test_a_partial_fill_books_what_was_filled(tmp_path: Path) -> None:
-    with running_kite_sim(symbols=10, liquidity=E.Liquidity(equity=Decimal("20000"))) as ks:
+    with running_kite_sim(symbols=10, liquidity=engine.Liquidity(equity=Decimal("20000"))) as ks:
         d = make_day(ks, tmp_path)
         it = intent("AXISBANK", qty=400)
         assert deliver(d, it) == "filled"

@@ -6,9 +6,9 @@ from decimal import Decimal
 
 
 def test_engine_fills_levels_in_price_order_and_shares_a_minute_of_liquidity() -> None:
-    from tron.sim.kite import engine as E
+    from tron.sim.kite import engine
 
-    book = E.build_book(
+    book = engine.build_book(
         key="NSE:X",
         minute=5,
         bid=Decimal("99.95"),
@@ -20,28 +20,35 @@ def test_engine_fills_levels_in_price_order_and_shares_a_minute_of_liquidity() -
     )
     assert [lv.price for lv in book.asks] == [Decimal("100.05") + Decimal("0.05") * k for k in range(5)]
     consumed: dict = {}
-    fills = E.take("BUY", 10_000, Decimal("100.15"), book, consumed, resting=False)
+    fills = engine.take("BUY", 10_000, Decimal("100.15"), book, consumed, resting=False)
     assert [f.price for f in fills] == [Decimal("100.05"), Decimal("100.10"), Decimal("100.15")]
     assert [f.quantity for f in fills] == [lv.quantity for lv in book.asks[:3]]
-    assert E.take("BUY", 10, Decimal("100.15"), book, consumed, resting=False) == []  # used up this minute
+    assert (
+        engine.take("BUY", 10, Decimal("100.15"), book, consumed, resting=False) == []
+    )  # used up this minute
     # a resting buy limit also fills at its own price when the minute traded through it
-    through = E.Depth(
+    through = engine.Depth(
         6, book.bids, book.asks, Decimal("100"), bar_low=Decimal("99.50"), bar_high=Decimal("100.2")
     )
-    fills = E.take("BUY", 5, Decimal("99.80"), through, {}, resting=True)
-    assert fills == [E.Execution(Decimal("99.80"), 5)]
-    assert E.take("BUY", 5, Decimal("99.80"), through, {}, resting=False) == []
+    fills = engine.take("BUY", 5, Decimal("99.80"), through, {}, resting=True)
+    assert fills == [engine.Execution(Decimal("99.80"), 5)]
+    assert engine.take("BUY", 5, Decimal("99.80"), through, {}, resting=False) == []
 
 
 def test_engine_protection_prices_and_auto_bands() -> None:
-    from tron.sim.kite import engine as E
+    from tron.sim.kite import engine
 
-    assert E.protection_price("BUY", Decimal("100"), Decimal("2"), Decimal("0.05")) == Decimal("102.00")
-    assert E.protection_price("SELL", Decimal("100.03"), Decimal("1"), Decimal("0.05")) == Decimal("99.05")
-    assert E.auto_protection_pct(Decimal("50"), False) == 2
-    assert E.auto_protection_pct(Decimal("500"), False) == 1
-    assert E.auto_protection_pct(Decimal("2500"), False) == Decimal("0.5")
-    assert E.auto_protection_pct(Decimal("5"), True) == 5 and E.auto_protection_pct(Decimal("80"), True) == 3
-    assert E.triggered("BUY", Decimal("10"), Decimal("10")) and not E.triggered(
+    assert engine.protection_price("BUY", Decimal("100"), Decimal("2"), Decimal("0.05")) == Decimal("102.00")
+    assert engine.protection_price("SELL", Decimal("100.03"), Decimal("1"), Decimal("0.05")) == Decimal(
+        "99.05"
+    )
+    assert engine.auto_protection_pct(Decimal("50"), False) == 2
+    assert engine.auto_protection_pct(Decimal("500"), False) == 1
+    assert engine.auto_protection_pct(Decimal("2500"), False) == Decimal("0.5")
+    assert (
+        engine.auto_protection_pct(Decimal("5"), True) == 5
+        and engine.auto_protection_pct(Decimal("80"), True) == 3
+    )
+    assert engine.triggered("BUY", Decimal("10"), Decimal("10")) and not engine.triggered(
         "SELL", Decimal("10"), Decimal("10.05")
     )
