@@ -33,22 +33,3 @@ def test_engine_fills_levels_in_price_order_and_shares_a_minute_of_liquidity() -
     fills = engine.take("BUY", 5, Decimal("99.80"), through, {}, resting=True)
     assert fills == [engine.Execution(Decimal("99.80"), 5)]
     assert engine.take("BUY", 5, Decimal("99.80"), through, {}, resting=False) == []
-
-
-def test_engine_protection_prices_and_auto_bands() -> None:
-    from tron.sim.kite import engine
-
-    assert engine.protection_price("BUY", Decimal("100"), Decimal("2"), Decimal("0.05")) == Decimal("102.00")
-    assert engine.protection_price("SELL", Decimal("100.03"), Decimal("1"), Decimal("0.05")) == Decimal(
-        "99.05"
-    )
-    assert engine.auto_protection_pct(Decimal("50"), False) == 2
-    assert engine.auto_protection_pct(Decimal("500"), False) == 1
-    assert engine.auto_protection_pct(Decimal("2500"), False) == Decimal("0.5")
-    assert (
-        engine.auto_protection_pct(Decimal("5"), True) == 5
-        and engine.auto_protection_pct(Decimal("80"), True) == 3
-    )
-    assert engine.triggered("BUY", Decimal("10"), Decimal("10")) and not engine.triggered(
-        "SELL", Decimal("10"), Decimal("10.05")
-    )

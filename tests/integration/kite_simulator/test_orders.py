@@ -40,35 +40,23 @@ def test_market_order_fills_at_the_ask_and_shows_the_kite_lifecycle(kite_sim: Ki
     assert [o["order_id"] for o in kite.orders()] == [oid]
 
 
-def test_market_order_without_market_protection_is_rejected(kite_sim: KiteSimHandle) -> None:
+def test_a_market_order_without_market_protection_is_a_400_and_no_order(kite_sim: KiteSimHandle) -> None:
+    """Kite answers HTTP 400 InputException and books nothing (pykiteconnect#242); place and modify."""
     kite = kite_sim.client()
-    for kw in ({}, {"market_protection": 0}):
-        args = {
-            "variety": "regular",
-            "exchange": "NSE",
-            "tradingsymbol": "INFY",
-            "transaction_type": "BUY",
-            "quantity": 1,
-            "product": "MIS",
-            "order_type": "MARKET",
-            **kw,
-        }
-        oid = kite.place_order(**args)  # type: ignore[arg-type]
-        done = last(kite, oid)
-        assert done["status"] == "REJECTED" and done["filled_quantity"] == 0
-        assert "market protection" in done["status_message"]
     ltp = kite.ltp("NSE:INFY")["NSE:INFY"]["last_price"]
-    oid = place(kite, qty=1, side="SELL", order_type="SL-M", trigger_price=round(ltp * 0.9 / 0.05) * 0.05)
-    oid_mp0 = place(
-        kite,
-        qty=1,
-        side="SELL",
-        order_type="SL-M",
-        trigger_price=round(ltp * 0.9 / 0.05) * 0.05,
-        market_protection=0,
-    )
+    stop = round(round(ltp * 0.9 / 0.05) * 0.05, 2)
+    missing = {"market_protection": None}  # the client leaves None out of the request
+    for kw in (missing, {"market_protection": 0}, {**missing, "order_type": "SL-M", "trigger_price": stop}):
+        with pytest.raises(kex.InputException, match="Market orders without market protection") as e:
+            place(kite, qty=1, side="SELL", **kw)
+        assert e.value.code == 400
+    assert kite.orders() == []  # nothing was booked
+    oid = place(kite, qty=1, side="SELL", order_type="SL-M", trigger_price=stop)
     assert last(kite, oid)["status"] == "TRIGGER PENDING"
-    assert last(kite, oid_mp0)["status"] == "REJECTED"
+    limit = place(kite, qty=1, order_type="LIMIT", price=round(round(ltp * 0.95 / 0.05) * 0.05, 2))
+    with pytest.raises(kex.InputException, match="Market orders without market protection"):
+        kite.modify_order("regular", limit, order_type="MARKET")  # a modify to MARKET must bring it too
+    assert last(kite, limit)["order_type"] == "LIMIT"
     with pytest.raises(kex.InputException, match="market_protection"):
         place(kite, market_protection="yes")
 
@@ -222,3 +210,43 @@ def test_ttl_orders_are_cancelled_when_their_minutes_run_out(kite_sim: KiteSimHa
     assert last(kite, oid)["status"] == "CANCELLED"
     with pytest.raises(kex.InputException, match="validity_ttl"):
         place(kite, "TCS", qty=1, order_type="LIMIT", price=low, validity="TTL")
+
+
+def test_a_stop_triggers_on_the_wick_inside_the_minute_and_fills_as_the_model_says(
+    kite_sim: KiteSimHandle,
+) -> None:
+    """A sell stop just above a minute's wick low: a bar that dips through it and closes back above (a
+    once-a-minute last price never sees it) triggers it, and it fills where tron.domain.stop_fill says."""
+    from tron.domain.stop_fill import StopOrder, StopSlippage, stop_outcome
+
+    kite = kite_sim.client()
+    sim = kite_sim.sim
+    d, j = sim.now_minute()
+    inst = sim.catalog().by_key["NSE:HDFCBANK"]
+    books = [sim.view.book(inst, d, m) for m in range(j + 1, j + 120)]
+    lows = [b.bar_low for b in books]
+    # the first minute whose wick makes a new low while its open and close stay 4 ticks above it
+    m = next(
+        i
+        for i, b in enumerate(books)
+        if b.bar_low < min(lows[:i] or [b.bar_low + 1])
+        and min(b.bar_open, b.last) - b.bar_low >= Decimal("0.20")
+    )
+    wick = books[m]
+    trigger = wick.bar_low + Decimal("0.05")
+    assert trigger < min(wick.bar_open, wick.last)  # the minute's last price stays above the stop
+    place(kite, "HDFCBANK", qty=3)
+    slm = place(kite, "HDFCBANK", qty=3, side="SELL", order_type="SL-M", trigger_price=float(trigger))
+    kite_sim.advance(minutes=m + 1)  # through the wick's minute
+    done = last(kite, slm)
+    expected = stop_outcome(
+        StopOrder("SELL", "SL-M", trigger, protection_pct=Decimal(-1)),
+        wick.bar,
+        inst.tick_size,
+        wick.half_spread,
+        StopSlippage(),
+    )
+    assert done["status"] == "COMPLETE" and expected.filled
+    assert Decimal(str(done["average_price"])) == expected.price  # the same model, to the paisa
+    (fill,) = [t for t in kite.trades() if t["order_id"] == slm]
+    assert f"{fill['fill_timestamp']:%H:%M}" == f"{sim.venue.minute_ts(d, j + 1 + m):%H:%M}"  # in that minute

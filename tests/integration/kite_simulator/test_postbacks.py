@@ -37,7 +37,7 @@ def test_postbacks_carry_kites_checksum() -> None:
             kite = ks.client()
             book = sum(a["quantity"] for a in kite.quote("NSE:INFY")["NSE:INFY"]["depth"]["sell"])
             partial = place(kite, qty=book + 50)
-            rejected = place(kite, qty=1, market_protection=0)
+            rejected = place(kite, qty=1, side="SELL", product="CNC")  # RMS: no holdings to sell (REJECTED)
             assert ks.sim.postbacks is not None and ks.sim.postbacks.drain()
             ks.advance(minutes=1)
             kite.orders()

@@ -12,8 +12,11 @@ from __future__ import annotations
 import zlib
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_UP, Decimal
+from decimal import Decimal
 from typing import Any
+
+from tron.domain.order_rules import auto_protection_pct, protection_price
+from tron.domain.stop_fill import Bar, StopOrder, StopSlippage, stop_outcome
 
 LEVELS = 5
 
@@ -31,45 +34,6 @@ COMPLETE = "COMPLETE"
 CANCELLED = "CANCELLED"
 REJECTED = "REJECTED"
 TERMINAL = frozenset({COMPLETE, CANCELLED, REJECTED})
-
-MARKET_PROTECTION_MESSAGE = (
-    "Market orders without market protection are not allowed via API. "
-    "Please set market protection or use a Limit order."
-)
-
-
-# ---------------------------------------------------------------------------------------------- prices
-def to_tick(price: Decimal, tick: Decimal, rounding: str = ROUND_HALF_UP) -> Decimal:
-    """A price on the tick grid (tick 0 leaves it at paise)."""
-    if tick <= 0:
-        return price.quantize(Decimal("0.01"), rounding=rounding)
-    return ((price / tick).to_integral_value(rounding=rounding) * tick).quantize(Decimal("0.01"))
-
-
-def auto_protection_pct(ltp: Decimal, is_option: bool) -> Decimal:
-    """The percentage Kite applies for market_protection=-1 (an approximation of Zerodha's published bands:
-    equity and futures 2% up to ₹100, 1% up to ₹1000, 0.5% above; options 5% below ₹10, 3% to ₹100, 2% to
-    ₹500, 1% above)."""
-    if is_option:
-        if ltp < 10:
-            return Decimal(5)
-        if ltp <= 100:
-            return Decimal(3)
-        if ltp <= 500:
-            return Decimal(2)
-        return Decimal(1)
-    if ltp <= 100:
-        return Decimal(2)
-    if ltp <= 1000:
-        return Decimal(1)
-    return Decimal("0.5")
-
-
-def protection_price(side: str, ltp: Decimal, pct: Decimal, tick: Decimal) -> Decimal:
-    """The worst price a protected market order may fill at: LTP ± pct, kept inside the band on the grid."""
-    if side == "BUY":
-        return to_tick(ltp * (1 + pct / 100), tick, ROUND_FLOOR)
-    return to_tick(ltp * (1 - pct / 100), tick, ROUND_CEILING)
 
 
 # ---------------------------------------------------------------------------------------------- book
@@ -91,6 +55,20 @@ class Depth:
     last: Decimal
     bar_low: Decimal | None = None
     bar_high: Decimal | None = None
+    bar_open: Decimal | None = None
+
+    @property
+    def bar(self) -> Bar | None:
+        """The bar that just completed (open, high, low and this minute's last as its close), if any."""
+        if self.bar_open is None or self.bar_high is None or self.bar_low is None:
+            return None
+        return Bar(self.bar_open, self.bar_high, self.bar_low, self.last)
+
+    @property
+    def half_spread(self) -> Decimal:
+        if not self.bids or not self.asks:
+            return Decimal(0)
+        return (self.asks[0].price - self.bids[0].price) / 2
 
 
 @dataclass(frozen=True)
@@ -114,6 +92,7 @@ def build_book(
     notional: Decimal,
     bar_low: Decimal | None = None,
     bar_high: Decimal | None = None,
+    bar_open: Decimal | None = None,
 ) -> Depth:
     """Five deterministic levels per side around bid/ask; quantities are whole lots, at least one.
 
@@ -137,7 +116,7 @@ def build_book(
             out.append(Level(price, lots * lot, 1 + (zlib.crc32(f"{key}{minute}{name}{k}o".encode()) % 25)))
         return tuple(out)
 
-    return Depth(minute, side(bid, -1, "b"), side(ask, 1, "s"), last, bar_low, bar_high)
+    return Depth(minute, side(bid, -1, "b"), side(ask, 1, "s"), last, bar_low, bar_high, bar_open)
 
 
 # ---------------------------------------------------------------------------------------------- orders
@@ -182,6 +161,7 @@ class Order:
     exchange_timestamp: datetime | None = None
     exchange_update_timestamp: datetime | None = None
     working_limit: Decimal | None = None  # the limit actually resting (protection price for MARKET)
+    triggered_at: Decimal | None = None  # a stop's trigger point inside the bar that triggered it
     last_minute: int = -1  # the last minute whose book this order has seen
     modified: bool = False
     history: list[dict[str, Any]] = field(default_factory=list)
@@ -202,10 +182,6 @@ class Order:
     @property
     def working(self) -> bool:
         return self.status in (OPEN, TRIGGER_PENDING)
-
-
-def triggered(side: str, trigger: Decimal, last: Decimal) -> bool:
-    return last >= trigger if side == "BUY" else last <= trigger
 
 
 def arm(order: Order, ltp: Decimal) -> None:
@@ -265,22 +241,53 @@ def take(
 
 
 def match_minute(
-    order: Order, book: Depth, consumed: dict[tuple[int, str, int], int], resting: bool
+    order: Order,
+    book: Depth,
+    consumed: dict[tuple[int, str, int], int],
+    resting: bool,
+    slippage: StopSlippage | None = None,
 ) -> list[Execution]:
     """Advance one working order through one minute's book: trigger it if due, then fill what the book
     gives. Updates the order's filled quantity, value and status; returns the fills.
 
-    SL / SL-M orders wait in TRIGGER PENDING until the last price crosses the trigger (:func:`triggered`),
-    then work as LIMIT at `price` / MARKET with protection; a freshly triggered order meets the book, not
-    the bar that triggered it.
+    SL / SL-M orders wait in TRIGGER PENDING until the minute's bar trades at or through the trigger, inside
+    the minute (tron.domain.stop_fill, the model paper and the backtester share): an SL-M then fills near the
+    trigger within its protection; an SL fills at its limit or better if the bar trades there after the
+    trigger, else rests OPEN as a limit order. A stop is active from the bar after it reached the exchange.
     """
     if order.status == TRIGGER_PENDING:
-        if not triggered(order.transaction_type, order.trigger_price, book.last):
-            order.last_minute = book.minute
+        bar = book.bar if resting else None
+        outcome = (
+            stop_outcome(
+                StopOrder(
+                    order.transaction_type,
+                    order.order_type,
+                    order.trigger_price,
+                    order.price if order.order_type == "SL" else None,
+                    order.market_protection,
+                    order.is_option,
+                ),
+                bar,
+                order.tick,
+                book.half_spread,
+                slippage,
+            )
+            if bar is not None
+            else None
+        )
+        order.last_minute = book.minute
+        if outcome is None or not outcome.triggered:
             return []
         order.status = OPEN
-        arm(order, book.last)
-        resting = False  # a freshly triggered order meets the book, not the bar that triggered it
+        order.triggered_at = outcome.at
+        if outcome.price is None:  # an SL whose limit the bar did not reach: it rests as a limit order
+            order.working_limit = order.price
+            return []
+        qty = order.pending_quantity
+        order.filled_quantity += qty
+        order.fill_value += outcome.price * qty
+        order.status = COMPLETE
+        return [Execution(outcome.price, qty)]
     if order.status != OPEN or order.working_limit is None:
         return []
     order.last_minute = book.minute

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
+from tron.domain.stop_fill import StopSlippage
 from tron.sim.kite import engine
 from tron.sim.kite.market_view import dec
 from tron.sim.kite.order_book import OrderBook
@@ -14,9 +15,10 @@ from tron.sim.kite.venue import Venue
 class Exchange:
     """Sends validated orders to the market and matches working orders, minute by minute."""
 
-    def __init__(self, venue: Venue, book: OrderBook) -> None:
+    def __init__(self, venue: Venue, book: OrderBook, stop_slippage: StopSlippage | None = None) -> None:
         self.venue = venue
         self.book = book
+        self.stop_slippage = stop_slippage or StopSlippage()
 
     def open(self, o: engine.Order, d: date, j: int, ts: datetime) -> None:
         """Send a validated order to the exchange and meet the current minute's book."""
@@ -47,7 +49,7 @@ class Exchange:
             return
         consumed = self.book.consumed.setdefault(o.instrument_token, {})
         was = o.status
-        fills = engine.match_minute(o, book, consumed, resting)
+        fills = engine.match_minute(o, book, consumed, resting, self.stop_slippage)
         ts = self.venue.minute_ts(d, minute)
         for f in fills:
             self.book.book_fill(o, f, ts)

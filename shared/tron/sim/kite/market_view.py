@@ -13,9 +13,10 @@ from typing import Any
 import numpy as np
 
 from tron.domain.models import Quote
+from tron.domain.order_rules import lpp_band, on_tick
 from tron.domain.timeutil import IST, ist
 from tron.sim.kite.catalog import Listed
-from tron.sim.kite.engine import Depth, Liquidity, build_book, to_tick
+from tron.sim.kite.engine import Depth, Liquidity, build_book
 from tron.sim.market import MINUTES, DayData, completed_minutes
 
 
@@ -165,6 +166,7 @@ class MarketView:
         day, k = found
         low = dec(day.lo[k, j - 1]) if j > 0 else None
         high = dec(day.h[k, j - 1]) if j > 0 else None
+        opened = dec(day.o[k, j - 1]) if j > 0 else None
         notional = (
             self.liquidity.futures
             if inst.is_future
@@ -183,6 +185,7 @@ class MarketView:
             notional=notional,
             bar_low=low,
             bar_high=high,
+            bar_open=opened,
         )
 
 
@@ -191,23 +194,15 @@ def circuit_limits(inst: Listed, prev_close: Decimal) -> tuple[Decimal, Decimal]
     ±10%, options from one tick to four times the previous close (at least ₹20)."""
     tick = inst.tick_size if inst.tick_size > 0 else Decimal("0.05")
     if inst.is_option:
-        return tick, to_tick(max(prev_close * 4, Decimal(20)), tick, ROUND_FLOOR)
+        return tick, on_tick(max(prev_close * 4, Decimal(20)), tick, ROUND_FLOOR)
     band = Decimal("0.10") if inst.is_future else Decimal("0.20")
     return (
-        to_tick(prev_close * (1 - band), tick, ROUND_CEILING),
-        to_tick(prev_close * (1 + band), tick, ROUND_FLOOR),
+        on_tick(prev_close * (1 - band), tick, ROUND_CEILING),
+        on_tick(prev_close * (1 + band), tick, ROUND_FLOOR),
     )
 
 
 def lpp_range(inst: Listed, ltp: Decimal) -> tuple[Decimal, Decimal] | None:
-    """NSE's limit price protection for F&O limit orders, around the last price as the reference: options
-    above ₹50 ±40%, up to ₹50 ±₹20; index futures ±2% above 10,000 (±₹200 below). None for equities. A buy
-    above the high or a sell below the low is rejected (Kite reports it as a circuit-limit rejection)."""
-    if inst.is_option:
-        if ltp > 50:
-            return ltp * Decimal("0.6"), ltp * Decimal("1.4")
-        return ltp - 20, ltp + 20
-    if inst.is_future:
-        width = ltp * Decimal("0.02") if ltp > 10000 else Decimal(200)
-        return ltp - width, ltp + width
-    return None
+    """NSE's limit price protection around the last price for an F&O instrument (domain.order_rules.lpp_band);
+    None for equities. A buy above the high or a sell below the low is rejected."""
+    return lpp_band(ltp, inst.is_option, inst.is_future)

@@ -75,8 +75,6 @@ class OrderEntry:
     def rms(self, o: engine.Order, inst: Listed) -> str | None:
         """The risk checks that leave a REJECTED order in the book (Kite's RMS), in Kite's order: the reason,
         or None when the order passes."""
-        if o.order_type in ("MARKET", "SL-M") and o.market_protection == 0:
-            return engine.MARKET_PROTECTION_MESSAGE
         d, j = self.venue.now_minute()
         q = self.venue.view.quote(d, j, inst.tradingsymbol)
         if q is None:

@@ -7,6 +7,7 @@ from decimal import Decimal, InvalidOperation
 
 from tron.sim.kite.catalog import Catalog, Listed
 from tron.sim.kite.protocol import (
+    MARKET_PROTECTION_MESSAGE,
     ORDER_TYPES,
     PRODUCTS,
     TAG_RE,
@@ -100,6 +101,8 @@ class OrderParams:
             raise input_error(
                 "Invalid `market_protection`: use -1 (automatic) or a percentage from 0 to 100."
             )
+        if order_type in ("MARKET", "SL-M") and protection == 0:
+            raise input_error(MARKET_PROTECTION_MESSAGE)
         tag = req.param("tag")
         if tag is not None and not TAG_RE.match(tag):
             raise input_error("Invalid `tag`: it must be alphanumeric and at most 20 characters.")

@@ -14,6 +14,7 @@ from tron.sim.kite.order_entry import OrderEntry
 from tron.sim.kite.order_params import OrderParams
 from tron.sim.kite.protocol import (
     CLOSED_MESSAGE,
+    MARKET_PROTECTION_MESSAGE,
     MAX_EQUITY_QUANTITY,
     MAX_MODIFICATIONS,
     ORDER_TYPES,
@@ -161,6 +162,8 @@ class OrderRoutes:
         protection = opt_dec(req.param("market_protection"), "market_protection")
         if order_type not in ORDER_TYPES:
             raise input_error(f"Invalid `order_type` {order_type!r}.")
+        if order_type != o.order_type and order_type in ("MARKET", "SL-M") and not protection:
+            raise input_error(MARKET_PROTECTION_MESSAGE)
         if validity not in VALIDITIES:
             raise input_error(f"Invalid `validity` {validity!r}.")
         inst = self.venue.instrument(o.exchange, o.tradingsymbol)

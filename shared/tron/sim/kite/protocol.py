@@ -53,6 +53,10 @@ BROKER_FNO_SQUARE_OFF_MINUTE = 370  # 15:25
 
 TOKEN_MESSAGE = "Incorrect `api_key` or `access_token`."
 CLOSED_MESSAGE = "Markets are closed right now. Use GTT for placing long standing orders instead."
+MARKET_PROTECTION_MESSAGE = (
+    "Market orders without market protection are not allowed via API. "
+    "Please set market protection or use a Limit order."
+)
 CIRCUIT_MESSAGE = "Price exceeds circuit limits for the instrument. Place an order within the daily range."
 
 

@@ -15,6 +15,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Any, NamedTuple
 
+from tron.domain.stop_fill import StopSlippage
 from tron.ports import Clock
 from tron.sim.kite import engine
 from tron.sim.kite.accounts import AccountRoutes
@@ -73,6 +74,7 @@ class KiteSim:
         user_id: str = "SIM001",
         postback_url: str | None = None,
         ticker_interval: float = 1.0,
+        stop_slippage: StopSlippage | None = None,
     ) -> None:
         self.market = market
         self.clock: Clock = clock or market.clock
@@ -95,7 +97,7 @@ class KiteSim:
         self.calendar = self.venue.calendar
         self.portfolio = Portfolio(Decimal(capital))
         self.book = OrderBook(self.venue, self.portfolio, user_id, self.postbacks, self.ticker_queues)
-        exchange = Exchange(self.venue, self.book)
+        exchange = Exchange(self.venue, self.book, stop_slippage)
         margin = Margins(self.venue, self.rules, self.portfolio, self.book)
         entry = OrderEntry(self.venue, self.portfolio, self.book, margin, exchange)
         self.gtt_book = GttBook(self.venue, entry)
