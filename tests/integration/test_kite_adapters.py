@@ -231,7 +231,10 @@ def test_place_follow_status_positions_modify_cancel(ks: KiteSimHandle) -> None:
     assert broker.order_status(o.order_id).status == "COMPLETE"
     assert [(p.symbol, p.quantity, p.product) for p in broker.positions()] == [("AXISBANK", 10, "MIS")]
     sent = broker.orders()[0]
-    assert sent["market_protection"] == -1 and sent["tag"] == it.tag and sent["order_type"] == "MARKET"
+    assert sent["market_protection"] == -1 and sent["tag"] == it.tag
+    assert sent["order_type"] == "LIMIT" and sent["price"] >= float(
+        o.avg_price
+    )  # Kite shows the LIMIT it made
     # modify and cancel a resting LIMIT order (placed with the raw client: TRON itself sends MARKET only)
     kite = ks.client()
     kite.set_access_token(broker.session.secrets.get("kite_access_token"))

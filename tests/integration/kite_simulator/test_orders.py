@@ -107,7 +107,12 @@ def test_limit_order_rests_can_be_modified_and_cancelled(kite_sim: KiteSimHandle
     assert last(kite, oid)["status"] == "OPEN"
     kite.modify_order("regular", oid, price=round(low + 0.05, 2), quantity=6)
     mod = kite.order_history(oid)
-    assert [h["status"] for h in mod][-3:] == ["MODIFY VALIDATION PENDING", "MODIFY PENDING", "OPEN"]
+    assert [h["status"] for h in mod][-4:] == [
+        "MODIFY VALIDATION PENDING",
+        "MODIFY PENDING",
+        "MODIFIED",
+        "OPEN",
+    ]
     assert mod[-1]["quantity"] == 6 and mod[-1]["modified"] is True
     assert kite.cancel_order("regular", oid) == oid
     done = last(kite, oid)
@@ -178,13 +183,13 @@ def test_ioc_cancels_what_it_cannot_fill_at_once() -> None:
         assert done["cancelled_quantity"] == 100
 
 
-def test_resting_protected_market_order_shows_its_protection_price() -> None:
+def test_a_protected_market_order_shows_as_the_limit_kite_makes_it() -> None:
     with running_kite_sim(liquidity=Liquidity(equity=Decimal("100000")), capital=Decimal("50000000")) as ks:
         kite = ks.client()
         ltp = kite.ltp("NSE:INFY")["NSE:INFY"]["last_price"]
         oid = place(kite, qty=5000, market_protection=1)
         o = last(kite, oid)
-        assert o["status"] == "OPEN" and o["order_type"] == "MARKET"
+        assert o["status"] == "OPEN" and o["order_type"] == "LIMIT"  # converted at its protection price
         assert o["price"] == pytest.approx(ltp * 1.01, abs=0.05) and o["price"] <= ltp * 1.01
 
 

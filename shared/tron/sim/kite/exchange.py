@@ -4,10 +4,13 @@ through the matching engine; fills are booked as trades."""
 from __future__ import annotations
 
 from datetime import date, datetime
+from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 
+from tron.domain.order_rules import on_tick
 from tron.domain.stop_fill import StopSlippage
 from tron.sim.kite import engine
-from tron.sim.kite.market_view import dec
+from tron.sim.kite.catalog import Listed
+from tron.sim.kite.market_view import dec, lpp_range
 from tron.sim.kite.order_book import OrderBook
 from tron.sim.kite.venue import Venue
 
@@ -36,9 +39,20 @@ class Exchange:
         o.status = engine.OPEN
         inst = self.venue.instrument(o.exchange, o.tradingsymbol)
         q = self.venue.view.quote(d, j, inst.tradingsymbol)
-        engine.arm(o, dec(q.last) if q is not None else o.price)
+        self.arm(o, inst, dec(q.last) if q is not None else o.price)
         self.book.record(o, ts)
         self.match(o, d, j, resting=False)
+
+    def arm(self, o: engine.Order, inst: Listed, ltp: Decimal) -> None:
+        """Set the limit the order works at (engine.arm); a protected market order's limit stays inside NSE's
+        LPP band, as the exchange takes it."""
+        engine.arm(o, ltp)
+        band = lpp_range(inst, ltp)
+        if band is not None and o.working_limit is not None and o.order_type in ("MARKET", "SL-M"):
+            low, high = (
+                on_tick(b, inst.tick_size, r) for b, r in zip(band, (ROUND_CEILING, ROUND_FLOOR), strict=True)
+            )
+            o.working_limit = min(max(o.working_limit, low), high)
 
     def match(self, o: engine.Order, d: date, minute: int, resting: bool) -> None:
         """Walk a working order through one minute's book (resting: it was already there when the minute's

@@ -33,8 +33,10 @@ class OrderBook:
         user_id: str,
         postbacks: Postbacks | None,
         ticker_queues: list[queue.Queue[dict[str, Any]]],
+        market_as_limit: bool = True,
     ) -> None:
         self.venue = venue
+        self.market_as_limit = market_as_limit  # report protected MARKET orders as the LIMIT Kite makes them
         self.portfolio = portfolio
         self.user_id = user_id
         self.postbacks = postbacks
@@ -128,6 +130,7 @@ class OrderBook:
 
     def order_dict(self, o: engine.Order) -> dict[str, Any]:
         """The order as Kite's order book shows it."""
+        converted = self.market_as_limit and o.order_type == "MARKET" and o.working_limit is not None
         return {
             "placed_by": o.placed_by,
             "order_id": o.order_id,
@@ -144,19 +147,19 @@ class OrderBook:
             "exchange": o.exchange,
             "tradingsymbol": o.tradingsymbol,
             "instrument_token": o.instrument_token,
-            "order_type": o.order_type,
+            "order_type": "LIMIT" if converted else o.order_type,
             "transaction_type": o.transaction_type,
             "validity": o.validity,
             "validity_ttl": o.validity_ttl,
             "product": o.product,
             "quantity": o.quantity,
             "disclosed_quantity": o.disclosed_quantity,
-            # a protected MARKET order resting after a partial fill shows its protection price, as on Kite
+            # Kite converts a protected MARKET order to a LIMIT at its protection price and shows it so; a
+            # triggered SL-M resting after a partial fill shows its protection price too
             "price": float(
                 o.working_limit
-                if o.order_type in ("MARKET", "SL-M")
-                and o.status == engine.OPEN
-                and o.working_limit is not None
+                if o.working_limit is not None
+                and (converted or (o.order_type == "SL-M" and o.status == engine.OPEN))
                 else o.price
             ),
             "trigger_price": float(o.trigger_price),

@@ -18,6 +18,7 @@ from tron.sim.kite.protocol import (
     BROKER_FNO_SQUARE_OFF_MINUTE,
     CIRCUIT_MESSAGE,
     as_float,
+    sl_gap_problem,
 )
 from tron.sim.kite.venue import Venue
 
@@ -86,9 +87,13 @@ class OrderEntry:
         ):
             if px is not None and (px < lower or px > upper):
                 return CIRCUIT_MESSAGE
-        band = lpp_range(inst, dec(q.last)) if o.order_type == "LIMIT" else None
+        band = lpp_range(inst, dec(q.last)) if o.order_type in ("LIMIT", "SL") else None
         if band is not None and (o.price > band[1] if o.transaction_type == "BUY" else o.price < band[0]):
             return CIRCUIT_MESSAGE
+        if o.order_type == "SL" and (
+            why := sl_gap_problem(o.transaction_type, o.price, o.trigger_price, inst.is_option)
+        ):
+            return why
         if o.product == "MIS" and o.variety == "regular":
             cutoff = BROKER_FNO_SQUARE_OFF_MINUTE if inst.is_derivative else BROKER_EQUITY_SQUARE_OFF_MINUTE
             if j >= cutoff:

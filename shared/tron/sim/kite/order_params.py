@@ -10,6 +10,7 @@ from tron.sim.kite.protocol import (
     MARKET_PROTECTION_MESSAGE,
     ORDER_TYPES,
     PRODUCTS,
+    SLM_OPTIONS_MESSAGE,
     TAG_RE,
     VALIDITIES,
     Request,
@@ -103,6 +104,8 @@ class OrderParams:
             )
         if order_type in ("MARKET", "SL-M") and protection == 0:
             raise input_error(MARKET_PROTECTION_MESSAGE)
+        if order_type == "SL-M" and inst.is_option:
+            raise input_error(SLM_OPTIONS_MESSAGE)
         tag = req.param("tag")
         if tag is not None and not TAG_RE.match(tag):
             raise input_error("Invalid `tag`: it must be alphanumeric and at most 20 characters.")

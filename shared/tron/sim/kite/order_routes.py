@@ -9,15 +9,19 @@ from tron.domain.timeutil import IST
 from tron.sim.kite import engine
 from tron.sim.kite.exchange import Exchange
 from tron.sim.kite.margins import Margins
+from tron.sim.kite.market_view import lpp_range
 from tron.sim.kite.order_book import OrderBook
 from tron.sim.kite.order_entry import OrderEntry
 from tron.sim.kite.order_params import OrderParams
 from tron.sim.kite.protocol import (
+    CIRCUIT_MESSAGE,
     CLOSED_MESSAGE,
+    LIMIT_TO_STOP_MESSAGE,
     MARKET_PROTECTION_MESSAGE,
     MAX_EQUITY_QUANTITY,
     MAX_MODIFICATIONS,
     ORDER_TYPES,
+    SLM_OPTIONS_MESSAGE,
     SUPPORTED_VARIETIES,
     VALIDITIES,
     VARIETIES,
@@ -27,6 +31,8 @@ from tron.sim.kite.protocol import (
     input_error,
     opt_dec,
     opt_int,
+    sl_gap_problem,
+    trigger_crossed,
 )
 from tron.sim.kite.venue import Venue
 
@@ -109,22 +115,12 @@ class OrderRoutes:
         return {"order_id": o.order_id}
 
     def _check_trigger(self, p: OrderParams) -> None:
-        """Zerodha's pre-OMS check: a stop must not be already crossed, and an SL's limit must sit beyond it."""
-        ltp = self.margins.ltp(p.inst)
-        if p.side == "BUY" and p.trigger < ltp:
-            raise input_error(
-                "Trigger price for stoploss buy orders should be higher than the last traded price."
-            )
-        if p.side == "SELL" and p.trigger > ltp:
-            raise input_error(
-                "Trigger price for stoploss sell orders should be lower than the last traded price."
-            )
+        """Zerodha's pre-OMS check: a stop must not be already crossed, and an SL's limit must sit at or beyond
+        its trigger (how far beyond is the exchange's rule: a rejection in the book)."""
+        if why := trigger_crossed(p.side, p.trigger, self.margins.ltp(p.inst)):
+            raise input_error(why)
         if p.order_type == "SL" and (p.price < p.trigger if p.side == "BUY" else p.price > p.trigger):
-            raise input_error(
-                "Trigger price for stoploss buy orders should be lower than or equal to the limit price."
-                if p.side == "BUY"
-                else "Trigger price for stoploss sell orders should be higher than or equal to the limit price."
-            )
+            raise input_error(sl_gap_problem(p.side, p.price, p.trigger, p.inst.is_option) or "")
 
     def _autoslice(self, variety: str, p: OrderParams, now: datetime) -> dict[str, Any]:
         """Split an order above the freeze quantity into child orders of whole lots under it."""
@@ -142,14 +138,16 @@ class OrderRoutes:
         return {"order_id": parent, "children": children}
 
     def modify(self, req: Request, variety: str, order_id: str) -> dict[str, Any]:
-        """PUT /orders/{variety}/{id}: change a working order (or a waiting AMO), at most 25 times; it meets
-        the current minute's book again."""
+        """PUT /orders/{variety}/{id}: change a working order (or a waiting AMO), at most 25 times, under the
+        rules of a new order (market protection, SL gap, LPP, a stop not already crossed); a LIMIT order cannot
+        become a stop. A refused modification leaves the order as it was. The history shows MODIFY VALIDATION
+        PENDING → MODIFY PENDING → MODIFIED, then the order works again and meets the current minute's book."""
         o = self._get_order(order_id)
         if o.variety != variety:
             raise input_error(f"Order {order_id} is not a `{variety}` order.")
         if not o.working and o.status != engine.AMO_REQ_RECEIVED:
             raise KiteError(400, "OrderException", f"Order cannot be modified as it is {o.status.lower()}.")
-        if sum(1 for h in o.history if h["status"] == engine.MODIFY_PENDING) >= MAX_MODIFICATIONS:
+        if sum(1 for h in o.history if h["status"] == engine.MODIFIED) >= MAX_MODIFICATIONS:
             raise KiteError(
                 400, "OrderException", f"Maximum allowed order modifications ({MAX_MODIFICATIONS}) exceeded."
             )
@@ -162,11 +160,15 @@ class OrderRoutes:
         protection = opt_dec(req.param("market_protection"), "market_protection")
         if order_type not in ORDER_TYPES:
             raise input_error(f"Invalid `order_type` {order_type!r}.")
+        if o.order_type == "LIMIT" and order_type in ("SL", "SL-M"):
+            raise input_error(LIMIT_TO_STOP_MESSAGE)
         if order_type != o.order_type and order_type in ("MARKET", "SL-M") and not protection:
             raise input_error(MARKET_PROTECTION_MESSAGE)
         if validity not in VALIDITIES:
             raise input_error(f"Invalid `validity` {validity!r}.")
         inst = self.venue.instrument(o.exchange, o.tradingsymbol)
+        if order_type == "SL-M" and inst.is_option:
+            raise input_error(SLM_OPTIONS_MESSAGE)
         if qty is not None:
             if qty <= o.filled_quantity:
                 raise input_error("Quantity should be greater than the filled quantity.")
@@ -175,28 +177,46 @@ class OrderRoutes:
         for px in (price, trigger):
             if px is not None:
                 check_tick(px, inst)
+        new_price = price if price is not None else o.price
+        new_trigger = trigger if trigger is not None else o.trigger_price
+        still_stop = order_type in ("SL", "SL-M") and o.triggered_at is None
+        ltp = self.margins.ltp(inst)
+        if (
+            still_stop
+            and trigger is not None
+            and (why := trigger_crossed(o.transaction_type, new_trigger, ltp))
+        ):
+            raise input_error(why)
+        if order_type == "SL" and (
+            why := sl_gap_problem(o.transaction_type, new_price, new_trigger, inst.is_option)
+        ):
+            raise input_error(why)
+        band = lpp_range(inst, ltp) if order_type in ("LIMIT", "SL") else None
+        if band is not None and not band[0] <= new_price <= band[1]:
+            raise KiteError(400, "OrderException", CIRCUIT_MESSAGE)
         o.status = engine.MODIFY_VALIDATION_PENDING
         self.book.record(o, now)
         o.quantity = qty if qty is not None else o.quantity
-        o.price = price if price is not None else o.price
-        o.trigger_price = trigger if trigger is not None else o.trigger_price
+        o.price = new_price
+        o.trigger_price = new_trigger
         o.order_type = order_type
         o.validity = validity
         if protection is not None:
             o.market_protection = protection
         o.modified = True
-        o.status = engine.MODIFY_PENDING
-        self.book.record(o, now)
+        for status in (engine.MODIFY_PENDING, engine.MODIFIED):
+            o.status = status
+            self.book.record(o, now)
         if o.variety == "amo" and not self.venue.view.is_open(now):
             o.status = engine.AMO_REQ_RECEIVED
             self.book.record(o, now)
             return {"order_id": o.order_id}
         d, j = self.venue.now_minute()
-        if o.order_type in ("SL", "SL-M") and o.filled_quantity == 0:
+        if still_stop and o.filled_quantity == 0:
             o.status = engine.TRIGGER_PENDING
         else:
             o.status = engine.OPEN
-            engine.arm(o, self.margins.ltp(inst))
+            self.exchange.arm(o, inst, ltp)
         self.book.record(o, now)
         self.exchange.match(o, d, j, resting=False)
         return {"order_id": o.order_id}

@@ -10,6 +10,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from tron.domain.order_rules import sl_gap_limit
 from tron.domain.timeutil import IST
 from tron.sim.kite.catalog import Listed
 
@@ -57,6 +58,8 @@ MARKET_PROTECTION_MESSAGE = (
     "Market orders without market protection are not allowed via API. "
     "Please set market protection or use a Limit order."
 )
+SLM_OPTIONS_MESSAGE = "SL-M orders are not allowed for option contracts. Use an SL (stop-limit) order."
+LIMIT_TO_STOP_MESSAGE = "A LIMIT order cannot be modified into a stop-loss order (SL or SL-M)."
 CIRCUIT_MESSAGE = "Price exceeds circuit limits for the instrument. Place an order within the daily range."
 
 
@@ -116,6 +119,32 @@ def error_response(e: KiteError) -> Response:
 
 def fmt(ts: datetime | None) -> str | None:
     return None if ts is None else ts.astimezone(IST).strftime(TS)
+
+
+def trigger_crossed(side: str, trigger: Decimal, ltp: Decimal) -> str | None:
+    """Zerodha's pre-OMS check of a stop's trigger against the last price: the message, or None."""
+    if side == "BUY" and trigger < ltp:
+        return "Trigger price for stoploss buy orders should be higher than the last traded price."
+    if side == "SELL" and trigger > ltp:
+        return "Trigger price for stoploss sell orders should be lower than the last traded price."
+    return None
+
+
+def sl_gap_problem(side: str, price: Decimal, trigger: Decimal, is_option: bool) -> str | None:
+    """An SL order's limit must sit at or beyond its trigger, and within the exchange's permissible gap."""
+    if price < trigger if side == "BUY" else price > trigger:
+        return (
+            "Trigger price for stoploss buy orders should be lower than or equal to the limit price."
+            if side == "BUY"
+            else "Trigger price for stoploss sell orders should be higher than or equal to the limit price."
+        )
+    gap = sl_gap_limit(trigger, is_option)
+    if abs(price - trigger) > gap:
+        return (
+            f"The limit price {price} is too far from the trigger price {trigger}: the exchange allows at most "
+            f"{gap.quantize(Decimal('0.01'))} between them."
+        )
+    return None
 
 
 def check_tick(px: Decimal, inst: Listed) -> None:

@@ -75,6 +75,7 @@ class KiteSim:
         postback_url: str | None = None,
         ticker_interval: float = 1.0,
         stop_slippage: StopSlippage | None = None,
+        market_as_limit: bool = True,
     ) -> None:
         self.market = market
         self.clock: Clock = clock or market.clock
@@ -96,7 +97,9 @@ class KiteSim:
         self.view = self.venue.view
         self.calendar = self.venue.calendar
         self.portfolio = Portfolio(Decimal(capital))
-        self.book = OrderBook(self.venue, self.portfolio, user_id, self.postbacks, self.ticker_queues)
+        self.book = OrderBook(
+            self.venue, self.portfolio, user_id, self.postbacks, self.ticker_queues, market_as_limit
+        )
         exchange = Exchange(self.venue, self.book, stop_slippage)
         margin = Margins(self.venue, self.rules, self.portfolio, self.book)
         entry = OrderEntry(self.venue, self.portfolio, self.book, margin, exchange)
