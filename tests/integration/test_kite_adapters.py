@@ -20,6 +20,7 @@ import pytest
 from functions_framework import create_app
 from kiteconnect import exceptions as kex
 
+from tests.support.kite_client import settled
 from tests.support.kite_sim import KiteSimHandle, running_kite_sim
 from tests.support.logs import tron_records
 from tests.support.netfault import DelayingProxy
@@ -76,6 +77,8 @@ class FakeTime:
 
 
 REQUESTS = itertools.count(100)
+# The simulator's orders end asynchronously (some 30 ms of wall time): the broker follows them in real time.
+FOLLOW: dict[str, Any] = {"follow_polls": 50, "poll_interval": 0.01, "sleep": wall.sleep}
 
 
 def login(ks: KiteSimHandle, secrets: EnvSecrets) -> dict[str, Any]:
@@ -102,9 +105,7 @@ def adapters(
     )
     symbols = [i.symbol for i in ks.market.instruments(Asset.STOCKS)]
     market = KiteMarketData(session, ks.clock, symbols, {"AXISBANK": "Banks"})
-    broker = KiteBroker(
-        session, ks.clock, **{"follow_polls": 2, "poll_interval": 0.0, "sleep": ft.sleep, **broker_kw}
-    )
+    broker = KiteBroker(session, ks.clock, **{**FOLLOW, **broker_kw})
     return session, market, broker
 
 
@@ -242,9 +243,11 @@ def test_place_follow_status_positions_modify_cancel(ks: KiteSimHandle) -> None:
         variety="regular", exchange="NSE", tradingsymbol="AXISBANK", transaction_type="BUY", quantity=1,
         product="MIS", order_type="LIMIT", price=float(to_tick(ask * 0.95, TICK)),
     )  # fmt: skip
+    settled(kite, limit_id)  # Kite refuses to modify an order still passing its OMS
     assert broker.modify(limit_id, price=to_tick(ask * 0.96, TICK)) == limit_id
-    assert broker.order_status(limit_id).status == "OPEN"
+    assert settled(kite, limit_id)["status"] == "OPEN"  # Kite modifies asynchronously
     broker.cancel(limit_id)
+    settled(kite, limit_id)
     assert broker.order_status(limit_id).status == "REJECTED"  # cancelled with nothing filled
     with pytest.raises(OrderRejected, match=r"OrderException.*cancelled"):
         broker.cancel(limit_id)
@@ -349,7 +352,7 @@ def make_day(ks: KiteSimHandle, tmp_path: Path) -> Day:
         symbols=10,
         market_data="kite",
         broker="kite",
-        kite={"root": ks.url, "rate_limits": False, "follow_polls": 2, "poll_interval_s": 0},
+        kite={"root": ks.url, "rate_limits": False, "follow_polls": 50, "poll_interval_s": 0.01},
     )
     deps, _ = embedded(s, ks.clock, tmp_path, log_to_archive=False)
     assert isinstance(deps.broker, KiteBroker)
@@ -555,8 +558,8 @@ def test_a_place_request_held_in_the_network_cannot_leave_a_second_position(
             kite={
                 "root": proxy.url,
                 "rate_limits": False,
-                "follow_polls": 2,
-                "poll_interval_s": 0,
+                "follow_polls": 50,
+                "poll_interval_s": 0.01,
                 "timeout_s": 1,
             },
         )

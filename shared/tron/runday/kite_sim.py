@@ -113,8 +113,8 @@ def start(settings: Settings, clock: Clock, orders: bool = True) -> KiteSimRun:
             "root": running.url,
             "api_key": sim.api_key,
             "rate_limits": False,
-            "follow_polls": 2,
-            "poll_interval_s": 0.0,
+            "follow_polls": 50,  # the simulator is asynchronous: its orders end in some 30 ms of wall time
+            "poll_interval_s": 0.01,
         }
     )
     return KiteSimRun(

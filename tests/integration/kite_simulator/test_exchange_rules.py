@@ -98,7 +98,7 @@ def test_modifications_keep_to_the_same_rules(kite_sim: KiteSimHandle) -> None:
     with pytest.raises(kex.InputException, match="too far from the trigger"):
         kite.modify_order("regular", stop, price=tick(ltp * 0.90))  # a 7% gap: refused
     kite.modify_order("regular", stop, trigger_price=tick(ltp * 0.98), price=tick(ltp * 0.97))  # trailing
-    after = last(kite, stop)
+    after = last(kite, stop)  # once the modification has passed (asynchronously)
     assert after["status"] == "TRIGGER PENDING" and after["trigger_price"] == tick(ltp * 0.98)
     assert [h["status"] for h in kite.order_history(stop)][-4:] == [
         "MODIFY VALIDATION PENDING",

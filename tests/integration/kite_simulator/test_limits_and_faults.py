@@ -7,7 +7,7 @@ import requests
 from kiteconnect import KiteConnect
 from kiteconnect import exceptions as kex
 
-from tests.support.kite_client import place
+from tests.support.kite_client import listed, place
 from tests.support.kite_sim import KiteSimHandle, running_kite_sim
 
 
@@ -40,9 +40,9 @@ def test_rate_limits_answer_429_network_exception() -> None:
         with pytest.raises(kex.NetworkException):
             kite.margins()
         for _ in range(10):
-            place(kite, qty=1)
+            place(kite, qty=1, settle=False)
         with pytest.raises(kex.NetworkException):
-            place(kite, qty=1)
+            place(kite, qty=1, settle=False)
         timer.t += 1
         kite.margins()
 
@@ -120,15 +120,15 @@ def test_dropped_connections_before_and_after_the_order_is_placed(kite_sim: Kite
     kite_sim.sim.drop_connection_next("/orders/regular", method="POST")
     with pytest.raises(requests.exceptions.ConnectionError):
         place(kite, qty=1, tag="LOST1")
-    assert kite.orders() == []
+    assert listed(kite) == []
     kite_sim.sim.drop_connection_next("/orders/regular", method="POST", after=True)
     with pytest.raises(requests.exceptions.ConnectionError):
         place(kite, qty=1, tag="PLACED1")
-    assert [o["tag"] for o in kite.orders()] == ["PLACED1"]  # placed: a retry must adopt it by tag
+    assert [o["tag"] for o in listed(kite)] == ["PLACED1"]  # placed: a retry must adopt it by tag
     kite_sim.sim.fail_next("/orders/regular", "NetworkException", 503, method="POST", after=True)
     with pytest.raises(kex.NetworkException):
         place(kite, qty=1, tag="PLACED2")
-    assert [o["tag"] for o in kite.orders()] == ["PLACED1", "PLACED2"]
+    assert [o["tag"] for o in listed(kite)] == ["PLACED1", "PLACED2"]
 
 
 def test_unknown_routes_and_methods(kite_sim: KiteSimHandle) -> None:

@@ -9,7 +9,7 @@ from decimal import Decimal
 import pytest
 from kiteconnect import exceptions as kex
 
-from tests.support.kite_client import last, place, wall
+from tests.support.kite_client import last, place, settled, wall
 from tests.support.kite_sim import KiteSimHandle, running_kite_sim
 from tron.domain.timeutil import IST
 from tron.sim.kite.engine import Liquidity
@@ -106,6 +106,7 @@ def test_limit_order_rests_can_be_modified_and_cancelled(kite_sim: KiteSimHandle
     oid = place(kite, "TCS", qty=5, order_type="LIMIT", price=round(low, 2))
     assert last(kite, oid)["status"] == "OPEN"
     kite.modify_order("regular", oid, price=round(low + 0.05, 2), quantity=6)
+    settled(kite, oid)  # Kite modifies asynchronously
     mod = kite.order_history(oid)
     assert [h["status"] for h in mod][-4:] == [
         "MODIFY VALIDATION PENDING",
@@ -200,6 +201,7 @@ def test_an_order_can_be_modified_at_most_25_times(kite_sim: KiteSimHandle) -> N
     oid = place(kite, "TCS", qty=1, order_type="LIMIT", price=low)
     for i in range(25):
         kite.modify_order("regular", oid, price=round(low - 0.05 * (i + 1), 2))
+        settled(kite, oid)  # one modification at a time: Kite refuses one while another is pending
     with pytest.raises(kex.OrderException, match="modifications"):
         kite.modify_order("regular", oid, price=round(low - 5, 2))
 

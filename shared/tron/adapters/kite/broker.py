@@ -236,17 +236,15 @@ class KiteBroker:
         return list(history)
 
     def _follow(self, order_id: str, tag: str, qty: int) -> BrokerOrder:
-        """Read the order until it ends; cancel what is still open after the bound; the final state."""
-        history = self._history(order_id)
-        polls = 1
-        while history[-1].get("status") not in TERMINAL and polls < self.follow_polls:
-            self.sleep(self.poll_interval)
-            history = self._history(order_id)
-            polls += 1
-        if history[-1].get("status") not in TERMINAL:
+        """Read the order until it ends. One still OPEN (a protected market order partly filled) after the
+        bound has the rest cancelled; Kite cancels asynchronously (CANCEL PENDING), so the order is read again
+        until it ends. One whose end is still not known (still passing Kite's OMS, or the cancel pending) is a
+        BrokerUnavailable: its outcome is read again later, by its tag."""
+        history = self._read_until_ended(order_id)
+        if history[-1].get("status") == "OPEN":
             last = history[-1]
             log.warning(
-                f"order {order_id} still {last.get('status')} after {polls} reads "
+                f"order {order_id} still OPEN after {self.follow_polls} reads "
                 f"({last.get('filled_quantity', 0)} of {last.get('quantity', qty)} filled): cancelling the rest",
                 extra={"component": "kite", "correlation_id": tag},
             )
@@ -254,10 +252,22 @@ class KiteBroker:
                 self.cancel(order_id)
             except OrderRejected:
                 pass  # it completed or was cancelled meanwhile: the history says which
-            history = self._history(order_id)
-            if history[-1].get("status") not in TERMINAL:
-                raise BrokerUnavailable(f"order {order_id} did not end after the cancel; ask again")
+            history = self._read_until_ended(order_id)
+        if history[-1].get("status") not in TERMINAL:
+            raise BrokerUnavailable(
+                f"order {order_id} is still {history[-1].get('status')}: its outcome is read again by its tag"
+            )
         return self._broker_order(history[-1], tag, history)
+
+    def _read_until_ended(self, order_id: str) -> list[dict[str, Any]]:
+        """The order's history, read up to `follow_polls` times until its last status is terminal."""
+        history = self._history(order_id)
+        for _ in range(self.follow_polls - 1):
+            if history[-1].get("status") in TERMINAL:
+                break
+            self.sleep(self.poll_interval)
+            history = self._history(order_id)
+        return history
 
     def _broker_order(
         self,

@@ -163,6 +163,7 @@ class Order:
     exchange_update_timestamp: datetime | None = None
     working_limit: Decimal | None = None  # the limit actually resting (protection price for MARKET)
     triggered_at: Decimal | None = None  # a stop's trigger point inside the bar that triggered it
+    cancel_requested: bool = False  # CANCEL PENDING: it still works at the exchange until the cancel lands
     last_minute: int = -1  # the last minute whose book this order has seen
     modified: bool = False
     history: list[dict[str, Any]] = field(default_factory=list)

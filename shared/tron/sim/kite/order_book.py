@@ -136,7 +136,9 @@ class OrderBook:
             "order_id": o.order_id,
             "exchange_order_id": o.exchange_order_id or None,
             "parent_order_id": None,
-            "status": o.status,
+            "status": engine.CANCEL_PENDING
+            if o.cancel_requested and o.status not in engine.TERMINAL
+            else o.status,
             "status_message": o.status_message,
             "status_message_raw": o.status_message,
             "order_timestamp": fmt(o.order_timestamp),

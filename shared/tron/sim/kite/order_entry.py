@@ -38,12 +38,19 @@ class OrderEntry:
     def place(
         self, variety: str, p: OrderParams, now: datetime, at: tuple[date, int] | None = None
     ) -> engine.Order:
-        """Enter the order at `now` and send it to the exchange at minute `at` (default: the clock's); an
-        RMS rejection is returned as a REJECTED order, an AMO as AMO REQ RECEIVED."""
-        inst = p.inst
+        """Enter the order at `now` and at once validate it and send it to the exchange at minute `at`
+        (default: the clock's): an RMS rejection is returned as a REJECTED order, an AMO as AMO REQ RECEIVED.
+        (The asynchronous lifecycle does the same in steps: receive, then validate, then send.)"""
+        o = self.receive(variety, p, now)
+        if self.validate(o, now):
+            self.send(o, now, at)
+        return o
+
+    def receive(self, variety: str, p: OrderParams, now: datetime) -> engine.Order:
+        """PUT ORDER REQ RECEIVED: the order gets its id, nothing is checked yet."""
         o = self.book.new_order(
             variety,
-            inst,
+            p.inst,
             p.side,
             p.quantity,
             p.product,
@@ -57,21 +64,28 @@ class OrderEntry:
             disclosed=p.disclosed,
         )
         o.validity_ttl = p.ttl
+        return o
+
+    def validate(self, o: engine.Order, now: datetime) -> bool:
+        """VALIDATION PENDING and Kite's RMS: False when the order ended REJECTED or waits as an AMO."""
         o.status = engine.VALIDATION_PENDING
         self.book.record(o, now)
-        reason = self.rms(o, inst)
+        reason = self.rms(o, self.venue.instrument(o.exchange, o.tradingsymbol))
         if reason is not None:
             o.status = engine.REJECTED
             o.status_message = reason
             self.book.record(o, now)
-            return o
-        if variety == "amo":
+            return False
+        if o.variety == "amo":
             o.status = engine.AMO_REQ_RECEIVED
             self.book.record(o, now)
-            return o
+            return False
+        return True
+
+    def send(self, o: engine.Order, now: datetime, at: tuple[date, int] | None = None) -> None:
+        """OPEN PENDING, then live at the exchange at minute `at` (default: the clock's)."""
         d, j = at or self.venue.now_minute()
         self.exchange.open(o, d, j, now)
-        return o
 
     def rms(self, o: engine.Order, inst: Listed) -> str | None:
         """The risk checks that leave a REJECTED order in the book (Kite's RMS), in Kite's order: the reason,

@@ -8,10 +8,10 @@ from typing import Any
 from tron.domain.timeutil import IST
 from tron.sim.kite import engine
 from tron.sim.kite.exchange import Exchange
+from tron.sim.kite.lifecycle import Lifecycle
 from tron.sim.kite.margins import Margins
 from tron.sim.kite.market_view import lpp_range
 from tron.sim.kite.order_book import OrderBook
-from tron.sim.kite.order_entry import OrderEntry
 from tron.sim.kite.order_params import OrderParams
 from tron.sim.kite.protocol import (
     CIRCUIT_MESSAGE,
@@ -41,17 +41,17 @@ class OrderRoutes:
     """/orders and /trades. Called under the simulator's lock, after the day was advanced to the clock."""
 
     def __init__(
-        self, venue: Venue, book: OrderBook, entry: OrderEntry, exchange: Exchange, margins: Margins
+        self, venue: Venue, book: OrderBook, lifecycle: Lifecycle, exchange: Exchange, margins: Margins
     ) -> None:
         self.venue = venue
         self.book = book
-        self.entry = entry
+        self.lifecycle = lifecycle
         self.exchange = exchange
         self.margins = margins
 
     def orders(self, req: Request) -> list[dict[str, Any]]:
-        """GET /orders: the day's orders as they now are."""
-        return [self.book.order_dict(o) for o in self.book.orders.values()]
+        """GET /orders: the day's orders as they now are (an order placed a moment ago may be missing)."""
+        return [self.book.order_dict(o) for o in self.book.orders.values() if self.lifecycle.visible(o)]
 
     def _get_order(self, order_id: str) -> engine.Order:
         o = self.book.orders.get(order_id)
@@ -111,7 +111,7 @@ class OrderRoutes:
             raise input_error("MTF is not supported by the simulator.")
         if p.order_type in ("SL", "SL-M"):
             self._check_trigger(p)
-        o = self.entry.place(variety, p, now)
+        o = self.lifecycle.place(variety, p, now, self.venue.now_minute())
         return {"order_id": o.order_id}
 
     def _check_trigger(self, p: OrderParams) -> None:
@@ -132,7 +132,7 @@ class OrderRoutes:
             part = min(freeze, left)
             left -= part
             sliced = OrderParams(**{**p.__dict__, "quantity": part, "autoslice": False})
-            o = self.entry.place(variety, sliced, now)
+            o = self.lifecycle.place(variety, sliced, now, self.venue.now_minute())
             parent = parent or o.order_id
             children.append({"order_id": o.order_id})
         return {"order_id": parent, "children": children}
@@ -145,8 +145,9 @@ class OrderRoutes:
         o = self._get_order(order_id)
         if o.variety != variety:
             raise input_error(f"Order {order_id} is not a `{variety}` order.")
-        if not o.working and o.status != engine.AMO_REQ_RECEIVED:
-            raise KiteError(400, "OrderException", f"Order cannot be modified as it is {o.status.lower()}.")
+        if o.cancel_requested or (not o.working and o.status != engine.AMO_REQ_RECEIVED):
+            status = engine.CANCEL_PENDING if o.cancel_requested else o.status
+            raise KiteError(400, "OrderException", f"Order cannot be modified as it is {status.lower()}.")
         if sum(1 for h in o.history if h["status"] == engine.MODIFIED) >= MAX_MODIFICATIONS:
             raise KiteError(
                 400, "OrderException", f"Maximum allowed order modifications ({MAX_MODIFICATIONS}) exceeded."
@@ -194,31 +195,35 @@ class OrderRoutes:
         band = lpp_range(inst, ltp) if order_type in ("LIMIT", "SL") else None
         if band is not None and not band[0] <= new_price <= band[1]:
             raise KiteError(400, "OrderException", CIRCUIT_MESSAGE)
-        o.status = engine.MODIFY_VALIDATION_PENDING
-        self.book.record(o, now)
-        o.quantity = qty if qty is not None else o.quantity
-        o.price = new_price
-        o.trigger_price = new_trigger
-        o.order_type = order_type
-        o.validity = validity
-        if protection is not None:
-            o.market_protection = protection
-        o.modified = True
-        for status in (engine.MODIFY_PENDING, engine.MODIFIED):
-            o.status = status
-            self.book.record(o, now)
-        if o.variety == "amo" and not self.venue.view.is_open(now):
-            o.status = engine.AMO_REQ_RECEIVED
-            self.book.record(o, now)
-            return {"order_id": o.order_id}
         d, j = self.venue.now_minute()
-        if still_stop and o.filled_quantity == 0:
-            o.status = engine.TRIGGER_PENDING
-        else:
-            o.status = engine.OPEN
-            self.exchange.arm(o, inst, ltp)
-        self.book.record(o, now)
-        self.exchange.match(o, d, j, resting=False)
+
+        def apply() -> None:
+            o.quantity = qty if qty is not None else o.quantity
+            o.price = new_price
+            o.trigger_price = new_trigger
+            o.order_type = order_type
+            o.validity = validity
+            if protection is not None:
+                o.market_protection = protection
+            o.modified = True
+            for status in (engine.MODIFY_PENDING, engine.MODIFIED):
+                o.status = status
+                self.book.record(o, now)
+
+        def resume() -> None:
+            if o.variety == "amo" and not self.venue.view.is_open(now):
+                o.status = engine.AMO_REQ_RECEIVED
+                self.book.record(o, now)
+                return
+            if still_stop and o.filled_quantity == 0:
+                o.status = engine.TRIGGER_PENDING
+            else:
+                o.status = engine.OPEN
+                self.exchange.arm(o, inst, ltp)
+            self.book.record(o, now)
+            self.exchange.match(o, d, j, resting=False)
+
+        self.lifecycle.modify(o, apply, resume, now)
         return {"order_id": o.order_id}
 
     def cancel(self, req: Request, variety: str, order_id: str) -> dict[str, Any]:
@@ -226,13 +231,8 @@ class OrderRoutes:
         o = self._get_order(order_id)
         if o.variety != variety:
             raise input_error(f"Order {order_id} is not a `{variety}` order.")
-        if not o.working and o.status != engine.AMO_REQ_RECEIVED:
-            raise KiteError(400, "OrderException", f"Order cannot be cancelled as it is {o.status.lower()}.")
-        now = self.venue.clock.now().astimezone(IST)
-        o.status = engine.CANCEL_PENDING
-        self.book.record(o, now)
-        o.cancelled_quantity = o.quantity - o.filled_quantity
-        o.status = engine.CANCELLED
-        o.exchange_update_timestamp = now
-        self.book.record(o, now)
+        if o.cancel_requested or (not o.working and o.status != engine.AMO_REQ_RECEIVED):
+            status = engine.CANCEL_PENDING if o.cancel_requested else o.status
+            raise KiteError(400, "OrderException", f"Order cannot be cancelled as it is {status.lower()}.")
+        self.lifecycle.cancel(o, self.venue.clock.now().astimezone(IST))
         return {"order_id": o.order_id}

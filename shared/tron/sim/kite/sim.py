@@ -27,6 +27,7 @@ from tron.sim.kite.faults import Fault, Faults, fault_response
 from tron.sim.kite.gtt import Gtt
 from tron.sim.kite.gtt_book import GttBook
 from tron.sim.kite.gtt_routes import GttRoutes
+from tron.sim.kite.lifecycle import Lifecycle, LifecycleSettings
 from tron.sim.kite.margins import Margins
 from tron.sim.kite.market_routes import MarketRoutes
 from tron.sim.kite.order_book import OrderBook
@@ -76,6 +77,7 @@ class KiteSim:
         ticker_interval: float = 1.0,
         stop_slippage: StopSlippage | None = None,
         market_as_limit: bool = True,
+        lifecycle: LifecycleSettings | None = None,
     ) -> None:
         self.market = market
         self.clock: Clock = clock or market.clock
@@ -105,11 +107,14 @@ class KiteSim:
         entry = OrderEntry(self.venue, self.portfolio, self.book, margin, exchange)
         self.gtt_book = GttBook(self.venue, entry)
         self.trading_day = TradingDay(self.venue, self.portfolio, self.book, exchange, self.gtt_book)
+        self.lifecycle = Lifecycle(
+            lifecycle or LifecycleSettings(), entry, exchange, self.book, lambda: self.trading_day.minute_seen
+        )
         self._market_routes = MarketRoutes(self.venue, self.book)
         self.routes = self._route_table(
             AccountRoutes(self.venue, self.sessions, user_id, self.portfolio, margin),
             self._market_routes,
-            OrderRoutes(self.venue, self.book, entry, exchange, margin),
+            OrderRoutes(self.venue, self.book, self.lifecycle, exchange, margin),
             CalculatorRoutes(self.venue, margin),
             GttRoutes(self.venue, self.gtt_book, user_id),
         )
@@ -257,7 +262,7 @@ class KiteSim:
     def ticks(self, tokens: list[int]) -> dict[int, dict[str, Any]]:
         """Tick fields for the ticker's packets, at the clock's current minute."""
         with self.lock:
-            self.trading_day.advance()
+            self._advance()
             return self._market_routes.ticks(tokens)
 
     # ------------------------------------------------------------------ dispatch
@@ -296,12 +301,18 @@ class KiteSim:
             # Kite's limits are per API key, not per token
             if not self.rate_windows.allow(self.api_key, route.kind):
                 raise KiteError(429, "NetworkException", "Too many requests")
-            self.trading_day.advance()
+            self._advance()
             result = route.handler(req, **m.groupdict())
             return result if isinstance(result, Response) else envelope(result)
         if allowed_methods:
             raise KiteError(405, "GeneralException", f"Method {req.method} is not allowed on {path}.")
         raise KiteError(404, "GeneralException", "Route not found")
+
+    def _advance(self) -> None:
+        """Bring the account up to now: the orders' lifecycle stages due by wall time, then the trading day
+        to the clock's minute."""
+        self.lifecycle.advance()
+        self.trading_day.advance()
 
     def _auth(self, req: Request) -> str:
         header = req.headers.get("authorization", "")
