@@ -147,6 +147,7 @@ class Order:
     market_protection: Decimal
     tag: str | None
     placed_by: str
+    source: str  # api (the app's api key) | gtt (a GTT fired) | admin (the broker's square-off) | manual
     order_timestamp: datetime
     day: date
     tick: Decimal

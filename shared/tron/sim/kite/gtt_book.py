@@ -65,7 +65,7 @@ class GttBook:
             result: dict[str, Any] = {"timestamp": fmt(ts), "triggered_at": float(ltp)}
             try:
                 p = OrderParams.parse(Request("POST", "/orders/regular", form=form), self.venue.catalog())
-                o = self.entry.place("regular", p, ts, at=(d, minute))
+                o = self.entry.place("regular", p, ts, at=(d, minute), source="gtt")
                 result["order_result"] = {"order_id": o.order_id, "rejection_reason": o.status_message or ""}
             except KiteError as e:
                 result["order_result"] = {"order_id": "", "rejection_reason": e.message}

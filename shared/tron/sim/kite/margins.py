@@ -97,6 +97,11 @@ class Margins:
             unrealised += p.unrealised
         return realised, unrealised
 
+    def mtm_and_margin(self) -> tuple[Decimal, Decimal]:
+        """The day's marked-to-market P&L (realised and unrealised) and the margin in use."""
+        realised, unrealised = self.pnl()
+        return realised + unrealised, self.utilised()
+
     def available(self) -> tuple[Decimal, Decimal, Decimal, Decimal]:
         """(net available, utilised, realised, unrealised)."""
         utilised = self.utilised()

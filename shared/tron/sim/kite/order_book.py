@@ -71,6 +71,7 @@ class OrderBook:
         ts: datetime,
         placed_by: str | None = None,
         disclosed: int = 0,
+        source: str = "api",
     ) -> engine.Order:
         """Enter an order (PUT ORDER REQ RECEIVED) in the book with the next order id of ts's date."""
         d = ts.astimezone(IST).date()
@@ -93,6 +94,7 @@ class OrderBook:
             market_protection=protection,
             tag=tag,
             placed_by=placed_by or self.user_id,
+            source=source,
             order_timestamp=ts,
             day=d,
             tick=inst.tick_size,
@@ -106,7 +108,7 @@ class OrderBook:
 
     def record(self, o: engine.Order, ts: datetime) -> None:
         """Append the order as it now is to its history; a terminal status, a new fill or the end of a
-        modification is sent as a postback and a ticker order update."""
+        modification is a ticker order update (every order) and a postback (the app's own orders only)."""
         entry = self.order_dict(o)
         entry["order_timestamp"] = fmt(ts)
         previous = o.history[-1] if o.history else None
@@ -123,7 +125,7 @@ class OrderBook:
             event = "UPDATE"
         if event is None:
             return
-        if self.postbacks is not None:
+        if self.postbacks is not None and o.source == "api":  # Kite posts back only the app's own orders
             self.postbacks.send(self.order_dict(o), self.user_id, event)
         for q in self.ticker_queues:  # the ticker's order updates carry the same events
             q.put({**self.order_dict(o), "status": event, "user_id": self.user_id})

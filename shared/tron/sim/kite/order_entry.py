@@ -36,17 +36,22 @@ class OrderEntry:
         self.exchange = exchange
 
     def place(
-        self, variety: str, p: OrderParams, now: datetime, at: tuple[date, int] | None = None
+        self,
+        variety: str,
+        p: OrderParams,
+        now: datetime,
+        at: tuple[date, int] | None = None,
+        source: str = "api",
     ) -> engine.Order:
         """Enter the order at `now` and at once validate it and send it to the exchange at minute `at`
         (default: the clock's): an RMS rejection is returned as a REJECTED order, an AMO as AMO REQ RECEIVED.
         (The asynchronous lifecycle does the same in steps: receive, then validate, then send.)"""
-        o = self.receive(variety, p, now)
+        o = self.receive(variety, p, now, source)
         if self.validate(o, now):
             self.send(o, now, at)
         return o
 
-    def receive(self, variety: str, p: OrderParams, now: datetime) -> engine.Order:
+    def receive(self, variety: str, p: OrderParams, now: datetime, source: str = "api") -> engine.Order:
         """PUT ORDER REQ RECEIVED: the order gets its id, nothing is checked yet."""
         o = self.book.new_order(
             variety,
@@ -62,6 +67,7 @@ class OrderEntry:
             p.validity,
             now,
             disclosed=p.disclosed,
+            source=source,
         )
         o.validity_ttl = p.ttl
         return o

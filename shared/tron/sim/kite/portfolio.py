@@ -165,6 +165,7 @@ class Portfolio:
 
     def __init__(self, capital: Decimal) -> None:
         self.capital = capital
+        self.charges = Decimal(0)  # debited by the broker today (the auto square-off's ₹50 + GST an order)
         self.positions: dict[tuple[str, str, str], AccountPosition] = {}
         self.holdings: dict[str, Holding] = {}
 

@@ -5,14 +5,18 @@ The HTTP layer only parses (path, query string, form or JSON body, headers) and 
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import queue
+import socket
 import threading
+import time
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from tron.sim.kite.control import PREFIX as CONTROL_PREFIX
 from tron.sim.kite.protocol import KiteError, Request, error_response
 from tron.sim.kite.sim import KiteSim
 from tron.sim.kite.ticker import TickerConnection, accept_key
@@ -23,7 +27,7 @@ class RunningSim:
     """A simulator being served: its URL and port, and `stop()`."""
 
     sim: KiteSim
-    server: ThreadingHTTPServer
+    server: _Server
     thread: threading.Thread
 
     @property
@@ -41,6 +45,29 @@ class RunningSim:
         self.server.server_close()
         self.thread.join(timeout=5)
 
+    def restart(self, down_s: float = 0.5) -> None:
+        """Close every connection and listen again on the same port after `down_s`, the account kept (a
+        broker that restarts). Returns at once; the restart happens in a thread."""
+
+        def again() -> None:
+            port = self.port
+            time.sleep(0.1)  # the control request that asked for it gets its answer first
+            self.sim.drop_for(3600)  # from now every request is dropped, as the process goes down
+            for conn in list(self.server.open_connections):
+                try:
+                    conn.shutdown(socket.SHUT_RDWR)  # keep-alive connections die with the server
+                except OSError:
+                    pass
+            self.server.shutdown()
+            self.server.server_close()
+            self.thread.join(timeout=5)
+            time.sleep(down_s)
+            self.server = _server(self.sim, "127.0.0.1", port)
+            self.thread = _start(self.server)
+            self.sim.drop_for(0)
+
+        threading.Thread(target=again, name="kite-sim-restart", daemon=True).start()
+
 
 def _handler(sim: KiteSim) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
@@ -53,8 +80,21 @@ def _handler(sim: KiteSim) -> type[BaseHTTPRequestHandler]:
         def log_message(self, *args: Any) -> None:
             pass
 
+        def setup(self) -> None:
+            super().setup()
+            assert isinstance(self.server, _Server)
+            self.server.open_connections.add(self.connection)
+
+        def finish(self) -> None:
+            assert isinstance(self.server, _Server)
+            self.server.open_connections.discard(self.connection)
+            super().finish()
+
         def _serve(self) -> None:
             parts = urlsplit(self.path)
+            if parts.path.startswith(CONTROL_PREFIX):
+                self._control(parts.path)
+                return
             if self.command == "GET" and (self.headers.get("Upgrade") or "").lower() == "websocket":
                 self._ticker(parse_qs(parts.query))
                 return
@@ -97,6 +137,26 @@ def _handler(sim: KiteSim) -> type[BaseHTTPRequestHandler]:
                 self.wfile.write(resp.body)
             except (BrokenPipeError, ConnectionResetError):
                 pass  # the client went away
+
+        def _control(self, path: str) -> None:
+            """The operator's control API (sim/kite/control.py), for loopback clients only."""
+            if not ipaddress.ip_address(self.client_address[0]).is_loopback:
+                resp = error_response(
+                    KiteError(403, "PermissionException", "the control API is loopback only")
+                )
+            else:
+                length = int(self.headers.get("Content-Length") or 0)
+                raw = self.rfile.read(length) if length > 0 else b""
+                try:
+                    body = json.loads(raw) if raw else {}
+                except ValueError:
+                    body = None
+                resp = sim.control.handle(self.command, path, body)
+            self.send_response(resp.status)
+            self.send_header("Content-Type", resp.content_type)
+            self.send_header("Content-Length", str(len(resp.body)))
+            self.end_headers()
+            self.wfile.write(resp.body)
 
         def _ticker(self, query: dict[str, list[str]]) -> None:
             """Upgrade to Kite's WebSocket ticker; a bad key or token is refused with HTTP 403."""
@@ -146,10 +206,29 @@ def _handler(sim: KiteSim) -> type[BaseHTTPRequestHandler]:
     return Handler
 
 
-def serve(sim: KiteSim, host: str = "127.0.0.1", port: int = 0) -> RunningSim:
-    """Start serving the simulator; port 0 picks a free one (see `.port` / `.url`)."""
-    server = ThreadingHTTPServer((host, port), _handler(sim))
-    server.daemon_threads = True
+class _Server(ThreadingHTTPServer):
+    """The HTTP server, keeping its open connections (a restart closes them)."""
+
+    daemon_threads = True
+
+    def __init__(self, address: tuple[str, int], handler: type[BaseHTTPRequestHandler]) -> None:
+        super().__init__(address, handler)
+        self.open_connections: set[socket.socket] = set()
+
+
+def _server(sim: KiteSim, host: str, port: int) -> _Server:
+    return _Server((host, port), _handler(sim))
+
+
+def _start(server: _Server) -> threading.Thread:
     thread = threading.Thread(target=server.serve_forever, name="kite-sim", daemon=True)
     thread.start()
-    return RunningSim(sim, server, thread)
+    return thread
+
+
+def serve(sim: KiteSim, host: str = "127.0.0.1", port: int = 0) -> RunningSim:
+    """Start serving the simulator; port 0 picks a free one (see `.port` / `.url`)."""
+    server = _server(sim, host, port)
+    running = RunningSim(sim, server, _start(server))
+    sim.control.restart = running.restart
+    return running

@@ -10,6 +10,7 @@ import logging
 import queue
 import re
 import threading
+import time as _time
 from collections.abc import Callable
 from datetime import date
 from decimal import Decimal
@@ -22,6 +23,7 @@ from tron.sim.kite.accounts import AccountRoutes
 from tron.sim.kite.auth import Sessions
 from tron.sim.kite.calculators import CalculatorRoutes
 from tron.sim.kite.catalog import Catalog
+from tron.sim.kite.control import Control
 from tron.sim.kite.exchange import Exchange
 from tron.sim.kite.faults import Fault, Faults, fault_response
 from tron.sim.kite.gtt import Gtt
@@ -35,7 +37,7 @@ from tron.sim.kite.order_entry import OrderEntry
 from tron.sim.kite.order_routes import OrderRoutes
 from tron.sim.kite.portfolio import AccountPosition, Holding, MarginRules, Portfolio
 from tron.sim.kite.postbacks import Postbacks
-from tron.sim.kite.protocol import TOKEN_MESSAGE, KiteError, Request, Response, envelope, error_response
+from tron.sim.kite.protocol import JSON, TOKEN_MESSAGE, KiteError, Request, Response, envelope, error_response
 from tron.sim.kite.rate_windows import RateWindows
 from tron.sim.kite.trading_day import TradingDay
 from tron.sim.kite.venue import Venue
@@ -94,6 +96,10 @@ class KiteSim:
         self.ticker_queues: list[queue.Queue[dict[str, Any]]] = []  # one per ticker connection
         self.closing = False  # set by RunningSim.stop(): ticker connections end
         self._faults = Faults()
+        self._running = threading.Event()  # cleared while paused: every Kite request waits
+        self._running.set()
+        self._drop_until = 0.0  # wall time until which every Kite connection is dropped
+        self.control = Control(self)
 
         self.venue = Venue(market, self.clock, liquidity or engine.Liquidity())
         self.view = self.venue.view
@@ -105,6 +111,7 @@ class KiteSim:
         exchange = Exchange(self.venue, self.book, stop_slippage)
         margin = Margins(self.venue, self.rules, self.portfolio, self.book)
         entry = OrderEntry(self.venue, self.portfolio, self.book, margin, exchange)
+        self.order_entry, self.margins = entry, margin
         self.gtt_book = GttBook(self.venue, entry)
         self.trading_day = TradingDay(self.venue, self.portfolio, self.book, exchange, self.gtt_book)
         self.lifecycle = Lifecycle(
@@ -262,12 +269,28 @@ class KiteSim:
     def ticks(self, tokens: list[int]) -> dict[int, dict[str, Any]]:
         """Tick fields for the ticker's packets, at the clock's current minute."""
         with self.lock:
-            self._advance()
+            self.advance()
             return self._market_routes.ticks(tokens)
+
+    def pause(self) -> None:
+        """Every Kite request hangs from now until `resume` (the control API; not the control API itself)."""
+        self._running.clear()
+
+    def resume(self) -> None:
+        self._running.set()
+
+    def drop_for(self, seconds: float) -> float:
+        """Drop every Kite connection for the next `seconds` of wall time."""
+        self._drop_until = _time.monotonic() + max(seconds, 0.0)
+        return seconds
 
     # ------------------------------------------------------------------ dispatch
     def handle(self, req: Request) -> Response:
-        """Answer one request in Kite's envelope (errors included), applying any scripted fault."""
+        """Answer one request in Kite's envelope (errors included), applying any scripted fault; while paused
+        it waits (up to 10 minutes), while dropping it closes the connection."""
+        self._running.wait(timeout=600)
+        if _time.monotonic() < self._drop_until:
+            return Response(0, JSON, b"", drop=True)
         with self.lock:
             self.requests += 1
             path = req.path.rstrip("/") or "/"
@@ -301,16 +324,16 @@ class KiteSim:
             # Kite's limits are per API key, not per token
             if not self.rate_windows.allow(self.api_key, route.kind):
                 raise KiteError(429, "NetworkException", "Too many requests")
-            self._advance()
+            self.advance()
             result = route.handler(req, **m.groupdict())
             return result if isinstance(result, Response) else envelope(result)
         if allowed_methods:
             raise KiteError(405, "GeneralException", f"Method {req.method} is not allowed on {path}.")
         raise KiteError(404, "GeneralException", "Route not found")
 
-    def _advance(self) -> None:
+    def advance(self) -> None:
         """Bring the account up to now: the orders' lifecycle stages due by wall time, then the trading day
-        to the clock's minute."""
+        to the clock's minute (call under the lock)."""
         self.lifecycle.advance()
         self.trading_day.advance()
 

@@ -17,6 +17,8 @@ from tron.sim.kite.protocol import BROKER_EQUITY_SQUARE_OFF_MINUTE, BROKER_FNO_S
 from tron.sim.kite.venue import Venue
 from tron.sim.market import MINUTES
 
+AUTO_SQUARE_OFF_CHARGE = Decimal("59.00")  # ₹50 + 18% GST per order the broker squares off
+
 
 class TradingDay:
     """Brings the book up to the clock. No background thread: the simulator calls `advance` before every
@@ -145,8 +147,23 @@ class TradingDay:
         """Zerodha squares off MIS positions at 15:20 (equity) and 15:25 (F&O), cancelling open MIS orders."""
         if minute not in (BROKER_EQUITY_SQUARE_OFF_MINUTE, BROKER_FNO_SQUARE_OFF_MINUTE):
             return
-        fno = minute == BROKER_FNO_SQUARE_OFF_MINUTE
+        self._square_off(d, minute, "fno" if minute == BROKER_FNO_SQUARE_OFF_MINUTE else "equity")
+
+    def square_off(self, segment: str) -> list[str]:
+        """The broker's MIS square-off now, for segment equity, fno or all (an operator's drill); the ids of
+        the ADMINSQF orders it placed."""
+        d, j = self.venue.now_minute()
+        out: list[str] = []
+        for seg in ("equity", "fno") if segment == "all" else (segment,):
+            out += self._square_off(d, j, seg)
+        return out
+
+    def _square_off(self, d: date, minute: int, segment: str) -> list[str]:
+        """Cancel the segment's working MIS orders and close its MIS positions with ADMINSQF market orders,
+        each charged ₹50 + 18% GST to the account."""
+        fno = segment == "fno"
         ts = self.venue.minute_ts(d, minute)
+        placed: list[str] = []
         for o in list(self.book.orders.values()):
             if o.working and o.product == "MIS" and (o.exchange == "NFO") == fno:
                 o.cancelled_quantity = o.pending_quantity
@@ -171,5 +188,9 @@ class TradingDay:
                 "DAY",
                 ts,
                 placed_by="ADMINSQF",
+                source="admin",
             )
             self.exchange.open(o, d, minute, ts)
+            self.portfolio.charges += AUTO_SQUARE_OFF_CHARGE
+            placed.append(o.order_id)
+        return placed
