@@ -78,6 +78,69 @@ def test_orders_are_also_capped_at_200_a_minute() -> None:
         assert order() == 200
 
 
+def _orders(ks: KiteSimHandle) -> tuple[object, object]:
+    """(order(): POST a one-share MARKET order straight to the simulator's handler, its HTTP status;
+    modify(order_id): a PUT of its quantity, its status)."""
+    from tron.sim.kite import Request
+
+    sim = ks.sim
+    headers = {"authorization": f"token sim:{sim.login()}"}
+    symbol = sim.catalog().rows[0].tradingsymbol
+    form = {
+        "exchange": ["NSE"], "tradingsymbol": [symbol], "transaction_type": ["BUY"], "quantity": ["1"],
+        "product": ["MIS"], "order_type": ["LIMIT"], "price": ["1.00"],
+    }  # fmt: skip
+
+    def order() -> int:
+        return sim.handle(Request("POST", "/orders/regular", {}, form, headers)).status
+
+    def modify(order_id: str) -> int:
+        return sim.handle(
+            Request("PUT", f"/orders/regular/{order_id}", {}, {"quantity": ["2"]}, headers)
+        ).status
+
+    return order, modify
+
+
+def test_the_account_places_at_most_3000_orders_a_day_modifications_included() -> None:
+    from tron.sim.kite.rate_windows import RateSettings
+
+    timer = FakeTimer()
+    rates = RateSettings(orders_per_minute=10_000, orders_per_day=30, block_after=None)
+    with running_kite_sim(rate_limits=True, timer=timer, symbols=5, rates=rates) as ks:
+        order, modify = _orders(ks)
+        for _ in range(20):
+            timer.t += 0.2  # 5 a second
+            assert order() == 200
+        oid = next(iter(ks.sim.orders))
+        for _ in range(10):
+            timer.t += 0.2
+            assert modify(oid) in (200, 400)  # a modification counts (400: one still pending)
+        timer.t += 0.2
+        assert order() == 429  # the day's 30 are used
+        ks.advance(minutes=24 * 60)  # a new trading day: a new count
+        order, _ = _orders(ks)
+        assert order() in (200, 400)  # (400 if the new day is not a trading day: the count still reset)
+
+
+def test_repeated_429s_block_the_account_for_a_while() -> None:
+    from tron.sim.kite.rate_windows import RateSettings
+
+    timer = FakeTimer()
+    rates = RateSettings(block_after=5, block_window_s=60, block_for_s=30)
+    with running_kite_sim(rate_limits=True, timer=timer, symbols=5, rates=rates) as ks:
+        kite = ks.client()
+        kite.quote("NSE:INFY")
+        for _ in range(5):
+            with pytest.raises(kex.NetworkException, match="Too many requests"):
+                kite.quote("NSE:INFY")  # one a second: each is refused
+        timer.t += 2  # the quote window is long past
+        with pytest.raises(kex.NetworkException, match="blocked"):
+            kite.profile()  # every request now, not only quotes
+        timer.t += 30
+        assert kite.profile()["user_id"] == "SIM001"
+
+
 def test_no_rate_limits_for_replays(kite_sim: KiteSimHandle) -> None:
     kite = kite_sim.client()
     for _ in range(5):

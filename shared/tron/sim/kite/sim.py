@@ -38,7 +38,7 @@ from tron.sim.kite.order_routes import OrderRoutes
 from tron.sim.kite.portfolio import AccountPosition, Holding, MarginRules, Portfolio
 from tron.sim.kite.postbacks import Postbacks
 from tron.sim.kite.protocol import JSON, TOKEN_MESSAGE, KiteError, Request, Response, envelope, error_response
-from tron.sim.kite.rate_windows import RateWindows
+from tron.sim.kite.rate_windows import RateSettings, RateWindows
 from tron.sim.kite.trading_day import TradingDay
 from tron.sim.kite.venue import Venue
 from tron.sim.market import GeneratedMarketData
@@ -80,6 +80,7 @@ class KiteSim:
         stop_slippage: StopSlippage | None = None,
         market_as_limit: bool = True,
         lifecycle: LifecycleSettings | None = None,
+        rates: RateSettings | None = None,
     ) -> None:
         self.market = market
         self.clock: Clock = clock or market.clock
@@ -88,7 +89,7 @@ class KiteSim:
         self.user_id = user_id
         self.rules = margins or MarginRules()
         self.sessions = Sessions(api_key, api_secret)
-        self.rate_windows = RateWindows(timer, enabled=rate_limits)
+        self.rate_windows = RateWindows(timer, enabled=rate_limits, settings=rates)
         self.lock = threading.RLock()
         self.requests = 0
         self.postbacks = Postbacks(postback_url, api_key, api_secret) if postback_url else None
@@ -321,9 +322,9 @@ class KiteSim:
                 continue
             if route.auth:
                 self._auth(req)
-            # Kite's limits are per API key, not per token
-            if not self.rate_windows.allow(self.api_key, route.kind):
-                raise KiteError(429, "NetworkException", "Too many requests")
+            # Kite's limits are per account (one API key here), not per token; modifications count as orders
+            if why := self.rate_windows.refusal(self.api_key, route.kind, self.clock.now().date()):
+                raise KiteError(429, "NetworkException", why)
             self.advance()
             result = route.handler(req, **m.groupdict())
             return result if isinstance(result, Response) else envelope(result)
