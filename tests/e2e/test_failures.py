@@ -11,6 +11,7 @@ from datetime import datetime, time
 from pathlib import Path
 
 from tests.support.days import TRADING_DAY, settings
+from tron.adapters.kite import TokenExpired
 from tron.domain.models import OrderIntent
 from tron.ports import BrokerOrder, Snapshot
 from tron.runday.embedded import prepare, run_day
@@ -145,3 +146,39 @@ def test_an_invalid_token_halts_entries_at_the_open_and_says_why(tmp_path: Path)
     assert result["orders_placed"] == 0
     log = (run.root / "archive" / "logs" / str(TRADING_DAY) / "plan_day.jsonl").read_text()
     assert '"severity": "ERROR"' in log and "health gate" in log
+
+
+class SessionLostAt:
+    """A Kite session that dies mid-day (a logout elsewhere): from `at` every quote call is refused."""
+
+    def __init__(self, inner, at: time) -> None:
+        self.inner, self.at = inner, at
+
+    def __getattr__(self, name: str):
+        return getattr(self.inner, name)
+
+    def snapshot(self, symbols):
+        snap = self.inner.snapshot(symbols)
+        if snap.ts.time() >= self.at:
+            raise TokenExpired("TokenException (HTTP 403): Incorrect `api_key` or `access_token`.")
+        return snap
+
+
+def test_a_session_lost_mid_day_stops_entries_and_the_day_goes_on(tmp_path: Path) -> None:
+    s = settings(tmp_path)
+    run = prepare(s, TRADING_DAY, tmp_path / "run")
+    run.deps.market = SessionLostAt(run.deps.market, time(13, 0))
+    result = run_day(s, TRADING_DAY, run=run)
+    intents = [d for _, d in run.deps.store.list(f"days/{TRADING_DAY}/intents")]
+    entries = [d for d in intents if d["purpose"] == "entry"]
+    assert entries and all(datetime.fromisoformat(d["decided_at"]).time() < time(13, 0) for d in entries)
+    log = [
+        json.loads(x)
+        for x in (run.root / "archive" / "logs" / str(TRADING_DAY) / "tick_stocks.jsonl")
+        .read_text()
+        .splitlines()
+    ]
+    unavailable = [e for e in log if e["severity"] == "ERROR" and "market data unavailable" in e["message"]]
+    assert len(unavailable) == 150  # 13:00–15:29, one a minute, each saying why
+    assert "TokenException" in unavailable[0]["message"]
+    assert result["trading_day"]

@@ -17,6 +17,7 @@ from tron.domain.plan import AssetPlan, Plan
 from tron.domain.risk import KillSwitch
 from tron.domain.session import SessionState
 from tron.domain.strategies import opening_range_minutes
+from tron.ports import BrokerUnavailable
 from tron.services.claims import claim, publish, redrive
 from tron.services.deps import Deps
 from tron.services.duplicates import check_duplicates
@@ -30,9 +31,9 @@ log = logging.getLogger("tron.tick")
 @dataclass
 class TickResult:
     """What one tick did: its status, the ids of the intents it claimed, how many entries the governor
-    refused, and why it did not run (skipped, duplicate or stale)."""
+    refused, and why it did not run (skipped, duplicate, stale, or unavailable: no market data)."""
 
-    status: str  # ran | skipped | duplicate | stale
+    status: str  # ran | skipped | duplicate | stale | unavailable
     intents: list[str] = field(default_factory=list)
     refused: int = 0
     reason: str = ""
@@ -105,7 +106,11 @@ def tick(deps: Deps, asset: Asset) -> TickResult:
         return first
     if seen := _seen(first, minute):
         return _skip(seen, extra)
-    snapshot = deps.market.snapshot(list(first["instruments"]))
+    try:
+        snapshot = deps.market.snapshot(list(first["instruments"]))
+    except BrokerUnavailable as e:  # the session is gone or Kite is down: this minute is not decided
+        log.error(f"market data unavailable, minute {minute:%H:%M} not decided: {e}", extra=extra)
+        return TickResult("unavailable", reason=str(e))
     quotes = {s: q.to_row() for s, q in snapshot.quotes.items()}
     record = {"ts": snapshot.ts.isoformat(), "now": now.isoformat(), "quotes": quotes}
     deps.archive.append_lines(replay_path(day, asset), [json.dumps(record)])
