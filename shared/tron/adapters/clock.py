@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import datetime, timedelta
 
 from tron.domain.timeutil import IST, require_ist
@@ -40,8 +41,6 @@ class ScaledClock:
     clock, so wall-clock adjustments do not make it jump."""
 
     def __init__(self, start: datetime, speed: float = 1.0) -> None:
-        import time
-
         if not speed > 0:
             raise ValueError(f"speed must be positive, got {speed!r}")
         self._start = require_ist(start)
@@ -49,6 +48,17 @@ class ScaledClock:
         self._monotonic = time.monotonic
         self._t0 = time.monotonic()
 
+    @property
+    def speed(self) -> float:
+        """Simulated seconds per real second."""
+        return self._speed
+
     def now(self) -> datetime:
         """The start plus the monotonic time elapsed since construction, times the speed."""
         return self._start + timedelta(seconds=(self._monotonic() - self._t0) * self._speed)
+
+    def sleep_until(self, when: datetime) -> None:
+        """Wait (in real time) until the clock shows `when`; at once if it already does."""
+        ahead = (require_ist(when) - self.now()).total_seconds() / self._speed
+        if ahead > 0:
+            time.sleep(ahead)

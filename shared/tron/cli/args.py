@@ -67,6 +67,15 @@ nonneg = number(lambda v: v >= 0, "a non-negative number")
 any_float = number(lambda v: True, "a number")
 
 
+def loopback_url(text: str) -> str:
+    """An http(s) URL on this machine (127.0.0.1, localhost or ::1): a local Kite simulator."""
+    from tron.config.settings import is_loopback
+
+    if not is_loopback(text):
+        raise argparse.ArgumentTypeError(f"not a loopback URL (http://127.0.0.1:PORT): {text!r}")
+    return text.rstrip("/")
+
+
 # ---------------------------------------------------------------------------------------------- shared options
 def market_options(date_help: str = "IST trading date (default: today)", date_required: bool = False) -> Any:
     """A parent parser: --date, --symbols and --seed, the simulated market's day (the seed and the universe

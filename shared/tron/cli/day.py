@@ -9,16 +9,23 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from tron.cli.args import json_option, market_options
+from tron.cli.args import json_option, loopback_url, market_options
 from tron.cli.errors import CommandError
 from tron.config.settings import load_settings
 
 
 def _usage_error(args: argparse.Namespace) -> str | None:
+    external = "kite" in (args.broker, args.market)
     if args.backend == "emulators" and args.redeliver:
         return "--redeliver is for the embedded bus; Pub/Sub redelivers by itself"
-    if args.backend == "emulators" and "kite-sim" in (args.broker, args.market):
+    if args.backend == "emulators" and ("kite-sim" in (args.broker, args.market) or external):
         return "the Kite simulator runs on the embedded backend"
+    if external and not args.kite_root:
+        return "--broker kite and --market kite need --kite-root (a simulator started with `tron kite-sim`)"
+    if args.kite_root and not external:
+        return "--kite-root goes with --broker kite or --market kite"
+    if args.broker == "kite" and args.market == "kite-sim":
+        return "--broker kite trades on the external simulator's quotes: leave out --market"
     return None
 
 
@@ -37,6 +44,18 @@ def _day_runner(args: argparse.Namespace) -> Callable[..., dict[str, Any]]:
                 raise CommandError(str(e), 1) from None
 
         return emulated
+
+    if "kite" in (args.broker, args.market):
+        from tron.runday.external import ExternalSimError, run_external_day
+
+        def external(settings: Any, day: date, on_minute: Any = None) -> dict[str, Any]:
+            broker = "kite" if args.broker == "kite" else "paper"
+            try:
+                return run_external_day(settings, day, args.kite_root, broker, on_minute=on_minute)
+            except ExternalSimError as e:
+                raise CommandError(str(e), 1) from None
+
+        return external
 
     def embedded(settings: Any, day: date, on_minute: Any = None) -> dict[str, Any]:
         run = prepare(settings, day, broker=args.broker, market=args.market)
@@ -82,7 +101,9 @@ def cmd_run_day(args: argparse.Namespace) -> int:
     if not result["trading_day"]:
         out.print(f"{day} is not a trading day ({result.get('reason')}): nothing was planned or placed.")
         return 0
-    quotes = " on kite-sim quotes" if args.market == "kite-sim" and args.broker == "paper" else ""
+    quotes = (
+        f" on {args.market} quotes" if args.market in ("kite-sim", "kite") and args.broker == "paper" else ""
+    )
     table = Table(title=f"TRON {args.broker} day{quotes} {day} (seed {settings.seed})")
     for col in ("asset", "trades", "wins", "gross P&L ₹", "charges ₹", "net P&L ₹", "open at close"):
         table.add_column(col, justify="right" if col != "asset" else "left")
@@ -184,18 +205,26 @@ def register(sub: Any) -> None:
     r.add_argument("--redeliver", type=float, help="share of bus messages delivered twice (0–1)")
     r.add_argument(
         "--broker",
-        choices=("paper", "kite-sim"),
+        choices=("paper", "kite-sim", "kite"),
         default="paper",
         help="paper: fills at the next snapshot's bid/ask (default); kite-sim: market data and orders through "
-        "the Kite adapters and the official client, against the Kite simulator started on 127.0.0.1",
+        "the Kite adapters and the official client, against the Kite simulator started on 127.0.0.1; kite: "
+        "the same against a simulator started separately (--kite-root), on its clock",
     )
     r.add_argument(
         "--market",
-        choices=("generated", "kite-sim"),
+        choices=("generated", "kite-sim", "kite"),
         default="generated",
         help="generated: the seeded market (default); kite-sim: the same market served by the Kite simulator "
         "on 127.0.0.1 and read through the Kite adapters (with --broker paper: paper fills on Kite quotes, as "
-        "a deployed paper TRON runs); --broker kite-sim implies it",
+        "a deployed paper TRON runs); kite: paper fills on the quotes of the simulator at --kite-root; "
+        "--broker kite-sim implies kite-sim",
+    )
+    r.add_argument(
+        "--kite-root",
+        type=loopback_url,
+        help="a Kite simulator started separately (`tron kite-sim --port P --date D --time 08:59 --speed X`), "
+        "e.g. http://127.0.0.1:8123",
     )
     r.add_argument(
         "--backend",

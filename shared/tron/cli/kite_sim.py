@@ -22,6 +22,7 @@ def cmd_kite_sim(args: argparse.Namespace) -> int:
     from tron.bootstrap import seeded_market
     from tron.domain.timeutil import ist
     from tron.sim.kite import KiteSim, serve
+    from tron.sim.kite.lifecycle import LifecycleSettings
 
     settings = load_settings(seed=args.seed, symbols=args.symbols)
     day = args.date or RealClock().now().date()
@@ -35,6 +36,7 @@ def cmd_kite_sim(args: argparse.Namespace) -> int:
         api_secret=args.api_secret,
         rate_limits=not args.no_rate_limits,
         capital=args.capital,
+        lifecycle=LifecycleSettings(synchronous=args.synchronous),
     )
     try:
         running = serve(sim, "127.0.0.1", args.port)
@@ -80,5 +82,11 @@ def register(subparsers: Any) -> None:
     )
     p.add_argument(
         "--no-rate-limits", action="store_true", help="do not enforce Kite's rate limits (replays)"
+    )
+    p.add_argument(
+        "--synchronous",
+        action="store_true",
+        help="orders reach their end inside the place/modify/cancel call (replays); by default they move "
+        "through Kite's statuses over some 30 ms, as Kite's do",
     )
     p.set_defaults(func=cmd_kite_sim)

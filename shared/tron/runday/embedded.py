@@ -48,6 +48,26 @@ class DayRun:
     market: str = "generated"  # generated | kite-sim
     kite: Any = None  # the in-process Kite simulator of a kite-sim run (tron.runday.kite_sim.KiteSimRun)
 
+    def summary(self, day: date) -> dict[str, Any]:
+        """What the run adds to the day's summary: the executor's outcomes, the bus and where things are."""
+        filled = self.outcomes.get("filled", 0) + self.outcomes.get("adopted", 0)
+        bus = self.bus
+        return {
+            "orders_placed": filled,
+            "orders_rejected": self.outcomes.get("rejected", 0),
+            "duplicate_deliveries_ignored": self.outcomes.get("duplicate", 0),
+            "bus": {
+                "published": bus.published,
+                "delivered": bus.stats.delivered,
+                "redelivered": bus.stats.redelivered,
+                "dead_lettered": bus.stats.dead_lettered,
+            },
+            "broker": self.broker,
+            "market": self.market,
+            "state": str(self.root / "state.sqlite"),
+            "logs": str(self.root / "archive" / "logs" / day.isoformat()),
+        }
+
 
 def run_root(settings: Settings, day: date) -> Path:
     """Where `tron run-day` keeps a day's state, logs and reports."""
@@ -127,22 +147,5 @@ def _run(
     result = summarize(deps, day.isoformat())
     if not deps.calendar.is_trading_day(day):
         result["reason"] = deps.calendar.why_closed(day)
-    filled = run.outcomes.get("filled", 0) + run.outcomes.get("adopted", 0)
-    result.update(
-        {
-            "orders_placed": filled,
-            "orders_rejected": run.outcomes.get("rejected", 0),
-            "duplicate_deliveries_ignored": run.outcomes.get("duplicate", 0),
-            "bus": {
-                "published": bus.published,
-                "delivered": bus.stats.delivered,
-                "redelivered": bus.stats.redelivered,
-                "dead_lettered": bus.stats.dead_lettered,
-            },
-            "broker": run.broker,
-            "market": run.market,
-            "state": str(run.root / "state.sqlite"),
-            "logs": str(run.root / "archive" / "logs" / day.isoformat()),
-        }
-    )
+    result.update(run.summary(day))
     return result

@@ -67,40 +67,46 @@ class KiteSimRun:
         return complete_login(deps.secrets, exchange, f"runday{deps.clock.now():%Y%m%d%H%M}", deps.clock)
 
     def reconcile(self, deps: Deps, day: date) -> dict[str, Any]:
-        """TRON's filled intents against the simulator's trades and positions, read through the broker
-        adapter (the official client): per symbol the net quantity must agree exactly and the cash flow to
-        half a paisa a share (TRON books an order at Kite's average price rounded to paise), and nothing
-        may be left open or squared off by the broker."""
-        broker = deps.broker
-        assert isinstance(broker, KiteBroker)
-        trades, orders = broker.trades(), broker.orders()
-        ours: dict[str, Flow] = {}
-        for _, d in deps.store.list(intents_path(day.isoformat())):
-            if d.get("state") == "filled":
-                ours.setdefault(d["symbol"], Flow()).add(d["side"], int(d["fill"]["qty"]), d["fill"]["price"])
-        theirs: dict[str, Flow] = {}
-        for t in trades:
-            theirs.setdefault(t["tradingsymbol"], Flow()).add(
-                t["transaction_type"], int(t["quantity"]), str(t["average_price"])
-            )
-        mismatches = [
-            f"{s}: TRON {ours.get(s, Flow())}, Kite {theirs.get(s, Flow())}"
-            for s in sorted(set(ours) | set(theirs))
-            if not ours.get(s, Flow()).agrees(theirs.get(s, Flow()))
-        ]
-        return {
-            "simulator": self.url,
-            "orders": len(orders),
-            "orders_tagged_by_tron": sum(1 for o in orders if o.get("tag")),
-            "auto_square_offs": sum(1 for o in orders if o.get("placed_by") == "ADMINSQF"),
-            "trades": len(trades),
-            "open_positions": {p.symbol: p.quantity for p in broker.positions() if p.quantity},
-            "book_matches_broker": not mismatches,
-            "mismatches": mismatches,
-        }
+        """The day's book against the simulator (see `reconcile`)."""
+        return reconcile(deps, day, self.url)
 
     def stop(self) -> None:
         self.running.stop()
+
+
+def reconcile(deps: Deps, day: date, url: str) -> dict[str, Any]:
+    """TRON's filled intents against the simulator's trades and positions, read through the broker
+    adapter (the official client): per symbol the net quantity must agree exactly and the cash flow to
+    half a paisa a share (TRON books an order at Kite's average price rounded to paise), and nothing
+    may be left open or squared off by the broker."""
+    broker = deps.broker
+    assert isinstance(broker, KiteBroker)
+    trades, orders = broker.trades(), broker.orders()
+    ours: dict[str, Flow] = {}
+    for _, d in deps.store.list(intents_path(day.isoformat())):
+        if d.get("state") == "filled":
+            ours.setdefault(d["symbol"], Flow()).add(d["side"], int(d["fill"]["qty"]), d["fill"]["price"])
+    theirs: dict[str, Flow] = {}
+    for t in trades:
+        theirs.setdefault(t["tradingsymbol"], Flow()).add(
+            t["transaction_type"], int(t["quantity"]), str(t["average_price"])
+        )
+    mismatches = [
+        f"{s}: TRON {ours.get(s, Flow())}, Kite {theirs.get(s, Flow())}"
+        for s in sorted(set(ours) | set(theirs))
+        if not ours.get(s, Flow()).agrees(theirs.get(s, Flow()))
+    ]
+    return {
+        "simulator": url,
+        "orders": len(orders),
+        "orders_tagged_by_tron": sum(1 for o in orders if o.get("tag")),
+        "auto_square_offs": sum(1 for o in orders if o.get("placed_by") == "ADMINSQF"),
+        "manual_orders": sum(1 for o in orders if not o.get("tag") and o.get("placed_by") != "ADMINSQF"),
+        "trades": len(trades),
+        "open_positions": {p.symbol: p.quantity for p in broker.positions() if p.quantity},
+        "book_matches_broker": not mismatches,
+        "mismatches": mismatches,
+    }
 
 
 def start(settings: Settings, clock: Clock, orders: bool = True) -> KiteSimRun:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import date, datetime, timedelta
 
-from tron.adapters.clock import VirtualClock
+from tron.adapters.clock import ScaledClock, VirtualClock
 from tron.config import schedule
 from tron.domain.calendar import TradingCalendar
 
@@ -14,16 +14,17 @@ OnMinute = Callable[[datetime, int, int], None]
 
 def drive(
     day: date,
-    clock: VirtualClock,
+    clock: VirtualClock | ScaledClock,
     calendar: TradingCalendar,
     deliver: Callable[[], None],
     fire: Callable[[schedule.Job], None],
     jobs: list[schedule.Job] | None = None,
     on_minute: OnMinute | None = None,
 ) -> None:
-    """Every minute from the day's first job to one minute after its last: set the clock, `deliver` what
-    the bus holds (the executor: an order decided at one minute fills at the next), then `fire` the jobs due
-    in their file order. On a day the exchange is closed only plan_day runs (it records why), at its time.
+    """Every minute from the day's first job to one minute after its last: move the clock there (a virtual
+    clock is set; a clock that follows a running simulator is waited for), `deliver` what the bus holds
+    (the executor: an order decided at one minute fills at the next), then `fire` the jobs due in their
+    file order. On a day the exchange is closed only plan_day runs (it records why), at its time.
     `on_minute(t, i, total)` follows the progress."""
     events = schedule.timeline(jobs or schedule.load(), day)
     if not calendar.is_trading_day(day):
@@ -36,7 +37,10 @@ def drive(
     t, last = min(by_minute), max(by_minute) + timedelta(minutes=1)
     total = int((last - t).total_seconds() // 60) + 1
     for i in range(1, total + 1):
-        clock.set(t)
+        if isinstance(clock, VirtualClock):
+            clock.set(t)
+        else:
+            clock.sleep_until(t)
         deliver()
         for job in by_minute.get(t, []):
             fire(job)

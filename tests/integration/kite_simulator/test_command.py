@@ -65,3 +65,43 @@ def test_tron_kite_sim_rejects_bad_options(capsys: pytest.CaptureFixture[str]) -
         with pytest.raises(SystemExit) as e:
             tron_main(["kite-sim", *args])
         assert e.value.code == 2 and args[0] in capsys.readouterr().err
+
+
+def test_tron_kite_sim_synchronous_ends_an_order_inside_the_call() -> None:
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "tron.cli",
+            "kite-sim",
+            "--date",
+            "2026-11-23",
+            "--time",
+            "10:00",
+            "--symbols",
+            "5",
+            "--synchronous",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        url = proc.stdout.readline().strip().removeprefix("listening on ")
+        kite = KiteConnect("sim", root=url)
+        kite.set_access_token(kite.generate_session("rt", "sim-secret")["access_token"])
+        oid = kite.place_order(
+            "regular",
+            exchange="NSE",
+            tradingsymbol="AXISBANK",
+            transaction_type="BUY",
+            quantity=1,
+            product="MIS",
+            order_type="MARKET",
+            market_protection=-1,
+        )
+        assert kite.order_history(oid)[-1]["status"] == "COMPLETE"  # no wait: the replay setting
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)

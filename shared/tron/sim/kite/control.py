@@ -3,7 +3,7 @@ loopback clients only and never through Kite's routes (the kiteconnect client ha
 
 | request | what it does |
 |---|---|
-| `GET /__sim/clock` | the simulator's time (`now`, ISO with +05:30) and `speed` |
+| `GET /__sim/clock` | the simulator's time (`now`, ISO with +05:30), its `speed`, `api_key` and whether it enforces `rate_limits` |
 | `GET /__sim/state` | the account as it truly is: positions, every order (new ones too), trades, cash, charges |
 | `POST /__sim/login` | a new access token (skips the browser login) |
 | `POST /__sim/orders` | a manual order on the account, untagged, as from the Kite app (JSON: Kite's order fields) |
@@ -81,7 +81,12 @@ class Control:
         return {"paused": False}
 
     def _clock(self, body: dict[str, Any]) -> dict[str, Any]:
-        return {"now": self.sim.clock.now().isoformat(), "speed": getattr(self.sim.clock, "speed", None)}
+        return {
+            "now": self.sim.clock.now().isoformat(),
+            "speed": getattr(self.sim.clock, "speed", None),
+            "api_key": self.sim.api_key,
+            "rate_limits": self.sim.rate_windows.enabled,
+        }
 
     def _state(self, body: dict[str, Any]) -> dict[str, Any]:
         sim = self.sim

@@ -1,0 +1,132 @@
+"""`tron run-day --broker kite --kite-root URL`: a whole day against a simulator started separately, with
+faults injected from outside through its control API while the day runs."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+import urllib.request
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.support.days import settings
+from tests.support.kite_sim import running_kite_sim
+from tron.runday.external import ExternalSimError, run_external_day
+
+DAY = "2026-11-23"
+SPEED = 800  # simulated seconds a second: the day (08:59–15:46) in some 31 s
+
+
+def _control(url: str, what: str, body: dict[str, Any] | None = None) -> Any:
+    req = urllib.request.Request(
+        f"{url}/__sim/{what}",
+        data=None if body is None else json.dumps(body).encode(),
+        headers={"Content-Type": "application/json"},
+        method="GET" if body is None else "POST",
+    )
+    with urllib.request.urlopen(req, timeout=10) as resp:
+        return json.loads(resp.read())["data"]
+
+
+def _sim_time(url: str) -> datetime:
+    return datetime.fromisoformat(_control(url, "clock")["now"])
+
+
+def _wait_for(url: str, hhmm: str, proc: subprocess.Popen[str]) -> datetime:
+    """Wait until the simulator's clock shows `hhmm` (failing if the day's process has ended)."""
+    while (now := _sim_time(url)).strftime("%H:%M") < hhmm:
+        assert proc.poll() is None, "tron run-day ended early"
+        time.sleep(0.05)
+    return now
+
+
+def _tron(*args: str, **kw: Any) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "tron.cli", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        **kw,
+    )
+
+
+@pytest.fixture
+def simulator() -> Any:
+    proc = _tron(
+        "kite-sim",
+        *("--port", "0", "--date", DAY, "--time", "08:59", "--speed", str(SPEED)),
+        *("--symbols", "5", "--no-rate-limits"),
+    )
+    try:
+        assert proc.stdout is not None
+        line = proc.stdout.readline().strip()
+        assert line.startswith("listening on http://127.0.0.1:"), line
+        yield line.removeprefix("listening on ")
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+def test_a_day_against_a_separate_simulator_survives_a_manual_order_and_a_lost_session(
+    simulator: str, tmp_path: Path
+) -> None:
+    env = {**os.environ, "TRON_DATA_DIR": str(tmp_path)}
+    day = _tron(
+        *("run-day", "--date", DAY, "--symbols", "5", "--broker", "kite", "--kite-root", simulator, "--json"),
+        env=env,
+    )
+    try:
+        # The trader buys on the Kite app mid-morning: an untagged order TRON did not place.
+        _wait_for(simulator, "10:30", day)
+        manual = _control(
+            simulator,
+            "orders",
+            {
+                "exchange": "NSE",
+                "tradingsymbol": "ASIANPAINT",
+                "transaction_type": "BUY",
+                "quantity": 3,
+                "order_type": "MARKET",
+                "product": "MIS",
+            },
+        )
+        # At 13:00 the session dies (as a logout on another device does).
+        lost_at = _wait_for(simulator, "13:00", day)
+        assert _control(simulator, "invalidate-token", {})["expired"]
+        out, err = day.communicate(timeout=120)
+    finally:
+        day.kill() if day.poll() is None else None
+    assert day.returncode == 0, err[-3000:]
+    result = json.loads(out)
+
+    state = _control(simulator, "state")
+    orders = {o["order_id"]: o for o in state["orders"]}
+    assert orders[manual["order_id"]]["source"] == "manual"
+    tron_orders = [o for o in orders.values() if o.get("tag")]
+    assert tron_orders, "TRON placed no order before the session was lost"
+    # No order of TRON's reached the account once the session was gone.
+    assert all(
+        datetime.fromisoformat(o["order_timestamp"]) < lost_at.replace(tzinfo=None) for o in tron_orders
+    )
+    ticks = (Path(result["logs"]) / "tick_stocks.jsonl").read_text().splitlines()
+    lost = [json.loads(x) for x in ticks if "market data unavailable" in x]
+    assert lost and all(e["severity"] == "ERROR" and "TokenException" in e["message"] for e in lost)
+    kite = result["kite"]
+    assert kite["manual_orders"] == 1
+    assert any(
+        m.startswith("ASIANPAINT:") for m in kite["mismatches"]
+    )  # reported, never adopted into TRON's book
+    assert "ASIANPAINT" not in {p for p in result.get("open_positions", {})}
+
+
+def test_a_simulator_on_another_day_is_refused_before_anything_runs(tmp_path: Path) -> None:
+    with running_kite_sim() as handle:  # on 2026-11-23
+        with pytest.raises(ExternalSimError, match="is on 2026-11-23, not 2026-11-25"):
+            run_external_day(settings(tmp_path), date(2026, 11, 25), handle.url)
+        assert handle.sim.book.orders == {} and not (tmp_path / "runs").exists()
