@@ -76,11 +76,12 @@ def simulator() -> Any:
 def test_a_day_against_a_separate_simulator_survives_a_manual_order_and_a_lost_session(
     simulator: str, tmp_path: Path
 ) -> None:
-    env = {**os.environ, "TRON_DATA_DIR": str(tmp_path)}
-    day = _tron(
-        *("run-day", "--date", DAY, "--symbols", "5", "--broker", "kite", "--kite-root", simulator, "--json"),
-        env=env,
-    )
+    def run_day(how: str) -> subprocess.Popen[str]:
+        env = {**os.environ, "TRON_DATA_DIR": str(tmp_path / how)}
+        args = ("run-day", "--date", DAY, "--symbols", "5", f"--{how}", "kite", "--kite-root", simulator)
+        return _tron(*args, "--json", env=env)
+
+    day, paper = run_day("broker"), run_day("market")
     try:
         # The trader buys on the Kite app mid-morning: an untagged order TRON did not place.
         _wait_for(simulator, "10:30", day)
@@ -100,8 +101,10 @@ def test_a_day_against_a_separate_simulator_survives_a_manual_order_and_a_lost_s
         lost_at = _wait_for(simulator, "13:00", day)
         assert _control(simulator, "invalidate-token", {})["expired"]
         out, err = day.communicate(timeout=120)
+        paper_out, paper_err = paper.communicate(timeout=60)
     finally:
-        day.kill() if day.poll() is None else None
+        for proc in (day, paper):
+            proc.kill() if proc.poll() is None else None
     assert day.returncode == 0, err[-3000:]
     result = json.loads(out)
 
@@ -119,10 +122,13 @@ def test_a_day_against_a_separate_simulator_survives_a_manual_order_and_a_lost_s
     assert lost and all(e["severity"] == "ERROR" and "TokenException" in e["message"] for e in lost)
     kite = result["kite"]
     assert kite["manual_orders"] == 1
-    assert any(
-        m.startswith("ASIANPAINT:") for m in kite["mismatches"]
-    )  # reported, never adopted into TRON's book
-    assert "ASIANPAINT" not in {p for p in result.get("open_positions", {})}
+    assert any(m.startswith("ASIANPAINT:") for m in kite["mismatches"])  # reported, never adopted
+
+    # Paper on the same simulator's quotes, at the same time: its fills never reach the account.
+    assert paper.returncode == 0, paper_err[-3000:]
+    on_paper = json.loads(paper_out)
+    assert (on_paper["broker"], on_paper["market"]) == ("paper", "kite") and "kite" not in on_paper
+    assert on_paper["orders_placed"] > 0
 
 
 def test_a_simulator_on_another_day_is_refused_before_anything_runs(tmp_path: Path) -> None:
