@@ -13,8 +13,14 @@ from tron.cli import main
         (["--broker", "kite"], "need --kite-root"),
         (["--market", "kite"], "need --kite-root"),
         (["--kite-root", "http://127.0.0.1:9"], "--kite-root goes with --broker kite"),
-        (["--broker", "kite", "--market", "kite-sim", "--kite-root", "http://127.0.0.1:9"], "leave out --market"),
-        (["--broker", "kite", "--kite-root", "http://127.0.0.1:9", "--backend", "emulators"], "embedded backend"),
+        (
+            ["--broker", "kite", "--market", "kite-sim", "--kite-root", "http://127.0.0.1:9"],
+            "leave out --market",
+        ),
+        (
+            ["--broker", "kite", "--kite-root", "http://127.0.0.1:9", "--backend", "emulators"],
+            "embedded backend",
+        ),
         (["--broker", "kite-sim", "--backend", "emulators"], "embedded backend"),
         (["--redeliver", "0.5", "--backend", "emulators"], "Pub/Sub redelivers"),
     ],
@@ -27,7 +33,9 @@ def test_options_that_cannot_work_together_exit_2(
 
 
 @pytest.mark.parametrize("root", ["http://example.com:8000", "https://api.kite.trade", "not a url", ""])
-def test_the_external_simulator_must_be_on_this_machine(root: str, capsys: pytest.CaptureFixture[str]) -> None:
+def test_the_external_simulator_must_be_on_this_machine(
+    root: str, capsys: pytest.CaptureFixture[str]
+) -> None:
     with pytest.raises(SystemExit) as e:
         main(["run-day", "--broker", "kite", "--kite-root", root])
     assert e.value.code == 2 and "not a loopback URL" in capsys.readouterr().err
@@ -35,5 +43,8 @@ def test_the_external_simulator_must_be_on_this_machine(root: str, capsys: pytes
 
 def test_no_simulator_at_the_root_is_a_clear_error(capsys: pytest.CaptureFixture[str]) -> None:
     # Port 9 (discard) has no listener on a test machine: the connection is refused at once.
-    assert main(["run-day", "--date", "2026-11-23", "--broker", "kite", "--kite-root", "http://127.0.0.1:9"]) == 1
+    assert (
+        main(["run-day", "--date", "2026-11-23", "--broker", "kite", "--kite-root", "http://127.0.0.1:9"])
+        == 1
+    )
     assert "no Kite simulator answers at http://127.0.0.1:9" in capsys.readouterr().err
