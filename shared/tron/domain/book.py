@@ -6,7 +6,7 @@ from dataclasses import asdict, dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from tron.domain.models import OrderIntent, Position, Side
+from tron.domain.models import OrderIntent, Position, RestingStop, Side
 from tron.domain.money import ZERO, dec, paise, to_tick
 
 
@@ -136,7 +136,8 @@ class Book:
             return Book()
         positions = {}
         for s, p in d.get("positions", {}).items():
-            positions[s] = Position(**{**p, **{k: dec(p[k]) for k in _MONEY if k in p}})
+            money = {k: dec(p[k]) for k in _MONEY if k in p}
+            positions[s] = Position(**{**p, **money, "protect": RestingStop.from_doc(p.get("protect"))})
         return Book(
             positions=positions,
             realized=dec(d["realized"]),
@@ -158,7 +159,9 @@ _MONEY = ("avg_price", "gross", "charges")
 
 
 def _position_doc(p: Position) -> dict[str, Any]:
-    return {**asdict(p), **{k: str(getattr(p, k)) for k in _MONEY}}
+    doc = {**asdict(p), **{k: str(getattr(p, k)) for k in _MONEY}}
+    doc["protect"] = None if p.protect is None else p.protect.to_doc()
+    return doc
 
 
 def anchored(intent: OrderIntent, fill: Decimal) -> tuple[float | None, float | None]:

@@ -13,10 +13,11 @@ from tron.domain import strategies
 from tron.domain.book import exit_side
 from tron.domain.context import TickContext, TickDecision
 from tron.domain.entries import STOP_ATR, TARGET_ATR, Entry, entry_for
-from tron.domain.exits import ExitRules, exit_reason, update_best
+from tron.domain.exits import ExitRules, effective_stop, exit_reason, update_best
 from tron.domain.exposure import direction_of, exposure, pending_entry, reserve, worst_loss_of_entry
-from tron.domain.models import Instrument, OrderIntent, Purpose, Side, intent_id
+from tron.domain.models import Instrument, OrderIntent, Position, Purpose, RestingStop, Side, intent_id
 from tron.domain.money import ZERO, to_tick
+from tron.domain.protect import crossed, stop_prices, tighter
 from tron.domain.risk import (
     Candidate,
     Exposure,
@@ -32,7 +33,7 @@ from tron.domain.strategies import Signal
 
 EXIT_RULES = ExitRules()
 STALE_AFTER = timedelta(minutes=2)
-Marks = dict[str, tuple[float, float]]  # symbol → the bar's (low, high)
+Marks = dict[str, tuple[float, float, float]]  # symbol → the bar's (low, high, close)
 
 
 def _intent(
@@ -71,23 +72,66 @@ def exits_for(
     reason: str | None = None,
 ) -> list[OrderIntent]:
     """Exit intents for open positions whose stop, trailing stop, target or time stop fired on the bar
-    (marks: symbol → (low, high)), or for every position in `only` with the given reason. Never one for a
-    symbol with an exit in flight. Updates the trailing state of the positions it looks at."""
+    (marks: symbol → the bar's (low, high, close)), or for every position in `only` with the given reason.
+    Never one for a symbol with an order in flight (its stop being placed included). Updates the trailing
+    state of the positions it looks at.
+
+    A position whose stop rests at the broker is not stopped here (the broker's stop does it): its target
+    and time stop are checked, and a tightened trailing stop becomes a trail intent moving the resting one,
+    or an exit at once if the last price is already through it. A resting SL that triggered without filling
+    exits at once."""
     busy = {p.symbol for p in ctx.pending.values() if p.purpose != Purpose.ENTRY}
+    busy |= {s for s, p in ctx.book.positions.items() if p.protecting}  # its stop is being placed
     out = []
     for s, pos in sorted(ctx.book.positions.items()):
         if s in busy or s not in ctx.instruments:
             continue
         why = reason if only is not None and s in only else None
         if why is None and s in marks:
-            low, high = marks[s]
-            why = exit_reason(pos, low, high, ctx.trail.get(s), ctx.now, EXIT_RULES)
-            ctx.trail[s] = update_best(pos, low, high, ctx.trail.get(s))
+            low, high, close = marks[s]
+            best = ctx.trail.get(s)
+            rest = pos.protect
+            why = exit_reason(pos, low, high, best, ctx.now, EXIT_RULES, check_stop=rest is None)
+            ctx.trail[s] = update_best(pos, low, high, best)
+            if why is None and rest is not None:
+                why, trail = _move_resting_stop(ctx, pos, rest, close)
+                if trail is not None:
+                    out.append(trail)
         if why:
             out.append(
                 _intent(ctx, ctx.instruments[s], exit_side(pos), abs(pos.qty), purpose, pos.strategy, why)
             )
     return out
+
+
+def _move_resting_stop(
+    ctx: TickContext, pos: Position, rest: RestingStop, close: float
+) -> tuple[str | None, OrderIntent | None]:
+    """After a bar: exit at once (a reason) for an SL that triggered unfilled or a trailing stop the last
+    price is already through, or a trail intent moving the resting stop to a tightened trailing stop."""
+    side = exit_side(pos)
+    if rest.triggered:
+        return f"stop {rest.trigger:.2f} triggered at the broker, its limit not reached", None
+    wanted = effective_stop(pos, ctx.trail.get(pos.symbol), EXIT_RULES)
+    inst = ctx.instruments[pos.symbol]
+    trigger = None if wanted is None else tighter(pos, rest, wanted, inst.tick_size)
+    if trigger is None:
+        return None, None
+    if crossed(side, trigger, close):
+        return f"trailing stop {trigger:.2f} passed (last {close:.2f})", None
+    _, limit = stop_prices(side, rest.order_type, trigger, inst.tick_size, inst.segment)
+    return None, _intent(
+        ctx,
+        inst,
+        side,
+        abs(pos.qty),
+        Purpose.TRAIL,
+        pos.strategy,
+        f"trailing stop {rest.trigger:.2f} → {trigger:.2f}",
+        order_type=rest.order_type,
+        trigger=trigger,
+        limit=limit,
+    )
 
 
 def decide(ctx: TickContext) -> TickDecision:
@@ -99,7 +143,7 @@ def decide(ctx: TickContext) -> TickDecision:
     if bar is None:
         return out
     idx = {s: i for i, s in enumerate(ctx.state.symbols)}
-    marks = {s: (float(bar.low[i]), float(bar.high[i])) for s, i in idx.items()}
+    marks = {s: (float(bar.low[i]), float(bar.high[i]), float(bar.close[i])) for s, i in idx.items()}
     last = {s: float(bar.close[i]) for s, i in idx.items()}
     if _loss_limit_flattens(ctx, marks, last, out) or _kill_switch_flattens(ctx, marks, out):
         return out

@@ -35,16 +35,23 @@ def effective_stop(pos: Position, best: float | None, rules: ExitRules) -> float
 
 
 def exit_reason(
-    pos: Position, low: float, high: float, best: float | None, now: datetime, rules: ExitRules
+    pos: Position,
+    low: float,
+    high: float,
+    best: float | None,
+    now: datetime,
+    rules: ExitRules,
+    check_stop: bool = True,
 ) -> str | None:
     """Why the position exits on a bar with this ``low`` and ``high``, or None; checked in order: the
-    (trailing) stop touched, the target reached, the time stop (held ``max_hold_minutes`` or more).
+    (trailing) stop touched (unless ``check_stop`` is False: the stop rests at the broker), the target
+    reached, the time stop (held ``max_hold_minutes`` or more).
 
     ``best`` is the best price before this bar: the caller updates it after the checks
     (:func:`update_best`), so a bar's own high never tightens the stop that bar's low is tested against
     (no intrabar look-ahead).
     """
-    stop = effective_stop(pos, best, rules)
+    stop = effective_stop(pos, best, rules) if check_stop else None
     trailing = stop is not None and stop != pos.stop
     kind = "trailing stop" if trailing else "stop"
     if stop is not None and (low <= stop if pos.qty > 0 else high >= stop):

@@ -38,11 +38,14 @@ class Side(StrEnum):
 
 
 class Purpose(StrEnum):
-    """Why an order is placed: to open a position, to exit one, or the scheduled square-off."""
+    """Why an order is placed: to open a position, to exit one, the scheduled square-off, to rest the
+    position's stop at the broker (protect), or to move that resting stop (trail)."""
 
     ENTRY = "entry"
     EXIT = "exit"
     SQUARE_OFF = "squareoff"
+    PROTECT = "protect"
+    TRAIL = "trail"
 
     @property
     def opens(self) -> bool:
@@ -51,17 +54,21 @@ class Purpose(StrEnum):
 
 
 class IntentState(StrEnum):
-    """The life of an order intent: claimed by the tick, placing at the executor, then filled or rejected."""
+    """The life of an order intent: claimed by the tick, placing at the executor, then filled or rejected.
+    A protect intent's stop rests at the broker (resting) until it fills there (filled) or is cancelled or
+    turned into an exit (cancelled); a trail intent rests once the broker holds its trigger."""
 
     CLAIMED = "claimed"  # written by the tick, published to the bus
     PLACING = "placing"  # the executor is talking to the broker (a crash here is resolved by tag)
+    RESTING = "resting"
     FILLED = "filled"
     REJECTED = "rejected"
+    CANCELLED = "cancelled"
 
     @property
     def terminal(self) -> bool:
-        """True once the intent is filled or rejected (a later delivery is a duplicate)."""
-        return self in (IntentState.FILLED, IntentState.REJECTED)
+        """True once the executor is done with the intent (a later delivery is a duplicate)."""
+        return self not in (IntentState.CLAIMED, IntentState.PLACING)
 
 
 @dataclass(frozen=True)
@@ -154,6 +161,19 @@ class Snapshot:
 
 
 @dataclass(frozen=True)
+class Candle:
+    """One completed minute of an instrument, as Kite's historical candles give it: its start (IST), open,
+    high, low, close and volume."""
+
+    start: datetime
+    open: float
+    high: float
+    low: float
+    close: float
+    volume: int = 0
+
+
+@dataclass(frozen=True)
 class DailyBar:
     """One session's OHLC and volume of an instrument."""
 
@@ -202,6 +222,8 @@ class OrderIntent:
     product: str = "MIS"
     order_type: str = "MARKET"
     price: float | None = None  # an entry: the price its stop and target were set from (see Book.apply_fill)
+    trigger: float | None = None  # a protect or trail intent: the stop's trigger price
+    limit: float | None = None  # a protect or trail intent of an SL order: its limit price
 
     @property
     def tag(self) -> str:
@@ -254,6 +276,8 @@ class OrderIntent:
                 product=str(d.get("product", "MIS")),
                 order_type=str(d.get("order_type", "MARKET")),
                 price=_opt_float(d.get("price")),
+                trigger=_opt_float(d.get("trigger")),
+                limit=_opt_float(d.get("limit")),
             )
         except KeyError as e:
             raise ValueError(f"order intent is missing field {e.args[0]!r}") from None
@@ -263,6 +287,32 @@ class OrderIntent:
 
 def _opt_float(v: Any) -> float | None:
     return None if v is None else float(v)
+
+
+@dataclass
+class RestingStop:
+    """A position's stop resting at the broker: the protect intent that placed it, the broker's order id,
+    its type (SL-M or SL), trigger, limit (SL) and quantity, the modifications spent on it, when it reached
+    the broker, and whether it triggered without filling (an SL whose limit the market went through)."""
+
+    intent_id: str
+    order_id: str
+    order_type: str
+    trigger: float
+    qty: int
+    since: str  # ISO time it reached the broker: it is active from that minute's bar
+    limit: float | None = None
+    modifications: int = 0
+    triggered: bool = False
+
+    def to_doc(self) -> dict[str, Any]:
+        """Every field, JSON-ready."""
+        return asdict(self)
+
+    @staticmethod
+    def from_doc(d: dict[str, Any] | None) -> RestingStop | None:
+        """The stop a :meth:`to_doc` stored, or None."""
+        return None if not d else RestingStop(**d)
 
 
 @dataclass
@@ -283,3 +333,5 @@ class Position:
     tick_size: str = "0.05"
     gross: Decimal = Decimal("0")  # realised so far on this position
     charges: Decimal = Decimal("0")
+    protect: RestingStop | None = None  # its stop, once resting at the broker
+    protecting: str | None = None  # the protect intent in flight (the stop not yet resting)

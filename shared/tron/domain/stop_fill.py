@@ -10,9 +10,12 @@ rests OPEN as a limit order."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 
+from tron.domain.models import Candle
+from tron.domain.money import dec
 from tron.domain.order_rules import auto_protection_pct, on_tick, protection_price
 
 
@@ -24,6 +27,11 @@ class Bar:
     high: Decimal
     low: Decimal
     close: Decimal
+
+    @staticmethod
+    def of(candle: Candle) -> Bar:
+        """A candle's prices, in paise (as Kite's candles and the simulator's bars show them)."""
+        return Bar(*(dec(round(x, 2)) for x in (candle.open, candle.high, candle.low, candle.close)))
 
     def path(self) -> tuple[Decimal, Decimal, Decimal, Decimal]:
         """The order the bar's prices are taken to have traded in: the nearer extreme first."""
@@ -42,6 +50,11 @@ class StopSlippage:
 
     def amount(self, price: Decimal, tick: Decimal, half_spread: Decimal) -> Decimal:
         return max(tick * self.ticks, half_spread, price * self.bps / 10000)
+
+
+def half_spread(bid: float, ask: float) -> Decimal:
+    """Half a quote's spread, in paise (what a triggered SL-M pays at least, besides ticks and bps)."""
+    return dec(round(ask - bid, 2)) / 2
 
 
 @dataclass(frozen=True)
@@ -116,3 +129,33 @@ def stop_outcome(
     if any(marketable(p) for p in bar.path()[nxt:]):
         return StopOutcome(True, limit, at)
     return StopOutcome(True, None, at)
+
+
+def first_fill(
+    stop: StopOrder,
+    candles: Iterable[Candle],
+    tick: Decimal,
+    half_spread: Decimal = Decimal(0),
+    slippage: StopSlippage | None = None,
+    triggered: bool = False,
+) -> tuple[StopOutcome, Candle | None]:
+    """A resting stop walked through the candles (oldest first, each already active for it): the outcome
+    and the candle that decided it — the first that fills it, else the one that triggered an SL which rests
+    unfilled (``triggered`` says it already had), else not triggered and None. An SL resting after its
+    trigger fills at its limit in the first later candle that trades there."""
+    limit = stop.limit
+    decided: Candle | None = None
+    for candle in candles:
+        bar = Bar.of(candle)
+        if triggered:
+            assert limit is not None
+            reached = bar.high >= limit if stop.side == "SELL" else bar.low <= limit
+            if reached:
+                return StopOutcome(True, limit), candle
+            continue
+        outcome = stop_outcome(stop, bar, tick, half_spread, slippage)
+        if outcome.filled:
+            return outcome, candle
+        if outcome.triggered:
+            triggered, decided = True, candle
+    return (StopOutcome(True) if triggered else NOT_TRIGGERED), decided
