@@ -40,13 +40,16 @@ def state_store(settings: Settings, sqlite_path: Path | None = None) -> Any:
 
 def service_config(settings: Settings) -> ServiceConfig:
     """The services' view of the settings: the risk envelope and enabled flag per asset, the mode, the
-    orders topic and the universe size (the other ServiceConfig fields keep their defaults)."""
+    orders topic, the universe size and where stops live (the other ServiceConfig fields keep their
+    defaults)."""
     return ServiceConfig(
         envelope=settings.envelope(),
         enabled=settings.enabled(),
         mode=settings.mode,
         orders_topic=settings.orders_topic,
         universe_size=settings.symbols,
+        resting_stops=settings.stops == "broker",
+        stop_order=settings.stop_order,
     )
 
 
@@ -85,7 +88,7 @@ def kite_adapters(
     )
     if settings.broker == "kite":
         return market, KiteBroker(session, clock, k.market_protection, k.follow_polls, k.poll_interval_s)
-    return market, PaperBroker(store, market)
+    return market, PaperBroker(store, market, clock)
 
 
 def trading_calendar() -> TradingCalendar:
@@ -105,7 +108,7 @@ def _assemble(settings: Settings, clock: Clock, store: Any, bus: Any, archive: A
     generated = seeded_market(settings, clock)
     calendar = generated.gen.calendar
     market: Any = generated
-    broker: Any = PaperBroker(store, market)
+    broker: Any = PaperBroker(store, market, clock)
     if settings.market_data == "kite":
         market, broker = kite_adapters(settings, clock, secrets, store, generated.gen)
     rules = RulesPlanner()

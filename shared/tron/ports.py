@@ -11,7 +11,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, Protocol, TypeVar
 
-from tron.domain.models import Asset, DailyBar, Instrument, OrderIntent, Snapshot
+from tron.domain.models import Asset, Candle, DailyBar, Instrument, OrderIntent, Snapshot
 from tron.domain.plan import Plan, PlanContext
 
 T = TypeVar("T")
@@ -123,6 +123,11 @@ class MarketData(Protocol):
         """Up to ``days`` daily bars of the sessions before ``before``, oldest first."""
         ...
 
+    def minute_bars(self, symbol: str, since: datetime) -> list[Candle]:
+        """The completed one-minute candles of since's day that start at or after ``since``, oldest first
+        (Kite's historical candles): the true high and low a resting stop is worked against."""
+        ...
+
     def preflight(self) -> str | None:
         """None if quotes can be had today, else why not (an expired Kite session)."""
         ...
@@ -135,7 +140,7 @@ class BrokerOrder:
 
     order_id: str
     tag: str
-    status: str  # COMPLETE | REJECTED | OPEN | CANCELLED
+    status: str  # COMPLETE | REJECTED | CANCELLED | OPEN | TRIGGER PENDING (a stop resting, not triggered)
     filled_qty: int
     avg_price: Decimal
     ts: datetime
@@ -152,11 +157,35 @@ class BrokerUnavailable(Exception):
 
 
 class Broker(Protocol):
-    """Where orders go: Kite, or a paper broker that fills at the quotes."""
+    """Where orders go: Kite, or a paper broker that fills at the quotes.
+
+    Besides MARKET orders it rests stops: a protect intent (order_type SL-M or SL, its trigger and an SL's
+    limit) is placed and answered TRIGGER PENDING; it fills at the broker by the stop-fill model
+    (tron.domain.stop_fill) when the market reaches it, is moved by :meth:`modify` (a trail) and turned
+    into an exit by :meth:`convert`, so a stop and an exit can never both fill."""
 
     def place(self, intent: OrderIntent) -> BrokerOrder:
-        """Place the intent's order with its tag; paper brokers fill it. Raises OrderRejected or
+        """Place the intent's order with its tag: a MARKET order is followed to its end (paper brokers fill
+        it), a stop until it rests. Raises OrderRejected or BrokerUnavailable."""
+        ...
+
+    def modify(self, order_id: str, intent: OrderIntent) -> BrokerOrder:
+        """Move a resting stop to a trail intent's trigger (and limit); the order as it now rests. Raises
+        OrderRejected when the broker refuses (the order ended, the trigger is already crossed, no
+        modifications left) or BrokerUnavailable."""
+        ...
+
+    def convert(self, order_id: str, intent: OrderIntent) -> BrokerOrder:
+        """Turn a resting stop into the exit intent's order now (SL-M to MARKET with market protection, SL to
+        a marketable LIMIT inside the price bands) and follow it to its end. A stop that already filled is
+        answered as it filled (COMPLETE: book that fill as the exit). Raises OrderRejected or
         BrokerUnavailable."""
+        ...
+
+    def order_states(self, day: date, order_ids: list[str]) -> dict[str, BrokerOrder]:
+        """These orders as the broker holds them now, in one read (orders it does not know are left out):
+        how a resting stop stands, or what it filled. A paper broker works its resting stops against the
+        minute candles completed since it last looked."""
         ...
 
     def find_by_tag(self, day: date, tag: str) -> BrokerOrder | None:

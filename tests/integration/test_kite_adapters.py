@@ -10,7 +10,7 @@ import logging
 import sys
 import time as wall
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -25,6 +25,7 @@ from tests.support.kite_sim import KiteSimHandle, running_kite_sim
 from tests.support.logs import tron_records
 from tests.support.netfault import DelayingProxy
 from tests.support.paths import REPO
+from tron.adapters.clock import VirtualClock
 from tron.adapters.env_secrets import EnvSecrets
 from tron.adapters.kite import (
     API_SECRET_SECRET,
@@ -50,6 +51,7 @@ from tron.services.paths import book_path, day_path, intent_path
 from tron.services.plan_day import plan_day
 from tron.services.tick import tick
 from tron.sim.kite import engine
+from tron.sim.market import GeneratedMarketData
 
 DAY = date(2026, 11, 23)
 TICK = Decimal("0.05")
@@ -215,9 +217,24 @@ def test_daily_history_is_the_sessions_before_the_day(ks: KiteSimHandle) -> None
     assert [round(b.close, 2) for b in bars] == [round(b.close, 2) for b in ref]
     market.daily_history("NIFTY 50", DAY, 10)
     assert session.calls["historical_data"] == 1  # cached
-    prev = market.minute_history("AXISBANK", date(2026, 11, 20))
-    assert len(prev) == 375 and prev[0]["date"].hour == 9
     assert market.warm_up(DAY, ["NIFTY 50"], 10) == 10
+
+
+def test_minute_candles_are_the_simulators_read_once_each(ks: KiteSimHandle) -> None:
+    session, market, _ = adapters(ks)
+    ks.set(ist(DAY, time(10, 0, 30)))
+    since = ist(DAY, time(9, 50))
+    got = market.minute_bars("AXISBANK", since)
+    assert [c.start.time() for c in got] == [time(9, m) for m in range(50, 60)]  # 10:00 is not complete
+    assert got == ks.market.minute_bars("AXISBANK", since)  # the same candles paper reads
+    calls = session.calls["historical_data"]
+    assert market.minute_bars("AXISBANK", ist(DAY, time(9, 59))) == got[-1:]
+    assert session.calls["historical_data"] == calls  # cached: no request
+    ks.advance(minutes=1)
+    assert [c.start.time() for c in market.minute_bars("AXISBANK", ist(DAY, time(9, 59)))] == [
+        time(9, 59), time(10, 0)
+    ]  # fmt: skip
+    assert session.calls["historical_data"] == calls + 1  # only the new minute asked for
 
 
 # ---------------------------------------------------------------------------------------------- orders
@@ -244,7 +261,7 @@ def test_place_follow_status_positions_modify_cancel(ks: KiteSimHandle) -> None:
         product="MIS", order_type="LIMIT", price=float(to_tick(ask * 0.95, TICK)),
     )  # fmt: skip
     settled(kite, limit_id)  # Kite refuses to modify an order still passing its OMS
-    assert broker.modify(limit_id, price=to_tick(ask * 0.96, TICK)) == limit_id
+    assert broker.modify_order(limit_id, price=to_tick(ask * 0.96, TICK)) == limit_id
     assert settled(kite, limit_id)["status"] == "OPEN"  # Kite modifies asynchronously
     broker.cancel(limit_id)
     settled(kite, limit_id)
@@ -275,6 +292,214 @@ def test_a_partial_fill_is_followed_then_the_rest_cancelled() -> None:
         hist = broker.session.call("other", "h", lambda c: c.order_history(o.order_id))
         assert hist[-1]["cancelled_quantity"] == 400 - o.filled_qty
         assert [p.quantity for p in broker.positions()] == [o.filled_qty]
+
+
+# ---------------------------------------------------------------------------------------------- resting stops
+def stop(
+    trigger: float,
+    symbol: str = "AXISBANK",
+    qty: int = 10,
+    side: Side = Side.SELL,
+    order_type: str = "SL-M",
+    limit: float | None = None,
+    purpose: Purpose = Purpose.PROTECT,
+    at: datetime | None = None,
+    **kw: Any,
+) -> OrderIntent:
+    """A protect (or, with purpose TRAIL, a trail) intent: the stop's side, type, trigger and limit."""
+    base = intent(symbol, qty, side, purpose, at, **kw)
+    segment = "options" if base.asset is Asset.OPTIONS else base.segment
+    return replace(base, order_type=order_type, trigger=trigger, limit=limit, segment=segment)
+
+
+def last_price(ks: KiteSimHandle, symbol: str) -> float:
+    return ks.market.snapshot([symbol]).quotes[symbol].last
+
+
+def symbol_orders(broker: KiteBroker, symbol: str) -> list[dict[str, Any]]:
+    return [o for o in broker.orders() if o["tradingsymbol"] == symbol]
+
+
+def through_next_minute(ks: KiteSimHandle, symbol: str) -> tuple[Side, float]:
+    """A stop the minute starting now trades through (read ahead in the generated market): its side and a
+    trigger on the tick grid, on the untouched side of the last price, so Kite takes it."""
+    now = ks.clock.now()
+    ahead = GeneratedMarketData(ks.market.gen, VirtualClock(now + timedelta(minutes=1)))
+    bar = ahead.minute_bars(symbol, now)[0]
+    ltp = last_price(ks, symbol)
+    high, low = float(to_tick(bar.high, TICK, up=False)), float(to_tick(bar.low, TICK, up=True))
+    if high > ltp:
+        return Side.BUY, high  # a short's stop, reached on the way up
+    assert low < ltp, f"{symbol}'s next minute does not move: pick another symbol"
+    return Side.SELL, low
+
+
+def test_a_protect_rests_trigger_pending_with_its_tag_and_market_protection(ks: KiteSimHandle) -> None:
+    _, _, broker = adapters(ks, market_protection=3)
+    assert broker.place(intent(qty=10)).status == "COMPLETE"
+    trigger = float(to_tick(last_price(ks, "AXISBANK") * 0.98, TICK))
+    it = stop(trigger)
+    o = broker.place(it)
+    assert (o.status, o.filled_qty, o.tag, o.ambiguous) == ("TRIGGER PENDING", 0, it.tag, False)
+    wall.sleep(0.05)  # nothing moves it while the clock stands: no cancel, no fill
+    sent = next(x for x in broker.orders() if x["order_id"] == o.order_id)
+    assert (sent["order_type"], sent["transaction_type"], sent["trigger_price"]) == ("SL-M", "SELL", trigger)
+    assert (sent["market_protection"], sent["tag"], sent["validity"], sent["status"]) == (
+        3, it.tag, "DAY", "TRIGGER PENDING"
+    )  # fmt: skip
+    assert broker.find_by_tag(DAY, it.tag) == replace(o, ambiguous=False)  # adopted resting, not cancelled
+    assert broker.order_status(o.order_id).status == "TRIGGER PENDING"
+    with pytest.raises(OrderRejected, match="trigger price"):
+        broker.place(stop(None, at=ist(DAY, time(10, 1))))  # type: ignore[arg-type]
+
+
+def test_a_trail_moves_the_trigger_and_always_carries_market_protection(ks: KiteSimHandle) -> None:
+    session, _, broker = adapters(ks)
+    broker.place(intent(qty=10))
+    ltp = last_price(ks, "AXISBANK")
+    o = broker.place(stop(float(to_tick(ltp * 0.97, TICK))))
+    # the trail comes from a broker configured with another protection: Kite must be sent it on every modify
+    # of an SL-M (the old modify sent it only with a change of order type, so the order kept -1)
+    trailing = KiteBroker(session, ks.clock, market_protection=4, **FOLLOW)
+    moved = float(to_tick(ltp * 0.99, TICK))
+    out = trailing.modify(o.order_id, stop(moved, purpose=Purpose.TRAIL, at=ist(DAY, time(10, 1))))
+    assert (out.order_id, out.status, out.filled_qty, out.tag) == (o.order_id, "TRIGGER PENDING", 0, o.tag)
+    history = session.call("other", "h", lambda c: c.order_history(o.order_id))
+    statuses = [h["status"] for h in history]
+    assert "MODIFIED" in statuses and statuses[-1] == "TRIGGER PENDING"
+    assert (history[-1]["trigger_price"], history[-1]["market_protection"]) == (moved, 4)
+    assert history[-1]["order_type"] == "SL-M" and history[-1]["quantity"] == 10
+
+
+def test_the_simulator_takes_a_modification_with_automatic_market_protection(ks: KiteSimHandle) -> None:
+    """Kite takes market_protection -1 (automatic) on a modify as on a place; the simulator used to parse it as
+    a price and refuse it ("'-1' is not a valid price"), so no trail with the default protection got through."""
+    kite = ks.client()
+    trigger = float(to_tick(last_price(ks, "AXISBANK") * 0.98, TICK))
+    oid = kite.place_order(
+        variety="regular", exchange="NSE", tradingsymbol="AXISBANK", transaction_type="SELL", quantity=1,
+        product="MIS", order_type="SL-M", trigger_price=trigger, market_protection=5,
+    )  # fmt: skip
+    assert settled(kite, oid)["status"] == "TRIGGER PENDING"
+    assert kite.modify_order("regular", oid, trigger_price=trigger + 0.5, market_protection=-1) == oid
+    last = settled(kite, oid)
+    assert (last["status"], last["trigger_price"], last["market_protection"]) == (
+        "TRIGGER PENDING", trigger + 0.5, -1
+    )  # fmt: skip
+    with pytest.raises(kex.InputException, match="market_protection"):
+        kite.modify_order("regular", oid, market_protection=-2)
+
+
+def test_a_trail_to_a_trigger_already_crossed_is_refused_and_leaves_the_stop(ks: KiteSimHandle) -> None:
+    session, _, broker = adapters(ks)
+    broker.place(intent(qty=10))
+    ltp = last_price(ks, "AXISBANK")
+    trigger = float(to_tick(ltp * 0.98, TICK))
+    o = broker.place(stop(trigger))
+    crossed = float(to_tick(ltp * 1.01, TICK))  # a sell stop above the last price
+    with pytest.raises(OrderRejected, match=r"InputException.*Trigger price"):
+        broker.modify(o.order_id, stop(crossed, purpose=Purpose.TRAIL, at=ist(DAY, time(10, 1))))
+    history = session.call("other", "h", lambda c: c.order_history(o.order_id))
+    assert [h["status"] for h in history][-1] == "TRIGGER PENDING"
+    assert not any(h["status"].startswith("MODIF") for h in history)
+    assert history[-1]["trigger_price"] == trigger
+
+
+def test_convert_turns_a_resting_sl_m_into_the_exit_with_no_second_order(ks: KiteSimHandle) -> None:
+    _, _, broker = adapters(ks)
+    entry = broker.place(intent(qty=10))
+    o = broker.place(stop(float(to_tick(last_price(ks, "AXISBANK") * 0.98, TICK))))
+    ks.advance(seconds=20)
+    exit_ = intent(qty=10, side=Side.SELL, purpose=Purpose.EXIT, at=ist(DAY, time(10, 0, 20)))
+    out = broker.convert(o.order_id, exit_)
+    assert (out.order_id, out.status, out.filled_qty, out.tag) == (o.order_id, "COMPLETE", 10, o.tag)
+    orders = symbol_orders(broker, "AXISBANK")
+    assert {x["order_id"] for x in orders} == {entry.order_id, o.order_id}  # the stop became the exit
+    fills = [t for t in broker.trades() if t["order_id"] == o.order_id]
+    assert sum(t["quantity"] for t in fills) == 10
+    assert out.avg_price == Decimal(str(fills[0]["average_price"])) and out.avg_price > 0
+    assert [p.quantity for p in broker.positions()] == [0]
+    assert out == broker.convert(o.order_id, exit_)  # delivered again: answered as it ended
+
+
+def test_convert_after_the_stop_filled_returns_the_stops_fill(ks: KiteSimHandle) -> None:
+    _, _, broker = adapters(ks)
+    side, trigger = through_next_minute(ks, "AXISBANK")
+    entry = broker.place(intent(qty=10, side=side.opposite))
+    assert entry.status == "COMPLETE"
+    o = broker.place(stop(trigger, side=side))
+    assert o.status == "TRIGGER PENDING"
+    ks.advance(minutes=1)  # the minute's bar trades through the trigger: Kite fills the stop
+    assert broker.order_states(DAY, [o.order_id])[o.order_id].status == "COMPLETE"
+    exit_ = intent(qty=10, side=side, purpose=Purpose.EXIT, at=ist(DAY, time(10, 1)))
+    out = broker.convert(o.order_id, exit_)
+    fills = [t for t in broker.trades() if t["order_id"] == o.order_id]
+    assert (out.status, out.filled_qty) == ("COMPLETE", 10) and len(fills) == 1
+    assert out.avg_price == Decimal(str(fills[0]["average_price"]))
+    beyond = (
+        out.avg_price - Decimal(str(trigger)) if side is Side.BUY else Decimal(str(trigger)) - out.avg_price
+    )
+    assert Decimal(0) <= beyond < Decimal(1)  # filled just beyond its trigger (the stop-fill model)
+    assert {x["order_id"] for x in symbol_orders(broker, "AXISBANK")} == {entry.order_id, o.order_id}
+    assert [p.quantity for p in broker.positions()] == [0]
+
+
+def test_an_options_stop_rests_as_sl_and_converts_to_a_marketable_limit(ks: KiteSimHandle) -> None:
+    _, market, broker = adapters(ks)
+    options = market.instruments(Asset.OPTIONS)
+    quotes = market.snapshot([o.symbol for o in options]).quotes
+    opt = next(o for o in options if 100 < quotes[o.symbol].last < 500)
+    kw: dict[str, Any] = {"exchange": "NFO", "asset": Asset.OPTIONS, "qty": opt.lot_size}
+    entry = broker.place(intent(opt.symbol, **kw))
+    assert entry.status == "COMPLETE"
+    ltp = quotes[opt.symbol].last
+    trigger = float(to_tick(ltp * 0.9, TICK))
+    with pytest.raises(OrderRejected, match="SL-M orders are not allowed for option"):
+        broker.place(stop(trigger, opt.symbol, **kw))
+    it = stop(trigger, opt.symbol, order_type="SL", limit=float(to_tick(trigger * 0.95, TICK)), **kw)
+    o = broker.place(it)
+    assert (o.status, o.tag) == ("TRIGGER PENDING", it.tag)
+    sent = next(x for x in broker.orders() if x["order_id"] == o.order_id)
+    assert (sent["order_type"], sent["trigger_price"], sent["price"]) == ("SL", trigger, it.limit)
+    exit_ = replace(intent(opt.symbol, side=Side.SELL, purpose=Purpose.EXIT, **kw), segment="options")
+    out = broker.convert(o.order_id, exit_)
+    assert (out.order_id, out.status, out.filled_qty) == (o.order_id, "COMPLETE", opt.lot_size)
+    last = broker.session.call("other", "h", lambda c: c.order_history(o.order_id))[-1]
+    # a LIMIT 2% under the last price (Kite's automatic protection for a ₹100–500 option), inside NSE's band
+    assert last["order_type"] == "LIMIT" and last["price"] == float(to_tick(ltp * 0.98, TICK, up=True))
+    assert ltp * 0.97 < float(out.avg_price) <= ltp
+    assert {x["order_id"] for x in symbol_orders(broker, opt.symbol)} == {entry.order_id, o.order_id}
+    assert [p.quantity for p in broker.positions()] == [0]
+
+
+def test_order_states_reads_many_orders_in_one_call(ks: KiteSimHandle) -> None:
+    session, _, broker = adapters(ks)
+    filled = broker.place(intent(qty=10))
+    ltp = last_price(ks, "AXISBANK")
+    resting = broker.place(stop(float(to_tick(ltp * 0.98, TICK))))
+    gone = broker.place(stop(float(to_tick(ltp * 0.95, TICK)), qty=5, at=ist(DAY, time(10, 1))))
+    broker.cancel(gone.order_id)
+    kite = ks.client()
+    assert settled(kite, gone.order_id)["status"] == "CANCELLED"
+    before = session.calls.get("orders", 0)
+    states = broker.order_states(DAY, [filled.order_id, resting.order_id, gone.order_id, "261123999999999"])
+    assert session.calls["orders"] == before + 1
+    assert {k: (v.status, v.filled_qty) for k, v in states.items()} == {
+        filled.order_id: ("COMPLETE", 10),
+        resting.order_id: ("TRIGGER PENDING", 0),
+        gone.order_id: ("CANCELLED", 0),  # as Kite says it, not turned into REJECTED
+    }
+    got = states[filled.order_id]
+    assert (got.avg_price, got.ts, got.tag) == (filled.avg_price, filled.ts, filled.tag)
+    assert got.ts.utcoffset() == timedelta(hours=5, minutes=30)
+
+
+def test_a_protect_with_an_expired_token_is_retried_not_rejected(ks: KiteSimHandle) -> None:
+    _, _, broker = adapters(ks)
+    broker.place(intent(qty=10))
+    ks.sim.expire_tokens()
+    with pytest.raises(TokenExpired):
+        broker.place(stop(float(to_tick(last_price(ks, "AXISBANK") * 0.98, TICK))))
 
 
 # ---------------------------------------------------------------------------------------------- errors

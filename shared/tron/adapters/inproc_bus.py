@@ -73,10 +73,19 @@ class InProcBus:
         return mid
 
     def drain(self, topic: str, handler: Handler) -> None:
-        """Deliver every queued message of the topic, and the duplicates the bus chooses to redeliver.
-        A message whose handler raised waits for the next drain."""
-        pending = deque(m for m in self.queue if m.topic == topic)
-        self.queue = deque(m for m in self.queue if m.topic != topic)
+        """Deliver every queued message of the topic, those published while draining (as a push
+        subscription delivers them at once: an entry's fill publishes its stop), and the duplicates the bus
+        chooses to redeliver. A message whose handler raised waits for the next drain."""
+        retry: deque[Message] = deque()
+        while True:
+            pending = deque(m for m in self.queue if m.topic == topic)
+            if not pending:
+                break
+            self.queue = deque(m for m in self.queue if m.topic != topic)
+            self._deliver(pending, handler, retry)
+        self.queue.extend(retry)  # retried at the next drain, as Pub/Sub retries after a backoff
+
+    def _deliver(self, pending: deque[Message], handler: Handler, retry: deque[Message]) -> None:
         while pending:
             msg = pending.popleft()
             msg.attempts += 1
@@ -92,7 +101,7 @@ class InProcBus:
                         extra={"component": "bus", "correlation_id": msg.attributes.get("intent_id", "")},
                     )
                 else:
-                    self.queue.append(msg)  # retried at the next drain, as Pub/Sub retries after a backoff
+                    retry.append(msg)
                 continue
             self.stats.delivered += 1
             if not msg.copy and self._rng.random() < self.redeliver_fraction:

@@ -15,7 +15,7 @@ from importlib import resources
 import numpy as np
 
 from tron.domain.calendar import TradingCalendar
-from tron.domain.models import Asset, DailyBar, Instrument, Quote, Snapshot
+from tron.domain.models import Asset, Candle, DailyBar, Instrument, Quote, Snapshot
 from tron.domain.timeutil import IST, ist
 from tron.ports import Clock
 from tron.sim.derivatives import LOT_SIZE, Contract, contracts, derive
@@ -343,11 +343,13 @@ class GeneratedMarketData:
         pos = {s: k for k, s in enumerate(day.symbols)}
         return Snapshot(ts, {s: self.gen.quote(day, pos[s], j, ts) for s in symbols if s in pos})
 
-    def minute_bars(self, symbol: str, day: date) -> list[tuple[datetime, float, float, float, float, int]]:
-        """The day's completed 1-minute candles (start time IST, open, high, low, close, volume) up to the
-        clock's now: a past day in full, today up to the last completed minute, a future day empty — what
-        Kite's historical-candles endpoint would show. Unknown symbols raise KeyError naming the symbol."""
+    def minute_bars(self, symbol: str, since: datetime) -> list[Candle]:
+        """The completed 1-minute candles of since's day that start at or after ``since``, up to the clock's
+        now (a past day in full, a future day none) — what Kite's historical candles would show. Unknown
+        symbols raise KeyError naming the symbol."""
         now = self.clock.now().astimezone(IST)
+        since = since.astimezone(IST)
+        day = since.date()
         if day > now.date():
             return []
         data = self._day_for(day, [symbol])
@@ -356,8 +358,9 @@ class GeneratedMarketData:
         k = data.symbols.index(symbol)
         j = MINUTES if day < now.date() else completed_minutes(now)
         start = ist(day, time(9, 15))
+        first = max(0, -(-int((since - start).total_seconds()) // 60))  # the first minute starting ≥ since
         return [
-            (
+            Candle(
                 start + timedelta(minutes=m),
                 round(float(data.o[k, m]), 2),
                 round(float(data.h[k, m]), 2),
@@ -365,7 +368,7 @@ class GeneratedMarketData:
                 round(float(data.c[k, m]), 2),
                 int(data.v[k, m]),
             )
-            for m in range(j)
+            for m in range(first, j)
         ]
 
     def daily_history(self, symbol: str, before: date, days: int) -> list[DailyBar]:

@@ -28,34 +28,45 @@ def market(
 def test_minute_bars_up_to_now_agree_with_the_snapshot() -> None:
     md, _ = market(time(10, 0))
     sym = nifty50(5)[0].symbol
-    bars = md.minute_bars(sym, DAY)
+    bars = md.minute_bars(sym, ist(DAY, time(9, 15)))
     assert len(bars) == 45
-    assert bars[0][0] == ist(DAY, time(9, 15)) and bars[0][0].tzinfo is not None
-    assert bars[-1][0] == ist(DAY, time(9, 59))
-    assert all(b[0].utcoffset() == timedelta(hours=5, minutes=30) for b in bars)
+    assert bars[0].start == ist(DAY, time(9, 15)) and bars[0].start.tzinfo is not None
+    assert bars[-1].start == ist(DAY, time(9, 59))
+    assert all(b.start.utcoffset() == timedelta(hours=5, minutes=30) for b in bars)
     q = md.snapshot([sym]).quotes[sym]
-    assert q.last == bars[-1][4]
-    assert q.volume == sum(b[5] for b in bars)
-    assert q.high == max(b[2] for b in bars) and q.low == min(b[3] for b in bars)
-    for _, o, h, lo, c, v in bars:
-        assert lo <= min(o, c) <= max(o, c) <= h and v >= 0
+    assert q.last == bars[-1].close
+    assert q.volume == sum(b.volume for b in bars)
+    assert q.high == max(b.high for b in bars) and q.low == min(b.low for b in bars)
+    for b in bars:
+        assert b.low <= min(b.open, b.close) <= max(b.open, b.close) <= b.high and b.volume >= 0
+
+
+def test_minute_bars_since_a_time_start_at_the_next_minute_mark() -> None:
+    md, _ = market(time(10, 0))
+    sym = nifty50(5)[0].symbol
+    assert [b.start for b in md.minute_bars(sym, ist(DAY, time(9, 57)))] == [
+        ist(DAY, time(9, 57)), ist(DAY, time(9, 58)), ist(DAY, time(9, 59))
+    ]  # fmt: skip
+    later = md.minute_bars(sym, ist(DAY, time(9, 57)) + timedelta(seconds=1))
+    assert [b.start.time() for b in later] == [time(9, 58), time(9, 59)]
+    assert md.minute_bars(sym, ist(DAY, time(10, 0))) == []  # the 10:00 minute has not completed
 
 
 def test_minute_bars_of_the_index_past_and_future_days() -> None:
     md, clock = market(time(9, 15))
-    assert md.minute_bars(INDEX, DAY) == []
-    assert len(md.minute_bars(INDEX, date(2026, 11, 20))) == 375
-    assert md.minute_bars(INDEX, date(2026, 11, 24)) == []
-    assert all(b[5] == 0 for b in md.minute_bars(INDEX, date(2026, 11, 20)))
+    assert md.minute_bars(INDEX, ist(DAY, time(9, 15))) == []
+    past = md.minute_bars(INDEX, ist(date(2026, 11, 20), time(9, 0)))
+    assert len(past) == 375 and all(b.volume == 0 for b in past)
+    assert md.minute_bars(INDEX, ist(date(2026, 11, 24), time(9, 15))) == []
     clock.set(ist(DAY, time(16, 0)))
-    assert len(md.minute_bars(INDEX, DAY)) == 375
-    assert md.minute_bars(INDEX, DAY)[-1][0].astimezone(IST).time() == time(15, 29)
+    assert len(md.minute_bars(INDEX, ist(DAY, time(9, 15)))) == 375
+    assert md.minute_bars(INDEX, ist(DAY, time(9, 15)))[-1].start.astimezone(IST).time() == time(15, 29)
 
 
 def test_minute_bars_unknown_symbol_is_a_clear_error() -> None:
     md, _ = market()
     with pytest.raises(KeyError, match="NOPE"):
-        md.minute_bars("NOPE", DAY)
+        md.minute_bars("NOPE", ist(DAY, time(9, 15)))
 
 
 # ---------------------------------------------------------------------------------------------- derivatives
@@ -116,12 +127,15 @@ def test_quotes_on_the_tick_with_a_spread_priced_from_the_index() -> None:
 def test_derivative_minute_bars_and_determinism_by_seed() -> None:
     md, _ = market(time(10, 0))
     sym = md.instruments(Asset.OPTIONS)[20].symbol
-    bars = md.minute_bars(sym, DAY)
-    assert len(bars) == 45 and all(b[3] <= min(b[1], b[4]) <= max(b[1], b[4]) <= b[2] for b in bars)
+    opening = ist(DAY, time(9, 15))
+    bars = md.minute_bars(sym, opening)
+    assert len(bars) == 45 and all(
+        b.low <= min(b.open, b.close) <= max(b.open, b.close) <= b.high for b in bars
+    )
     again, _ = market(time(10, 0))
-    assert again.minute_bars(sym, DAY) == bars
+    assert again.minute_bars(sym, opening) == bars
     other, _ = market(time(10, 0), seed=8)
-    assert other.minute_bars(INDEX, DAY) != md.minute_bars(INDEX, DAY)
+    assert other.minute_bars(INDEX, opening) != md.minute_bars(INDEX, opening)
 
 
 def test_closed_day_lists_the_next_sessions_contracts() -> None:

@@ -8,7 +8,7 @@ import time as _time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import date
-from decimal import Decimal
+from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 from typing import Any, NoReturn
 
 from tron.adapters.kite.errors import Kind as ErrorKind
@@ -18,12 +18,23 @@ from tron.adapters.kite.market import as_ist
 from tron.adapters.kite.session import KiteSession
 from tron.domain.models import OrderIntent
 from tron.domain.money import dec, paise
-from tron.domain.order_rules import check_market_protection
+from tron.domain.order_rules import (
+    auto_protection_pct,
+    check_market_protection,
+    lpp_band,
+    on_tick,
+    protection_price,
+)
 from tron.ports import BrokerOrder, BrokerUnavailable, Clock, OrderRejected
 
 log = logging.getLogger("tron.kite")
 TERMINAL = ("COMPLETE", "REJECTED", "CANCELLED")
+RESTING = ("TRIGGER PENDING", "OPEN")  # a stop waiting for its trigger, or triggered and working
+MODIFYING = ("MODIFY VALIDATION PENDING", "MODIFY PENDING", "MODIFIED")
+STOPS = ("SL-M", "SL")
+PROTECTED = ("MARKET", "SL-M")  # the order types Kite takes only with market protection
 VARIETY = "regular"
+Order = dict[str, Any]  # one order (or one state of its history) as the client returns it
 
 
 @dataclass(frozen=True)
@@ -39,16 +50,20 @@ class KitePosition:
 
 
 class KiteBroker:
-    """The Broker port on Kite: regular-variety MARKET orders followed to their final state.
+    """The Broker port on Kite: regular-variety DAY orders. A MARKET order is followed to its final state; a
+    stop (SL-M or SL) is rested at Kite (TRIGGER PENDING), moved by :meth:`modify` and turned into the exit by
+    :meth:`convert`, and what the day's stops did is read in one call by :meth:`order_states`.
 
     ``market_protection`` is -1 (Kite's automatic protection) or 1–100 %; 0 raises ValueError, as Kite
-    rejects it since April 2026. An order is read at most ``follow_polls`` times (at least 1),
-    ``poll_interval`` seconds apart, before what is still open is cancelled.
+    rejects it since April 2026. Every MARKET or SL-M order, and every modification of one, carries it. An
+    order is read at most ``follow_polls`` times (at least 1), ``poll_interval`` seconds apart, before what is
+    still open of a market order is cancelled (a resting stop is never cancelled by reading it).
 
     Token expiry: the session calls its ``on_token_expired(reason)`` hook (one given here replaces the
     session's; bootstrap wires it to halt the day's entries with an ERROR log). An entry is then refused
-    (OrderRejected, a recorded rejection); an exit raises TokenExpired (a BrokerUnavailable), so it is
-    delivered again and goes through as soon as a new token is stored.
+    (OrderRejected, a recorded rejection); anything else (an exit, a protect, a trail, a convert) raises
+    TokenExpired (a BrokerUnavailable), so it is delivered again and goes through as soon as a new token is
+    stored.
     """
 
     def __init__(
@@ -72,27 +87,33 @@ class KiteBroker:
 
     # ------------------------------------------------------------------ the Broker port
     def place(self, intent: OrderIntent) -> BrokerOrder:
-        """Place the intent as a MARKET DAY order (its exchange, product and tag, the configured market
-        protection) and follow its order_history to the final state.
+        """Place the intent as a DAY order with its exchange, product and tag, and read its order_history.
 
-        An order still open after ``follow_polls`` reads is cancelled (the rest of a market order the book
-        could not fill within its protection band is not left working), and the result is:
+        A MARKET order carries the configured market protection and is followed to its final state. One
+        still open after ``follow_polls`` reads is cancelled (the rest of a market order the book could not
+        fill within its protection band is not left working), and the result is:
 
         - everything filled → status COMPLETE;
         - part filled, the rest cancelled → CANCELLED with ``filled_qty < intent.qty``: the executor books
           what was filled, and the smaller position or the residue is closed later like any position;
         - nothing filled → REJECTED with the broker's reason, so the executor records a rejection.
 
+        A stop (a protect intent: order_type SL-M with the market protection, or SL with its limit as the
+        price; both with ``intent.trigger`` as the trigger price) is followed only until it rests: normally
+        TRIGGER PENDING, OPEN if it already triggered, or its end (REJECTED by Kite's RMS, COMPLETE). It is
+        never cancelled here.
+
         A transient failure (one that may have reached Kite, unlike a 429) is retried only after looking
         for the tag: an order found is adopted instead of placing another, and the result is marked
         ``ambiguous`` (a request held in the network may still arrive; the executor looks the tag up again).
 
-        Raises OrderRejected for a non-MARKET intent, a refusal by Kite, or an entry placed while the token
-        has expired; TokenExpired for such an exit; BrokerUnavailable when Kite stays unreachable or the
-        order does not end after the cancel.
+        Raises OrderRejected for another order type, a stop without its trigger (an SL without its limit), a
+        refusal by Kite, or an entry placed while the token has expired; TokenExpired for anything else
+        placed then (an exit, a protect); BrokerUnavailable when Kite stays unreachable, or the order does not
+        reach its end (a MARKET order after the cancel) or does not rest (a stop).
         """
-        if intent.order_type != "MARKET":
-            raise OrderRejected(f"TRON sends MARKET orders only, got {intent.order_type}")
+        if intent.order_type not in ("MARKET", *STOPS):
+            raise OrderRejected(f"TRON sends MARKET, SL-M and SL orders only, got {intent.order_type}")
         params: dict[str, Any] = {
             "variety": VARIETY,
             "exchange": intent.exchange,
@@ -100,11 +121,14 @@ class KiteBroker:
             "transaction_type": intent.side.value,
             "quantity": intent.qty,
             "product": intent.product,
-            "order_type": "MARKET",
+            "order_type": intent.order_type,
             "validity": "DAY",
-            "market_protection": self.market_protection,
             "tag": intent.tag,
         }
+        if intent.order_type in STOPS:
+            params.update(_stop_prices(intent))
+        if intent.order_type in PROTECTED:
+            params["market_protection"] = self.market_protection
 
         unknown = False  # a try failed in a way that may have reached Kite (not a 429)
 
@@ -122,13 +146,124 @@ class KiteBroker:
             )
         except TokenExpired as e:
             return self._token_expired(intent, str(e))
-        order = self._follow(str(order_id), intent.tag, intent.qty)
+        if intent.order_type in STOPS:
+            order = self._follow_stop(str(order_id), intent.tag)
+        else:
+            order = self._follow(str(order_id), intent.tag, intent.qty)
         # A request that timed out may still arrive after the retry that replaced it: the executor has the
         # tag looked up again (services/duplicates.py).
         return replace(order, ambiguous=unknown)
 
+    def modify(self, order_id: str, intent: OrderIntent) -> BrokerOrder:
+        """Move a resting stop to a trail intent's trigger (and, for an SL, its limit as the price), with the
+        intent's order type and quantity, and the configured market protection whenever that order type is
+        SL-M or MARKET. Kite modifies asynchronously (MODIFY VALIDATION PENDING → MODIFY PENDING → MODIFIED):
+        the order is read until it rests again at the new trigger (TRIGGER PENDING, or OPEN once triggered)
+        or has ended, and returned as it now stands (tagged as Kite holds it: the protect intent's tag).
+
+        A transient failure is retried only after reading the order: a modification that did reach Kite is
+        not sent again (Kite would refuse the second while the first is pending).
+
+        Raises OrderRejected when Kite refuses (the order has ended, the trigger is already crossed by the
+        last price, its 25 modifications are spent; or an intent without its trigger or limit);
+        TokenExpired when the session is gone; BrokerUnavailable when Kite stays unreachable or the
+        modification is not seen through within ``follow_polls`` reads (read the order again later).
+        """
+        kw: dict[str, Any] = {"order_type": intent.order_type, "quantity": intent.qty}
+        if intent.order_type in STOPS:
+            kw.update(_stop_prices(intent))
+        elif intent.order_type == "LIMIT":
+            if intent.limit is None:
+                raise OrderRejected("a LIMIT modification needs its limit price")
+            kw["price"] = _px(intent.limit)
+        elif intent.order_type != "MARKET":
+            raise OrderRejected(f"cannot modify an order to {intent.order_type}")
+        if intent.order_type in PROTECTED:
+            kw["market_protection"] = self.market_protection
+        trigger = kw.get("trigger_price")
+
+        def at_new_trigger(o: Order) -> bool:
+            return trigger is None or abs(float(o.get("trigger_price") or 0) - trigger) < 0.005
+
+        self._modify(order_id, kw, applied=at_new_trigger)
+        history = self._read_until(
+            order_id, lambda o: _ended(o) or (o.get("status") in RESTING and at_new_trigger(o))
+        )
+        last = history[-1]
+        if not (_ended(last) or (last.get("status") in RESTING and at_new_trigger(last))):
+            raise BrokerUnavailable(
+                f"order {order_id} is {last.get('status')} at trigger {last.get('trigger_price')} after its "
+                f"modification to {trigger}: read it again later"
+            )
+        return self._broker_order(last, str(last.get("tag") or intent.tag), history)
+
+    def convert(self, order_id: str, intent: OrderIntent) -> BrokerOrder:
+        """Turn the resting stop ``order_id`` into the exit now, and follow it to its end as :meth:`place`
+        follows a MARKET order (what is still OPEN after the reads is cancelled).
+
+        The stop is read first (until it is done passing Kite's OMS):
+
+        - COMPLETE: it filled at the broker; it is returned as it filled, and the caller books that fill as
+          the exit;
+        - CANCELLED or REJECTED: returned as it ended (REJECTED when nothing filled), so the caller places a
+          fresh exit;
+        - TRIGGER PENDING, or OPEN after its trigger: an SL-M is modified to MARKET with the market
+          protection; an SL (options) to a LIMIT at a marketable price: the last price (one `ltp` call) less
+          (a sell) or plus (a buy) Kite's automatic protection percentage, on ``intent.tick_size``'s grid and
+          inside NSE's price band (options when ``intent.segment`` is "options", futures when "futures").
+          The stop's quantity is kept. An order that is already no longer a stop (a convert delivered again)
+          is only followed. If Kite refuses the modification because the order ended meanwhile, it is read
+          again and returned as it ended.
+
+        The result carries the order's tag as Kite holds it (the protect intent's). Raises OrderRejected when
+        Kite refuses the modification of an order still working; TokenExpired when the session is gone;
+        BrokerUnavailable when Kite stays unreachable, no last price can be had, or the order does not end.
+        """
+        history = self._read_until(order_id, _settled)
+        last = history[-1]
+        tag = str(last.get("tag") or intent.tag)
+        if _ended(last):
+            return self._broker_order(last, tag, history)
+        if last.get("status") not in RESTING:
+            raise BrokerUnavailable(f"order {order_id} is still {last.get('status')}: convert it again later")
+        qty = int(last.get("quantity") or intent.qty)
+        order_type = str(last.get("order_type"))
+        if order_type in STOPS:
+            if order_type == "SL-M":
+                kw: dict[str, Any] = {"order_type": "MARKET", "market_protection": self.market_protection}
+            else:
+                side = str(last.get("transaction_type") or intent.side.value)
+                kw = {"order_type": "LIMIT", "price": float(self._marketable_limit(side, intent))}
+            log.info(
+                f"converting stop {order_id} ({order_type}) to {kw['order_type']}: {intent.reason}",
+                extra={"component": "kite", "correlation_id": tag},
+            )
+            try:
+                self._modify(order_id, kw, applied=lambda o: o.get("order_type") not in STOPS or _ended(o))
+            except OrderRejected:
+                history = self._read_until(order_id, _settled)
+                if _ended(history[-1]):  # it filled (or ended) meanwhile: that is the outcome
+                    return self._broker_order(history[-1], tag, history)
+                raise
+        return self._follow(order_id, tag, qty)
+
+    def order_states(self, day: date, order_ids: list[str]) -> dict[str, BrokerOrder]:
+        """These orders as Kite's order book shows them now, from one `orders()` call: each with Kite's status
+        as is (TRIGGER PENDING, OPEN, COMPLETE, CANCELLED, REJECTED, or a passing one such as MODIFY
+        PENDING), its tag, filled quantity, average price (to paise) and exchange time (IST). Ids Kite does
+        not list (another day's, or placed a moment ago) are left out. Raises TokenExpired or
+        BrokerUnavailable."""
+        wanted = set(order_ids)
+        out: dict[str, BrokerOrder] = {}
+        for o in self.orders():
+            oid = str(o.get("order_id"))
+            if oid in wanted:
+                out[oid] = self._broker_order(o, str(o.get("tag") or ""), [o], cancelled_is_rejected=False)
+        return out
+
     def find_by_tag(self, day: date, tag: str) -> BrokerOrder | None:
-        """The day's order carrying the tag, followed to its end as :meth:`place` does, or None.
+        """The day's order carrying the tag, followed as :meth:`place` does (a MARKET order to its end, a
+        stop until it rests), or None.
 
         Recovery after a crash: a delivery adopts the order instead of placing another. If Kite holds two,
         the first placed is adopted and an ERROR is logged.
@@ -136,6 +271,8 @@ class KiteBroker:
         found = self._order_with_tag(day, tag)
         if found is None:
             return None
+        if found.get("order_type") in STOPS:
+            return self._follow_stop(str(found["order_id"]), tag)
         return self._follow(str(found["order_id"]), tag, int(found.get("quantity") or 0))
 
     def orders_with_tag(self, day: date, tag: str) -> list[BrokerOrder]:
@@ -152,12 +289,13 @@ class KiteBroker:
 
     # ------------------------------------------------------------------ more of Kite
     def order_status(self, order_id: str) -> BrokerOrder:
-        """The order's latest state from its history, without following or cancelling it."""
+        """The order's latest state from its history, without following or cancelling it (CANCELLED with
+        nothing filled shows as REJECTED). Raises TokenExpired or BrokerUnavailable."""
         history = self._history(order_id)
         last = history[-1]
         return self._broker_order(last, str(last.get("tag") or ""), history)
 
-    def modify(
+    def modify_order(
         self,
         order_id: str,
         quantity: int | None = None,
@@ -165,19 +303,21 @@ class KiteBroker:
         order_type: str | None = None,
         trigger_price: Decimal | None = None,
     ) -> str:
-        """Modify a working order (only the fields given); returns the order id Kite answers with. A change
-        to MARKET or SL-M sends the configured market protection."""
+        """Modify a working order (only the fields given); returns the order id Kite answers with. The
+        configured market protection is sent whenever the order is or becomes MARKET or SL-M (without
+        ``order_type`` its current type is read from its history first). Raises OrderRejected when Kite
+        refuses, TokenExpired or BrokerUnavailable."""
         kw: dict[str, Any] = {
             "quantity": quantity,
             "price": None if price is None else float(price),
             "order_type": order_type,
             "trigger_price": None if trigger_price is None else float(trigger_price),
         }
-        if order_type in ("MARKET", "SL-M"):
+        kw = {k: v for k, v in kw.items() if v is not None}
+        kind = order_type or self._history(order_id)[-1].get("order_type")
+        if kind in PROTECTED:
             kw["market_protection"] = self.market_protection
-        return str(
-            self.session.call("orders", "modify_order", lambda c: c.modify_order(VARIETY, order_id, **kw))
-        )
+        return self._modify(order_id, kw)
 
     def cancel(self, order_id: str) -> str:
         """Cancel a working order; returns the order id. OrderRejected if Kite refuses (already ended)."""
@@ -235,12 +375,53 @@ class KiteBroker:
             raise BrokerUnavailable(f"Kite has no history for order {order_id} yet")
         return list(history)
 
+    def _modify(
+        self, order_id: str, kw: dict[str, Any], applied: Callable[[Order], bool] | None = None
+    ) -> str:
+        """modify_order with these fields. A transient failure is retried only after reading the order: one
+        that shows the modification under way (or ``applied`` to it) answers instead of a second request."""
+
+        def already_modified(e: BaseException) -> str | None:
+            if classify(e) is ErrorKind.RATE_LIMITED:
+                return None  # refused before it reached Kite: safe to send again
+            last = self._history(order_id)[-1]
+            if last.get("status") in MODIFYING or (applied is not None and applied(last)):
+                return order_id
+            return None
+
+        return str(
+            self.session.call(
+                "orders",
+                "modify_order",
+                lambda c: c.modify_order(VARIETY, order_id, **kw),
+                before_retry=already_modified,
+            )
+        )
+
+    def _marketable_limit(self, side: str, intent: OrderIntent) -> Decimal:
+        """A limit price that trades at once: the last price (one `ltp` call) moved against us by Kite's
+        automatic protection percentage, on the tick grid, inside NSE's band for F&O limit prices."""
+        key = f"{intent.exchange}:{intent.symbol}"
+        data = self.session.call("quote", "ltp", lambda c: c.ltp([key]))
+        last = float((data or {}).get(key, {}).get("last_price") or 0)
+        if last <= 0:
+            raise BrokerUnavailable(f"no last price for {key}: cannot price the exit's limit")
+        ltp = dec(last)
+        is_option = intent.segment == "options"
+        tick = intent.tick_size
+        price = protection_price(side, ltp, auto_protection_pct(ltp, is_option), tick)
+        band = lpp_band(ltp, is_option, intent.segment == "futures")
+        if band is not None:
+            low, high = on_tick(band[0], tick, ROUND_CEILING), on_tick(band[1], tick, ROUND_FLOOR)
+            price = min(max(price, low), high)
+        return max(price, tick if tick > 0 else Decimal("0.05"))
+
     def _follow(self, order_id: str, tag: str, qty: int) -> BrokerOrder:
         """Read the order until it ends. One still OPEN (a protected market order partly filled) after the
         bound has the rest cancelled; Kite cancels asynchronously (CANCEL PENDING), so the order is read again
         until it ends. One whose end is still not known (still passing Kite's OMS, or the cancel pending) is a
         BrokerUnavailable: its outcome is read again later, by its tag."""
-        history = self._read_until_ended(order_id)
+        history = self._read_until(order_id, _ended)
         if history[-1].get("status") == "OPEN":
             last = history[-1]
             log.warning(
@@ -252,18 +433,28 @@ class KiteBroker:
                 self.cancel(order_id)
             except OrderRejected:
                 pass  # it completed or was cancelled meanwhile: the history says which
-            history = self._read_until_ended(order_id)
+            history = self._read_until(order_id, _ended)
         if history[-1].get("status") not in TERMINAL:
             raise BrokerUnavailable(
                 f"order {order_id} is still {history[-1].get('status')}: its outcome is read again by its tag"
             )
         return self._broker_order(history[-1], tag, history)
 
-    def _read_until_ended(self, order_id: str) -> list[dict[str, Any]]:
-        """The order's history, read up to `follow_polls` times until its last status is terminal."""
+    def _follow_stop(self, order_id: str, tag: str) -> BrokerOrder:
+        """Read a stop until it rests (TRIGGER PENDING, or OPEN once triggered) or has ended; never cancel
+        it. One still passing Kite's OMS after the bound is a BrokerUnavailable (read again by its tag)."""
+        history = self._read_until(order_id, _settled)
+        if not _settled(history[-1]):
+            raise BrokerUnavailable(
+                f"stop {order_id} is still {history[-1].get('status')}: its state is read again by its tag"
+            )
+        return self._broker_order(history[-1], tag, history)
+
+    def _read_until(self, order_id: str, done: Callable[[Order], bool]) -> list[Order]:
+        """The order's history, read up to `follow_polls` times until its last state is ``done``."""
         history = self._history(order_id)
         for _ in range(self.follow_polls - 1):
-            if history[-1].get("status") in TERMINAL:
+            if done(history[-1]):
                 break
             self.sleep(self.poll_interval)
             history = self._history(order_id)
@@ -290,3 +481,29 @@ class KiteBroker:
         if intent.purpose.opens:
             raise OrderRejected(f"entry refused, the Kite session expired: {reason}")
         raise TokenExpired(reason)
+
+
+def _ended(o: Order) -> bool:
+    return o.get("status") in TERMINAL
+
+
+def _settled(o: Order) -> bool:
+    """Done passing Kite's OMS: resting (a stop TRIGGER PENDING, an order OPEN) or ended."""
+    return o.get("status") in RESTING or o.get("status") in TERMINAL
+
+
+def _px(x: float) -> float:
+    """A price as sent to Kite: to paise (the intent's prices are already on the tick grid)."""
+    return round(float(x), 2)
+
+
+def _stop_prices(intent: OrderIntent) -> dict[str, Any]:
+    """A stop's trigger_price, and for an SL its limit as the price; OrderRejected if the intent lacks one."""
+    if intent.trigger is None:
+        raise OrderRejected(f"an {intent.order_type} order needs its trigger price")
+    fields: dict[str, Any] = {"trigger_price": _px(intent.trigger)}
+    if intent.order_type == "SL":
+        if intent.limit is None:
+            raise OrderRejected("an SL order needs its limit price")
+        fields["price"] = _px(intent.limit)
+    return fields

@@ -11,7 +11,7 @@ from typing import Any
 
 from tron.adapters.kite.errors import TokenExpired
 from tron.adapters.kite.session import KiteSession
-from tron.domain.models import Asset, DailyBar, Instrument, Quote, Snapshot
+from tron.domain.models import Asset, Candle, DailyBar, Instrument, Quote, Snapshot
 from tron.domain.timeutil import IST
 from tron.ports import Clock
 
@@ -67,6 +67,7 @@ class KiteMarketData:
         self.quote_batch = quote_batch
         self._dump: dict[str, tuple[date, list[dict[str, Any]]]] = {}
         self._history: dict[tuple[str, date, int], list[DailyBar]] = {}
+        self._minutes: dict[str, dict[datetime, Candle]] = {}  # per symbol, today's candles by start
         self._exchange: dict[str, str] = {}  # tradingsymbol → exchange, from the dumps read so far
         self._token: dict[str, int] = {}
 
@@ -246,15 +247,46 @@ class KiteMarketData:
         self._history[(symbol, before, days)] = bars
         return bars
 
-    def minute_history(self, symbol: str, day: date) -> list[dict[str, Any]]:
-        """One session's minute candles (the previous session's, for a warm-up), as the client returns them."""
+    def minute_bars(self, symbol: str, since: datetime) -> list[Candle]:
+        """The completed minute candles of since's day starting at or after ``since`` (`historical_data`,
+        interval "minute", within its 3 requests a second), oldest first. Candles are kept per symbol, so a
+        tick asking for the minute just closed makes one small request and a second reader of the same
+        minute none. Empty, with an ERROR log, when the session is gone."""
+        now = self.clock.now().astimezone(IST)
+        since = since.astimezone(IST)
+        if since.second or since.microsecond:  # the first candle starting at or after it
+            since = since.replace(second=0, microsecond=0) + timedelta(minutes=1)
+        done = now.replace(second=0, microsecond=0)  # candles starting before this have completed
+        have = self._minutes.setdefault(symbol, {})
+        if any(t.date() != since.date() for t in have):  # another day's: start afresh
+            have.clear()
+        known = [t for t in have if t >= since]
+        frm = max(known) + timedelta(minutes=1) if known else since
+        if frm < done:
+            try:
+                self._fetch_minutes(symbol, frm, done)
+            except TokenExpired as e:
+                log.error(f"no minute candles for {symbol}: {e}", extra={"component": "kite"})
+        return [have[t] for t in sorted(have) if since <= t < done]
+
+    def _fetch_minutes(self, symbol: str, frm: datetime, until: datetime) -> None:
         token = self.token(symbol)
-        frm, to = f"{day} 09:15:00", f"{day} 15:30:00"
-        return list(
-            self.session.call(
-                "historical", "historical_data", lambda c: c.historical_data(token, frm, to, "minute")
-            )
+        a, b = f"{frm:%Y-%m-%d %H:%M:%S}", f"{until - timedelta(seconds=1):%Y-%m-%d %H:%M:%S}"
+        rows: list[dict[str, Any]] = self.session.call(
+            "historical", "historical_data", lambda c: c.historical_data(token, a, b, "minute")
         )
+        have = self._minutes[symbol]
+        for x in rows:
+            start = as_ist(x["date"])
+            if start is not None and frm <= start < until:
+                have[start] = Candle(
+                    start,
+                    float(x["open"]),
+                    float(x["high"]),
+                    float(x["low"]),
+                    float(x["close"]),
+                    int(x.get("volume") or 0),
+                )
 
     def warm_up(self, day: date, symbols: list[str], days: int) -> int:
         """Before the open: the instruments dumps and the daily history plan_day will read. Returns the

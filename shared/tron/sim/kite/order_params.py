@@ -89,19 +89,7 @@ class OrderParams:
         for px in (price, trigger):
             if px:
                 check_tick(px, inst)
-        raw_mp = req.param("market_protection")
-        try:
-            protection = Decimal(raw_mp) if raw_mp not in (None, "") else Decimal(0)
-            if not protection.is_finite():
-                raise InvalidOperation
-        except InvalidOperation:
-            raise input_error(
-                f"Invalid request (failed to decode market_protection, got: {raw_mp} (expected decimal))"
-            ) from None
-        if protection != -1 and not (0 <= protection <= 100):
-            raise input_error(
-                "Invalid `market_protection`: use -1 (automatic) or a percentage from 0 to 100."
-            )
+        protection = market_protection(req.param("market_protection")) or Decimal(0)
         if order_type in ("MARKET", "SL-M") and protection == 0:
             raise input_error(MARKET_PROTECTION_MESSAGE)
         if order_type == "SL-M" and inst.is_option:
@@ -125,3 +113,21 @@ class OrderParams:
             (req.param("autoslice") or "").lower() == "true",
             ttl if validity == "TTL" else 0,
         )
+
+
+def market_protection(raw: str | None) -> Decimal | None:
+    """A place or modify request's market_protection: None when absent, else -1 (automatic) or a percentage
+    0–100; a KiteError (400 InputException) for anything else."""
+    if raw in (None, ""):
+        return None
+    try:
+        protection = Decimal(raw)
+        if not protection.is_finite():
+            raise InvalidOperation
+    except InvalidOperation:
+        raise input_error(
+            f"Invalid request (failed to decode market_protection, got: {raw} (expected decimal))"
+        ) from None
+    if protection != -1 and not (0 <= protection <= 100):
+        raise input_error("Invalid `market_protection`: use -1 (automatic) or a percentage from 0 to 100.")
+    return protection

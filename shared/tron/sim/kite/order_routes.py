@@ -12,7 +12,7 @@ from tron.sim.kite.lifecycle import Lifecycle
 from tron.sim.kite.margins import Margins
 from tron.sim.kite.market_view import lpp_range
 from tron.sim.kite.order_book import OrderBook
-from tron.sim.kite.order_params import OrderParams
+from tron.sim.kite.order_params import OrderParams, market_protection
 from tron.sim.kite.protocol import (
     CIRCUIT_MESSAGE,
     CLOSED_MESSAGE,
@@ -158,7 +158,7 @@ class OrderRoutes:
         trigger = opt_dec(req.param("trigger_price"), "trigger_price")
         order_type = req.param("order_type") or o.order_type
         validity = req.param("validity") or o.validity
-        protection = opt_dec(req.param("market_protection"), "market_protection")
+        protection = market_protection(req.param("market_protection"))
         if order_type not in ORDER_TYPES:
             raise input_error(f"Invalid `order_type` {order_type!r}.")
         if o.order_type == "LIMIT" and order_type in ("SL", "SL-M"):
