@@ -46,21 +46,26 @@ def test_every_intent_is_executed_exactly_once_under_redelivery(redelivered_day)
         result["bus"]["redelivered"] == result["duplicate_deliveries_ignored"] == result["bus"]["published"]
     )
     docs = intents(run.deps)
-    assert all(d["state"] == IntentState.FILLED for d in docs)
-    tags = [o["tag"] for o in paper_orders(run.deps)]
-    assert len(tags) == len(set(tags)) == len(docs) == result["orders_placed"]
+    assert all(IntentState(d["state"]).terminal for d in docs)
+    orders = paper_orders(run.deps)
+    tags = [o["tag"] for o in orders]
+    assert len(tags) == len(set(tags))  # one broker order per intent at most
+    # every broker order is an intent's own (an exit that converted a resting stop names the stop's order)
+    assert {o["order_id"] for o in orders} == {d["order_id"] for d in docs if d.get("order_id")}
+    assert len(orders) == result["orders_placed"]
+    assert result["stops_filled"] > 0  # stops that rested at the broker and filled there
 
 
 def test_nothing_is_open_at_the_close_and_square_off_beats_the_broker(redelivered_day) -> None:
     result, run = redelivered_day
     assert all(a["open_positions_at_close"] == 0 for a in result["assets"].values())
-    fills = [datetime.fromisoformat(d["fill"]["at"]) for d in intents(run.deps)]
+    fills = [datetime.fromisoformat(d["fill"]["at"]) for d in intents(run.deps) if "fill" in d]
     assert max(fills).time() < time(15, 20)  # Zerodha squares off equity MIS at 15:20
 
 
 def test_the_ledger_reconciles_to_the_paisa(redelivered_day) -> None:
     result, run = redelivered_day
-    docs = [d for d in intents(run.deps) if d["asset"] == "stocks"]  # F&O have their own books
+    docs = [d for d in intents(run.deps) if d["asset"] == "stocks" and "fill" in d]  # F&O: their own books
     cash = sum(
         Decimal(d["fill"]["price"]) * d["fill"]["qty"] * (1 if d["side"] == "SELL" else -1) for d in docs
     )
@@ -93,7 +98,7 @@ def test_same_seed_and_date_give_the_same_trades(tmp_path: Path, redelivered_day
     run_day(settings(tmp_path), TRADING_DAY, run=again)
 
     def trades(deps: Deps) -> list[tuple]:
-        return [(d["intent_id"], d["qty"], d["fill"]["price"]) for d in intents(deps)]
+        return [(d["intent_id"], d["qty"], d["fill"]["price"]) for d in intents(deps) if "fill" in d]
 
     assert trades(again.deps) == trades(run.deps)  # with or without redelivery
 
@@ -114,9 +119,7 @@ def test_the_report_has_the_curve_and_every_fill(redelivered_day) -> None:
     result, _ = redelivered_day
     report = json.loads(Path(result["report"]).read_text())
     stocks = report["assets"]["stocks"]
-    assert len(stocks["fills"]) == result["orders_placed"] - sum(
-        len(a["fills"]) for k, a in report["assets"].items() if k != "stocks"
-    )
+    assert len(stocks["fills"]) == result["assets"]["stocks"]["orders_filled"]
     assert stocks["equity_curve"][-1][1] == pytest.approx(stocks["net_pnl"])
     assert stocks["max_intraday_drawdown"] >= 0
     page = Path(result["report_html"]).read_text()

@@ -51,7 +51,7 @@ def test_same_seed_same_trades_on_the_emulators_as_embedded(tmp_path: Path, serv
     assert filled, "no order in the morning: pick a busier seed"
     assert _fills(emulated_intents) == _fills(embedded_intents)
     assert emulated["assets"] == embedded["assets"]
-    assert emulated["orders_placed"] == len(filled)
+    assert emulated["orders_placed"] == embedded["orders_placed"] >= len(filled)
     assert emulated["bus"]["published"] == run.bus.published
     assert emulated["bus"]["pushes_failed"] == emulated["bus"]["dead_lettered"] == 0
     paper = len([p for p in state if p.startswith(f"paper/{TRADING_DAY}/orders/")])
@@ -66,9 +66,10 @@ def test_same_seed_same_trades_on_the_emulators_as_embedded(tmp_path: Path, serv
         "writes": ops["total"]["writes"] + ops["paper_broker"]["writes"],
     }
 
-    # Each function is metered per invocation; a tick reads and writes a handful of documents.
+    # Each function is metered per invocation; a tick reads and writes a handful of documents (and two more
+    # reads for each stop that filled at the broker that minute: its intent and the book, in one transaction).
     ticks = ops["by_function"]["tick_stocks"]
-    assert ticks["invocations"] == 45 and ticks["max_reads"] <= 10 and ticks["max_writes"] <= 10
+    assert ticks["invocations"] == 45 and ticks["max_reads"] <= 14 and ticks["max_writes"] <= 10
 
     logs = [json.loads(line) for line in Path(emulated["logs"]).read_text().splitlines()]
     assert logs and {"severity", "message", "component", "time"} <= set(logs[0])

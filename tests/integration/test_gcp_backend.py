@@ -85,9 +85,13 @@ def test_a_morning_on_firestore_pubsub_and_gcs(
 
     intents = [d for _, d in deps.store.list(f"days/{TRADING_DAY}/intents")]
     assert intents, "no order intent in the first 45 minutes"
-    assert {d["state"] for d in intents} == {"filled"}
+    assert (
+        "filled" in {d["state"] for d in intents} <= {"filled", "resting", "cancelled"}
+    )  # stops rest or end
     orders = [d for _, d in deps.store.list(f"paper/{TRADING_DAY}/orders")]
-    assert len(orders) == len({o["tag"] for o in orders}) == len(intents)
+    assert len(orders) == len({o["tag"] for o in orders})  # one order per tag, however often delivered
+    # every order is an intent's (an exit that turned its resting stop into itself shares that order)
+    assert {o["order_id"] for o in orders} == {d["order_id"] for d in intents if d.get("order_id")}
     book = deps.store.get(f"days/{TRADING_DAY}/books/stocks")
     assert book["duplicates_ignored"] == len(intents)
     replay = deps.archive.read(f"replay/{TRADING_DAY}/stocks.jsonl")

@@ -103,7 +103,9 @@ def test_duplicate_and_concurrent_deliveries_place_one_order(concurrent_day: Emu
     run.clock.set(ist(TRADING_DAY, time(9, minute + 1)))
     run.deliver(timeout_s=60)
 
-    assert len(run.bus.published) == 3 * len(intents)
+    protects = [d for _, d in run.deps.store.list(f"days/{DAY}/intents") if d["purpose"] == "protect"]
+    assert len(protects) == len(intents)  # each filled entry published the stop that rests at the broker
+    assert len(run.bus.published) == 3 * len(intents) + len(protects)
     assert all(m in run.host.gate.acked for m in run.bus.published)
     for intent in intents:
         assert len(paper_orders(run, intent)) == 1

@@ -237,6 +237,15 @@ class Settings(BaseSettings):
         "paper", description="paper: fills on the next snapshot's quotes; kite: orders to kite.root"
     )
     kite: KiteSettings = KiteSettings()
+    stops: Literal["broker", "tron"] = Field(
+        "broker",
+        description="broker: each position's stop rests at the broker (SL-M, SL for options) from its entry's "
+        "fill, so it holds when TRON is not running; tron: TRON checks stops each minute and exits with a "
+        "protected MARKET order",
+    )
+    stop_order: Literal["SL-M", "SL"] = Field(
+        "SL-M", description="the resting stop of stocks and futures (options always rest an SL)"
+    )
     planner: Literal["rules", "openai"] = Field("rules", description="who proposes the daily plan")
     openai: OpenAISettings = OpenAISettings()
     review: bool = Field(False, description="ask the LLM for a review of each day (stored, never applied)")

@@ -49,12 +49,9 @@ class DayRun:
     kite: Any = None  # the in-process Kite simulator of a kite-sim run (tron.runday.kite_sim.KiteSimRun)
 
     def summary(self, day: date) -> dict[str, Any]:
-        """What the run adds to the day's summary: the executor's outcomes, the bus and where things are."""
-        filled = self.outcomes.get("filled", 0) + self.outcomes.get("adopted", 0)
+        """What the run adds to the day's summary: duplicate deliveries, the bus and where things are."""
         bus = self.bus
         return {
-            "orders_placed": filled,
-            "orders_rejected": self.outcomes.get("rejected", 0),
             "duplicate_deliveries_ignored": self.outcomes.get("duplicate", 0),
             "bus": {
                 "published": bus.published,

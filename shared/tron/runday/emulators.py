@@ -27,7 +27,7 @@ from tron.ports import Doc
 from tron.runday.embedded import run_root
 from tron.runday.loop import OnMinute, drive
 from tron.services.end_of_day import summarize
-from tron.services.paths import book_path, intents_path
+from tron.services.paths import book_path
 
 PROJECT = "tron-local"
 BUCKET = "tron-local-archive"
@@ -223,15 +223,6 @@ def _copy_archive(storage: Any, bucket: str, dest: Path) -> int:
     return n
 
 
-def _intent_outcomes(state: dict[str, Doc], day: str) -> dict[str, int]:
-    prefix = intents_path(day) + "/"
-    out: dict[str, int] = {}
-    for path, doc in state.items():
-        if path.startswith(prefix):
-            out[doc["state"]] = out.get(doc["state"], 0) + 1
-    return out
-
-
 def emulated_root(settings: Settings, day: date) -> Path:
     """The run folder of an emulated day: the embedded day's, with "-emulators" appended."""
     return run_root(settings, day).with_name(run_root(settings, day).name + "-emulators")
@@ -287,13 +278,10 @@ def _wrap_up(run: EmulatedDay) -> dict[str, Any]:
     state = _dump_firestore(fs_client)
     (run.root / "state.json").write_text(json.dumps(state, indent=1, sort_keys=True, default=str))
     archived = _copy_archive(run.deps.archive.client, BUCKET, run.root / "archive")
-    outcomes = _intent_outcomes(state, day)
     local_report = run.root / "archive" / "reports" / day / "report.html"
     gate = run.host.gate
     return {
         "backend": "emulators",
-        "orders_placed": outcomes.get("filled", 0),
-        "orders_rejected": outcomes.get("rejected", 0),
         "duplicate_deliveries_ignored": sum(
             int(d.get("duplicates_ignored", 0)) for p, d in state.items() if p.startswith(book_path(day, ""))
         ),

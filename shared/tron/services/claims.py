@@ -30,6 +30,15 @@ def intent_doc(intent: OrderIntent, now: datetime) -> dict[str, Any]:
     }
 
 
+def advanced(doc: dict[str, Any], state: IntentState, at: datetime, **info: Any) -> dict[str, Any]:
+    """The intent document moved to ``state`` at ``at``, the step (with ``info``) added to its history."""
+    return {
+        **doc,
+        "state": state.value,
+        "history": [*doc.get("history", []), {"state": state.value, "at": at.isoformat(), **info}],
+    }
+
+
 def publish(deps: Deps, intents: list[OrderIntent], note: bool = True) -> None:
     """Publish a message naming each claimed intent (the executor reads the claim, not the message)."""
     for it in intents:

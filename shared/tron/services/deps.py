@@ -24,8 +24,8 @@ from tron.ports import (
 @dataclass
 class ServiceConfig:
     """The settings services read: the risk envelope and enabled flag per asset, the trading mode, the
-    orders topic, the index, the universe size, the daily history plan_day needs, and the executor's
-    placing lease."""
+    orders topic, the index, the universe size, the daily history plan_day needs, the executor's placing
+    lease, and whether each position's stop rests at the broker (and as which order type)."""
 
     envelope: dict[Asset, RiskLimits]
     enabled: dict[Asset, bool]
@@ -35,6 +35,8 @@ class ServiceConfig:
     universe_size: int | None = None
     history_days: int = 10
     placing_lease_seconds: int = 20
+    resting_stops: bool = True
+    stop_order: str = "SL-M"  # stocks and futures; options rest an SL
 
 
 @dataclass

@@ -8,16 +8,29 @@ from typing import Any
 
 from tron.domain import report
 from tron.domain.book import Book
-from tron.domain.models import Asset, IntentState
+from tron.domain.models import Asset, IntentState, Purpose
 from tron.services.deps import Deps
 from tron.services.paths import book_path, day_path, intents_path, report_path, review_path
 
 log = logging.getLogger("tron.end_of_day")
 
 
+def order_counts(intents: list[dict[str, Any]]) -> dict[str, int]:
+    """From the day's intents: the orders TRON sent the broker (entries, exits that did not turn a resting
+    stop into themselves, resting stops), the intents rejected, and the stops that filled at the broker."""
+    return {
+        "orders_placed": len({d["order_id"] for d in intents if d.get("order_id")}),
+        "orders_rejected": sum(1 for d in intents if d.get("state") == IntentState.REJECTED),
+        "stops_filled": sum(
+            1 for d in intents if d.get("purpose") == Purpose.PROTECT and d.get("state") == IntentState.FILLED
+        ),
+    }
+
+
 def summarize(deps: Deps, day: str) -> dict[str, Any]:
-    """The day at a glance from the stored documents: its status and halt, and per asset the trades, wins,
-    orders, gross and net P&L, charges and positions still open, plus where the report is (if written)."""
+    """The day at a glance from the stored documents: its status and halt, its order counts
+    (:func:`order_counts`), and per asset the trades, wins, orders, gross and net P&L, charges and
+    positions still open, plus where the report is (if written)."""
     daydoc = deps.store.get(day_path(day)) or {}
     assets = {}
     for a in Asset:
@@ -38,6 +51,7 @@ def summarize(deps: Deps, day: str) -> dict[str, Any]:
         "trading_day": bool(daydoc.get("trading_day", False)),
         "status": daydoc.get("status"),
         "halted": daydoc.get("halted"),
+        **order_counts([d for _, d in deps.store.list(intents_path(day))]),
         "assets": assets,
         "report": daydoc.get("report"),
         "report_html": daydoc.get("report_html"),

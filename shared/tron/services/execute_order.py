@@ -13,9 +13,11 @@ from typing import Any
 
 from tron.domain.book import Book
 from tron.domain.charges import order_charges
-from tron.domain.models import IntentState, OrderIntent
+from tron.domain.models import IntentState, OrderIntent, Purpose
+from tron.domain.protect import protect_intent
 from tron.ports import BrokerOrder, BrokerUnavailable, OrderRejected
-from tron.services import messages
+from tron.services import messages, stops
+from tron.services.claims import advanced, intent_doc, publish
 from tron.services.deps import Deps
 from tron.services.duplicates import verification
 from tron.services.messages import BadRequest
@@ -28,14 +30,6 @@ ENTRY_TTL = timedelta(minutes=3)  # an entry not at the broker this long after i
 
 class Busy(Exception):
     """Another delivery holds the placing lease: try again later."""
-
-
-def _history(doc: dict[str, Any], state: IntentState, at: datetime, **info: Any) -> dict[str, Any]:
-    return {
-        **doc,
-        "state": state.value,
-        "history": [*doc.get("history", []), {"state": state.value, "at": at.isoformat(), **info}],
-    }
 
 
 def execute_push(deps: Deps, body: bytes) -> tuple[int, dict[str, str]]:
@@ -135,12 +129,12 @@ def execute_order(deps: Deps, data: bytes, attributes: dict[str, str] | None = N
             book = Book.from_doc(txn.get(bp))
             book.record_rejection(intent.intent_id)
             txn.set(bp, book.to_doc())
-            txn.set(ip, _history(doc, IntentState.REJECTED, now, reason=f"entries halted: {halted}"))
+            txn.set(ip, advanced(doc, IntentState.REJECTED, now, reason=f"entries halted: {halted}"))
             return "rejected", intent, False
         txn.set(
             ip,
             {
-                **_history(doc, IntentState.PLACING, now),
+                **advanced(doc, IntentState.PLACING, now),
                 "placing_since": now.isoformat(),
                 "attempts": int(doc.get("attempts", 0)) + 1,
             },
@@ -157,6 +151,17 @@ def execute_order(deps: Deps, data: bytes, attributes: dict[str, str] | None = N
     if outcome != "placing":
         log.info(f"{outcome}", extra=extra)
         return outcome
+
+    try:
+        if intent.purpose is Purpose.PROTECT:
+            return stops.execute_protect(deps, intent, now, recovering)
+        if intent.purpose is Purpose.TRAIL:
+            return stops.execute_trail(deps, intent, now)
+        if not intent.purpose.opens and (converted := _convert(deps, intent, now)) is not None:
+            return converted
+    except BrokerUnavailable:
+        log.warning("broker unavailable; the message will be delivered again", extra=extra)
+        raise
 
     order: BrokerOrder | None = deps.broker.find_by_tag(intent.day, intent.tag) if recovering else None
     adopted = order is not None
@@ -180,6 +185,42 @@ def execute_order(deps: Deps, data: bytes, attributes: dict[str, str] | None = N
     return _record_fill(deps, intent, order, now, adopted, unsure)
 
 
+def _convert(deps: Deps, intent: OrderIntent, now: datetime) -> str | None:
+    """An exit of a position whose stop rests at the broker turns that stop into the exit (never a second
+    order that could fill beside it): the outcome, or None when there is no resting stop (or it ended
+    unfilled: the exit is then placed as a new order)."""
+    book = Book.from_doc(deps.store.get(book_path(intent.day.isoformat(), intent.asset)))
+    pos = book.positions.get(intent.symbol)
+    rest = pos.protect if pos is not None else None
+    if rest is None:
+        return None
+    try:
+        order = deps.broker.convert(rest.order_id, intent)
+    except OrderRejected as e:
+        return _reject(deps, intent, str(e), now)
+    if order.filled_qty == 0 and order.status in ("REJECTED", "CANCELLED"):
+        log.warning(
+            f"the resting stop of {intent.symbol} ended unfilled ({order.message}): exiting with a new order",
+            extra={"component": "execute_order", "correlation_id": intent.intent_id},
+        )
+        _forget_stop(deps, intent, rest.order_id)
+        return None
+    return _record_fill(deps, intent, order, now, adopted=False, converted=rest.order_id)
+
+
+def _forget_stop(deps: Deps, intent: OrderIntent, order_id: str) -> None:
+    bp = book_path(intent.day.isoformat(), intent.asset)
+
+    def body(txn: Any) -> None:
+        book = Book.from_doc(txn.get(bp))
+        pos = book.positions.get(intent.symbol)
+        if pos is not None and pos.protect is not None and pos.protect.order_id == order_id:
+            pos.protect = None
+            txn.set(bp, book.to_doc())
+
+    deps.store.transaction(body)
+
+
 def _reject(deps: Deps, intent: OrderIntent, reason: str, now: datetime) -> str:
     day = intent.day.isoformat()
     ip, bp = intent_path(day, intent.intent_id), book_path(day, intent.asset)
@@ -191,7 +232,7 @@ def _reject(deps: Deps, intent: OrderIntent, reason: str, now: datetime) -> str:
         book = Book.from_doc(txn.get(bp))
         book.record_rejection(intent.intent_id)
         txn.set(bp, book.to_doc())
-        txn.set(ip, _history(doc, IntentState.REJECTED, now, reason=reason))
+        txn.set(ip, advanced(doc, IntentState.REJECTED, now, reason=reason))
         return "rejected"
 
     out = deps.store.transaction(body)
@@ -202,28 +243,63 @@ def _reject(deps: Deps, intent: OrderIntent, reason: str, now: datetime) -> str:
 
 
 def _record_fill(
-    deps: Deps, intent: OrderIntent, order: BrokerOrder, now: datetime, adopted: bool, unsure: bool = False
+    deps: Deps,
+    intent: OrderIntent,
+    order: BrokerOrder,
+    now: datetime,
+    adopted: bool,
+    unsure: bool = False,
+    converted: str | None = None,
 ) -> str:
+    """Book the order's fill as the intent's, in one transaction with the intent's state. An exit that
+    converted the resting stop ``converted`` is booked only while the book still holds that stop (else the
+    stop's own fill was booked first: the exit is cancelled), and the stop's protect intent ends with it.
+    An entry's fill claims the protect intent that rests the new position's stop (published after)."""
     day = intent.day.isoformat()
     ip, bp = intent_path(day, intent.intent_id), book_path(day, intent.asset)
     charges = order_charges(intent.segment, intent.side, order.avg_price, order.filled_qty, intent.day)
+    protect: list[OrderIntent] = []
 
     def body(txn: Any) -> str:
+        protect.clear()
         doc = txn.get(ip)
         if doc is None or IntentState(doc["state"]).terminal:
             return "duplicate"
         book = Book.from_doc(txn.get(bp))
+        before = book.positions.get(intent.symbol)
+        rest = before.protect if before is not None else None
+        stop_doc = txn.get(intent_path(day, rest.intent_id)) if converted and rest is not None else None
+        if converted and (rest is None or rest.order_id != converted):
+            book.processed.append(intent.intent_id)
+            txn.set(bp, book.to_doc())
+            txn.set(ip, advanced(doc, IntentState.CANCELLED, now, reason="the resting stop filled first"))
+            return "cancelled"
         realized = book.apply_fill(
             intent, order.filled_qty, order.avg_price, charges.total, order.ts.isoformat()
         )
         if unsure:
             book.verify[intent.intent_id] = verification(intent, order.order_id, now)
         held = book.positions.get(intent.symbol)
+        if converted:
+            if held is not None:
+                held.protect = None  # the converted order ended: what is left has no resting stop
+            if stop_doc is not None:
+                why = f"turned into the exit {intent.intent_id}"
+                txn.set(
+                    intent_path(day, stop_doc["intent_id"]),
+                    advanced(stop_doc, IntentState.CANCELLED, now, reason=why),
+                )
+        elif held is not None and intent.purpose.opens and deps.config.resting_stops:
+            p = protect_intent(intent, held, now, deps.config.stop_order)
+            if p is not None:
+                protect.append(p)
+                held.protecting = p.intent_id
+                txn.create(intent_path(day, p.intent_id), intent_doc(p, now))
         txn.set(bp, book.to_doc())
         txn.set(
             ip,
             {
-                **_history(doc, IntentState.FILLED, now, order_id=order.order_id),
+                **advanced(doc, IntentState.FILLED, now, order_id=order.order_id),
                 "order_id": order.order_id,
                 "fill": {
                     "qty": order.filled_qty,
@@ -244,4 +320,5 @@ def _record_fill(
         f"{out}: {intent.side} {order.filled_qty} {intent.symbol} @ {order.avg_price} (charges ₹{charges.total})",
         extra={"component": "execute_order", "correlation_id": intent.intent_id},
     )
-    return out
+    publish(deps, protect)
+    return str(out)

@@ -6,13 +6,14 @@ from __future__ import annotations
 import json
 import logging
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
+from tron.domain.book import Book
 from tron.domain.context import TickDecision
 from tron.domain.contracts import ContractRules, option_expiry, select_future
 from tron.domain.decide import decide
-from tron.domain.models import Asset, Instrument, Snapshot
+from tron.domain.models import Asset, Instrument, Position, Snapshot
 from tron.domain.plan import AssetPlan, Plan
 from tron.domain.risk import KillSwitch
 from tron.domain.session import SessionState
@@ -21,8 +22,9 @@ from tron.ports import BrokerUnavailable
 from tron.services.claims import claim, publish, redrive
 from tron.services.deps import Deps
 from tron.services.duplicates import check_duplicates
-from tron.services.paths import KILL_SWITCH, day_path, in_flight_path, replay_path, state_path
+from tron.services.paths import KILL_SWITCH, book_path, day_path, in_flight_path, replay_path, state_path
 from tron.services.stats import roll_up_stats
+from tron.services.stops import sync_stops
 from tron.services.tick_state import halted_reason, in_flight_summary, instruments_doc, load_context
 
 log = logging.getLogger("tron.tick")
@@ -111,15 +113,23 @@ def tick(deps: Deps, asset: Asset) -> TickResult:
     except BrokerUnavailable as e:  # the session is gone or Kite is down: this minute is not decided
         log.error(f"market data unavailable, minute {minute:%H:%M} not decided: {e}", extra=extra)
         return TickResult("unavailable", reason=str(e))
+    held = _held(deps, day, asset)
     quotes = {s: q.to_row() for s, q in snapshot.quotes.items()}
     record = {"ts": snapshot.ts.isoformat(), "now": now.isoformat(), "quotes": quotes}
+    if held:  # the candle just closed of each open position: what its resting stop was worked against
+        record["bars"] = _last_candles(deps, sorted(held), minute)
     deps.archive.append_lines(replay_path(day, asset), [json.dumps(record)])
+    if any(p.protect is not None for p in held.values()):
+        try:
+            sync_stops(deps, asset, now, held)
+        except BrokerUnavailable as e:  # the stops still rest at the broker; their fills are booked later
+            log.warning(f"resting stops not checked this minute: {e}", extra=extra)
     out = deps.store.transaction(lambda txn: _decide(txn, asset, now, plan, daydoc, first, snapshot))
     if isinstance(out, TickResult):
         return _skip(out, extra)
     _note_kill_switch(out, asset, extra)
     publish(deps, out.decision.intents)
-    redrive(deps, day, out.older, now)
+    redrive(deps, day, out.older + [p.protecting for p in held.values() if p.protecting], now)
     if out.verify:  # an ambiguous placement: is there a second order under its tag?
         check_duplicates(deps, asset, now)
     for ev in out.decision.events:
@@ -133,6 +143,21 @@ def tick(deps: Deps, asset: Asset) -> TickResult:
         )
     refused = sum(1 for e in out.decision.events if e["event"] == "entry_refused")
     return TickResult("ran", [i.intent_id for i in out.decision.intents], refused)
+
+
+def _held(deps: Deps, day: str, asset: Asset) -> dict[str, Position]:
+    return Book.from_doc(deps.store.get(book_path(day, asset))).positions
+
+
+def _last_candles(deps: Deps, symbols: list[str], minute: datetime) -> dict[str, list[Any]]:
+    """The candle of the minute before ``minute`` per symbol, as recorded for replays: [start, open, high,
+    low, close, volume]."""
+    out = {}
+    for s in symbols:
+        for c in deps.market.minute_bars(s, minute - timedelta(minutes=1)):
+            if c.start < minute:
+                out[s] = [c.start.isoformat(), c.open, c.high, c.low, c.close, c.volume]
+    return out
 
 
 def _new_state(

@@ -1,0 +1,316 @@
+"""Stops resting at the broker: placing a position's stop (a protect intent, claimed by the executor in the
+transaction that books its entry's fill), moving it (a trail intent, from the tick), and booking it when it
+fills at the broker (found by the tick, :func:`sync_stops`, or by an exit that meant to convert it).
+
+The book is the one truth of which stop protects a position (``Position.protect``); every write checks it
+in a transaction, so a stop fill is booked once however many readers see it."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+from typing import Any
+
+from tron.domain.book import Book
+from tron.domain.charges import order_charges
+from tron.domain.models import Asset, IntentState, OrderIntent, Position, RestingStop
+from tron.domain.order_rules import MAX_MODIFICATIONS
+from tron.ports import BrokerOrder, OrderRejected
+from tron.services.claims import advanced
+from tron.services.deps import Deps
+from tron.services.duplicates import verification
+from tron.services.paths import book_path, intent_path
+
+log = logging.getLogger("tron.stops")
+UNFILLED_END = ("CANCELLED", "REJECTED")
+ENDED = ("COMPLETE", *UNFILLED_END)
+
+
+def _ended(order: BrokerOrder) -> bool:
+    """The order works no more: what it filled is final (a stop that filled in part and still works is
+    not booked yet: the tick turns it into the exit, whose fill then books all of it)."""
+    return order.status in ENDED
+
+
+def _extra(intent_id: str) -> dict[str, str]:
+    return {"component": "stops", "correlation_id": intent_id}
+
+
+def _settle(deps: Deps, intent: OrderIntent, state: IntentState, now: datetime, **info: Any) -> str:
+    """Move the intent to a terminal state (if it is not in one yet) and, for a protect, forget it as the
+    position's stop in flight; counts a rejection in the book."""
+    day = intent.day.isoformat()
+    ip, bp = intent_path(day, intent.intent_id), book_path(day, intent.asset)
+
+    def body(txn: Any) -> str:
+        doc = txn.get(ip)
+        book = Book.from_doc(txn.get(bp))
+        if doc is None or IntentState(doc["state"]).terminal:
+            return "duplicate"
+        pos = book.positions.get(intent.symbol)
+        if pos is not None and pos.protecting == intent.intent_id:
+            pos.protecting = None
+        if state is IntentState.REJECTED:
+            book.record_rejection(intent.intent_id)
+        else:
+            book.processed.append(intent.intent_id)
+        txn.set(bp, book.to_doc())
+        txn.set(ip, advanced(doc, state, now, **info))
+        return state.value
+
+    return str(deps.store.transaction(body))
+
+
+# ---------------------------------------------------------------------------------------------- protect
+def execute_protect(deps: Deps, intent: OrderIntent, now: datetime, recovering: bool) -> str:
+    """Rest the position's stop at the broker (adopting the order its tag finds after a crash). Answers
+    resting, or cancelled when the position closed before the stop could rest (a stop placed meanwhile is
+    cancelled at the broker), or rejected (ERROR: TRON then watches the stop itself each minute)."""
+    book = Book.from_doc(deps.store.get(book_path(intent.day.isoformat(), intent.asset)))
+    pos = book.positions.get(intent.symbol)
+    if pos is not None and pos.protect is not None and pos.protect.intent_id == intent.intent_id:
+        return _settle(deps, intent, IntentState.RESTING, now, order_id=pos.protect.order_id)
+    found = deps.broker.find_by_tag(intent.day, intent.tag) if recovering else None
+    if pos is None or pos.protecting != intent.intent_id:
+        if found is not None and not _ended(found):  # an earlier attempt placed it: it must not stay
+            _cancel_stop(deps, found.order_id, intent)
+        return _settle(
+            deps, intent, IntentState.CANCELLED, now, reason="the position closed before its stop rested"
+        )
+    order = found
+    if order is None:
+        try:
+            order = deps.broker.place(intent)
+        except OrderRejected as e:
+            return _unprotected(deps, intent, now, str(e))
+    # placed after a try whose fate is unknown (or again while recovering): a twin may rest under the tag
+    verify = order.ambiguous or (recovering and found is None)
+    if order.status in UNFILLED_END and order.filled_qty == 0:
+        return _unprotected(deps, intent, now, order.message or f"the stop order is {order.status.lower()}")
+    rest = RestingStop(
+        intent.intent_id,
+        order.order_id,
+        intent.order_type,
+        float(intent.trigger or 0),
+        intent.qty,
+        now.isoformat(),
+        intent.limit,
+    )
+    outcome = _record_resting(deps, intent, rest, now, verify)
+    if outcome == "cancelled":  # the position closed while the stop was being placed
+        _cancel_stop(deps, order.order_id, intent)
+    elif order.filled_qty and _ended(order):  # it filled at once (the market was already through it)
+        book_stop_fill(deps, intent.day.isoformat(), intent.asset, intent.symbol, rest, order, now)
+    log.info(
+        f"{outcome}: {intent.order_type} {intent.side} {intent.qty} {intent.symbol} trigger {intent.trigger}"
+        + (f" limit {intent.limit}" if intent.limit is not None else ""),
+        extra=_extra(intent.intent_id),
+    )
+    return outcome
+
+
+def _cancel_stop(deps: Deps, order_id: str, intent: OrderIntent) -> None:
+    """Cancel a stop that rests for a position already closed; an ERROR if the broker refuses (it may have
+    filled: the reconciliation then shows the position it opened)."""
+    try:
+        deps.broker.cancel(order_id)
+    except OrderRejected as e:
+        log.error(f"a stop for a closed position could not be cancelled: {e}", extra=_extra(intent.intent_id))
+
+
+def _unprotected(deps: Deps, intent: OrderIntent, now: datetime, why: str) -> str:
+    out = _settle(deps, intent, IntentState.REJECTED, now, reason=why)
+    log.error(
+        f"stop not resting at the broker for {intent.symbol} ({why}): TRON checks it each minute instead",
+        extra=_extra(intent.intent_id),
+    )
+    return out
+
+
+def _record_resting(deps: Deps, intent: OrderIntent, rest: RestingStop, now: datetime, verify: bool) -> str:
+    day = intent.day.isoformat()
+    ip, bp = intent_path(day, intent.intent_id), book_path(day, intent.asset)
+
+    def body(txn: Any) -> str:
+        doc = txn.get(ip)
+        book = Book.from_doc(txn.get(bp))
+        if doc is None or IntentState(doc["state"]).terminal:
+            return "duplicate"
+        pos = book.positions.get(intent.symbol)
+        book.processed.append(intent.intent_id)
+        if pos is None or pos.protecting != intent.intent_id:
+            txn.set(bp, book.to_doc())
+            txn.set(ip, advanced(doc, IntentState.CANCELLED, now, reason="the position closed meanwhile"))
+            return "cancelled"
+        pos.protecting, pos.protect = None, rest
+        if verify:
+            book.verify[intent.intent_id] = verification(intent, rest.order_id, now)
+        txn.set(bp, book.to_doc())
+        txn.set(
+            ip, {**advanced(doc, IntentState.RESTING, now, order_id=rest.order_id), "order_id": rest.order_id}
+        )
+        return "resting"
+
+    return str(deps.store.transaction(body))
+
+
+# ---------------------------------------------------------------------------------------------- trail
+def execute_trail(deps: Deps, intent: OrderIntent, now: datetime) -> str:
+    """Move the position's resting stop to the trail's trigger (nothing to do if it is already there).
+    Refused by the broker (the price already through it, the order ended) the trail is rejected with a
+    WARNING: the next tick exits at once or books the stop's fill."""
+    book = Book.from_doc(deps.store.get(book_path(intent.day.isoformat(), intent.asset)))
+    pos = book.positions.get(intent.symbol)
+    rest = pos.protect if pos is not None else None
+    if rest is None:
+        return _settle(deps, intent, IntentState.CANCELLED, now, reason="no resting stop to move")
+    if rest.trigger == intent.trigger and rest.limit == intent.limit:
+        return _settle(deps, intent, IntentState.RESTING, now, order_id=rest.order_id)
+    if rest.modifications >= MAX_MODIFICATIONS:
+        why = f"{MAX_MODIFICATIONS} modifications spent: the stop stays at {rest.trigger}"
+        log.warning(f"trail of {intent.symbol} not sent: {why}", extra=_extra(intent.intent_id))
+        return _settle(deps, intent, IntentState.REJECTED, now, reason=why)
+    try:
+        order = deps.broker.modify(rest.order_id, intent)
+    except OrderRejected as e:
+        log.warning(f"trail of {intent.symbol} refused: {e}", extra=_extra(intent.intent_id))
+        return _settle(deps, intent, IntentState.REJECTED, now, reason=str(e))
+    moved = RestingStop(
+        rest.intent_id,
+        rest.order_id,
+        rest.order_type,
+        float(intent.trigger or rest.trigger),
+        rest.qty,
+        rest.since,
+        intent.limit,
+        rest.modifications + 1,
+    )
+    day = intent.day.isoformat()
+    ip, bp = intent_path(day, intent.intent_id), book_path(day, intent.asset)
+
+    def body(txn: Any) -> str:
+        doc = txn.get(ip)
+        book = Book.from_doc(txn.get(bp))
+        if doc is None or IntentState(doc["state"]).terminal:
+            return "duplicate"
+        held = book.positions.get(intent.symbol)
+        book.processed.append(intent.intent_id)
+        if held is not None and held.protect is not None and held.protect.order_id == rest.order_id:
+            held.protect = moved
+        txn.set(bp, book.to_doc())
+        txn.set(ip, advanced(doc, IntentState.RESTING, now, order_id=rest.order_id))
+        return "resting"
+
+    out = str(deps.store.transaction(body))
+    if order.filled_qty and _ended(order):
+        book_stop_fill(deps, day, intent.asset, intent.symbol, moved, order, now)
+    log.info(f"trail: {intent.reason}", extra=_extra(intent.intent_id))
+    return out
+
+
+# ---------------------------------------------------------------------------------------------- fills
+def book_stop_fill(
+    deps: Deps, day: str, asset: Asset, symbol: str, rest: RestingStop, order: BrokerOrder, now: datetime
+) -> bool:
+    """Book what the resting stop filled at the broker as its protect intent's fill (price, charges,
+    realised P&L), once: False if the book no longer holds this stop (booked already, or turned into an
+    exit). A stop that filled only in part leaves the position without a resting stop (TRON watches it)."""
+    ip, bp = intent_path(day, rest.intent_id), book_path(day, asset)
+
+    def body(txn: Any) -> bool:
+        doc = txn.get(ip)
+        book = Book.from_doc(txn.get(bp))
+        pos = book.positions.get(symbol)
+        if doc is None or pos is None or pos.protect is None or pos.protect.order_id != rest.order_id:
+            return False
+        intent = OrderIntent.from_dict(doc)
+        qty = min(order.filled_qty, abs(pos.qty))
+        charges = order_charges(intent.segment, intent.side, order.avg_price, qty, intent.day)
+        realized = book.apply_fill(intent, qty, order.avg_price, charges.total, order.ts.isoformat())
+        if symbol in book.positions:
+            book.positions[symbol].protect = None
+        txn.set(bp, book.to_doc())
+        txn.set(
+            ip,
+            {
+                **advanced(doc, IntentState.FILLED, now, order_id=order.order_id),
+                "fill": {
+                    "qty": qty,
+                    "price": str(order.avg_price),
+                    "at": order.ts.isoformat(),
+                    "charges": charges.as_dict(),
+                    "realized": str(realized),
+                    "adopted": False,
+                },
+            },
+        )
+        return True
+
+    booked = bool(deps.store.transaction(body))
+    if booked:
+        log.info(
+            f"stop filled at the broker: {order.filled_qty} {symbol} @ {order.avg_price} (trigger {rest.trigger})",
+            extra=_extra(rest.intent_id),
+        )
+    return booked
+
+
+def sync_stops(deps: Deps, asset: Asset, now: datetime, held: dict[str, Position]) -> int:
+    """Ask the broker, in one read, how the resting stops of the asset's positions (``held``, as the tick
+    read the book) stand, and book what filled; a stop the broker triggered without filling (an SL past its
+    limit) is marked so the tick exits at once; one that ended unfilled without TRON (cancelled in the Kite
+    app) is dropped with an ERROR, TRON then watching the stop itself. Returns the number of stop fills
+    booked (each checked again in its transaction)."""
+    day = now.date().isoformat()
+    resting = {s: p.protect for s, p in held.items() if p.protect is not None}
+    if not resting:
+        return 0
+    states = deps.broker.order_states(now.date(), [r.order_id for r in resting.values()])
+    booked = 0
+    for symbol, rest in resting.items():
+        order = states.get(rest.order_id)
+        if order is None:
+            continue
+        if order.filled_qty and _ended(order):
+            booked += book_stop_fill(deps, day, asset, symbol, rest, order, now)
+        elif order.status in UNFILLED_END:
+            _drop_stop(deps, day, asset, symbol, rest, f"the broker shows it {order.status.lower()}", now)
+        elif (order.status == "OPEN" or order.filled_qty) and not rest.triggered:
+            _mark_triggered(deps, day, asset, symbol, rest)
+    return booked
+
+
+def _drop_stop(
+    deps: Deps, day: str, asset: Asset, symbol: str, rest: RestingStop, why: str, now: datetime
+) -> None:
+    def body(txn: Any) -> bool:
+        doc = txn.get(intent_path(day, rest.intent_id))
+        book = Book.from_doc(txn.get(book_path(day, asset)))
+        pos = book.positions.get(symbol)
+        if pos is None or pos.protect is None or pos.protect.order_id != rest.order_id:
+            return False
+        pos.protect = None
+        txn.set(book_path(day, asset), book.to_doc())
+        if doc is not None:
+            txn.set(intent_path(day, rest.intent_id), advanced(doc, IntentState.CANCELLED, now, reason=why))
+        return True
+
+    if deps.store.transaction(body):
+        log.error(
+            f"the resting stop of {symbol} ended unfilled ({why}): TRON checks the stop each minute instead",
+            extra=_extra(rest.intent_id),
+        )
+
+
+def _mark_triggered(deps: Deps, day: str, asset: Asset, symbol: str, rest: RestingStop) -> None:
+    def body(txn: Any) -> None:
+        book = Book.from_doc(txn.get(book_path(day, asset)))
+        pos = book.positions.get(symbol)
+        if pos is not None and pos.protect is not None and pos.protect.order_id == rest.order_id:
+            pos.protect.triggered = True
+            txn.set(book_path(day, asset), book.to_doc())
+
+    deps.store.transaction(body)
+    log.warning(
+        f"the stop of {symbol} triggered without filling: exiting at once", extra=_extra(rest.intent_id)
+    )
