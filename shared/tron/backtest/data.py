@@ -9,11 +9,12 @@ from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from itertools import pairwise
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from tron.backtest.bars_csv import InputError, numeric, parse_time, read_frame
-from tron.domain.models import Quote, Snapshot
+from tron.domain.models import Candle, Quote, Snapshot
 from tron.domain.timeutil import IST
 
 __all__ = ["Bars", "InputError", "Session", "load", "read_csv", "read_replay", "sessions_from_bars"]
@@ -45,14 +46,16 @@ class Bars:
 
 @dataclass
 class Session:
-    """One trading day as the tick sees it: the snapshots in order, the tick's clock time of each, and
-    (for bars) the open of the bar that starts at each snapshot — what a next-bar-open fill pays."""
+    """One trading day as the tick sees it: the snapshots in order, the tick's clock time of each, (for
+    bars) the open of the bar that starts at each snapshot — what a next-bar-open fill pays — and the minute
+    candles per symbol that resting stops are worked against (every bar; a replay's recorded candles)."""
 
     day: date
     snapshots: list[Snapshot]
     nows: list[datetime]
     next_open: list[dict[str, float]] | None = None
     symbols: list[str] = field(default_factory=list)
+    candles: dict[str, list[Candle]] = field(default_factory=dict)
 
 
 def read_csv(path: Path, symbol: str | None = None) -> Bars:
@@ -89,7 +92,8 @@ def read_replay(path: Path) -> list[Session]:
     """Sessions from a recorded replay file (JSON lines of the tick); InputError names the line.
 
     The lines are those `services/tick.py` archives under ``replay/{day}/{asset}.jsonl``: one snapshot per
-    tick with the tick's clock time ("now"), which decides the session's day. Sessions come oldest first.
+    tick with the tick's clock time ("now"), which decides the session's day, and the minute candle just
+    closed of each symbol held ("bars"), which resting stops are worked against. Sessions come oldest first.
     """
     if not path.is_file():
         raise InputError(f"replay file not found: {path}")
@@ -103,6 +107,7 @@ def read_replay(path: Path) -> list[Session]:
                 ts = _aware(rec["ts"])
                 now = _aware(rec.get("now", rec["ts"]))
                 quotes = {s: _in_ist(Quote.from_row(s, q)) for s, q in rec["quotes"].items()}
+                candles = {s: _candle(row) for s, row in rec.get("bars", {}).items()}
             except (ValueError, KeyError, TypeError, IndexError) as e:
                 raise InputError(
                     f"{path}: line {n}: not a replay snapshot ({type(e).__name__}: {e})"
@@ -114,9 +119,18 @@ def read_replay(path: Path) -> list[Session]:
             for s in quotes:
                 if s not in sess.symbols:
                     sess.symbols.append(s)
+            for s, c in candles.items():
+                known = sess.candles.setdefault(s, [])
+                if not known or known[-1].start < c.start:
+                    known.append(c)
     if not by_day:
         raise InputError(f"{path}: no snapshots")
     return [by_day[d] for d in sorted(by_day)]
+
+
+def _candle(row: list[Any]) -> Candle:
+    """A recorded candle: [start, open, high, low, close, volume]."""
+    return Candle(_aware(row[0]), float(row[1]), float(row[2]), float(row[3]), float(row[4]), int(row[5]))
 
 
 def _in_ist(q: Quote) -> Quote:
@@ -221,4 +235,19 @@ def _session(
     next_open.append({})
     for s, q in current.items():
         prev_close[s] = q.last
-    return Session(day, snapshots, [s.ts for s in snapshots], next_open, syms)
+    candles = {
+        syms[col]: [
+            Candle(
+                times[k],
+                float(o[k, col]),
+                float(h[k, col]),
+                float(lo[k, col]),
+                float(c[k, col]),
+                int(v[k, col]),
+            )
+            for k in range(n)
+            if has[k, col]
+        ]
+        for col in range(m)
+    }
+    return Session(day, snapshots, [s.ts for s in snapshots], next_open, syms, candles)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, time
+from datetime import datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -21,12 +21,16 @@ from tron.domain.book import Book
 from tron.domain.charges import order_charges
 from tron.domain.context import Pending, TickContext
 from tron.domain.decide import decide, exits_for
-from tron.domain.models import Asset, Instrument, OrderIntent, Purpose, Snapshot
-from tron.domain.money import ZERO
+from tron.domain.models import Asset, Instrument, OrderIntent, Purpose, RestingStop, Snapshot
+from tron.domain.money import ZERO, dec
+from tron.domain.order_rules import MAX_MODIFICATIONS
 from tron.domain.plan import AssetPlan
+from tron.domain.protect import crossed, protect_intent
 from tron.domain.session import SessionState
+from tron.domain.stop_fill import StopOrder, StopSlippage, first_fill, half_spread
 from tron.domain.strategies import opening_range_minutes
 
+MINUTE = timedelta(minutes=1)
 EQUITY_SQUARE_OFF = (time(15, 10), time(15, 12), time(15, 14))  # square-off-stocks in tron/data/jobs.yaml
 SQUARE_OFF_REASON = "scheduled square-off"  # as tron.services.square_off
 END_OF_DATA = "end of session data"
@@ -48,6 +52,10 @@ class IntradayConfig:
     square_off: tuple[time, ...] = EQUITY_SQUARE_OFF
     store_rounding: bool = False  # round-trip the session state through its stored form every tick
     # (SessionState.to_doc / from_doc), as the live tick does: bit-for-bit paper replays
+    resting_stops: bool = True  # each position's stop rests at the broker from its entry's fill, worked
+    # against the session's candles by tron.domain.stop_fill (as paper and the Kite simulator work it)
+    stop_order: str = "SL-M"  # stocks and futures; options rest an SL
+    stop_slippage: StopSlippage = field(default_factory=StopSlippage)
 
     def __post_init__(self) -> None:
         check_model(self.fill)
@@ -95,6 +103,10 @@ class _Day:
         self.stages_done: set[time] = set()
         self.open_trades: dict[str, Trade] = {}
         self.filled_now = False
+        self.protects: dict[str, OrderIntent] = {}  # symbol → the protect intent of its resting stop
+        self.looked_from: dict[str, datetime] = {}  # symbol → candles from here on are still to be worked
+        # without minute candles (a replay recorded before they were) a stop cannot rest: TRON checks it
+        self.resting = self.cfg.resting_stops and bool(sess.candles)
 
     @property
     def halted(self) -> str | None:
@@ -108,14 +120,30 @@ class _Day:
             self.book.record_rejection(it.intent_id)
             self.pending.pop(it.intent_id, None)
             return
-        price = slipped(raw, it.side, self.cfg.slippage_bps, it.tick_size)
+        self._book_fill(it, slipped(raw, it.side, self.cfg.slippage_bps, it.tick_size), at)
+        held = self.book.positions.get(it.symbol)
+        if held is None:
+            return
+        if not it.purpose.opens:
+            held.protect = None  # an exit turned the resting stop into itself; what is left is unprotected
+        elif self.resting and (p := protect_intent(it, held, at, self.cfg.stop_order)) is not None:
+            trigger, qty = float(p.trigger or 0), p.qty
+            held.protect = RestingStop(
+                p.intent_id, p.intent_id, p.order_type, trigger, qty, at.isoformat(), p.limit
+            )
+            self.protects[it.symbol] = p
+            self.looked_from[it.symbol] = at
+            self.run.intents.append(p)
+
+    def _book_fill(self, it: OrderIntent, price: Decimal, at: datetime, by_stop: bool = False) -> None:
         charges = (
             order_charges(it.segment, it.side, price, it.qty, it.day).total if self.cfg.charges else ZERO
-        )
+        )  # (a stop fills its whole quantity: the protect intent's is the position's)
         before = self.book.positions.get(it.symbol)
         prev_qty = before.qty if before else 0
+        qty = min(it.qty, abs(prev_qty)) if before is not None and it.purpose is Purpose.PROTECT else it.qty
         bar = len(self.run.times)
-        realized = self.book.apply_fill(it, it.qty, price, charges, at.isoformat())
+        realized = self.book.apply_fill(it, qty, price, charges, at.isoformat())
         self.pending.pop(it.intent_id, None)
         self.filled_now = True
         self.run.fills.append(
@@ -123,7 +151,7 @@ class _Day:
                 "intent_id": it.intent_id,
                 "symbol": it.symbol,
                 "side": it.side.value,
-                "qty": it.qty,
+                "qty": qty,
                 "purpose": it.purpose.value,
                 "price": str(price),
                 "at": at.isoformat(),
@@ -131,6 +159,7 @@ class _Day:
                 "charges": str(charges),
                 "realized": str(realized),
                 "reason": it.reason,
+                "by_stop": by_stop,  # the resting stop filled (under its protect intent, or an exit's)
             }
         )
         after = self.book.positions.get(it.symbol)
@@ -150,6 +179,12 @@ class _Day:
         snaps, keep = self.sess.snapshots, []
         for order in self.waiting:
             it, d = order.intent, order.k
+            if it.purpose is Purpose.TRAIL:
+                self._trail(it, k)
+                continue
+            fills_at = snaps[d].ts if self.cfg.fill == "next-open" else None
+            if not it.purpose.opens and self._stop_filled_first(it, k, fills_at):
+                continue
             if self.cfg.fill == "next-open":
                 opens = self.sess.next_open[d] if self.sess.next_open else {}
                 q = snaps[k].quotes.get(it.symbol)
@@ -169,6 +204,76 @@ class _Day:
                     continue
                 self._execute(order, quote_price(q, it.side), q.ts)
         self.waiting = keep
+
+    # ------------------------------------------------------------------ resting stops
+    def _work_stop(
+        self, symbol: str, k: int, until: datetime | None = None
+    ) -> tuple[Decimal, datetime] | None:
+        """Work the symbol's resting stop against the candles completed by snapshot k (as the paper broker
+        does each time it is asked), or only those starting before ``until``: its fill (price, the end of
+        the candle that filled it), or None."""
+        pos = self.book.positions.get(symbol)
+        rest = pos.protect if pos is not None else None
+        if rest is None:
+            return None
+        now = min(self.sess.nows[k], until) if until is not None else self.sess.nows[k]
+        since = self.looked_from.get(symbol, now)
+        candles = [c for c in self.sess.candles.get(symbol, []) if since <= c.start < now]
+        if not candles:
+            return None
+        q = self.sess.snapshots[k].quotes.get(symbol)
+        p = self.protects[symbol]
+        stop = StopOrder(
+            p.side.value, rest.order_type, dec(rest.trigger), None if rest.limit is None else dec(rest.limit),
+            is_option=p.segment == "options",
+        )  # fmt: skip
+        spread = half_spread(q.bid, q.ask) if q is not None else Decimal(0)
+        outcome, candle = first_fill(
+            stop, candles, p.tick_size, spread, self.cfg.stop_slippage, rest.triggered
+        )
+        self.looked_from[symbol] = now  # every candle starting before now has been worked
+        rest.triggered = outcome.triggered
+        if not outcome.filled or candle is None or outcome.price is None:
+            return None
+        return outcome.price, min(candle.start + MINUTE, now)
+
+    def _sync_stops(self, k: int) -> None:
+        """The tick's look at the resting stops: each that filled is booked under its protect intent."""
+        for symbol in sorted(self.book.positions):
+            if (fill := self._work_stop(symbol, k)) is not None:
+                self._book_fill(self.protects[symbol], *fill, by_stop=True)
+
+    def _stop_filled_first(self, it: OrderIntent, k: int, fills_at: datetime | None) -> bool:
+        """An exit turns the resting stop into itself; if the stop filled in a candle before the exit's
+        fill (``fills_at``: the next open's time; None, the snapshot k's quote), that fill is the exit's."""
+        fill = self._work_stop(it.symbol, k, fills_at)
+        if fill is None:
+            return False
+        self._book_fill(it, *fill, by_stop=True)
+        return True
+
+    def _trail(self, it: OrderIntent, k: int) -> None:
+        """Move the resting stop as the executor does (after working it: a stop that filled is booked and
+        the trail refused, as is one the last price is already through, or past 25 modifications)."""
+        self.pending.pop(it.intent_id, None)
+        pos = self.book.positions.get(it.symbol)
+        rest = pos.protect if pos is not None else None
+        if rest is None or (rest.trigger == it.trigger and rest.limit == it.limit):
+            self.book.processed.append(it.intent_id)
+            return
+        if rest.modifications >= MAX_MODIFICATIONS:
+            self.book.record_rejection(it.intent_id)
+            return
+        if (fill := self._work_stop(it.symbol, k)) is not None:
+            self._book_fill(self.protects[it.symbol], *fill, by_stop=True)
+            self.book.record_rejection(it.intent_id)
+            return
+        q = self.sess.snapshots[k].quotes.get(it.symbol)
+        if it.trigger is None or (q is not None and crossed(it.side, it.trigger, q.last)):
+            self.book.record_rejection(it.intent_id)
+            return
+        rest.trigger, rest.limit, rest.modifications = it.trigger, it.limit, rest.modifications + 1
+        self.book.processed.append(it.intent_id)
 
     def _fill_at(self, snap: Snapshot, orders: list[_Order]) -> None:
         """Fill orders against this snapshot (the close model, and what is left at the end of the data)."""
@@ -221,6 +326,7 @@ class _Day:
         had = bool(self.book.positions)
         self.filled_now = False
         self._fill_due(k)
+        self._sync_stops(k)
         if self.cfg.store_rounding:
             self.state = SessionState.from_doc(self.state.to_doc())
         ctx = self._context(now, self.cfg.plan, self.halted, snap)
