@@ -74,11 +74,10 @@ def test_the_book_matches_the_simulators_trades_and_orders(
     result, store = kite_day
     k = result["kite"]
     assert k["book_matches_broker"], k["mismatches"]
-    fills = filled(store)
-    assert k["orders"] == k["orders_tagged_by_tron"] == result["orders_placed"] + result["orders_rejected"]
-    assert len(fills) == result["orders_placed"] and k["trades"] >= len(fills)
-    tags = [d["tag"] for d in fills]
-    assert len(tags) == len(set(tags))  # one order per intent
+    intents = [d for _, d in store.list(f"days/{TRADING_DAY}/intents")]
+    assert k["orders"] == k["orders_tagged_by_tron"] >= result["orders_placed"] > 0  # nothing but TRON's
+    assert k["trades"] >= len(filled(store)) and result["stops_filled"] > 0
+    tags = [d["tag"] for d in intents if d.get("order_id")]
     assert all(len(t) <= 20 and t.isalnum() for t in tags)
 
 
@@ -96,12 +95,13 @@ def test_the_live_path_fills_what_the_paper_day_fills(
     ref = {d["intent_id"]: d for d in filled(run.deps.store)}
     assert set(live) == set(ref)
     assert Counter(d["fill"]["qty"] for d in live.values()) == Counter(d["fill"]["qty"] for d in ref.values())
-    for (
-        i,
-        d,
-    ) in live.items():  # the simulator fills a protected MARKET order at the best level: the paper price
-        tick = Decimal(d["tick_size"])
-        assert abs(Decimal(d["fill"]["price"]) - Decimal(ref[i]["fill"]["price"])) <= 2 * tick, i
+    for i, d in live.items():
+        price, want = Decimal(d["fill"]["price"]), Decimal(ref[i]["fill"]["price"])
+        if d["purpose"] == "protect":  # a stop resting at the broker: one stop-fill model, to the paisa
+            assert price == want, i
+        else:  # a protected MARKET order fills at the simulator's best level: the paper price or near it
+            assert abs(price - want) <= 2 * Decimal(d["tick_size"]), i
+    assert any(d["purpose"] == "protect" for d in live.values())
 
 
 def test_an_unknown_broker_is_refused(capsys: pytest.CaptureFixture[str]) -> None:
