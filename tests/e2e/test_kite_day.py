@@ -55,6 +55,21 @@ def kite_day(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, Any], 
     return result, SqliteStore(Path(result["state"]))
 
 
+@pytest.fixture(scope="module")
+def paper_day(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, Any], SqliteStore]:
+    """The same day on the generated market and the paper broker: what the Kite paths must reproduce."""
+    tmp = tmp_path_factory.mktemp("paperday")
+    mp = pytest.MonkeyPatch()
+    mp.setenv("TRON_CONFIG", str(ROOT / "config" / "tron.yaml"))
+    try:
+        s = settings(tmp, symbols=SYMBOLS)
+        run = prepare(s, TRADING_DAY, tmp / "paper")
+        result = run_day(s, TRADING_DAY, run=run)
+    finally:
+        mp.undo()
+    return result, SqliteStore(Path(result["state"]))
+
+
 def filled(store: SqliteStore) -> list[dict[str, Any]]:
     return [d for _, d in store.list(f"days/{TRADING_DAY}/intents") if d["state"] == "filled"]
 
@@ -82,17 +97,14 @@ def test_the_book_matches_the_simulators_trades_and_orders(
 
 
 def test_the_live_path_fills_what_the_paper_day_fills(
-    kite_day: tuple[dict[str, Any], SqliteStore], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    kite_day: tuple[dict[str, Any], SqliteStore], paper_day: tuple[dict[str, Any], SqliteStore]
 ) -> None:
     result, store = kite_day
-    monkeypatch.setenv("TRON_CONFIG", str(ROOT / "config" / "tron.yaml"))
-    s = settings(tmp_path, symbols=SYMBOLS)
-    run = prepare(s, TRADING_DAY, tmp_path / "paper")
-    paper = run_day(s, TRADING_DAY, run=run)
+    paper, paper_store = paper_day
     for asset, a in paper["assets"].items():
         assert result["assets"][asset]["trades"] == a["trades"], asset
     live = {d["intent_id"]: d for d in filled(store)}
-    ref = {d["intent_id"]: d for d in filled(run.deps.store)}
+    ref = {d["intent_id"]: d for d in filled(paper_store)}
     assert set(live) == set(ref)
     assert Counter(d["fill"]["qty"] for d in live.values()) == Counter(d["fill"]["qty"] for d in ref.values())
     for i, d in live.items():
@@ -111,7 +123,7 @@ def test_an_unknown_broker_is_refused(capsys: pytest.CaptureFixture[str]) -> Non
 
 
 def test_paper_fills_on_kite_quotes_match_the_paper_day(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    paper_day: tuple[dict[str, Any], SqliteStore], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """--market kite-sim: the quotes come through the Kite adapters and the official client (as a deployed
     paper TRON reads Kite's), the fills are paper. The simulator serves the same seeded market, so every
@@ -124,8 +136,6 @@ def test_paper_fills_on_kite_quotes_match_the_paper_day(
     assert result["market"] == "kite-sim" and result["broker"] == "paper" and "kite" not in result
     assert run.deps.market.session.calls["quote"] >= 375 * 3  # every tick of every asset quoted over HTTP
     assert run.kite.sim.orders == {}  # no order reached the simulator
-    paper = prepare(s, TRADING_DAY, tmp_path / "paper")
-    run_day(s, TRADING_DAY, run=paper)
     got = {d["intent_id"]: (d["fill"]["qty"], d["fill"]["price"]) for d in filled(run.deps.store)}
-    ref = {d["intent_id"]: (d["fill"]["qty"], d["fill"]["price"]) for d in filled(paper.deps.store)}
+    ref = {d["intent_id"]: (d["fill"]["qty"], d["fill"]["price"]) for d in filled(paper_day[1])}
     assert got and got == ref
