@@ -710,6 +710,48 @@ def test_an_answer_lost_after_kite_placed_the_order_is_adopted_not_sent_again(da
     assert len(tagged) == 1 and tagged[0]["status"] == "COMPLETE"
 
 
+@pytest.mark.parametrize(
+    ("error", "status"), [("InputException", 400), ("OrderException", 400), ("TokenException", 403)]
+)
+def test_an_order_accepted_whose_state_read_fails_is_unresolved_and_adopted_not_rejected(
+    day: Day, error: str, status: int
+) -> None:
+    """Kite accepted the order, then the order_history read just after failed with a 4xx: the order is at
+    the broker (it fills), so the intent is not recorded rejected; it stays unresolved, is delivered again
+    and resolved by its tag, and exactly one order exists."""
+    day.ks.sim.fail_next(
+        "/orders/", error, status, "simulated failure after the order was accepted", method="GET"
+    )
+    it = intent("BEL", qty=3)
+    with pytest.raises(BrokerUnavailable, match="accepted"):
+        deliver(day, it)
+    if error == "TokenException":
+        login(day.ks, day.deps.secrets)  # type: ignore[arg-type]
+    day.ks.advance(seconds=30)  # past the placing lease (which also lets Kite's order list show it)
+    wall.sleep(0.1)  # GET /orders lists a new order only after the simulator's visible_after_s (20 ms)
+    out = deliver(day, it)
+    tagged = [o for o in day.deps.broker.orders() if o["tag"] == it.tag]
+    assert len(tagged) == 1 and tagged[0]["status"] == "COMPLETE"
+    assert out == "adopted"
+    assert book(day)["positions"]["BEL"]["qty"] == 3 and book(day)["orders_rejected"] == 0
+
+
+def test_an_entry_left_in_placing_when_entries_halt_is_rejected_if_kite_never_got_it(day: Day) -> None:
+    """The entries halted (here the loss limit) while an entry was in `placing` without reaching Kite:
+    its next delivery looks its tag up, finds nothing and rejects it; it is never placed on a halted day."""
+    day.ks.sim.drop_connection_next("/orders", times=8, method="POST")  # never reaches the order book
+    it = intent("BEL", qty=3)
+    with pytest.raises(BrokerUnavailable):
+        deliver(day, it)
+    path = day_path(DAY.isoformat())
+    day.deps.store.set(path, {**(day.deps.store.get(path) or {}), "halted": "daily loss limit reached"})
+    day.ks.advance(seconds=30)  # past the placing lease
+    assert deliver(day, it) == "rejected"
+    assert [o for o in day.deps.broker.orders() if o["tag"] == it.tag] == []
+    doc = day.deps.store.get(intent_path(DAY.isoformat(), it.intent_id))
+    assert doc["history"][-1]["reason"] == "entries halted: daily loss limit reached"
+
+
 # ---------------------------------------------------------------------------------------------- the entry point
 MAIN = str(REPO / "functions" / "main.py")
 

@@ -125,7 +125,7 @@ def execute_order(deps: Deps, data: bytes, attributes: dict[str, str] | None = N
             return "busy", intent, False
         daydoc = txn.get(day_path(day)) or {}
         halted = halted_reason(daydoc, intent.asset)
-        if intent.purpose.opens and halted:
+        if intent.purpose.opens and halted and not recovering:  # (one in `placing` may be at the broker)
             book = Book.from_doc(txn.get(bp))
             book.record_rejection(intent.intent_id)
             txn.set(bp, book.to_doc())
@@ -170,6 +170,8 @@ def execute_order(deps: Deps, data: bytes, attributes: dict[str, str] | None = N
             return _reject(
                 deps, intent, f"entry expired: not at the broker {ENTRY_TTL} after its decision", now
             )
+        if intent.purpose.opens and recovering and (halted := _halted(deps, intent)):
+            return _reject(deps, intent, f"entries halted: {halted}", now)  # not at the broker: never placed
         try:
             order = deps.broker.place(intent)
         except OrderRejected as e:
@@ -183,6 +185,10 @@ def execute_order(deps: Deps, data: bytes, attributes: dict[str, str] | None = N
     # in `placing`): that attempt may still reach the broker, so the tag is looked up again for a while.
     unsure = order.ambiguous or (recovering and not adopted)
     return _record_fill(deps, intent, order, now, adopted, unsure)
+
+
+def _halted(deps: Deps, intent: OrderIntent) -> str | None:
+    return halted_reason(deps.store.get(day_path(intent.day.isoformat())) or {}, intent.asset)
 
 
 def _convert(deps: Deps, intent: OrderIntent, now: datetime) -> str | None:

@@ -109,8 +109,9 @@ class KiteBroker:
 
         Raises OrderRejected for another order type, a stop without its trigger (an SL without its limit), a
         refusal by Kite, or an entry placed while the token has expired; TokenExpired for anything else
-        placed then (an exit, a protect); BrokerUnavailable when Kite stays unreachable, or the order does not
-        reach its end (a MARKET order after the cancel) or does not rest (a stop).
+        placed then (an exit, a protect); BrokerUnavailable when Kite stays unreachable, the order does not
+        reach its end (a MARKET order after the cancel) or does not rest (a stop), or Kite accepted it and
+        reading its state failed, whatever the error (an order at the broker is never reported refused).
         """
         if intent.order_type not in ("MARKET", *STOPS):
             raise OrderRejected(f"TRON sends MARKET, SL-M and SL orders only, got {intent.order_type}")
@@ -146,10 +147,15 @@ class KiteBroker:
             )
         except TokenExpired as e:
             return self._token_expired(intent, str(e))
-        if intent.order_type in STOPS:
-            order = self._follow_stop(str(order_id), intent.tag)
-        else:
-            order = self._follow(str(order_id), intent.tag, intent.qty)
+        try:
+            if intent.order_type in STOPS:
+                order = self._follow_stop(str(order_id), intent.tag)
+            else:
+                order = self._follow(str(order_id), intent.tag, intent.qty)
+        except (OrderRejected, TokenExpired) as e:  # Kite has the order: its fate is unknown, not refused
+            raise BrokerUnavailable(
+                f"order {order_id} was accepted but its state could not be read ({e}): resolved by its tag"
+            ) from None
         # A request that timed out may still arrive after the retry that replaced it: the executor has the
         # tag looked up again (services/duplicates.py).
         return replace(order, ambiguous=unknown)
