@@ -33,6 +33,9 @@ from tron.domain.strategies import Signal
 
 EXIT_RULES = ExitRules()
 STALE_AFTER = timedelta(minutes=2)
+LOSS_LIMIT_HALT = (
+    "daily loss limit"  # how a day halted at its loss limit says so (decide keeps flattening it)
+)
 Marks = dict[str, tuple[float, float, float]]  # symbol → the bar's (low, high, close)
 
 
@@ -174,14 +177,20 @@ def _fold_snapshot(ctx: TickContext, out: TickDecision) -> Bar | None:
 
 def _loss_limit_flattens(ctx: TickContext, marks: Marks, last: dict[str, float], out: TickDecision) -> bool:
     """Marked to market at the daily loss limit (the account's: every asset's realised net counts): halt
-    entries for the day and exit every position."""
+    entries for the day and exit every position. On a day halted at its loss limit, every tick exits again
+    what is still open (a flatten exit that was rejected or filled only in part)."""
     plan = ctx.plan
-    if plan is None or ctx.halted is not None:
+    if plan is None:
         return False
+    if ctx.halted is not None:
+        if not ctx.halted.startswith(LOSS_LIMIT_HALT) or not ctx.book.positions:
+            return False
+        out.intents = exits_for(ctx, marks, only=set(ctx.book.positions), reason=ctx.halted)
+        return True
     mtm = ctx.book.net + ctx.book.unrealized(last) + ctx.others_net
     if not loss_limit_breached(plan.risk, mtm):
         return False
-    out.halt = f"daily loss limit ₹{plan.risk.loss_limit} breached (marked to market ₹{mtm})"
+    out.halt = f"{LOSS_LIMIT_HALT} ₹{plan.risk.loss_limit} breached (marked to market ₹{mtm})"
     out.intents = exits_for(ctx, marks, only=set(ctx.book.positions), reason=out.halt)
     out.events.append({"event": "halt", "reason": out.halt})
     return True

@@ -81,6 +81,28 @@ def test_the_loss_limit_halts_and_flattens() -> None:
     assert [i.side for i in d.intents] == [Side.SELL]
 
 
+def test_after_the_loss_limit_what_the_flatten_left_open_is_flattened_again() -> None:
+    """The flatten's exit was rejected or filled only in part: while the day stays halted at its loss limit,
+    each tick exits what is still open (once per symbol, never beside an exit in flight)."""
+    b = Book()
+    b.apply_fill(
+        stock_intent(Side.BUY, 400, Purpose.ENTRY), 400, Decimal("100"), Decimal(0), at(10, 0).isoformat()
+    )
+    plan = AssetPlan(
+        Asset.STOCKS, True, (StrategyChoice("orb"),), RiskLimits(daily_loss_limit=Decimal("5000"))
+    )
+    snap = Snapshot(at(10, 5), {"A": q("A", at(10, 5), 96.0, 100)})
+    halted = "daily loss limit ₹5000 breached (marked to market ₹-5100.00)"
+    ctx = _snapshot_ctx(b, snap, plan)
+    d = decide(TickContext(**{**ctx.__dict__, "halted": halted}))
+    assert [(i.side, i.qty, i.reason) for i in d.intents] == [(Side.SELL, 400, halted)]
+    busy = {"x": Pending("x", "A", Purpose.EXIT)}
+    ctx = _snapshot_ctx(b, snap, plan, pending=busy)
+    assert decide(TickContext(**{**ctx.__dict__, "halted": halted})).intents == []
+    ctx = _snapshot_ctx(b, snap, plan)  # another halt (a lost session) holds the positions
+    assert decide(TickContext(**{**ctx.__dict__, "halted": "Kite session expired"})).intents == []
+
+
 def test_strategies_fire_on_a_breakout() -> None:
     st = SessionState.new(["A"], or_minutes=15)
     t0 = at(9, 15)
