@@ -40,14 +40,15 @@ def state_store(settings: Settings, sqlite_path: Path | None = None) -> Any:
 
 def service_config(settings: Settings) -> ServiceConfig:
     """The services' view of the settings: the risk envelope and enabled flag per asset, the mode, the
-    orders topic, the universe size and where stops live (the other ServiceConfig fields keep their
-    defaults)."""
+    orders topic, the universe size, the placing lease (sized from the Kite settings) and where stops live
+    (the other ServiceConfig fields keep their defaults)."""
     return ServiceConfig(
         envelope=settings.envelope(),
         enabled=settings.enabled(),
         mode=settings.mode,
         orders_topic=settings.orders_topic,
         universe_size=settings.symbols,
+        placing_lease_seconds=settings.kite.placing_lease_s,
         resting_stops=settings.stops == "broker",
         stop_order=settings.stop_order,
     )
@@ -87,7 +88,14 @@ def kite_adapters(
         session, clock, [x.symbol for x in gen.listings], {x.symbol: x.sector for x in gen.listings}
     )
     if settings.broker == "kite":
-        return market, KiteBroker(session, clock, k.market_protection, k.follow_polls, k.poll_interval_s)
+        return market, KiteBroker(
+            session,
+            clock,
+            k.market_protection,
+            k.follow_polls,
+            k.poll_interval_s,
+            order_budget=k.order_budget_s,
+        )
     return market, PaperBroker(store, market, clock)
 
 

@@ -648,7 +648,7 @@ def test_an_expired_token_halts_entries_with_an_error_and_exits_go_through_after
     with pytest.raises(TokenExpired):  # not rejected: delivered again until it goes through
         deliver(day, exit_)
     login(day.ks, day.deps.secrets)  # the user logs in again
-    day.ks.advance(seconds=30)  # past the placing lease
+    day.ks.advance(seconds=day.deps.config.placing_lease_seconds)  # past the placing lease
     assert deliver(day, exit_) == "filled"
     assert book(day)["positions"] == {}
     later = intent("ADANIENT", qty=5, at=ist(DAY, time(10, 2)))
@@ -692,7 +692,7 @@ def test_a_crash_after_kite_accepted_is_resolved_by_adopting_the_order_by_tag(da
     day.deps.broker = kite
     with pytest.raises(Busy):  # the placing lease is still held
         deliver(day, it)
-    day.ks.advance(seconds=30)
+    day.ks.advance(seconds=day.deps.config.placing_lease_seconds)
     assert deliver(day, it) == "adopted"
     assert deliver(day, it) == "duplicate"
     tagged = [o for o in kite.orders() if o["tag"] == it.tag]
@@ -727,7 +727,7 @@ def test_an_order_accepted_whose_state_read_fails_is_unresolved_and_adopted_not_
         deliver(day, it)
     if error == "TokenException":
         login(day.ks, day.deps.secrets)  # type: ignore[arg-type]
-    day.ks.advance(seconds=30)  # past the placing lease (which also lets Kite's order list show it)
+    day.ks.advance(seconds=day.deps.config.placing_lease_seconds)  # past the placing lease
     wall.sleep(0.1)  # GET /orders lists a new order only after the simulator's visible_after_s (20 ms)
     out = deliver(day, it)
     tagged = [o for o in day.deps.broker.orders() if o["tag"] == it.tag]
@@ -745,7 +745,7 @@ def test_an_entry_left_in_placing_when_entries_halt_is_rejected_if_kite_never_go
         deliver(day, it)
     path = day_path(DAY.isoformat())
     day.deps.store.set(path, {**(day.deps.store.get(path) or {}), "halted": "daily loss limit reached"})
-    day.ks.advance(seconds=30)  # past the placing lease
+    day.ks.advance(seconds=day.deps.config.placing_lease_seconds)  # past the placing lease
     assert deliver(day, it) == "rejected"
     assert [o for o in day.deps.broker.orders() if o["tag"] == it.tag] == []
     doc = day.deps.store.get(intent_path(DAY.isoformat(), it.intent_id))

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 import re
 from datetime import time
@@ -145,6 +146,7 @@ class OpenAISettings(BaseModel):
 
 
 KITE_API = "https://api.kite.trade"  # the real Kite Connect API root (the official client's default)
+OPS_PER_DELIVERY = 3  # the most order operations one executor delivery makes at the broker
 
 
 class KiteSettings(BaseModel):
@@ -172,6 +174,13 @@ class KiteSettings(BaseModel):
         10, ge=1, le=100, description="order_history reads before the rest is cancelled"
     )
     poll_interval_s: float = Field(0.2, ge=0, le=10, description="seconds between those reads")
+    order_budget_s: float = Field(
+        5,
+        gt=0,
+        le=30,
+        description="seconds one order operation (place, convert, trail, look-up by tag) may start Kite calls "
+        "in; past it, it gives up and its outcome is read again by its tag",
+    )
 
     @field_validator("market_protection")
     @classmethod
@@ -184,6 +193,15 @@ class KiteSettings(BaseModel):
         if v is None or v.rstrip("/") == KITE_API or is_loopback(v):
             return v
         raise ValueError(f"must be {KITE_API} or a loopback Kite simulator URL (http://127.0.0.1:PORT)")
+
+    @property
+    def placing_lease_s(self) -> int:
+        """The executor's placing lease: longer than the worst case of one delivery's Kite calls, so that no
+        second delivery places while the first may still be placing. A delivery makes at most
+        OPS_PER_DELIVERY order operations (an exit: convert the resting stop, look its tag up, place), and
+        each is over by its budget plus one call's timeout and one poll (KiteSession.budget)."""
+        worst = OPS_PER_DELIVERY * (self.order_budget_s + self.timeout_s + self.poll_interval_s)
+        return math.ceil(worst) + 1
 
     @property
     def simulated(self) -> bool:

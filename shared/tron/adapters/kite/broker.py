@@ -3,13 +3,14 @@ order and position calls that the CLI and tools use."""
 
 from __future__ import annotations
 
+import functools
 import logging
 import time as _time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import date
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
-from typing import Any, NoReturn
+from typing import Any, Concatenate, NoReturn, ParamSpec, TypeVar
 
 from tron.adapters.kite.errors import Kind as ErrorKind
 from tron.adapters.kite.errors import TokenExpired, classify
@@ -32,6 +33,8 @@ TERMINAL = ("COMPLETE", "REJECTED", "CANCELLED")
 RESTING = ("TRIGGER PENDING", "OPEN")  # a stop waiting for its trigger, or triggered and working
 MODIFYING = ("MODIFY VALIDATION PENDING", "MODIFY PENDING", "MODIFIED")
 STOPS = ("SL-M", "SL")
+P = ParamSpec("P")
+R = TypeVar("R")
 PROTECTED = ("MARKET", "SL-M")  # the order types Kite takes only with market protection
 VARIETY = "regular"
 Order = dict[str, Any]  # one order (or one state of its history) as the client returns it
@@ -49,6 +52,18 @@ class KitePosition:
     pnl: Decimal
 
 
+def _budgeted(op: Callable[Concatenate[KiteBroker, P], R]) -> Callable[Concatenate[KiteBroker, P], R]:
+    """One order operation under the broker's ``order_budget`` (KiteSession.budget): over by that budget
+    plus one call's timeout, however Kite hangs."""
+
+    @functools.wraps(op)
+    def run(self: KiteBroker, *args: P.args, **kwargs: P.kwargs) -> R:
+        with self.session.budget(self.order_budget):
+            return op(self, *args, **kwargs)
+
+    return run
+
+
 class KiteBroker:
     """The Broker port on Kite: regular-variety DAY orders. A MARKET order is followed to its final state; a
     stop (SL-M or SL) is rested at Kite (TRIGGER PENDING), moved by :meth:`modify` and turned into the exit by
@@ -57,7 +72,10 @@ class KiteBroker:
     ``market_protection`` is -1 (Kite's automatic protection) or 1–100 %; 0 raises ValueError, as Kite
     rejects it since April 2026. Every MARKET or SL-M order, and every modification of one, carries it. An
     order is read at most ``follow_polls`` times (at least 1), ``poll_interval`` seconds apart, before what is
-    still open of a market order is cancelled (a resting stop is never cancelled by reading it).
+    still open of a market order is cancelled (a resting stop is never cancelled by reading it). Each order
+    operation (place, modify, convert, find_by_tag) starts no call after ``order_budget`` seconds: it then
+    raises BrokerUnavailable and its outcome is read again by its tag (the executor's placing lease is sized
+    from this bound: `KiteSettings.placing_lease_s`).
 
     Token expiry: the session calls its ``on_token_expired(reason)`` hook (one given here replaces the
     session's; bootstrap wires it to halt the day's entries with an ERROR log). An entry is then refused
@@ -75,8 +93,10 @@ class KiteBroker:
         poll_interval: float = 0.2,
         sleep: Sleep = _time.sleep,
         on_token_expired: Callable[[str], None] | None = None,
+        order_budget: float = 5.0,
     ) -> None:
         self.session = session
+        self.order_budget = order_budget
         self.clock = clock
         self.market_protection = check_market_protection(market_protection)
         self.follow_polls = max(1, follow_polls)
@@ -86,6 +106,7 @@ class KiteBroker:
             session.on_token_expired = on_token_expired
 
     # ------------------------------------------------------------------ the Broker port
+    @_budgeted
     def place(self, intent: OrderIntent) -> BrokerOrder:
         """Place the intent as a DAY order with its exchange, product and tag, and read its order_history.
 
@@ -160,6 +181,7 @@ class KiteBroker:
         # tag looked up again (services/duplicates.py).
         return replace(order, ambiguous=unknown)
 
+    @_budgeted
     def modify(self, order_id: str, intent: OrderIntent) -> BrokerOrder:
         """Move a resting stop to a trail intent's trigger (and, for an SL, its limit as the price), with the
         intent's order type and quantity, and the configured market protection whenever that order type is
@@ -203,6 +225,7 @@ class KiteBroker:
             )
         return self._broker_order(last, str(last.get("tag") or intent.tag), history)
 
+    @_budgeted
     def convert(self, order_id: str, intent: OrderIntent) -> BrokerOrder:
         """Turn the resting stop ``order_id`` into the exit now, and follow it to its end as :meth:`place`
         follows a MARKET order (what is still OPEN after the reads is cancelled).
@@ -267,6 +290,7 @@ class KiteBroker:
                 out[oid] = self._broker_order(o, str(o.get("tag") or ""), [o], cancelled_is_rejected=False)
         return out
 
+    @_budgeted
     def find_by_tag(self, day: date, tag: str) -> BrokerOrder | None:
         """The day's order carrying the tag, followed as :meth:`place` does (a MARKET order to its end, a
         stop until it rests), or None.

@@ -7,7 +7,8 @@ from __future__ import annotations
 import logging
 import random
 import time as _time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any, TypeVar
 
 from kiteconnect import KiteConnect
@@ -51,6 +52,7 @@ class KiteSession:
         client_factory: Callable[..., Any] = KiteConnect,
         on_token_expired: Callable[[str], None] | None = None,
         rng: random.Random | None = None,
+        monotonic: Callable[[], float] = _time.monotonic,
     ) -> None:
         if not api_key:
             raise ValueError("a Kite session needs an api_key")
@@ -66,6 +68,8 @@ class KiteSession:
         self._factory = client_factory
         self.on_token_expired = on_token_expired  # bootstrap: halt the day's entries (ERROR log)
         self._rng = rng or random.Random()
+        self.monotonic = monotonic
+        self._deadline: tuple[float, float] | None = None  # (monotonic deadline, the budget in seconds)
         self._client: Any = None
         self._token: str | None = None
         self.calls: dict[str, int] = {}
@@ -90,6 +94,26 @@ class KiteSession:
         return self._client
 
     # ------------------------------------------------------------------ calls
+    @contextmanager
+    def budget(self, seconds: float) -> Iterator[None]:
+        """Calls made inside give up with BrokerUnavailable instead of starting an attempt, or a wait before
+        a retry, that would end past ``seconds`` from now (a budget inside another keeps the earlier end):
+        the whole operation lasts at most ``seconds`` plus one call's timeout (its last attempt)."""
+        before = self._deadline
+        end = self.monotonic() + seconds
+        self._deadline = (end, seconds) if before is None or end < before[0] else before
+        try:
+            yield
+        finally:
+            self._deadline = before
+
+    def _within_budget(self, name: str, wait: float = 0.0) -> None:
+        if self._deadline is not None and self.monotonic() + wait > self._deadline[0]:
+            raise BrokerUnavailable(
+                f"Kite {name}: the operation's {self._deadline[1]:g} s budget is spent; "
+                "its outcome is read again later"
+            )
+
     def call(
         self,
         kind: str,
@@ -101,9 +125,10 @@ class KiteSession:
         backoff. before_retry may answer instead of a retry (an order that did reach the broker).
 
         Raises OrderRejected (input/order errors), TokenExpired (the session is gone) or BrokerUnavailable
-        (still failing after the retries, or the breaker is open)."""
+        (still failing after the retries, the breaker is open, or the :meth:`budget` is spent)."""
         attempt = 0
         while True:
+            self._within_budget(name)
             try:
                 self.breaker.before_call()
             except CircuitOpen as e:
@@ -141,6 +166,7 @@ class KiteSession:
                 wait = self.backoff * (2**attempt)
                 if what is Kind.RATE_LIMITED:
                     wait = max(wait, RATE_WINDOW_S) + self._rng.uniform(0, RATE_JITTER_S)
+                self._within_budget(name, wait)
                 attempt += 1
                 self.retried += 1
                 log.info(

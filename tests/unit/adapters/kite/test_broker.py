@@ -3,15 +3,18 @@ order that reached Kite before a failure, token expiry, the preflight."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date, time
 from decimal import Decimal
 from typing import Any
 
 import pytest
+import requests
 from kiteconnect import exceptions as kex
 
 from tests.support.fakes.kite import Clock, FakeClient, FakeTime, naive, session
 from tron.adapters.kite import KiteBroker
+from tron.config.settings import OPS_PER_DELIVERY, load_settings
 from tron.domain.models import Asset, OrderIntent, Purpose, Side
 from tron.domain.timeutil import ist
 from tron.ports import BrokerUnavailable, OrderRejected
@@ -133,3 +136,55 @@ def test_preflight_says_why_the_session_is_unusable() -> None:
     assert "TokenException" in broker(c, ft).preflight()
     nob = KiteBroker(session(FakeClient(), ft, token=None), Clock(ist(DAY, time(9))))
     assert "TokenException: no Kite access token" in nob.preflight()
+
+
+class HungClient(FakeClient):
+    """Kite hanging: every call takes the whole 7 s timeout, then fails as a read timeout."""
+
+    def __init__(self, ft: FakeTime, hang_from: str = "") -> None:
+        super().__init__()
+        self.ft = ft
+        self.hang_from = hang_from  # hang from this call on ("" = from the first)
+
+    def __getattribute__(self, name: str) -> Any:
+        kite_calls = ("place_order", "modify_order", "order_history", "orders", "ltp", "cancel_order")
+        if name not in kite_calls:
+            return super().__getattribute__(name)
+
+        def call(*a: Any, **kw: Any) -> Any:
+            if self.hang_from and name != self.hang_from:
+                return super(HungClient, self).__getattribute__(name)(*a, **kw)
+            self.hang_from = ""
+            self.ft.t += 7.0
+            raise requests.Timeout("read timed out")
+
+        return call
+
+
+@pytest.mark.parametrize(
+    ("operation", "hang_from"),
+    [("place", ""), ("place", "order_history"), ("convert", ""), ("modify", ""), ("find_by_tag", "")],
+)
+def test_an_order_operation_against_a_hung_kite_is_over_by_its_budget_and_one_timeout(
+    operation: str, hang_from: str
+) -> None:
+    """However Kite hangs (the request itself, or the reads that follow an accepted order), an operation
+    starts no call past its budget: it raises BrokerUnavailable by budget + one timeout + one poll, the bound
+    the executor's placing lease is sized from (three such operations per delivery, at most)."""
+    ft = FakeTime()
+    c = HungClient(ft, hang_from)
+    c.histories["O1"] = [[hist("TRIGGER PENDING", 0)]]
+    s = session(c, ft, retries=10, monotonic=ft.monotonic)
+    b = KiteBroker(s, Clock(ist(DAY, time(10, 1))), sleep=ft.sleep, order_budget=5.0, poll_interval=0.2)
+    trail = replace(intent(Purpose.TRAIL), order_type="SL-M", trigger=1490.0)
+    calls = {
+        "place": lambda: b.place(intent()),
+        "convert": lambda: b.convert("O1", intent(Purpose.EXIT)),
+        "modify": lambda: b.modify("O1", trail),
+        "find_by_tag": lambda: b.find_by_tag(DAY, "T1"),
+    }
+    with pytest.raises(BrokerUnavailable):
+        calls[operation]()
+    assert ft.t - 100.0 <= 5.0 + 7.0 + 0.2
+    settings = load_settings(kite={"order_budget_s": 5.0, "timeout_s": 7.0, "poll_interval_s": 0.2})
+    assert settings.kite.placing_lease_s > OPS_PER_DELIVERY * (5.0 + 7.0 + 0.2)

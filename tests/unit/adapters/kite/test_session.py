@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import random
 from pathlib import Path
+from typing import Any
 
 import pytest
 import requests
@@ -40,6 +41,47 @@ def test_network_errors_are_retried_then_broker_unavailable() -> None:
         s.call("other", "profile", lambda k: k.profile())
     assert len([x for x in c.calls if x[0] == "profile"]) == 4
     assert ft.slept == pytest.approx([0.1, 0.2, 0.4])
+
+
+def hung(ft: FakeTime, timeout: float = 7.0) -> Any:
+    """A call that hangs for its whole timeout, then fails as a read timeout."""
+
+    def call(k: Any) -> Any:
+        ft.t += timeout
+        raise requests.Timeout("read timed out")
+
+    return call
+
+
+def test_without_a_budget_a_hung_broker_holds_an_operation_through_every_retry() -> None:
+    ft = FakeTime()
+    s = session(FakeClient(), ft, retries=3, backoff=0.25, monotonic=ft.monotonic)
+    with pytest.raises(BrokerUnavailable, match="Timeout"):
+        s.call("orders", "place_order", hung(ft))
+    assert ft.t - 100.0 == pytest.approx(4 * 7 + 0.25 + 0.5 + 1)  # 29.75 s: longer than a 20 s lease
+
+
+@pytest.mark.parametrize("budget", [0.5, 5.0, 7.0, 12.0, 20.0])
+def test_a_budget_bounds_an_operation_by_itself_plus_one_timeout(budget: float) -> None:
+    """Within a budget no attempt, and no wait before a retry, starts that would end past it: however the
+    broker hangs, the operation is over by the budget plus one call's timeout (what the executor's placing
+    lease is sized from, `KiteSettings.placing_lease_s`)."""
+    ft = FakeTime()
+    s = session(FakeClient(), ft, retries=10, backoff=0.25, monotonic=ft.monotonic)
+    with s.budget(budget), pytest.raises(BrokerUnavailable):
+        s.call("orders", "place_order", hung(ft))
+    assert ft.t - 100.0 <= budget + 7
+
+
+def test_a_budget_inside_another_never_extends_it() -> None:
+    ft = FakeTime()
+    s = session(FakeClient(), ft, retries=10, backoff=0.25, monotonic=ft.monotonic)
+    with s.budget(5), pytest.raises(BrokerUnavailable, match="5 s budget is spent"):
+        ft.sleep(4)
+        with s.budget(60):  # e.g. a look-up by tag inside a placement
+            s.call("orders", "place_order", hung(ft))
+    assert ft.t - 100.0 <= 5 + 7
+    assert s.call("other", "profile", lambda k: k.profile())["user_id"] == "AB1234"  # budget gone after
 
 
 def test_input_errors_are_rejections_and_not_retried() -> None:
