@@ -1,8 +1,11 @@
 """How far past the daily loss limit whole simulated days end, and the slippage through the stop that does it.
 
-Paper exits fill at the next minute's bid or ask, so a stop touched in one minute fills a minute later,
-through the stop; the governor reserves risk.stop_slippage_bps beyond every stop for it (the defaults are
-the 99th percentiles this prints, rounded up), and an entry's stop moves with its fill (Book.apply_fill). For every stop exit (initial or trailing) of every day this records how much worse the
+A position's stop rests at the (paper) broker and fills inside the minute that reaches it, near its
+trigger (a gap at the open), by the stop-fill model; with `stops: tron` a stop touched in one minute fills
+at the next minute's bid or ask, through the stop. The governor reserves risk.stop_slippage_bps beyond every
+stop for it, and an entry's stop moves with its fill (Book.apply_fill). For every stop exit (initial or
+trailing; a protect intent's fill at its last trigger, or a "stop … touched" exit) of every day this records
+how much worse the
 fill was than the stop level (₹ a unit, bps of the stop, ₹ in all); for every closed trade the "excess":
 how much more it lost than the governor reserved at entry (|decided price - stop|), i.e. the entry's fill
 beyond the price it was decided on plus the exit beyond the entry's stop; for every day the account's final
@@ -63,7 +66,9 @@ def _exit_row(doc: dict[str, Any], entry: dict[str, Any] | None) -> dict[str, An
     }
     m = STOP.match(reason)
     entry_stop = _d(entry["stop"]) if entry and entry.get("stop") is not None else None
-    if m:  # the level that fired (a trailing stop has moved from the entry's)
+    if doc.get("purpose") == "protect":  # the stop resting at the broker filled: at its last trigger
+        stop, kind = _d(doc["trigger_at_fill"]), "trailing" if doc.get("trailed") else "stop"
+    elif m:  # the level that fired (a trailing stop has moved from the entry's)
         stop, kind = _d(m.group(2)), "trailing" if m.group(1) == "trailing stop" else "stop"
     elif "touched" in reason and "stop" in reason and entry_stop is not None:  # a reworded stop reason
         stop, kind = entry_stop, "stop"
@@ -103,12 +108,24 @@ def run_one(seed: int, day: str, symbols: int) -> dict[str, Any]:
         run = prepare(s, d, Path(tmp) / "run")
         result = run_day(s, d, run=run)
         secs = time.perf_counter() - t0
-        docs = [doc for _, doc in run.deps.store.list(f"days/{day}/intents") if doc.get("fill")]
+        every = [doc for _, doc in run.deps.store.list(f"days/{day}/intents")]
+        docs = [doc for doc in every if doc.get("fill")]
         for doc in docs:  # the price the entry's stop was set from (OrderIntent.price)
             doc["decision_price"] = doc.get("price")
+        trails = [x for x in every if x.get("purpose") == "trail" and x.get("state") == "resting"]
+        for doc in (x for x in docs if x.get("purpose") == "protect"):  # the trigger when it filled
+            moved = [
+                t
+                for t in trails
+                if (t.get("asset"), t.get("symbol")) == (doc.get("asset"), doc.get("symbol"))
+                and str(doc.get("decided_at")) <= str(t.get("decided_at")) <= str(doc["fill"].get("at"))
+            ]
+            last = max(moved, key=lambda t: str(t.get("decided_at")), default=None)
+            doc["trigger_at_fill"] = (last or doc)["trigger"]
+            doc["trailed"] = last is not None
     entries = sorted((x for x in docs if x.get("purpose") == "entry"), key=lambda x: str(x.get("decided_at")))
     exits = []
-    for doc in (x for x in docs if x.get("purpose") == "exit"):  # its entry: the last one before it
+    for doc in (x for x in docs if x.get("purpose") in ("exit", "protect")):  # its entry: the last before it
         key = [doc.get(k) for k in ("asset", "strategy", "symbol")]
         before = [e for e in entries if [e.get(k) for k in ("asset", "strategy", "symbol")] == key]
         before = [e for e in before if str(e.get("decided_at")) <= str(doc.get("decided_at"))]
