@@ -192,6 +192,11 @@ class Broker(Protocol):
         """The order carrying this tag today, if the broker has one (recovery after a crash)."""
         ...
 
+    def net_positions(self, day: date) -> dict[str, int]:
+        """The day's net signed quantity per symbol as the broker holds it (flat symbols may be left out),
+        in one read: what each tick compares the book with. Raises BrokerUnavailable."""
+        ...
+
     def orders_with_tag(self, day: date, tag: str) -> list[BrokerOrder]:
         """Every order carrying this tag today, as the broker reports it now. Kite has no idempotency key:
         a place request held in the network can arrive after the retry that replaced it, so after an

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.days import HOLIDAY, TRADING_DAY, settings
+from tron import cli
 from tron.domain.models import IntentState
 from tron.runday.embedded import prepare, run_day
 from tron.services.deps import Deps
@@ -156,3 +157,26 @@ def test_a_volatile_day_plan_gets_its_30_minute_opening_range(tmp_path: Path) ->
     deps.clock.set(datetime.fromisoformat(f"{TRADING_DAY}T09:15:00+05:30"))
     tick(deps, Asset.STOCKS)
     assert deps.store.get(f"days/{TRADING_DAY}/assets/stocks")["session"]["or_minutes"] == 30
+
+
+def test_the_books_match_the_broker_and_tron_reconcile_says_when_they_do_not(
+    redelivered_day, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Every tick compared its book with the (paper) broker's positions and saw no drift; the end of day
+    stored the reconciliation. `tron reconcile` does it again on demand, and exits 1 once the broker holds
+    what the books do not (here 5 BEL bought outside TRON)."""
+    result, run = redelivered_day
+    assert result["book_matches_broker"] is True
+    doc = run.deps.store.get(f"days/{TRADING_DAY}/reconciliation/close")
+    assert doc["book_matches_broker"] and doc["mismatches"] == [] and doc["drift_at_last_tick"] == {}
+    args = ["reconcile", "--date", str(TRADING_DAY), "--run", str(run.root)]
+    assert cli.main([*args, "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["book_matches_broker"] is True
+    path = f"paper/{TRADING_DAY}/positions/net"
+    before = run.deps.store.get(path) or {}
+    run.deps.store.set(path, {**before, "BEL": 5})
+    try:
+        assert cli.main(args) == 1
+        assert "BEL: book 0, broker 5" in capsys.readouterr().out
+    finally:
+        run.deps.store.set(path, before)

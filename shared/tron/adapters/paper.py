@@ -82,6 +82,7 @@ class PaperBroker:
             doc.update(
                 status="COMPLETE", filled_qty=intent.qty, avg_price=str(price), ts=quote.ts.isoformat()
             )
+            self._net(intent.day, doc)
         else:
             if intent.trigger is None or (intent.order_type == "SL" and intent.limit is None):
                 raise OrderRejected(
@@ -143,6 +144,7 @@ class PaperBroker:
             ts=quote.ts.isoformat(),
             converted_by=intent.intent_id,
         )
+        self._net(intent.day, doc)
         self._save(intent.day, doc)
         return _order(doc)
 
@@ -153,6 +155,11 @@ class PaperBroker:
         symbols = sorted({d["symbol"] for d in docs.values() if _resting(d)})
         quotes = self.market.snapshot(symbols).quotes if symbols else {}
         return {oid: _order(self._work(day, oid, quotes.get(d["symbol"]))) for oid, d in docs.items()}
+
+    def net_positions(self, day: date) -> dict[str, int]:
+        """The day's net quantity per symbol of the paper fills (one document, kept as they fill)."""
+        doc = self.store.get(self._positions(day)) or {}
+        return {s: int(q) for s, q in doc.items() if int(q)}
 
     def preflight(self) -> str | None:
         """The market data's preflight: paper fills need quotes, nothing else."""
@@ -221,6 +228,7 @@ class PaperBroker:
                 avg_price=str(outcome.price),
                 ts=(candle.start + timedelta(minutes=1)).isoformat(),
             )
+            self._net(day, doc)
         self._save(day, doc)
         return doc
 
@@ -252,6 +260,21 @@ class PaperBroker:
     @staticmethod
     def _path(day: date, order_id: str) -> str:
         return f"paper/{day.isoformat()}/orders/{order_id}"
+
+    @staticmethod
+    def _positions(day: date) -> str:
+        return f"paper/{day.isoformat()}/positions/net"
+
+    def _net(self, day: date, order: dict[str, Any]) -> None:
+        """Add an order's fill to the day's net positions (in a transaction: executors run concurrently)."""
+        qty = int(order["filled_qty"]) * (1 if order["side"] == "BUY" else -1)
+        path = self._positions(day)
+
+        def body(txn: Any) -> None:
+            doc = txn.get(path) or {}
+            txn.set(path, {**doc, order["symbol"]: int(doc.get(order["symbol"], 0)) + qty})
+
+        self.store.transaction(body)
 
     def _save(self, day: date, doc: dict[str, Any]) -> None:
         self.store.set(self._path(day, doc["order_id"]), doc)

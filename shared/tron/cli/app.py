@@ -7,7 +7,17 @@ import argparse
 import sys
 
 from tron.backtest.bars_csv import InputError
-from tron.cli import backtest, calculators, day, indicators, kill_switch, kite_login, kite_sim, ops
+from tron.cli import (
+    backtest,
+    calculators,
+    day,
+    indicators,
+    kill_switch,
+    kite_login,
+    kite_sim,
+    ops,
+    reconcile,
+)
 from tron.cli.errors import CommandError
 from tron.config.settings import ConfigError
 
@@ -17,7 +27,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="tron", description="Automated intraday trading for NSE on Zerodha Kite."
     )
     sub = p.add_subparsers(dest="command", required=True)
-    for group in (day, calculators, indicators, kite_sim, kite_login, backtest, ops, kill_switch):
+    for group in (day, calculators, indicators, kite_sim, kite_login, backtest, ops, kill_switch, reconcile):
         group.register(sub)
     return p
 

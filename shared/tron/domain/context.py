@@ -49,8 +49,9 @@ class Pending:
 class TickContext:
     """Everything one decision of one asset reads: the plan (None outside a tick), the halt reason, the
     instruments, the session state, the book, the intents in flight, the snapshot, the trailing-stop
-    memory, and the account-wide figures of the other assets. decide() updates ``state``, ``pending`` and
-    ``trail`` in place."""
+    memory, the account-wide figures of the other assets, and the broker's own positions with the drift
+    from the book seen so far (tron.domain.drift). decide() updates ``state``, ``pending``, ``trail`` and
+    ``drift`` in place."""
 
     asset: Asset
     day: date
@@ -71,6 +72,12 @@ class TickContext:
     underlying: str | None = None  # options: the symbol whose signals pick calls or puts (the future)
     spot_symbol: str | None = None  # options: the index, for strikes
     contract: ContractRules = field(default_factory=ContractRules)
+    broker_qty: dict[str, int] | None = (
+        None  # the broker's net quantity per symbol this tick (None: not read)
+    )
+    drift: dict[str, tuple[int, int]] = field(
+        default_factory=dict
+    )  # symbol → (book, broker) where they differ
 
 
 @dataclass

@@ -9,7 +9,7 @@ from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
-from tron.domain import strategies
+from tron.domain import drift, strategies
 from tron.domain.book import exit_side
 from tron.domain.context import TickContext, TickDecision
 from tron.domain.entries import STOP_ATR, TARGET_ATR, Entry, entry_for
@@ -76,8 +76,10 @@ def exits_for(
 ) -> list[OrderIntent]:
     """Exit intents for open positions whose stop, trailing stop, target or time stop fired on the bar
     (marks: symbol → the bar's (low, high, close)), or for every position in `only` with the given reason.
-    Never one for a symbol with an order in flight (its stop being placed included). Updates the trailing
-    state of the positions it looks at.
+    Never one for a symbol with an order in flight (its stop being placed included); where the broker's
+    position differs from the book (ctx.drift), the exit is clamped to the broker's quantity, and none is
+    sent when the broker is flat or holds the other side. Updates the trailing state of the positions it
+    looks at.
 
     A position whose stop rests at the broker is not stopped here (the broker's stop does it): its target
     and time stop are checked, and a tightened trailing stop becomes a trail intent moving the resting one,
@@ -100,10 +102,9 @@ def exits_for(
                 why, trail = _move_resting_stop(ctx, pos, rest, close)
                 if trail is not None:
                     out.append(trail)
-        if why:
-            out.append(
-                _intent(ctx, ctx.instruments[s], exit_side(pos), abs(pos.qty), purpose, pos.strategy, why)
-            )
+        qty = drift.clamp(pos.qty, ctx.drift[s][1]) if s in ctx.drift else abs(pos.qty)
+        if why and qty:
+            out.append(_intent(ctx, ctx.instruments[s], exit_side(pos), qty, purpose, pos.strategy, why))
     return out
 
 
@@ -145,6 +146,7 @@ def decide(ctx: TickContext) -> TickDecision:
     bar = _fold_snapshot(ctx, out)
     if bar is None:
         return out
+    _note_drift(ctx, out)
     idx = {s: i for i, s in enumerate(ctx.state.symbols)}
     marks = {s: (float(bar.low[i]), float(bar.high[i]), float(bar.close[i])) for s, i in idx.items()}
     last = {s: float(bar.close[i]) for s, i in idx.items()}
@@ -154,6 +156,27 @@ def decide(ctx: TickContext) -> TickDecision:
     if ctx.plan is not None and ctx.plan.enabled:
         _entries(ctx, bar, out)
     return out
+
+
+def _note_drift(ctx: TickContext, out: TickDecision) -> None:
+    """The book against the broker's positions (tron.domain.drift): ctx.drift updated, each new or changed
+    difference an event (an ERROR: it alerts), and each that ended."""
+    now = drift.compare(ctx)
+    new, ended = drift.changes(ctx.drift, now)
+    ctx.drift = now
+    for s, (ours, theirs) in new.items():
+        out.events.append(
+            {
+                "event": "drift",
+                "symbol": s,
+                "book": ours,
+                "broker": theirs,
+                "reason": f"the book holds {ours}, the broker {theirs}: no entries on it, exits clamped to "
+                "the broker's quantity",
+            }
+        )
+    for s in ended:
+        out.events.append({"event": "drift_resolved", "symbol": s, "reason": "the book and the broker agree"})
 
 
 def _fold_snapshot(ctx: TickContext, out: TickDecision) -> Bar | None:
@@ -236,6 +259,9 @@ def _entries(ctx: TickContext, bar: Bar, out: TickDecision) -> None:
             continue
         if quote.ts < stale_cutoff:
             _refuse(out, entry.inst.symbol, sig.strategy, f"stale quote from {quote.ts.isoformat()}")
+            continue
+        if entry.inst.symbol in ctx.drift:
+            _refuse(out, entry.inst.symbol, sig.strategy, "the broker's position differs from the book")
             continue
         intent = _approve(ctx, sig, entry, ex, views, out)
         if intent is not None:

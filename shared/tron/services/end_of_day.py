@@ -4,13 +4,23 @@ from __future__ import annotations
 
 import json
 import logging
+from datetime import date
 from typing import Any
 
 from tron.domain import report
 from tron.domain.book import Book
 from tron.domain.models import Asset, IntentState, Purpose
+from tron.ports import BrokerUnavailable
 from tron.services.deps import Deps
-from tron.services.paths import book_path, day_path, intents_path, report_path, review_path
+from tron.services.paths import (
+    book_path,
+    day_path,
+    intents_path,
+    reconciliation_path,
+    report_path,
+    review_path,
+)
+from tron.services.reconcile import reconcile
 
 log = logging.getLogger("tron.end_of_day")
 
@@ -29,8 +39,9 @@ def order_counts(intents: list[dict[str, Any]]) -> dict[str, int]:
 
 def summarize(deps: Deps, day: str) -> dict[str, Any]:
     """The day at a glance from the stored documents: its status and halt, its order counts
-    (:func:`order_counts`), and per asset the trades, wins, orders, gross and net P&L, charges and
-    positions still open, plus where the report is (if written)."""
+    (:func:`order_counts`), whether the books matched the broker at the close (None before), and per
+    asset the trades, wins, orders, gross and net P&L, charges and positions still open, plus where the
+    report is (if written)."""
     daydoc = deps.store.get(day_path(day)) or {}
     assets = {}
     for a in Asset:
@@ -53,20 +64,26 @@ def summarize(deps: Deps, day: str) -> dict[str, Any]:
         "halted": daydoc.get("halted"),
         **order_counts([d for _, d in deps.store.list(intents_path(day))]),
         "assets": assets,
+        "book_matches_broker": (deps.store.get(reconciliation_path(day)) or {}).get("book_matches_broker"),
         "report": daydoc.get("report"),
         "report_html": daydoc.get("report_html"),
     }
 
 
 def end_of_day(deps: Deps) -> dict[str, Any]:
-    """Close today: build the report from the books and filled intents, archive it as JSON and HTML
-    (reports/{date}/), mark the day closed with its summary, ask the reviewer if one is configured, and log
-    an ERROR per asset with positions still open. On a day without a trading-day document it only says so.
-    Returns the summary with the report's locations."""
+    """Close today: reconcile the books with the broker (tron.services.reconcile), build the report from
+    the books and filled intents, archive it as JSON and HTML (reports/{date}/), mark the day closed with
+    its summary, ask the reviewer if one is configured, and log an ERROR per asset with positions still
+    open. On a day without a trading-day document it only says so. Returns the summary (whether the books
+    match the broker included: None if it could not be read) with the report's locations."""
     day = deps.clock.now().date().isoformat()
     daydoc = deps.store.get(day_path(day))
     if daydoc is None or not daydoc.get("trading_day"):
         return {"date": day, "trading_day": False}
+    try:
+        reconcile(deps, date.fromisoformat(day))
+    except BrokerUnavailable as e:
+        log.warning(f"the books not reconciled with the broker: {e}", extra={"component": "end_of_day"})
     summary = summarize(deps, day)
     fills = [d for _, d in deps.store.list(intents_path(day)) if d.get("state") == IntentState.FILLED]
     rep = report.build(day, summary, fills)

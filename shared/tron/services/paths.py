@@ -37,6 +37,11 @@ def in_flight_path(day: str) -> str:
     return f"days/{day}/risk/in_flight"
 
 
+def reconciliation_path(day: str) -> str:
+    """The day's books against the broker's positions, as `tron reconcile` and the end of day found them."""
+    return f"days/{day}/reconciliation/close"
+
+
 def review_path(day: str) -> str:
     """The optional LLM review of the day (never applied)."""
     return f"days/{day}/reviews/llm"

@@ -28,6 +28,13 @@ from tron.services.stops import sync_stops
 from tron.services.tick_state import halted_reason, in_flight_summary, instruments_doc, load_context
 
 log = logging.getLogger("tron.tick")
+LEVELS = {  # the decision's events that are more than INFO: an ERROR alerts
+    "halt": logging.ERROR,
+    "drift": logging.ERROR,
+    "drift_resolved": logging.WARNING,
+    "stale_quotes": logging.WARNING,
+    "bad_quotes": logging.WARNING,
+}
 
 
 @dataclass
@@ -124,7 +131,14 @@ def tick(deps: Deps, asset: Asset) -> TickResult:
             sync_stops(deps, asset, now, held)
         except BrokerUnavailable as e:  # the stops still rest at the broker; their fills are booked later
             log.warning(f"resting stops not checked this minute: {e}", extra=extra)
-    out = deps.store.transaction(lambda txn: _decide(txn, asset, now, plan, daydoc, first, snapshot))
+    try:  # after the stops' fills are booked: the book against the broker's own positions
+        broker_qty: dict[str, int] | None = deps.broker.net_positions(now.date())
+    except BrokerUnavailable as e:
+        broker_qty = None
+        log.warning(f"the broker's positions not read this minute: {e}", extra=extra)
+    out = deps.store.transaction(
+        lambda txn: _decide(txn, asset, now, plan, daydoc, first, snapshot, broker_qty)
+    )
     if isinstance(out, TickResult):
         return _skip(out, extra)
     _note_kill_switch(out, asset, extra)
@@ -133,9 +147,7 @@ def tick(deps: Deps, asset: Asset) -> TickResult:
     if out.verify:  # an ambiguous placement: is there a second order under its tag?
         check_duplicates(deps, asset, now)
     for ev in out.decision.events:
-        level = {"halt": logging.ERROR, "stale_quotes": logging.WARNING, "bad_quotes": logging.WARNING}.get(
-            ev["event"], logging.INFO
-        )
+        level = LEVELS.get(ev["event"], logging.INFO)
         log.log(
             level,
             f"{ev['event']}: {ev.get('symbol', '')} {ev.get('reason', '')}".strip(),
@@ -199,6 +211,7 @@ def _decide(
     daydoc: dict[str, Any],
     first: dict[str, Any],
     snapshot: Snapshot,
+    broker_qty: dict[str, int] | None,
 ) -> _Decided | TickResult:
     """The transaction: read the state, book and account-wide figures, decide, claim the intents and store
     the state, the entries in flight and a halt (reads before writes; repeatable on contention)."""
@@ -211,6 +224,7 @@ def _decide(
     day_now = txn.get(day_path(day)) or daydoc
     kill = KillSwitch.from_doc(txn.get(KILL_SWITCH))
     ctx = load_context(txn, day, asset, doc, now, plan, halted_reason(day_now, asset), snapshot, kill)
+    ctx.broker_qty = broker_qty
     pending_before = set(ctx.pending)
     decision = decide(ctx)
     flying = in_flight_summary(ctx)  # decide has added its entries to ctx.pending
@@ -230,6 +244,7 @@ def _decide(
             "trail": ctx.trail,
             "kill_noted": kill.engaged,
             "in_flight": flying,
+            "drift": {s: list(v) for s, v in ctx.drift.items()},
         },
     )
     if decision.halt and not day_now.get("halted"):

@@ -142,5 +142,6 @@ def load_context(
         underlying=state.get("underlying"),
         spot_symbol=state.get("spot"),
         contract=ContractRules.from_doc(plan.contract) if plan is not None else ContractRules(),
+        drift={k: (int(v[0]), int(v[1])) for k, v in state.get("drift", {}).items()},
     )
     return ctx

@@ -120,6 +120,12 @@ def test_a_day_against_a_separate_simulator_survives_a_manual_order_and_a_lost_s
     ticks = (Path(result["logs"]) / "tick_stocks.jsonl").read_text().splitlines()
     lost = [json.loads(x) for x in ticks if "market data unavailable" in x]
     assert lost and all(e["severity"] == "ERROR" and "TokenException" in e["message"] for e in lost)
+    # The next tick saw the account hold 3 ASIANPAINT more than the book: drift, an ERROR, entries on it
+    # stop, and TRON's exit is clamped to what the broker holds (never past the manual 3).
+    events = [json.loads(x) for x in ticks]
+    drift = [e["data"] for e in events if e["message"].startswith("drift: ASIANPAINT")]
+    assert drift and all(e["severity"] == "ERROR" for e in events if e["message"].startswith("drift:"))
+    assert drift[0]["broker"] - drift[0]["book"] == 3
     kite = result["kite"]
     assert kite["manual_orders"] == 1
     assert any(m.startswith("ASIANPAINT:") for m in kite["mismatches"])  # reported, never adopted

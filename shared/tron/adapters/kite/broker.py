@@ -353,6 +353,14 @@ class KiteBroker:
         """Cancel a working order; returns the order id. OrderRejected if Kite refuses (already ended)."""
         return str(self.session.call("orders", "cancel_order", lambda c: c.cancel_order(VARIETY, order_id)))
 
+    def net_positions(self, day: date) -> dict[str, int]:
+        """Today's net quantity per tradingsymbol from one `positions` call (every product summed: a manual
+        CNC trade on a TRON symbol counts too)."""
+        out: dict[str, int] = {}
+        for p in self.positions():
+            out[p.symbol] = out.get(p.symbol, 0) + p.quantity
+        return {s: q for s, q in out.items() if q}
+
     def positions(self) -> list[KitePosition]:
         """Today's net positions (MIS and others) as Kite reports them."""
         data = self.session.call("other", "positions", lambda c: c.positions())
