@@ -8,6 +8,7 @@ in a transaction, so a stop fill is booked once however many readers see it."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -36,9 +37,19 @@ def _extra(intent_id: str) -> dict[str, str]:
     return {"component": "stops", "correlation_id": intent_id}
 
 
-def _settle(deps: Deps, intent: OrderIntent, state: IntentState, now: datetime, **info: Any) -> str:
-    """Move the intent to a terminal state (if it is not in one yet) and, for a protect, forget it as the
-    position's stop in flight; counts a rejection in the book."""
+Change = Callable[[Book], tuple[IntentState, dict[str, Any]]]
+
+
+def _to(state: IntentState, **info: Any) -> Change:
+    """A change that only ends the intent in ``state``, recording ``info`` with it."""
+    return lambda book: (state, info)
+
+
+def _settle(deps: Deps, intent: OrderIntent, now: datetime, change: Change) -> str:
+    """In one transaction, unless the intent has already ended ("duplicate"): ``change`` updates the book
+    and names the intent's end state and what to record with it (an ``order_id`` also on the intent); a
+    protect is no longer the position's stop in flight; the book counts the intent (a rejection, or
+    processed). Returns the state."""
     day = intent.day.isoformat()
     ip, bp = intent_path(day, intent.intent_id), book_path(day, intent.asset)
 
@@ -47,6 +58,7 @@ def _settle(deps: Deps, intent: OrderIntent, state: IntentState, now: datetime, 
         book = Book.from_doc(txn.get(bp))
         if doc is None or IntentState(doc["state"]).terminal:
             return "duplicate"
+        state, info = change(book)
         pos = book.positions.get(intent.symbol)
         if pos is not None and pos.protecting == intent.intent_id:
             pos.protecting = None
@@ -55,7 +67,8 @@ def _settle(deps: Deps, intent: OrderIntent, state: IntentState, now: datetime, 
         else:
             book.processed.append(intent.intent_id)
         txn.set(bp, book.to_doc())
-        txn.set(ip, advanced(doc, state, now, **info))
+        ended = advanced(doc, state, now, **info)
+        txn.set(ip, {**ended, "order_id": info["order_id"]} if "order_id" in info else ended)
         return state.value
 
     return str(deps.store.transaction(body))
@@ -69,14 +82,13 @@ def execute_protect(deps: Deps, intent: OrderIntent, now: datetime, recovering: 
     book = Book.from_doc(deps.store.get(book_path(intent.day.isoformat(), intent.asset)))
     pos = book.positions.get(intent.symbol)
     if pos is not None and pos.protect is not None and pos.protect.intent_id == intent.intent_id:
-        return _settle(deps, intent, IntentState.RESTING, now, order_id=pos.protect.order_id)
+        return _settle(deps, intent, now, _to(IntentState.RESTING, order_id=pos.protect.order_id))
     found = deps.broker.find_by_tag(intent.day, intent.tag) if recovering else None
     if pos is None or pos.protecting != intent.intent_id:
         if found is not None and not _ended(found):  # an earlier attempt placed it: it must not stay
             _cancel_stop(deps, found.order_id, intent)
-        return _settle(
-            deps, intent, IntentState.CANCELLED, now, reason="the position closed before its stop rested"
-        )
+        why = "the position closed before its stop rested"
+        return _settle(deps, intent, now, _to(IntentState.CANCELLED, reason=why))
     order = found
     if order is None:
         try:
@@ -119,7 +131,7 @@ def _cancel_stop(deps: Deps, order_id: str, intent: OrderIntent) -> None:
 
 
 def _unprotected(deps: Deps, intent: OrderIntent, now: datetime, why: str) -> str:
-    out = _settle(deps, intent, IntentState.REJECTED, now, reason=why)
+    out = _settle(deps, intent, now, _to(IntentState.REJECTED, reason=why))
     log.error(
         f"stop not resting at the broker for {intent.symbol} ({why}): TRON checks it each minute instead",
         extra=_extra(intent.intent_id),
@@ -128,30 +140,19 @@ def _unprotected(deps: Deps, intent: OrderIntent, now: datetime, why: str) -> st
 
 
 def _record_resting(deps: Deps, intent: OrderIntent, rest: RestingStop, now: datetime, verify: bool) -> str:
-    day = intent.day.isoformat()
-    ip, bp = intent_path(day, intent.intent_id), book_path(day, intent.asset)
+    """The stop rests: the book's position holds it (and, after an ambiguous placement, its tag is looked
+    up again: tron.services.duplicates); cancelled if the position closed meanwhile."""
 
-    def body(txn: Any) -> str:
-        doc = txn.get(ip)
-        book = Book.from_doc(txn.get(bp))
-        if doc is None or IntentState(doc["state"]).terminal:
-            return "duplicate"
+    def rest_it(book: Book) -> tuple[IntentState, dict[str, Any]]:
         pos = book.positions.get(intent.symbol)
-        book.processed.append(intent.intent_id)
         if pos is None or pos.protecting != intent.intent_id:
-            txn.set(bp, book.to_doc())
-            txn.set(ip, advanced(doc, IntentState.CANCELLED, now, reason="the position closed meanwhile"))
-            return "cancelled"
-        pos.protecting, pos.protect = None, rest
+            return IntentState.CANCELLED, {"reason": "the position closed meanwhile"}
+        pos.protect = rest
         if verify:
             book.verify[intent.intent_id] = verification(intent, rest.order_id, now)
-        txn.set(bp, book.to_doc())
-        txn.set(
-            ip, {**advanced(doc, IntentState.RESTING, now, order_id=rest.order_id), "order_id": rest.order_id}
-        )
-        return "resting"
+        return IntentState.RESTING, {"order_id": rest.order_id}
 
-    return str(deps.store.transaction(body))
+    return _settle(deps, intent, now, rest_it)
 
 
 # ---------------------------------------------------------------------------------------------- trail
@@ -163,18 +164,18 @@ def execute_trail(deps: Deps, intent: OrderIntent, now: datetime) -> str:
     pos = book.positions.get(intent.symbol)
     rest = pos.protect if pos is not None else None
     if rest is None:
-        return _settle(deps, intent, IntentState.CANCELLED, now, reason="no resting stop to move")
+        return _settle(deps, intent, now, _to(IntentState.CANCELLED, reason="no resting stop to move"))
     if rest.trigger == intent.trigger and rest.limit == intent.limit:
-        return _settle(deps, intent, IntentState.RESTING, now, order_id=rest.order_id)
+        return _settle(deps, intent, now, _to(IntentState.RESTING, order_id=rest.order_id))
     if rest.modifications >= MAX_MODIFICATIONS:
         why = f"{MAX_MODIFICATIONS} modifications spent: the stop stays at {rest.trigger}"
         log.warning(f"trail of {intent.symbol} not sent: {why}", extra=_extra(intent.intent_id))
-        return _settle(deps, intent, IntentState.REJECTED, now, reason=why)
+        return _settle(deps, intent, now, _to(IntentState.REJECTED, reason=why))
     try:
         order = deps.broker.modify(rest.order_id, intent)
     except OrderRejected as e:
         log.warning(f"trail of {intent.symbol} refused: {e}", extra=_extra(intent.intent_id))
-        return _settle(deps, intent, IntentState.REJECTED, now, reason=str(e))
+        return _settle(deps, intent, now, _to(IntentState.REJECTED, reason=str(e)))
     moved = RestingStop(
         rest.intent_id,
         rest.order_id,
@@ -185,23 +186,15 @@ def execute_trail(deps: Deps, intent: OrderIntent, now: datetime) -> str:
         intent.limit,
         rest.modifications + 1,
     )
-    day = intent.day.isoformat()
-    ip, bp = intent_path(day, intent.intent_id), book_path(day, intent.asset)
 
-    def body(txn: Any) -> str:
-        doc = txn.get(ip)
-        book = Book.from_doc(txn.get(bp))
-        if doc is None or IntentState(doc["state"]).terminal:
-            return "duplicate"
+    def move(book: Book) -> tuple[IntentState, dict[str, Any]]:
         held = book.positions.get(intent.symbol)
-        book.processed.append(intent.intent_id)
         if held is not None and held.protect is not None and held.protect.order_id == rest.order_id:
             held.protect = moved
-        txn.set(bp, book.to_doc())
-        txn.set(ip, advanced(doc, IntentState.RESTING, now, order_id=rest.order_id))
-        return "resting"
+        return IntentState.RESTING, {"order_id": rest.order_id}
 
-    out = str(deps.store.transaction(body))
+    out = _settle(deps, intent, now, move)
+    day = intent.day.isoformat()
     if order.filled_qty and _ended(order):
         book_stop_fill(deps, day, intent.asset, intent.symbol, moved, order, now)
     log.info(f"trail: {intent.reason}", extra=_extra(intent.intent_id))
