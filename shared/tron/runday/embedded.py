@@ -9,7 +9,7 @@ from datetime import date, time
 from pathlib import Path
 from typing import Any
 
-from tron.adapters.clock import VirtualClock
+from tron.adapters.clock import ScaledClock, VirtualClock
 from tron.adapters.inproc_bus import InProcBus
 from tron.bootstrap import embedded
 from tron.config import schedule
@@ -109,7 +109,7 @@ def run_day(
 ) -> dict[str, Any]:
     run = run or prepare(settings, day, root)
     try:
-        result = _run(run, day, on_minute, jobs)
+        result = drive_run(run, day, on_minute, jobs)
         if run.broker == "kite-sim":
             result["kite"] = run.kite.reconcile(run.deps, day)  # the book against the broker's trades
         return result
@@ -118,15 +118,17 @@ def run_day(
             run.kite.stop()
 
 
-def _run(
+def drive_run(
     run: DayRun,
     day: date,
-    on_minute: OnMinute | None,
-    jobs: list[schedule.Job] | None,
+    on_minute: OnMinute | None = None,
+    jobs: list[schedule.Job] | None = None,
 ) -> dict[str, Any]:
+    """The day's jobs through the run's services on its clock (virtual, or following a running simulator),
+    the bus delivered to the executor each minute; the day's summary with the run's own figures."""
     deps, bus = run.deps, run.bus
     clock = deps.clock
-    assert isinstance(clock, VirtualClock)
+    assert isinstance(clock, VirtualClock | ScaledClock)
 
     def execute(data: bytes, attributes: dict[str, str]) -> None:
         outcome = execute_order(deps, data, attributes)

@@ -19,11 +19,9 @@ from tron.adapters.clock import ScaledClock
 from tron.adapters.kite import ACCESS_TOKEN_SECRET
 from tron.bootstrap import embedded
 from tron.config.settings import Settings
-from tron.runday.embedded import DayRun, dispatch, run_root
+from tron.runday.embedded import DayRun, drive_run, run_root
 from tron.runday.kite_sim import reconcile
-from tron.runday.loop import OnMinute, drive
-from tron.services.end_of_day import summarize
-from tron.services.execute_order import execute_order
+from tron.runday.loop import OnMinute
 
 
 class ExternalSimError(RuntimeError):
@@ -75,20 +73,7 @@ def run_external_day(
     deps.secrets.put(ACCESS_TOKEN_SECRET, control(root_url, "login", {})["access_token"])
     run = DayRun(deps, bus, root, broker=broker, market="kite")
 
-    def execute(data: bytes, attributes: dict[str, str]) -> None:
-        outcome = execute_order(deps, data, attributes)
-        run.outcomes[outcome] = run.outcomes.get(outcome, 0) + 1
-
-    drive(
-        day,
-        clock,
-        deps.calendar,
-        lambda: bus.drain(deps.config.orders_topic, execute),
-        lambda job: dispatch(deps, job.function, job.body),
-        on_minute=on_minute,
-    )
-    result = summarize(deps, day.isoformat())
-    result.update(run.summary(day))
+    result = drive_run(run, day, on_minute)
     if broker == "kite":
         # As the operator would after a lost session: log in again to read the account (a no-op otherwise).
         deps.secrets.put(ACCESS_TOKEN_SECRET, control(root_url, "login", {})["access_token"])
