@@ -262,3 +262,28 @@ def test_paper_never_fills_at_a_bad_quote(tmp_path: Path, kind: str) -> None:
     with pytest.raises(BrokerUnavailable, match="no good quote"):
         lie(day, message)
     assert day.deps.store.list(f"paper/{TRADING_DAY}/orders") == []
+
+
+class NoCandles:
+    """Market data whose minute-candle reads fail (Kite's historical API down), quotes still served."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+    def minute_bars(self, symbol: str, since: datetime) -> list[Any]:
+        raise BrokerUnavailable("simulated: historical API unreachable")
+
+
+def test_minute_candles_unavailable_leave_the_tick_deciding(tmp_path: Path, logs: Records) -> None:
+    """The candles are read for the replay record and to work paper stops: when they cannot be had, the
+    minute is still decided (its exits and entries), with a WARNING, and the stops are worked later."""
+    day = ManualDay.start(settings(tmp_path, seed=3), TRADING_DAY, tmp_path / "run")
+    day.run(day.at(9, 15), day.at(10, 30), [Asset.STOCKS])
+    assert day.book(Asset.STOCKS)["positions"]
+    day.deps.market = NoCandles(day.deps.market)
+    day.deps.broker.market = day.deps.market
+    assert day.minute(day.at(10, 31), [Asset.STOCKS])[Asset.STOCKS].status == "ran"
+    assert logs.at("WARNING", "minute candles")

@@ -124,7 +124,10 @@ def tick(deps: Deps, asset: Asset) -> TickResult:
     quotes = {s: q.to_row() for s, q in snapshot.quotes.items()}
     record = {"ts": snapshot.ts.isoformat(), "now": now.isoformat(), "quotes": quotes}
     if held:  # the candle just closed of each open position: what its resting stop was worked against
-        record["bars"] = _last_candles(deps, sorted(held), minute)
+        try:
+            record["bars"] = _last_candles(deps, sorted(held), minute)
+        except BrokerUnavailable as e:  # a decided minute matters more than its replay record
+            log.warning(f"minute candles not read for the replay record: {e}", extra=extra)
     deps.archive.append_lines(replay_path(day, asset), [json.dumps(record)])
     if any(p.protect is not None for p in held.values()):
         try:
