@@ -147,6 +147,14 @@ class BrokerOrder:
     message: str = ""
     ambiguous: bool = False  # placed after a try whose fate is unknown: a second order may exist (see Broker)
 
+    @property
+    def ended(self) -> bool:
+        """It works no more: what it filled is final."""
+        return self.status in ENDED_STATUSES
+
+
+ENDED_STATUSES = ("COMPLETE", "REJECTED", "CANCELLED")  # Kite's statuses of an order that works no more
+
 
 class OrderRejected(Exception):
     """The broker refused the order (an input or order error): record it, do not retry."""

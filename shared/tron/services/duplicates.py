@@ -25,7 +25,6 @@ from tron.services.paths import book_path, intent_path, state_path
 
 log = logging.getLogger("tron.duplicates")
 VERIFY_FOR = timedelta(minutes=5)
-SETTLED = ("COMPLETE", "REJECTED", "CANCELLED")
 
 
 def verification(intent: OrderIntent, order_id: str, now: datetime) -> dict[str, Any]:
@@ -39,7 +38,7 @@ def _extras(deps: Deps, day: date, note: dict[str, Any]) -> list[BrokerOrder] | 
     try:
         orders = deps.broker.orders_with_tag(day, note["tag"])
         extras = [o for o in orders if o.order_id != note["order_id"] and o.order_id not in note["handled"]]
-        working = [o for o in extras if o.status not in SETTLED]
+        working = [o for o in extras if not o.ended]
         for o in working:
             try:
                 deps.broker.cancel(o.order_id)
@@ -54,7 +53,7 @@ def _extras(deps: Deps, day: date, note: dict[str, Any]) -> list[BrokerOrder] | 
     except BrokerUnavailable as e:
         log.warning(f"could not look tag {note['tag']} up again: {e}", extra={"component": "duplicates"})
         return None
-    return None if any(o.status not in SETTLED for o in extras) else extras
+    return None if any(not o.ended for o in extras) else extras
 
 
 def undo_id(intent_id: str, order_id: str, what: str) -> str:

@@ -24,13 +24,8 @@ from tron.services.paths import book_path, intent_path
 
 log = logging.getLogger("tron.stops")
 UNFILLED_END = ("CANCELLED", "REJECTED")
-ENDED = ("COMPLETE", *UNFILLED_END)
-
-
-def _ended(order: BrokerOrder) -> bool:
-    """The order works no more: what it filled is final (a stop that filled in part and still works is
-    not booked yet: the tick turns it into the exit, whose fill then books all of it)."""
-    return order.status in ENDED
+# A stop's fill is booked only once its order has ended (BrokerOrder.ended): one that filled in part and
+# still works is turned into the exit by the tick, whose fill then books all of it.
 
 
 def _extra(intent_id: str) -> dict[str, str]:
@@ -85,7 +80,7 @@ def execute_protect(deps: Deps, intent: OrderIntent, now: datetime, recovering: 
         return _settle(deps, intent, now, _to(IntentState.RESTING, order_id=pos.protect.order_id))
     found = deps.broker.find_by_tag(intent.day, intent.tag) if recovering else None
     if pos is None or pos.protecting != intent.intent_id:
-        if found is not None and not _ended(found):  # an earlier attempt placed it: it must not stay
+        if found is not None and not found.ended:  # an earlier attempt placed it: it must not stay
             _cancel_stop(deps, found.order_id, intent)
         why = "the position closed before its stop rested"
         return _settle(deps, intent, now, _to(IntentState.CANCELLED, reason=why))
@@ -111,7 +106,7 @@ def execute_protect(deps: Deps, intent: OrderIntent, now: datetime, recovering: 
     outcome = _record_resting(deps, intent, rest, now, verify)
     if outcome == "cancelled":  # the position closed while the stop was being placed
         _cancel_stop(deps, order.order_id, intent)
-    elif order.filled_qty and _ended(order):  # it filled at once (the market was already through it)
+    elif order.filled_qty and order.ended:  # it filled at once (the market was already through it)
         book_stop_fill(deps, intent.day.isoformat(), intent.asset, intent.symbol, rest, order, now)
     log.info(
         f"{outcome}: {intent.order_type} {intent.side} {intent.qty} {intent.symbol} trigger {intent.trigger}"
@@ -195,7 +190,7 @@ def execute_trail(deps: Deps, intent: OrderIntent, now: datetime) -> str:
 
     out = _settle(deps, intent, now, move)
     day = intent.day.isoformat()
-    if order.filled_qty and _ended(order):
+    if order.filled_qty and order.ended:
         book_stop_fill(deps, day, intent.asset, intent.symbol, moved, order, now)
     log.info(f"trail: {intent.reason}", extra=_extra(intent.intent_id))
     return out
@@ -264,7 +259,7 @@ def sync_stops(deps: Deps, asset: Asset, now: datetime, held: dict[str, Position
         order = states.get(rest.order_id)
         if order is None:
             continue
-        if order.filled_qty and _ended(order):
+        if order.filled_qty and order.ended:
             booked += book_stop_fill(deps, day, asset, symbol, rest, order, now)
         elif order.status in UNFILLED_END:
             _drop_stop(deps, day, asset, symbol, rest, f"the broker shows it {order.status.lower()}", now)

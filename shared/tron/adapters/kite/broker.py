@@ -26,10 +26,9 @@ from tron.domain.order_rules import (
     on_tick,
     protection_price,
 )
-from tron.ports import BrokerOrder, BrokerUnavailable, Clock, OrderRejected
+from tron.ports import ENDED_STATUSES, BrokerOrder, BrokerUnavailable, Clock, OrderRejected
 
 log = logging.getLogger("tron.kite")
-TERMINAL = ("COMPLETE", "REJECTED", "CANCELLED")
 RESTING = ("TRIGGER PENDING", "OPEN")  # a stop waiting for its trigger, or triggered and working
 MODIFYING = ("MODIFY VALIDATION PENDING", "MODIFY PENDING", "MODIFIED")
 STOPS = ("SL-M", "SL")
@@ -472,7 +471,7 @@ class KiteBroker:
             except OrderRejected:
                 pass  # it completed or was cancelled meanwhile: the history says which
             history = self._read_until(order_id, _ended)
-        if history[-1].get("status") not in TERMINAL:
+        if history[-1].get("status") not in ENDED_STATUSES:
             raise BrokerUnavailable(
                 f"order {order_id} is still {history[-1].get('status')}: its outcome is read again by its tag"
             )
@@ -522,12 +521,12 @@ class KiteBroker:
 
 
 def _ended(o: Order) -> bool:
-    return o.get("status") in TERMINAL
+    return o.get("status") in ENDED_STATUSES
 
 
 def _settled(o: Order) -> bool:
     """Done passing Kite's OMS: resting (a stop TRIGGER PENDING, an order OPEN) or ended."""
-    return o.get("status") in RESTING or o.get("status") in TERMINAL
+    return o.get("status") in RESTING or o.get("status") in ENDED_STATUSES
 
 
 def _px(x: float) -> float:
