@@ -112,6 +112,19 @@ def test_dropped_connections_for_a_while_then_a_restart_that_keeps_the_account(
             time.sleep(0.1)
 
 
+def test_scripted_failures_from_outside_until_cleared(kite_sim: KiteSimHandle) -> None:
+    kite = kite_sim.client()
+    assert control(kite_sim, "fail", {"path": "/orders", "method": "post", "times": 3})["pending"] == 1
+    with pytest.raises(kex.NetworkException):
+        place(kite, "ITC", qty=1)
+    assert kite.orders() == []  # a GET is not failed, and nothing was placed
+    assert control(kite_sim, "clear-faults")["dropped"] == 1
+    assert settled(kite, place(kite, "ITC", qty=1))["status"] == "COMPLETE"
+    for bad in ({"path": "orders"}, {"path": "/orders", "times": 0}, {}):
+        with pytest.raises(urllib.error.HTTPError):
+            control(kite_sim, "fail", bad)
+
+
 def test_postbacks_are_for_the_apps_own_orders_only() -> None:
     got: list[dict] = []
 

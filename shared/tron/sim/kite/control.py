@@ -13,6 +13,8 @@ loopback clients only and never through Kite's routes (the kiteconnect client ha
 | `POST /__sim/pause`, `/__sim/resume` | every Kite request hangs until resumed |
 | `POST /__sim/drop` | every Kite connection is dropped for `{"seconds": N}` |
 | `POST /__sim/restart` | the server closes every connection and listens again on the same port; the account is kept |
+| `POST /__sim/fail` | the next `times` Kite requests on a `path` prefix (and `method`, if given) get an error envelope (`status`, default 503, `error_type`, default NetworkException) |
+| `POST /__sim/clear-faults` | every scripted failure not yet used up is dropped |
 """
 
 from __future__ import annotations
@@ -57,6 +59,8 @@ class Control:
             ("POST", "resume"): self._resume,
             ("POST", "drop"): lambda b: {"dropping_for_s": self.sim.drop_for(float(b.get("seconds", 5)))},
             ("POST", "restart"): self._restart,
+            ("POST", "fail"): self._fail,
+            ("POST", "clear-faults"): self._clear_faults,
         }
         handler = routes.get((method, what))
         if handler is None:
@@ -79,6 +83,27 @@ class Control:
     def _resume(self, body: dict[str, Any]) -> dict[str, Any]:
         self.sim.resume()
         return {"paused": False}
+
+    def _fail(self, body: dict[str, Any]) -> dict[str, Any]:
+        path, times = str(body["path"]), int(body.get("times", 1))
+        if not path.startswith("/") or times < 1:
+            raise ValueError("path must start with / and times be at least 1")
+        method = body.get("method")
+        self.sim.fail_next(
+            path,
+            str(body.get("error_type", "NetworkException")),
+            int(body.get("status", 503)),
+            str(body.get("message", "Simulated failure")),
+            times,
+            None if method is None else str(method).upper(),
+        )
+        return {"pending": len(self.sim.faults)}
+
+    def _clear_faults(self, body: dict[str, Any]) -> dict[str, Any]:
+        with self.sim.lock:
+            dropped = len(self.sim.faults)
+            self.sim.faults.clear()
+        return {"dropped": dropped}
 
     def _clock(self, body: dict[str, Any]) -> dict[str, Any]:
         return {
