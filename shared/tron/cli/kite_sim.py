@@ -51,7 +51,7 @@ def cmd_kite_sim(args: argparse.Namespace) -> int:
         flush=True,
     )
     try:
-        running.thread.join()
+        running.wait()
     except KeyboardInterrupt:
         pass
     finally:

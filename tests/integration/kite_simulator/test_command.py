@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import time
 from datetime import date
 
 import pytest
 from kiteconnect import KiteConnect
+
+from tron.runday.external import ExternalSimError, control
 
 
 def test_tron_kite_sim_prints_the_listening_line_and_serves() -> None:
@@ -46,6 +49,18 @@ def test_tron_kite_sim_prints_the_listening_line_and_serves() -> None:
         assert s["login_time"].date() == date(2026, 11, 23)
         assert kite.ltp("NSE:NIFTY 50")["NSE:NIFTY 50"]["last_price"] > 0
         assert len(kite.instruments("NSE")) == 6  # 5 stocks and the index
+        # A restart ordered through the control API comes back on the same port: the process keeps serving.
+        assert control(url, "restart", {})["restarting"]
+        time.sleep(1.5)  # down from 0.1 s after the answer, for half a second once the server has stopped
+        for _ in range(200):
+            time.sleep(0.05)
+            try:
+                if control(url, "clock")["api_key"] == "k1":
+                    break
+            except ExternalSimError:
+                assert proc.poll() is None, "tron kite-sim ended on a restart"
+        else:
+            pytest.fail("tron kite-sim did not listen again after a restart")
     finally:
         proc.terminate()
         proc.wait(timeout=10)

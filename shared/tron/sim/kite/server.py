@@ -11,7 +11,7 @@ import queue
 import socket
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -24,11 +24,13 @@ from tron.sim.kite.ticker import TickerConnection, accept_key
 
 @dataclass
 class RunningSim:
-    """A simulator being served: its URL and port, and `stop()`."""
+    """A simulator being served: its URL and port, `stop()`, and `wait()` until stopped (a restart does not
+    stop it: the server and its thread are replaced)."""
 
     sim: KiteSim
     server: _Server
     thread: threading.Thread
+    stopped: threading.Event = field(default_factory=threading.Event)
 
     @property
     def port(self) -> int:
@@ -39,7 +41,11 @@ class RunningSim:
         host = self.server.server_address[0]
         return f"http://{host.decode() if isinstance(host, bytes) else host}:{self.port}"
 
+    def wait(self) -> None:
+        self.stopped.wait()
+
     def stop(self) -> None:
+        self.stopped.set()
         self.sim.closing = True  # ticker connections notice within a poll
         self.server.shutdown()
         self.server.server_close()
