@@ -43,16 +43,11 @@ def control(root: str, what: str, body: dict[str, Any] | None = None) -> Any:
         raise ExternalSimError(f"no Kite simulator answers at {root} ({e})") from None
 
 
-def run_external_day(
-    settings: Settings,
-    day: date,
-    root_url: str,
-    broker: str = "kite",
-    root: Path | None = None,
-    on_minute: OnMinute | None = None,
-) -> dict[str, Any]:
-    """Run `day` against the simulator at `root_url` (broker "kite": its orders; "paper": paper fills on its
-    quotes); the embedded backend's summary, and with broker kite the book reconciled with its trades."""
+def prepare_external_day(
+    settings: Settings, day: date, root_url: str, broker: str = "kite", root: Path | None = None
+) -> DayRun:
+    """The run of `day` against the simulator at `root_url` (broker "kite": its orders; "paper": paper fills
+    on its quotes), on its clock and logged in, ready for `finish_external_day`."""
     clock_doc = control(root_url, "clock")
     now = datetime.fromisoformat(clock_doc["now"])
     if now.date() != day:
@@ -71,11 +66,31 @@ def run_external_day(
     root = root or run_root(settings, day).with_name(run_root(settings, day).name + "-external")
     deps, bus = embedded(settings, clock, root)
     deps.secrets.put(ACCESS_TOKEN_SECRET, control(root_url, "login", {})["access_token"])
-    run = DayRun(deps, bus, root, broker=broker, market="kite")
+    return DayRun(deps, bus, root, broker=broker, market="kite")
 
+
+def finish_external_day(
+    run: DayRun, day: date, root_url: str, on_minute: OnMinute | None = None
+) -> dict[str, Any]:
+    """Drive the prepared run through the day: the embedded backend's summary, and with broker kite the
+    book reconciled with the simulator's trades."""
     result = drive_run(run, day, on_minute)
-    if broker == "kite":
+    if run.broker == "kite":
         # As the operator would after a lost session: log in again to read the account (a no-op otherwise).
-        deps.secrets.put(ACCESS_TOKEN_SECRET, control(root_url, "login", {})["access_token"])
-        result["kite"] = reconcile(deps, day, root_url)
+        run.deps.secrets.put(ACCESS_TOKEN_SECRET, control(root_url, "login", {})["access_token"])
+        result["kite"] = reconcile(run.deps, day, root_url)
     return result
+
+
+def run_external_day(
+    settings: Settings,
+    day: date,
+    root_url: str,
+    broker: str = "kite",
+    root: Path | None = None,
+    on_minute: OnMinute | None = None,
+) -> dict[str, Any]:
+    """Run `day` against the simulator at `root_url`: `prepare_external_day`, then `finish_external_day`."""
+    return finish_external_day(
+        prepare_external_day(settings, day, root_url, broker, root), day, root_url, on_minute
+    )
