@@ -11,7 +11,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, Protocol, TypeVar
 
-from tron.domain.models import Asset, Candle, DailyBar, Instrument, OrderIntent, Snapshot
+from tron.domain.models import Asset, Candle, DailyBar, Instrument, OrderIntent, Side, Snapshot
 from tron.domain.plan import Plan, PlanContext
 
 T = TypeVar("T")
@@ -156,6 +156,20 @@ class BrokerOrder:
 ENDED_STATUSES = ("COMPLETE", "REJECTED", "CANCELLED")  # Kite's statuses of an order that works no more
 
 
+@dataclass(frozen=True)
+class ExternalFill:
+    """What an order TRON did not place (no tag) filled on the account today: one from the Kite app, or the
+    broker's auto square-off (``by`` ADMINSQF, which costs ₹50 + GST on top of the usual charges)."""
+
+    order_id: str
+    symbol: str
+    side: Side
+    qty: int
+    price: Decimal
+    ts: datetime
+    by: str
+
+
 class OrderRejected(Exception):
     """The broker refused the order (an input or order error): record it, do not retry."""
 
@@ -213,6 +227,11 @@ class Broker(Protocol):
 
     def cancel(self, order_id: str) -> str:
         """Cancel a working order (OrderRejected if it is already complete or cancelled)."""
+        ...
+
+    def external_fills(self, day: date) -> list[ExternalFill]:
+        """Today's filled orders without a tag (a paper broker has none), in one read, oldest first. Raises
+        BrokerUnavailable."""
         ...
 
     def preflight(self) -> str | None:

@@ -11,7 +11,15 @@ from typing import Any
 from tron.domain.models import Asset, OrderIntent, Quote, Side, quote_problem
 from tron.domain.money import dec, to_tick
 from tron.domain.stop_fill import StopOrder, StopSlippage, first_fill, half_spread
-from tron.ports import BrokerOrder, BrokerUnavailable, Clock, MarketData, OrderRejected, StateStore
+from tron.ports import (
+    BrokerOrder,
+    BrokerUnavailable,
+    Clock,
+    ExternalFill,
+    MarketData,
+    OrderRejected,
+    StateStore,
+)
 
 RESTING = "TRIGGER PENDING"
 ZERO = Decimal(0)
@@ -160,6 +168,10 @@ class PaperBroker:
         """The day's net quantity per symbol of the paper fills (one document, kept as they fill)."""
         doc = self.store.get(self._positions(day)) or {}
         return {s: int(q) for s, q in doc.items() if int(q)}
+
+    def external_fills(self, day: date) -> list[ExternalFill]:
+        """None: nothing but TRON trades on paper."""
+        return []
 
     def preflight(self) -> str | None:
         """The market data's preflight: paper fills need quotes, nothing else."""

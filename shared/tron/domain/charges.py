@@ -113,6 +113,9 @@ def _assemble(r: Rates, buy_value: Decimal, sell_value: Decimal, brokerage: Deci
     )
 
 
+AUTO_SQUARE_OFF_FEE = Decimal("59.00")  # Zerodha's ₹50 + 18% GST per order it squares off (ADMINSQF)
+
+
 def order_charges(segment: str, side: Side, price: Decimal, qty: int, on: date) -> Charges:
     """Charges of one executed order (what the ledger books per fill)."""
     r = rates_on(segment, on)

@@ -10,13 +10,15 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
-from tron.domain.book import Book
-from tron.domain.charges import order_charges
-from tron.domain.models import Asset, IntentState, OrderIntent, Position, RestingStop
+from tron.domain.book import Book, exit_side
+from tron.domain.charges import AUTO_SQUARE_OFF_FEE, order_charges
+from tron.domain.drift import Drift, clamp
+from tron.domain.models import Asset, IntentState, OrderIntent, Position, Purpose, RestingStop
 from tron.domain.order_rules import MAX_MODIFICATIONS
-from tron.ports import BrokerOrder, OrderRejected
+from tron.ports import BrokerOrder, BrokerUnavailable, ExternalFill, OrderRejected
 from tron.services.claims import advanced
 from tron.services.deps import Deps
 from tron.services.duplicates import verification
@@ -268,9 +270,103 @@ def sync_stops(deps: Deps, asset: Asset, now: datetime, held: dict[str, Position
     return booked
 
 
+def settle_drift(deps: Deps, asset: Asset, now: datetime, drift: Drift) -> None:
+    """Where the broker holds less of a position than the book (closed in the Kite app, or by the broker's
+    auto square-off): cancel its resting stop if the broker holds none of it (triggered, it would open a
+    new position), then book the untagged fills that closed it as its exit (:func:`adopt_external_fill`)."""
+    day = now.date().isoformat()
+    book = Book.from_doc(deps.store.get(book_path(day, asset)))
+    closed = {
+        s: (ours, theirs)
+        for s, (ours, theirs) in drift.items()
+        if s in book.positions and not book.positions[s].protecting and abs(clamp(ours, theirs)) < abs(ours)
+    }
+    if not closed:
+        return
+    for symbol, (ours, theirs) in sorted(closed.items()):
+        rest = book.positions[symbol].protect
+        if rest is None or clamp(ours, theirs):
+            continue
+        try:
+            deps.broker.cancel(rest.order_id)
+        except (OrderRejected, BrokerUnavailable) as e:  # filled or ended meanwhile; or asked again next tick
+            log.error(
+                f"the resting stop of {symbol} could not be cancelled: {e}", extra=_extra(rest.intent_id)
+            )
+            continue
+        why = f"the broker holds {theirs} {symbol}, the book {ours}: cancelled, it would open a position"
+        _drop_stop(deps, day, asset, symbol, rest, why, now, then="no stop is worked for it")
+    try:
+        fills = deps.broker.external_fills(now.date())
+    except BrokerUnavailable as e:
+        log.warning(f"orders placed outside TRON not read this minute: {e}", extra={"component": "stops"})
+        return
+    for f in fills:
+        if f.symbol in closed:
+            adopt_external_fill(deps, asset, f, now)
+
+
+def adopt_external_fill(deps: Deps, asset: Asset, fill: ExternalFill, now: datetime) -> bool:
+    """Book an untagged fill that closes (part of) a position as its exit, once (an intent named for the
+    broker's order id), with its charges (₹50 + GST more for the broker's auto square-off), never past
+    what the book holds. False if it does not close the book's position or is booked already."""
+    day = now.date().isoformat()
+    iid = f"{now:%Y%m%d}-{asset}-external-{fill.symbol}-{fill.order_id}"
+    ip, bp = intent_path(day, iid), book_path(day, asset)
+
+    def body(txn: Any) -> bool:
+        book = Book.from_doc(txn.get(bp))
+        pos = book.positions.get(fill.symbol)
+        if txn.get(ip) is not None or pos is None or fill.side is not exit_side(pos) or pos.protecting:
+            return False
+        qty = min(fill.qty, abs(pos.qty))
+        by = (
+            "the broker's auto square-off"
+            if fill.by == "ADMINSQF"
+            else f"an order placed by {fill.by or '?'}"
+        )
+        intent = OrderIntent(
+            iid, now.date(), asset, fill.symbol, pos.exchange, fill.side, qty, Purpose.EXIT, "external",
+            f"closed outside TRON: {by} ({fill.order_id})", fill.ts, segment=pos.segment,
+            tick_size=Decimal(pos.tick_size),
+        )  # fmt: skip
+        charges = order_charges(pos.segment, fill.side, fill.price, qty, now.date())
+        fee = AUTO_SQUARE_OFF_FEE if fill.by == "ADMINSQF" else Decimal(0)
+        realized = book.apply_fill(intent, qty, fill.price, charges.total + fee, fill.ts.isoformat())
+        txn.set(bp, book.to_doc())
+        fields = {"qty": qty, "price": str(fill.price), "at": fill.ts.isoformat(), "realized": str(realized)}
+        txn.set(
+            ip,
+            {
+                **intent.to_dict(),
+                "state": IntentState.FILLED,
+                "order_id": fill.order_id,
+                "fill": fields
+                | {"charges": charges.as_dict() | {"auto_square_off": str(fee)}, "adopted": True},
+            },
+        )
+        return True
+
+    adopted = bool(deps.store.transaction(body))
+    if adopted:
+        log.error(
+            f"booked a fill TRON did not place: {fill.side} {fill.qty} {fill.symbol} @ {fill.price} "
+            f"({fill.by or 'untagged'} order {fill.order_id})",
+            extra={"component": "stops", "correlation_id": iid},
+        )
+    return adopted
+
+
 def _drop_stop(
-    deps: Deps, day: str, asset: Asset, symbol: str, rest: RestingStop, why: str, now: datetime
-) -> None:
+    deps: Deps,
+    day: str,
+    asset: Asset,
+    symbol: str,
+    rest: RestingStop,
+    why: str,
+    now: datetime,
+    then: str = "TRON checks the stop each minute instead",
+) -> bool:
     def body(txn: Any) -> bool:
         doc = txn.get(intent_path(day, rest.intent_id))
         book = Book.from_doc(txn.get(book_path(day, asset)))
@@ -283,11 +379,12 @@ def _drop_stop(
             txn.set(intent_path(day, rest.intent_id), advanced(doc, IntentState.CANCELLED, now, reason=why))
         return True
 
-    if deps.store.transaction(body):
+    dropped = bool(deps.store.transaction(body))
+    if dropped:
         log.error(
-            f"the resting stop of {symbol} ended unfilled ({why}): TRON checks the stop each minute instead",
-            extra=_extra(rest.intent_id),
+            f"the resting stop of {symbol} ended unfilled ({why}): {then}", extra=_extra(rest.intent_id)
         )
+    return dropped
 
 
 def _mark_triggered(deps: Deps, day: str, asset: Asset, symbol: str, rest: RestingStop) -> None:

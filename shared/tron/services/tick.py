@@ -13,6 +13,7 @@ from tron.domain.book import Book
 from tron.domain.context import TickDecision
 from tron.domain.contracts import ContractRules, option_expiry, select_future
 from tron.domain.decide import decide
+from tron.domain.drift import Drift
 from tron.domain.models import Asset, Instrument, Position, Snapshot
 from tron.domain.plan import AssetPlan, Plan
 from tron.domain.risk import KillSwitch
@@ -24,7 +25,7 @@ from tron.services.deps import Deps
 from tron.services.duplicates import check_duplicates
 from tron.services.paths import KILL_SWITCH, book_path, day_path, in_flight_path, replay_path, state_path
 from tron.services.stats import roll_up_stats
-from tron.services.stops import sync_stops
+from tron.services.stops import settle_drift, sync_stops
 from tron.services.tick_state import halted_reason, in_flight_summary, instruments_doc, load_context
 
 log = logging.getLogger("tron.tick")
@@ -149,6 +150,8 @@ def tick(deps: Deps, asset: Asset) -> TickResult:
     redrive(deps, day, out.older + [p.protecting for p in held.values() if p.protecting], now)
     if out.verify:  # an ambiguous placement: is there a second order under its tag?
         check_duplicates(deps, asset, now)
+    if out.drift:  # a position closed outside TRON: its resting stop must not open a new one
+        settle_drift(deps, asset, now, out.drift)
     for ev in out.decision.events:
         level = LEVELS.get(ev["event"], logging.INFO)
         log.log(
@@ -204,6 +207,7 @@ class _Decided:
     kill: KillSwitch
     kill_noted: bool  # the engaged kill switch was already logged by an earlier tick
     verify: bool  # the book notes an ambiguous placement
+    drift: Drift  # where the book and the broker differ
 
 
 def _decide(
@@ -253,7 +257,12 @@ def _decide(
     if decision.halt and not day_now.get("halted"):
         txn.set(day_path(day), {**day_now, "halted": decision.halt})
     return _Decided(
-        decision, sorted(pending_before), kill, bool(doc.get("kill_noted")), bool(ctx.book.verify)
+        decision,
+        sorted(pending_before),
+        kill,
+        bool(doc.get("kill_noted")),
+        bool(ctx.book.verify),
+        dict(ctx.drift),
     )
 
 

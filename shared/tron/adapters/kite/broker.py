@@ -17,7 +17,7 @@ from tron.adapters.kite.errors import TokenExpired, classify
 from tron.adapters.kite.limits import Sleep
 from tron.adapters.kite.market import as_ist
 from tron.adapters.kite.session import KiteSession
-from tron.domain.models import OrderIntent
+from tron.domain.models import OrderIntent, Side
 from tron.domain.money import dec, paise
 from tron.domain.order_rules import (
     auto_protection_pct,
@@ -26,7 +26,7 @@ from tron.domain.order_rules import (
     on_tick,
     protection_price,
 )
-from tron.ports import ENDED_STATUSES, BrokerOrder, BrokerUnavailable, Clock, OrderRejected
+from tron.ports import ENDED_STATUSES, BrokerOrder, BrokerUnavailable, Clock, ExternalFill, OrderRejected
 
 log = logging.getLogger("tron.kite")
 RESTING = ("TRIGGER PENDING", "OPEN")  # a stop waiting for its trigger, or triggered and working
@@ -359,6 +359,27 @@ class KiteBroker:
         for p in self.positions():
             out[p.symbol] = out.get(p.symbol, 0) + p.quantity
         return {s: q for s, q in out.items() if q}
+
+    def external_fills(self, day: date) -> list[ExternalFill]:
+        """Today's COMPLETE orders without a tag (from the Kite app, or the broker's ADMINSQF square-off),
+        from one `orders` call, oldest first."""
+        out = []
+        for o in self.orders():
+            ts = as_ist(o.get("exchange_timestamp")) or as_ist(o.get("order_timestamp"))
+            if o.get("tag") or o.get("status") != "COMPLETE" or ts is None or ts.date() != day:
+                continue
+            out.append(
+                ExternalFill(
+                    str(o["order_id"]),
+                    str(o["tradingsymbol"]),
+                    Side(o["transaction_type"]),
+                    int(o.get("filled_quantity") or 0),
+                    paise(dec(float(o.get("average_price") or 0))),
+                    ts,
+                    str(o.get("placed_by") or ""),
+                )
+            )
+        return sorted(out, key=lambda f: f.ts)
 
     def positions(self) -> list[KitePosition]:
         """Today's net positions (MIS and others) as Kite reports them."""
