@@ -1,0 +1,394 @@
+"""Fault days: a whole day of TRON's on `--broker kite` against a simulator started separately (`tron kite-sim`,
+its own process and clock), with a fault injected from outside through its control API at a minute of the
+day. Whatever the fault, the account must end the day as a trader expects: no order placed twice, no
+position reversed by an exit or left open at the close, any drift from the book recorded, and the day's loss
+within the daily limit. The README's table "Faults against the Kite simulator" lists these days."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.support.days import settings
+from tron.adapters.kite import ACCESS_TOKEN_SECRET
+from tron.domain.models import OrderIntent, Purpose
+from tron.domain.timeutil import IST
+from tron.runday.embedded import DayRun
+from tron.runday.external import ExternalSimError, control, finish_external_day, prepare_external_day
+from tron.services.kill_switch import set_kill_switch
+from tron.services.paths import intents_path, reconciliation_path
+
+DAY = date(2026, 11, 23)
+SPEED = 1200  # simulated seconds a second: the day (08:59–15:46) in some 21 s
+
+pytestmark = pytest.mark.slow
+
+
+@contextmanager
+def simulator() -> Iterator[str]:
+    """A `tron kite-sim` process of its own on a free port, 08:59 on DAY at SPEED."""
+    args = ["kite-sim", "--port", "0", "--date", DAY.isoformat(), "--time", "08:59", "--speed", str(SPEED)]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tron.cli", *args, "--symbols", "5", "--no-rate-limits"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        line = proc.stdout.readline().strip()
+        assert line.startswith("listening on http://127.0.0.1:"), line
+        yield line.removeprefix("listening on ")
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+def ctl(url: str, what: str, body: dict[str, Any] | None = None) -> Any:
+    """The control API, waited for while the simulator restarts (it listens again within a second)."""
+    for _ in range(500):
+        try:
+            return control(url, what, body)
+        except ExternalSimError:
+            time.sleep(0.02)
+    return control(url, what, body)
+
+
+def sim_now(url: str) -> datetime:
+    return datetime.fromisoformat(ctl(url, "clock")["now"])
+
+
+def later(url: str, hhmm: str, then: Callable[[], Any]) -> threading.Thread:
+    """Call `then` from another thread once the simulator's clock reaches hh:mm (while TRON may hang)."""
+
+    def wait() -> None:
+        while sim_now(url).strftime("%H:%M") < hhmm:
+            time.sleep(0.01)
+        then()
+
+    t = threading.Thread(target=wait, daemon=True)
+    t.start()
+    return t
+
+
+@dataclass
+class FaultDay:
+    """A day run in this process against the simulator at `url`; `at[hh:mm]` runs after that minute's jobs."""
+
+    url: str
+    run: DayRun
+    loss_limit: Decimal
+    at: dict[str, Callable[[], Any]] = field(default_factory=dict)
+    every_minute: Callable[[datetime], Any] | None = None
+    threads: list[threading.Thread] = field(default_factory=list)
+    lost_at: datetime | None = None
+    relogged: datetime | None = None
+    dead_lettered_at: str | None = None
+
+    def on_minute(self, t: datetime, i: int, total: int) -> None:
+        if self.every_minute is not None:
+            self.every_minute(t)
+        if (act := self.at.get(t.strftime("%H:%M"))) is not None:
+            out = act()
+            if isinstance(out, threading.Thread):
+                self.threads.append(out)
+
+    def finish(self) -> dict[str, Any]:
+        result = finish_external_day(self.run, DAY, self.url, self.on_minute)
+        for t in self.threads:
+            t.join(timeout=30)
+        result["account"] = ctl(self.url, "state")
+        return result
+
+    def events(self, asset: str = "stocks") -> list[dict[str, Any]]:
+        logs = Path(self.run.root) / "archive" / "logs" / DAY.isoformat() / f"tick_{asset}.jsonl"
+        return [json.loads(x) for x in logs.read_text().splitlines()] if logs.exists() else []
+
+    def open_tron_position(self, exchanges: tuple[str, ...] = ("NSE", "NFO")) -> tuple[str, int] | None:
+        """A symbol TRON holds at the broker right now and its signed quantity (None if it holds none)."""
+        account = ctl(self.url, "state")
+        tagged = {o["tradingsymbol"] for o in account["orders"] if o.get("tag")}
+        for p in account["positions"]:
+            if p["quantity"] and p["tradingsymbol"] in tagged and p["exchange"] in exchanges:
+                return p["tradingsymbol"], int(p["quantity"])
+        return None
+
+
+def fault_day(url: str, tmp_path: Path, **kite: Any) -> FaultDay:
+    s = settings(tmp_path, symbols=5)
+    s = s.model_copy(update={"kite": s.kite.model_copy(update=kite)})
+    return FaultDay(url, prepare_external_day(s, DAY, url, root=tmp_path / "run"), s.risk.daily_loss_limit)
+
+
+def at(order: dict[str, Any]) -> datetime:
+    """When the order reached the broker (IST)."""
+    return datetime.fromisoformat(order["order_timestamp"]).replace(tzinfo=IST)
+
+
+def orders_between(result: dict[str, Any], start: str, end: str) -> list[dict[str, Any]]:
+    """TRON's orders placed at the broker from hh:mm `start` to before `end`."""
+    return [
+        o
+        for o in result["account"]["orders"]
+        if o.get("tag") and start <= datetime.fromisoformat(o["order_timestamp"]).strftime("%H:%M") < end
+    ]
+
+
+def assert_the_account_is_safe(day: FaultDay, result: dict[str, Any]) -> Decimal:
+    """The invariants of every fault day; the day's net P&L at the broker."""
+    account = result["account"]
+    tags = [o["tag"] for o in account["orders"] if o.get("tag")]
+    assert tags and len(tags) == len(set(tags)), "an order was placed twice"
+    assert {p["tradingsymbol"]: p["quantity"] for p in account["positions"] if p["quantity"]} == {}
+    entries = {
+        OrderIntent.from_dict(d).tag
+        for _, d in day.run.deps.store.list(intents_path(DAY.isoformat()))
+        if d["purpose"] == Purpose.ENTRY
+    }
+    exits = {o["order_id"] for o in account["orders"] if o.get("tag") and o["tag"] not in entries}
+    held: dict[str, int] = {}
+    cash = Decimal(0)
+    for t in sorted(account["trades"], key=lambda t: (t["fill_timestamp"], t["trade_id"])):
+        qty = int(t["quantity"]) * (1 if t["transaction_type"] == "BUY" else -1)
+        before = held.get(t["tradingsymbol"], 0)
+        held[t["tradingsymbol"]] = after = before + qty
+        assert before * after >= 0, f"{t['tradingsymbol']} reversed by order {t['order_id']}"
+        if t["order_id"] in exits:  # a stop or an exit of TRON's only ever brings a position towards flat
+            assert abs(after) < abs(before), (
+                f"TRON's exit {t['order_id']} opened {after} {t['tradingsymbol']}"
+            )
+        cash -= qty * Decimal(str(t["average_price"]))
+    charges = Decimal(str(account["charges"])) + sum(
+        Decimal(str(a["charges"])) for a in result["assets"].values()
+    )
+    net = cash - charges  # the simulator charges only its square-offs: TRON's own orders at TRON's model
+    assert net >= -day.loss_limit, f"the day lost {net}, past the limit {day.loss_limit}"
+    close = day.run.deps.store.get(reconciliation_path(DAY.isoformat()))
+    assert close is not None, "the close was not reconciled with the broker"
+    return net
+
+
+@dataclass
+class Outage:
+    """A fault that starts at the first minute from `after` at which TRON holds a position at the broker."""
+
+    after: str
+    start: Callable[[FaultDay, tuple[str, int]], Any]
+    exchanges: tuple[str, ...] = ("NSE", "NFO")
+    began: str | None = None
+    held: tuple[str, int] | None = None
+
+    def __call__(self, day: FaultDay, t: datetime) -> None:
+        if self.began is None and t.strftime("%H:%M") >= self.after:
+            if (held := day.open_tron_position(self.exchanges)) is not None:
+                self.began, self.held = t.strftime("%H:%M"), held
+                self.start(day, held)
+
+
+# ---------------------------------------------------------------- the broker unreachable, restarted, logged out
+
+
+@pytest.fixture(scope="module")
+def connectivity(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[FaultDay, dict[str, Any]]]:
+    """Kite hangs 10:00–10:03 and restarts at 10:20 (down some 1.5 s: half an hour at this speed); from 11:00,
+    once TRON holds a position, the session dies, and the trader logs in again 20 minutes later."""
+    with simulator() as url:
+        day = fault_day(url, tmp_path_factory.mktemp("connectivity"))
+
+        def hang() -> threading.Thread:
+            ctl(url, "pause", {})
+            return later(url, "10:03", lambda: ctl(url, "resume", {}))
+
+        def logout(day: FaultDay, held: tuple[str, int]) -> None:
+            ctl(url, "invalidate-token", {})
+            day.lost_at = sim_now(url)
+            h, m = divmod(int((lost.began or "")[:2]) * 60 + int((lost.began or "")[3:]) + 20, 60)
+            day.at[f"{h:02d}:{m:02d}"] = login
+
+        def login() -> None:  # what the kite_login function stores after the trader's browser login
+            day.run.deps.secrets.put(ACCESS_TOKEN_SECRET, ctl(url, "login", {})["access_token"])
+            day.relogged = sim_now(url)
+
+        lost = Outage("11:00", logout)
+        day.at.update({"10:00": hang, "10:20": lambda: ctl(url, "restart", {})})
+        day.every_minute = lambda t: lost(day, t)
+        result = day.finish()
+        result["lost"] = lost
+        yield day, result
+
+
+def test_the_simulator_hung_for_three_minutes(connectivity: tuple[FaultDay, dict[str, Any]]) -> None:
+    day, result = connectivity
+    assert_the_account_is_safe(day, result)
+    assert result["kite"]["book_matches_broker"], result["kite"]["mismatches"]
+    assert not any(e["message"].startswith("drift:") for e in day.events() if e["time"][11:16] < "11:00")
+
+
+def test_the_simulator_restarted(connectivity: tuple[FaultDay, dict[str, Any]]) -> None:
+    day, result = connectivity
+    assert_the_account_is_safe(day, result)
+    assert orders_between(result, "10:20", "12:00"), "TRON placed nothing once the simulator was back"
+
+
+def test_the_session_lost_and_a_new_login_20_minutes_later(
+    connectivity: tuple[FaultDay, dict[str, Any]],
+) -> None:
+    day, result = connectivity
+    lost: Outage = result["lost"]
+    assert lost.began and lost.held and day.lost_at and day.relogged, "TRON held nothing from 11:00"
+    assert_the_account_is_safe(day, result)
+    assert [
+        o for o in result["account"]["orders"] if o.get("tag") and day.lost_at < at(o) < day.relogged
+    ] == []
+    assert "Kite session expired" in (result["halted"] or "")
+    symbol, _ = lost.held
+    closed = [
+        o for o in result["account"]["orders"] if o["tradingsymbol"] == symbol and o["status"] == "COMPLETE"
+    ]
+    last = max(closed, key=lambda o: o["exchange_update_timestamp"])
+    assert last["exchange_update_timestamp"][11:16] >= lost.began  # closed after the session was lost:
+    assert last.get("tag")  # by its resting stop meanwhile, or by TRON once logged in again
+    assert result["kite"]["book_matches_broker"], result["kite"]["mismatches"]
+
+
+# ---------------------------------------------------------------- the account touched outside TRON
+
+
+@pytest.fixture(scope="module")
+def touched(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[FaultDay, dict[str, Any]]]:
+    """From 11:00, once TRON holds a position, the trader closes it in the Kite app; from 11:05, once TRON
+    holds a position, TRON hangs on a paused broker while the broker squares off every MIS position (as at
+    15:20 when TRON's own square-off is blocked)."""
+    with simulator() as url:
+        day = fault_day(url, tmp_path_factory.mktemp("touched"))
+
+        def close_by_hand(day: FaultDay, held: tuple[str, int]) -> None:
+            symbol, qty = held
+            side = "SELL" if qty > 0 else "BUY"
+            order = {
+                "exchange": "NSE",
+                "tradingsymbol": symbol,
+                "transaction_type": side,
+                "quantity": abs(qty),
+            }
+            ctl(url, "orders", order | {"order_type": "MARKET", "product": "MIS"})
+
+        def block(day: FaultDay, held: tuple[str, int]) -> None:  # TRON hangs; the broker squares off
+            ctl(url, "pause", {})
+            try:
+                ctl(url, "square-off", {"segment": "all"})
+            finally:
+                ctl(url, "resume", {})
+
+        manual, blocked = Outage("11:00", close_by_hand, ("NSE",)), Outage("11:05", block)
+
+        def every_minute(t: datetime) -> None:
+            manual(day, t)
+            blocked(day, t)
+
+        day.every_minute = every_minute
+        result = day.finish()
+        result["manual"], result["blocked"] = manual, blocked
+        yield day, result
+
+
+def test_a_manual_close_of_a_tron_position_in_the_kite_app(touched: tuple[FaultDay, dict[str, Any]]) -> None:
+    day, result = touched
+    manual: Outage = result["manual"]
+    assert manual.began and manual.held
+    assert_the_account_is_safe(day, result)
+    symbol, _ = manual.held
+    assert any(e["message"].startswith(f"drift: {symbol}") and e["severity"] == "ERROR" for e in day.events())
+
+
+def test_the_brokers_auto_square_off_when_tron_s_is_blocked(touched: tuple[FaultDay, dict[str, Any]]) -> None:
+    day, result = touched
+    assert result["blocked"].began, "TRON held nothing from 11:05 to be blocked on"
+    assert_the_account_is_safe(day, result)
+    assert result["kite"]["auto_square_offs"] > 0
+
+
+# ---------------------------------------------------------------- the executors
+
+
+def racing(bus: Any) -> None:
+    """Every delivery handled by two executors at once (as two instances given the same message)."""
+    drain = bus.drain
+
+    def both(handler: Callable[[bytes, dict[str, str]], None]) -> Callable[[bytes, dict[str, str]], None]:
+        def deliver(data: bytes, attributes: dict[str, str]) -> None:
+            errors: list[Exception] = []
+            go = threading.Barrier(2)
+
+            def one() -> None:
+                go.wait()
+                try:
+                    handler(data, attributes)
+                except Exception as e:
+                    errors.append(e)
+
+            pair = [threading.Thread(target=one) for _ in range(2)]
+            for t in pair:
+                t.start()
+            for t in pair:
+                t.join()
+            if errors:
+                raise errors[0]
+
+        return deliver
+
+    bus.drain = lambda topic, handler: drain(topic, both(handler))
+
+
+@pytest.fixture(scope="module")
+def executors(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[FaultDay, dict[str, Any]]]:
+    """Two executors race every message all day; from 10:00, once TRON holds a position, every order write
+    fails and the kill switch flattens: an exit is dead-lettered, then the writes work again."""
+    with simulator() as url:
+        # Wall-clock waits scaled to the simulator's speed: no retries inside a delivery (each would wait
+        # minutes of the day), the breaker open for a minute of the day, not half an hour.
+        day = fault_day(url, tmp_path_factory.mktemp("executors"), retries=0, breaker_cooloff_s=60 / SPEED)
+        racing(day.run.bus)
+
+        def flatten_while_failing(day: FaultDay, held: tuple[str, int]) -> None:
+            for method in ("POST", "PUT"):
+                ctl(url, "fail", {"path": "/orders", "method": method, "times": 10**6})
+            now = day.run.deps.clock.now()
+            set_kill_switch(day.run.deps.store, True, "fault drill", True, now, "test")
+
+        def until_dead_lettered(t: datetime) -> None:
+            flatten(day, t)
+            if day.run.bus.dead_letters and day.dead_lettered_at is None:
+                ctl(url, "clear-faults", {})
+                day.dead_lettered_at = t.strftime("%H:%M")
+
+        flatten = Outage("10:00", flatten_while_failing)
+        day.every_minute = until_dead_lettered
+        result = day.finish()
+        yield day, result
+
+
+def test_two_executors_racing_every_intent(executors: tuple[FaultDay, dict[str, Any]]) -> None:
+    day, result = executors
+    assert_the_account_is_safe(day, result)
+    assert result["duplicate_deliveries_ignored"] > 0
+
+
+def test_a_dead_lettered_exit(executors: tuple[FaultDay, dict[str, Any]]) -> None:
+    day, result = executors
+    assert result["bus"]["dead_lettered"] > 0 and day.dead_lettered_at
+    assert_the_account_is_safe(day, result)
+    assert result["kite"]["auto_square_offs"] == 0  # TRON's own exits closed everything
+    assert result["kite"]["book_matches_broker"], result["kite"]["mismatches"]
