@@ -157,6 +157,18 @@ ENDED_STATUSES = ("COMPLETE", "REJECTED", "CANCELLED")  # Kite's statuses of an 
 
 
 @dataclass(frozen=True)
+class WorkingOrder:
+    """An order still working at the broker (or an active GTT, ``kind`` "gtt"): what the open's check reads.
+    ``tag`` is empty for one TRON did not place."""
+
+    order_id: str
+    symbol: str
+    tag: str
+    status: str
+    kind: str = "order"
+
+
+@dataclass(frozen=True)
 class ExternalFill:
     """What an order TRON did not place (no tag) filled on the account today: one from the Kite app, or the
     broker's auto square-off (``by`` ADMINSQF, which costs ₹50 + GST on top of the usual charges)."""
@@ -232,6 +244,11 @@ class Broker(Protocol):
     def external_fills(self, day: date) -> list[ExternalFill]:
         """Today's filled orders without a tag (a paper broker has none), in one read, oldest first. Raises
         BrokerUnavailable."""
+        ...
+
+    def working_orders(self) -> list[WorkingOrder]:
+        """Every order still working on the account, and every active GTT (a paper broker: none before the
+        day's first order). Raises BrokerUnavailable."""
         ...
 
     def preflight(self) -> str | None:

@@ -39,7 +39,7 @@ from tron.adapters.kite import (
 )
 from tron.bootstrap import embedded
 from tron.config.settings import load_settings
-from tron.domain.models import Asset, OrderIntent, Purpose, Side
+from tron.domain.models import Asset, OrderIntent, Purpose, Side, order_tag
 from tron.domain.money import to_tick
 from tron.domain.timeutil import ist
 from tron.ports import BrokerUnavailable, LoginError, OrderRejected
@@ -585,6 +585,60 @@ def make_day(ks: KiteSimHandle, tmp_path: Path) -> Day:
     doc = plan_day(deps)  # preflight, instruments and history through the simulator
     assert doc["halted"] is None, doc["halted"]
     return Day(ks, deps)
+
+
+def test_the_account_at_the_open_freezes_symbols_and_cancels_trons_old_orders(
+    ks: KiteSimHandle, tmp_path: Path, logs: list[logging.LogRecord]
+) -> None:
+    """Before the open the account holds what TRON did not place on symbols it trades (a position, a working
+    order, an active GTT): entries on them are frozen for the day with an ERROR; an order with TRON's tag
+    still working (an earlier day's) is cancelled; a symbol TRON does not trade is left alone."""
+    s = load_settings(
+        data_dir=tmp_path,
+        symbols=5,
+        market_data="kite",
+        broker="kite",
+        kite={"root": ks.url, "rate_limits": False},
+    )
+    deps, _ = embedded(s, ks.clock, tmp_path, log_to_archive=False)
+    login(ks, deps.secrets)  # type: ignore[arg-type]
+    trades = [i.symbol for i in deps.market.instruments(Asset.STOCKS)]
+    a, b, c, d = trades[:4]
+    outside = next(i.symbol for i in ks.market.instruments(Asset.STOCKS) if i.symbol not in trades[:5])
+    kite = ks.client()
+
+    def below(symbol: str) -> float:
+        ltp = kite.ltp(f"NSE:{symbol}")[f"NSE:{symbol}"]["last_price"]
+        return float(to_tick(ltp * 0.97, Decimal("0.05"), up=False))
+
+    def rest(symbol: str, **kw: Any) -> str:
+        return str(
+            kite.place_order("regular", "NSE", symbol, "BUY", 1, "MIS", "LIMIT", price=below(symbol), **kw)
+        )
+
+    settled(kite, kite.place_order("regular", "NSE", a, "BUY", 5, "MIS", "MARKET", market_protection=-1))
+    rest(b)
+    ltp_c = kite.ltp(f"NSE:{c}")[f"NSE:{c}"]["last_price"]
+    leg = {
+        "transaction_type": "BUY",
+        "quantity": 1,
+        "product": "CNC",
+        "order_type": "LIMIT",
+        "price": below(c),
+    }
+    kite.place_gtt("single", c, "NSE", [below(c)], ltp_c, [leg])
+    ours = rest(d, tag=order_tag("20261120-stocks-orb-x-entry-1500"))
+    rest(outside)
+    doc = plan_day(deps)
+    assert doc["halted"] is None and sorted(doc["frozen"]) == [a, b, c]
+    assert doc["frozen"][a] == "+5 held at the broker at the open"
+    assert "TRON did not place" in doc["frozen"][b] and doc["frozen"][c].startswith("gtt ")
+    wall.sleep(0.05)
+    assert {o["order_id"]: o["status"] for o in kite.orders()}[ours] == "CANCELLED"
+    assert any(
+        r.levelname == "ERROR" and r.getMessage().startswith(f"no entries today on {a}, {b}, {c}")
+        for r in logs
+    )
 
 
 def test_plan_day_with_an_expired_token_halts_entries_with_an_error(

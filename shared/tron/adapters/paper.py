@@ -19,6 +19,7 @@ from tron.ports import (
     MarketData,
     OrderRejected,
     StateStore,
+    WorkingOrder,
 )
 
 RESTING = "TRIGGER PENDING"
@@ -171,6 +172,10 @@ class PaperBroker:
 
     def external_fills(self, day: date) -> list[ExternalFill]:
         """None: nothing but TRON trades on paper."""
+        return []
+
+    def working_orders(self) -> list[WorkingOrder]:
+        """None: paper orders do not outlive their day, and nothing but TRON places them."""
         return []
 
     def preflight(self) -> str | None:

@@ -78,6 +78,9 @@ class TickContext:
     drift: dict[str, tuple[int, int]] = field(
         default_factory=dict
     )  # symbol → (book, broker) where they differ
+    frozen: dict[str, str] = field(
+        default_factory=dict
+    )  # symbol → why no entry today (plan_day's open check)
 
 
 @dataclass

@@ -263,6 +263,9 @@ def _entries(ctx: TickContext, bar: Bar, out: TickDecision) -> None:
         if entry.inst.symbol in ctx.drift:
             _refuse(out, entry.inst.symbol, sig.strategy, "the broker's position differs from the book")
             continue
+        if (why := ctx.frozen.get(entry.inst.symbol)) is not None:
+            _refuse(out, entry.inst.symbol, sig.strategy, why)
+            continue
         intent = _approve(ctx, sig, entry, ex, views, out)
         if intent is not None:
             out.intents.append(intent)

@@ -196,6 +196,11 @@ def order_tag(intent: str) -> str:
     return "T" + hashlib.sha256(intent.encode()).hexdigest()[:19]
 
 
+def is_tron_tag(tag: str) -> bool:
+    """Whether a broker tag is one :func:`order_tag` makes (TRON placed the order)."""
+    return len(tag) == 20 and tag[0] == "T" and all(c in "0123456789abcdef" for c in tag[1:])
+
+
 @dataclass(frozen=True)
 class OrderIntent:
     """A decided order, before it reaches the broker: what to trade, why, and (for an entry) its stop,

@@ -6,9 +6,12 @@ import logging
 from datetime import date
 from typing import Any
 
+from tron.domain.models import is_tron_tag
 from tron.domain.plan import Plan, PlanContext, validate
+from tron.ports import BrokerUnavailable, OrderRejected
 from tron.services.deps import Deps
 from tron.services.paths import day_path
+from tron.services.tick import tradable
 
 log = logging.getLogger("tron.plan_day")
 
@@ -47,12 +50,53 @@ def health_gate(deps: Deps, day: date, plan: Plan) -> str | None:
     return "; ".join(problems) or None
 
 
+def open_check(deps: Deps, day: date, plan: Plan) -> dict[str, str]:
+    """The account before the open: a position, a working order or an active GTT that TRON did not place on
+    a symbol it may trade today freezes entries on that symbol for the day (ERROR); an order of TRON's
+    still working (from an earlier day: today's are not placed yet) is cancelled. The frozen symbols, each
+    with why (empty when the broker cannot be read: the ticks' drift check still sees its positions)."""
+    extra = {"component": "plan_day", "correlation_id": day.isoformat()}
+    ours: set[str] = set()
+    for asset, ap in plan.assets.items():
+        try:
+            ours |= {i.symbol for i in tradable(deps, asset, ap, day)[0] if i.segment != "index"}
+        except ValueError:  # no contract to trade: its first tick says so
+            continue
+    try:
+        held = deps.broker.net_positions(day)
+        working = deps.broker.working_orders()
+    except BrokerUnavailable as e:
+        log.error(f"the account at the open could not be read: {e}", extra=extra)
+        return {}
+    frozen = {s: f"{q:+d} held at the broker at the open" for s, q in sorted(held.items()) if q and s in ours}
+    for w in working:
+        if is_tron_tag(w.tag):
+            try:
+                deps.broker.cancel(w.order_id)
+                log.warning(
+                    f"an order of TRON's from an earlier day cancelled: {w.order_id} {w.symbol}", extra=extra
+                )
+            except (OrderRejected, BrokerUnavailable) as e:
+                log.error(
+                    f"an order of TRON's from an earlier day not cancelled: {w.order_id}: {e}", extra=extra
+                )
+        elif w.symbol in ours:
+            frozen.setdefault(w.symbol, f"{w.kind} {w.order_id} TRON did not place works on it at the open")
+    if frozen:
+        log.error(
+            f"no entries today on {', '.join(sorted(frozen))}: {'; '.join(f'{s} {v}' for s, v in frozen.items())}",
+            extra=extra,
+        )
+    return frozen
+
+
 def plan_day(deps: Deps, day: date | None = None) -> dict[str, Any]:
     """Write the day's document (default: today's) once, and return it.
 
     A day already planned is returned as stored. On a closed day the document says why (status "closed").
     Otherwise the plan is built (:func:`build_plan`), the health gate run (:func:`health_gate`, whose
-    failures halt entries for the day with an ERROR log), and the document written with status "armed".
+    failures halt entries for the day with an ERROR log), the account checked (:func:`open_check`: the
+    symbols it freezes are kept under "frozen"), and the document written with status "armed".
     Creation is create-if-absent, so of two concurrent runs one plan wins and both return it.
     """
     now = deps.clock.now()
@@ -80,11 +124,13 @@ def plan_day(deps: Deps, day: date | None = None) -> dict[str, Any]:
             f"pre-open health gate failed, entries halted for the day: {halted}",
             extra={"component": "plan_day"},
         )
+    frozen = {} if halted else open_check(deps, day, plan)
     doc = {
         "day": day.isoformat(),
         "trading_day": True,
         "status": "armed",
         "halted": halted,
+        "frozen": frozen,
         "planned_at": now.isoformat(),
         "mode": deps.config.mode,
         "plan": plan.to_doc(),

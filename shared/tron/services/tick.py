@@ -232,6 +232,7 @@ def _decide(
     kill = KillSwitch.from_doc(txn.get(KILL_SWITCH))
     ctx = load_context(txn, day, asset, doc, now, plan, halted_reason(day_now, asset), snapshot, kill)
     ctx.broker_qty = broker_qty
+    ctx.frozen = day_now.get("frozen") or {}
     pending_before = set(ctx.pending)
     decision = decide(ctx)
     flying = in_flight_summary(ctx)  # decide has added its entries to ctx.pending

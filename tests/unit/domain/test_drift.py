@@ -131,3 +131,16 @@ def test_no_entry_on_a_symbol_in_drift() -> None:
     assert d.intents == []
     refused = [e for e in d.events if e["event"] == "entry_refused"]
     assert refused and refused[0]["reason"] == "the broker's position differs from the book"
+
+
+def test_no_entry_on_a_symbol_frozen_at_the_open() -> None:
+    """plan_day's open check froze B (an order TRON did not place works on it): entries on it are refused
+    with that reason all day, and an entry on A still goes."""
+    signals = [Signal(s, Side.BUY, 0.9, "orb", "breakout", 100.2, 0.5) for s in ("A", "B")]
+    c = ctx(book(), {})
+    c.frozen = {"B": "order 42 TRON did not place works on it at the open"}
+    with mock.patch("tron.domain.decide.strategies.evaluate", return_value=signals):
+        d = decide(c)
+    assert [i.symbol for i in d.intents] == ["A"]
+    refused = [e for e in d.events if e["event"] == "entry_refused"]
+    assert [(e["symbol"], e["reason"]) for e in refused] == [("B", c.frozen["B"])]

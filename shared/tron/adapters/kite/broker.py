@@ -26,7 +26,15 @@ from tron.domain.order_rules import (
     on_tick,
     protection_price,
 )
-from tron.ports import ENDED_STATUSES, BrokerOrder, BrokerUnavailable, Clock, ExternalFill, OrderRejected
+from tron.ports import (
+    ENDED_STATUSES,
+    BrokerOrder,
+    BrokerUnavailable,
+    Clock,
+    ExternalFill,
+    OrderRejected,
+    WorkingOrder,
+)
 
 log = logging.getLogger("tron.kite")
 RESTING = ("TRIGGER PENDING", "OPEN")  # a stop waiting for its trigger, or triggered and working
@@ -380,6 +388,21 @@ class KiteBroker:
                 )
             )
         return sorted(out, key=lambda f: f.ts)
+
+    def working_orders(self) -> list[WorkingOrder]:
+        """The orders Kite still works (any status but COMPLETE, REJECTED, CANCELLED) and the active GTTs."""
+        out = [
+            WorkingOrder(
+                str(o["order_id"]), str(o["tradingsymbol"]), str(o.get("tag") or ""), str(o["status"])
+            )
+            for o in self.orders()
+            if o.get("status") not in ENDED_STATUSES
+        ]
+        for g in self.session.call("other", "get_gtts", lambda c: c.get_gtts()):
+            if g.get("status") == "active":
+                symbol = str((g.get("condition") or {}).get("tradingsymbol", ""))
+                out.append(WorkingOrder(str(g["id"]), symbol, "", "active", kind="gtt"))
+        return out
 
     def positions(self) -> list[KitePosition]:
         """Today's net positions (MIS and others) as Kite reports them."""
