@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -18,8 +19,9 @@ from tron.domain.charges import AUTO_SQUARE_OFF_FEE, order_charges
 from tron.domain.drift import Drift, clamp
 from tron.domain.models import Asset, IntentState, OrderIntent, Position, Purpose, RestingStop
 from tron.domain.order_rules import MAX_MODIFICATIONS
+from tron.domain.protect import protect_id
 from tron.ports import BrokerOrder, BrokerUnavailable, ExternalFill, OrderRejected
-from tron.services.claims import advanced
+from tron.services.claims import advanced, intent_doc, publish
 from tron.services.deps import Deps
 from tron.services.duplicates import verification
 from tron.services.paths import book_path, intent_path
@@ -165,9 +167,7 @@ def execute_trail(deps: Deps, intent: OrderIntent, now: datetime) -> str:
     if rest.trigger == intent.trigger and rest.limit == intent.limit:
         return _settle(deps, intent, now, _to(IntentState.RESTING, order_id=rest.order_id))
     if rest.modifications >= MAX_MODIFICATIONS:
-        why = f"{MAX_MODIFICATIONS} modifications spent: the stop stays at {rest.trigger}"
-        log.warning(f"trail of {intent.symbol} not sent: {why}", extra=_extra(intent.intent_id))
-        return _settle(deps, intent, now, _to(IntentState.REJECTED, reason=why))
+        return _replace_stop(deps, intent, rest, now)
     try:
         order = deps.broker.modify(rest.order_id, intent)
     except OrderRejected as e:
@@ -195,6 +195,61 @@ def execute_trail(deps: Deps, intent: OrderIntent, now: datetime) -> str:
     if order.filled_qty and order.ended:
         book_stop_fill(deps, day, intent.asset, intent.symbol, moved, order, now)
     log.info(f"trail: {intent.reason}", extra=_extra(intent.intent_id))
+    return out
+
+
+def _replace_stop(deps: Deps, intent: OrderIntent, rest: RestingStop, now: datetime) -> str:
+    """A trail past Kite's 25 modifications of the resting stop: the stop is cancelled, then placed again at
+    the trail's trigger as the next version of its protect intent (a new deterministic tag), through the
+    executor like every stop. Cancelled first, so two stops never rest at once: for the moment between, the
+    stop is TRON's to check. A stop the broker will not cancel (it filled or ended) rejects the trail: the
+    next tick books what happened."""
+    try:
+        deps.broker.cancel(rest.order_id)
+    except OrderRejected as e:
+        log.warning(f"the stop of {intent.symbol} not replaced: {e}", extra=_extra(intent.intent_id))
+        return _settle(deps, intent, now, _to(IntentState.REJECTED, reason=f"stop not replaced: {e}"))
+    day = intent.day.isoformat()
+    entry_id, _, version = rest.intent_id.rpartition("-S")
+    new_id = protect_id(entry_id, int(version) + 1 if version.isdigit() else 2)
+    ip, bp, old, new = (
+        intent_path(day, intent.intent_id),
+        book_path(day, intent.asset),
+        intent_path(day, rest.intent_id),
+        intent_path(day, new_id),
+    )
+    why = f"{MAX_MODIFICATIONS} modifications spent: replaced by {new_id}"
+    replacement: list[OrderIntent] = []
+
+    def swap(txn: Any) -> str:
+        doc, book, old_doc, exists = txn.get(ip), Book.from_doc(txn.get(bp)), txn.get(old), txn.get(new)
+        if doc is None or IntentState(doc["state"]).terminal:
+            return "duplicate"
+        pos = book.positions.get(intent.symbol)
+        if pos is None or pos.protect is None or pos.protect.order_id != rest.order_id or exists is not None:
+            txn.set(ip, advanced(doc, IntentState.CANCELLED, now, reason="the stop changed meanwhile"))
+            return IntentState.CANCELLED.value
+        stop = replace(
+            intent,
+            intent_id=new_id,
+            purpose=Purpose.PROTECT,
+            qty=abs(pos.qty),
+            reason=f"stop {intent.trigger} resting at the broker again (after {MAX_MODIFICATIONS} modifications)",
+        )
+        replacement.append(stop)
+        pos.protect, pos.protecting = None, new_id
+        book.processed.append(intent.intent_id)
+        txn.set(bp, book.to_doc())
+        txn.set(new, intent_doc(stop, now))
+        if old_doc is not None:
+            txn.set(old, advanced(old_doc, IntentState.CANCELLED, now, reason=why))
+        txn.set(ip, advanced(doc, IntentState.RESTING, now, reason=why))
+        return IntentState.RESTING.value
+
+    out = str(deps.store.transaction(swap))
+    if out == IntentState.RESTING and replacement:
+        log.warning(f"the stop of {intent.symbol}: {why}", extra=_extra(intent.intent_id))
+        publish(deps, replacement[-1:])
     return out
 
 
@@ -272,8 +327,9 @@ def sync_stops(deps: Deps, asset: Asset, now: datetime, held: dict[str, Position
 
 def settle_drift(deps: Deps, asset: Asset, now: datetime, drift: Drift) -> None:
     """Where the broker holds less of a position than the book (closed in the Kite app, or by the broker's
-    auto square-off): cancel its resting stop if the broker holds none of it (triggered, it would open a
-    new position), then book the untagged fills that closed it as its exit (:func:`adopt_external_fill`)."""
+    auto square-off): its resting stop is cut to what the broker holds, cancelled if that is nothing (for
+    more, triggered, it would open the opposite position), then the untagged fills that closed it are
+    booked as its exit (:func:`adopt_external_fill`)."""
     day = now.date().isoformat()
     book = Book.from_doc(deps.store.get(book_path(day, asset)))
     closed = {
@@ -285,17 +341,9 @@ def settle_drift(deps: Deps, asset: Asset, now: datetime, drift: Drift) -> None:
         return
     for symbol, (ours, theirs) in sorted(closed.items()):
         rest = book.positions[symbol].protect
-        if rest is None or clamp(ours, theirs):
-            continue
-        try:
-            deps.broker.cancel(rest.order_id)
-        except (OrderRejected, BrokerUnavailable) as e:  # filled or ended meanwhile; or asked again next tick
-            log.error(
-                f"the resting stop of {symbol} could not be cancelled: {e}", extra=_extra(rest.intent_id)
-            )
-            continue
-        why = f"the broker holds {theirs} {symbol}, the book {ours}: cancelled, it would open a position"
-        _drop_stop(deps, day, asset, symbol, rest, why, now, then="no stop is worked for it")
+        if rest is not None and rest.qty > (want := clamp(ours, theirs)):
+            why = f"the broker holds {theirs} {symbol}, the book {ours}"
+            _fit_stop(deps, day, asset, symbol, rest, want, why, now)
     try:
         fills = deps.broker.external_fills(now.date())
     except BrokerUnavailable as e:
@@ -304,6 +352,39 @@ def settle_drift(deps: Deps, asset: Asset, now: datetime, drift: Drift) -> None:
     for f in fills:
         if f.symbol in closed:
             adopt_external_fill(deps, asset, f, now)
+
+
+def _fit_stop(
+    deps: Deps, day: str, asset: Asset, symbol: str, rest: RestingStop, want: int, why: str, now: datetime
+) -> None:
+    """Cut the resting stop to `want` (a modification) or, for nothing or with no modification left,
+    cancel it (TRON then checks the stop itself, on what the broker holds)."""
+    doc = deps.store.get(intent_path(day, rest.intent_id))
+    try:
+        if want and doc is not None and rest.modifications < MAX_MODIFICATIONS:
+            stop = replace(OrderIntent.from_dict(doc), qty=want, trigger=rest.trigger, limit=rest.limit)
+            deps.broker.modify(rest.order_id, stop)
+        else:
+            deps.broker.cancel(rest.order_id)
+            _drop_stop(deps, day, asset, symbol, rest, f"{why}: cancelled", now, then="no stop rests for it")
+            return
+    except (OrderRejected, BrokerUnavailable) as e:  # filled or ended meanwhile; or tried again next tick
+        log.error(
+            f"the resting stop of {symbol} could not be cut to {want}: {e}", extra=_extra(rest.intent_id)
+        )
+        return
+
+    def cut(txn: Any) -> None:
+        book = Book.from_doc(txn.get(book_path(day, asset)))
+        pos = book.positions.get(symbol)
+        if pos is not None and pos.protect is not None and pos.protect.order_id == rest.order_id:
+            pos.protect = replace(rest, qty=want, modifications=rest.modifications + 1)
+            txn.set(book_path(day, asset), book.to_doc())
+
+    deps.store.transaction(cut)
+    log.error(
+        f"the resting stop of {symbol} cut from {rest.qty} to {want} ({why})", extra=_extra(rest.intent_id)
+    )
 
 
 def adopt_external_fill(deps: Deps, asset: Asset, fill: ExternalFill, now: datetime) -> bool:

@@ -18,7 +18,7 @@ import pytest
 
 from tests.support.days import TRADING_DAY, at, embedded_deps
 from tron.domain.book import Book
-from tron.domain.charges import order_charges
+from tron.domain.charges import AUTO_SQUARE_OFF_FEE, order_charges
 from tron.domain.models import (
     Asset,
     IntentState,
@@ -30,13 +30,13 @@ from tron.domain.models import (
 )
 from tron.domain.order_rules import MAX_MODIFICATIONS
 from tron.domain.protect import protect_intent
-from tron.ports import BrokerOrder, OrderRejected
+from tron.ports import BrokerOrder, ExternalFill, OrderRejected
 from tron.services.claims import advanced, intent_doc
 from tron.services.deps import Deps
 from tron.services.execute_order import execute_order
 from tron.services.messages import order_message
 from tron.services.paths import book_path, intent_path
-from tron.services.stops import execute_protect, execute_trail, sync_stops
+from tron.services.stops import execute_protect, execute_trail, settle_drift, sync_stops
 
 DAY = TRADING_DAY
 SYMBOL = "RELIANCE"
@@ -58,6 +58,7 @@ class FakeBroker:
     refuse_modify: str | None = None  # modify raises OrderRejected with this message
     refuse_cancel: str | None = None  # cancel raises OrderRejected with this message
     while_placing: Callable[[], None] | None = None  # runs inside place (the world moving meanwhile)
+    external: list[ExternalFill] = field(default_factory=list)  # external_fills' answer
     calls: list[tuple[Any, ...]] = field(default_factory=list)
 
     def named(self, name: str) -> list[tuple[Any, ...]]:
@@ -97,6 +98,10 @@ class FakeBroker:
         if self.refuse_cancel is not None:
             raise OrderRejected(self.refuse_cancel)
         return order_id
+
+    def external_fills(self, day: Any) -> list[ExternalFill]:
+        self.calls.append(("external_fills", day))
+        return list(self.external)
 
     def preflight(self) -> str | None:
         return None
@@ -448,21 +453,43 @@ def test_a_trail_to_the_trigger_already_resting_calls_no_broker(
     assert held(deps)[SYMBOL].protect == resting()
 
 
-def test_a_trail_past_the_modification_limit_is_rejected_without_a_broker_call(
+def test_a_trail_past_the_modification_limit_cancels_the_stop_and_places_it_again(
     deps: Deps, broker: FakeBroker, logs: pytest.LogCaptureFixture
 ) -> None:
-    """Kite allows MAX_MODIFICATIONS (25) per order: a trail past them is rejected with a WARNING, the
-    stop stays where it is and the broker is not asked."""
+    """Kite allows MAX_MODIFICATIONS (25) per order: a trail past them cancels the resting stop first, then
+    the next version of its protect intent (a new tag) is claimed at the trail's trigger and published for
+    the executor, which places it once like every stop."""
     assert MAX_MODIFICATIONS == 25
     put_book(deps, position(protect=resting(modifications=MAX_MODIFICATIONS)))
+    put_intent(deps, the_protect(), IntentState.RESTING, order_id=ORDER_ID)
+    t = trail(2490.0)
+    put_intent(deps, t, IntentState.PLACING, placing_since=NOW.isoformat())
+    assert execute_trail(deps, t, NOW) == "resting"
+    assert broker.calls == [("cancel", ORDER_ID)]
+    v2 = the_protect().intent_id.replace("-S1", "-S2")
+    pos = held(deps)[SYMBOL]
+    assert pos.protect is None and pos.protecting == v2
+    assert intent_of(deps, the_protect())["state"] == IntentState.CANCELLED
+    new = deps.store.get(intent_path(DAY.isoformat(), v2))
+    assert new is not None and new["state"] == IntentState.CLAIMED and new["trigger"] == 2490.0
+    assert new["purpose"] == Purpose.PROTECT and new["qty"] == QTY and new["tag"] != the_protect().tag
+    (published,) = [m for m in deps.bus.queue if json.loads(m.data)["intent_id"] == v2]  # type: ignore[attr-defined]
+    assert execute_trail(deps, t, NOW) == "duplicate" and len(broker.calls) == 1  # delivered twice: once
+    # The executor then places the new version of the stop, which rests as the position's stop.
+    assert execute_order(deps, published.data, published.attributes) == "resting"
+    assert held(deps)[SYMBOL].protect is not None and held(deps)[SYMBOL].protect.trigger == 2490.0
+
+
+def test_a_stop_that_cannot_be_cancelled_for_its_replacement_rejects_the_trail(
+    deps: Deps, broker: FakeBroker, logs: pytest.LogCaptureFixture
+) -> None:
+    put_book(deps, position(protect=resting(modifications=MAX_MODIFICATIONS)))
+    broker.refuse_cancel = "order already complete"
     t = trail(2490.0)
     put_intent(deps, t, IntentState.PLACING, placing_since=NOW.isoformat())
     assert execute_trail(deps, t, NOW) == "rejected"
-    assert broker.calls == []
     assert held(deps)[SYMBOL].protect == resting(modifications=MAX_MODIFICATIONS)
-    assert intent_of(deps, t)["state"] == IntentState.REJECTED
-    assert book(deps).orders_rejected == 1
-    assert logged(logs, "WARNING", f"25 modifications spent: the stop stays at {STOP}")
+    assert logged(logs, "WARNING", "not replaced: order already complete")
 
 
 def test_a_trail_one_below_the_limit_is_still_sent(deps: Deps, broker: FakeBroker) -> None:
@@ -625,3 +652,78 @@ def test_one_broker_read_serves_every_resting_stop(deps: Deps, broker: FakeBroke
     ((name, day, asked),) = broker.calls
     assert (name, day, sorted(asked)) == ("order_states", DAY, [ORDER_ID, "ORD2"])
     assert set(held(deps)) == {"INFY"} and held(deps)["INFY"].protect == other.protect
+
+
+# ---------------------------------------------------------------------------------------------- settle_drift
+def manual(
+    qty: int = QTY, by: str = "AB1234", side: Side = Side.SELL, price: str = "2490.00"
+) -> ExternalFill:
+    return ExternalFill("M1", SYMBOL, side, qty, Decimal(price), at(9, 58), by)
+
+
+@pytest.mark.parametrize("by", ["AB1234", "ADMINSQF"])
+def test_a_position_closed_outside_tron_loses_its_stop_and_books_the_fill_as_its_exit(
+    deps: Deps, broker: FakeBroker, protected: Position, logs: pytest.LogCaptureFixture, by: str
+) -> None:
+    """The broker holds none of the position (closed in the Kite app, or by the broker's square-off): the
+    resting stop is cancelled (it would open the opposite position when triggered) and the untagged fill
+    is booked as the exit, at its price, with its charges (₹50 + GST more for ADMINSQF), once."""
+    broker.external = [manual(by=by)]
+    settle_drift(deps, Asset.STOCKS, NOW, {SYMBOL: (QTY, 0)})
+    assert broker.named("cancel") == [("cancel", ORDER_ID)]
+    after = book(deps)
+    assert SYMBOL not in after.positions and after.trades == 1
+    charges = order_charges("equity_intraday", Side.SELL, Decimal("2490.00"), QTY, DAY).total
+    fee = AUTO_SQUARE_OFF_FEE if by == "ADMINSQF" else Decimal(0)
+    assert after.realized == (Decimal("2490.00") - AVG) * QTY and after.charges == charges + fee
+    doc = deps.store.get(intent_path(DAY.isoformat(), f"{DAY:%Y%m%d}-stocks-external-{SYMBOL}-M1"))
+    assert doc is not None and doc["state"] == IntentState.FILLED and doc["fill"]["adopted"] is True
+    assert intent_of(deps, the_protect())["state"] == IntentState.CANCELLED
+    assert logged(logs, "ERROR", "booked a fill TRON did not place")
+    settle_drift(deps, Asset.STOCKS, NOW, {SYMBOL: (QTY, 0)})  # the same drift again: nothing twice
+    assert book(deps) == after and len(broker.named("cancel")) == 1
+
+
+def test_a_partial_close_outside_tron_cuts_the_stop_to_what_the_broker_holds(
+    deps: Deps, broker: FakeBroker, protected: Position
+) -> None:
+    """The broker still holds part of it on the same side: the stop is modified to that quantity (for more
+    it would open a short when triggered), and the fill is booked."""
+    broker.external = [manual(qty=4)]
+    settle_drift(deps, Asset.STOCKS, NOW, {SYMBOL: (QTY, QTY - 4)})
+    ((_, order_id, cut),) = broker.named("modify")
+    assert (order_id, cut.qty, cut.trigger, cut.order_type) == (ORDER_ID, QTY - 4, STOP, "SL-M")
+    pos = held(deps)[SYMBOL]
+    assert pos.qty == QTY - 4 and pos.protect == resting(qty=QTY - 4, modifications=1)
+    assert broker.named("cancel") == []
+
+
+def test_a_stop_with_no_modification_left_is_cancelled_instead_of_cut(deps: Deps, broker: FakeBroker) -> None:
+    put_book(deps, position(protect=resting(modifications=MAX_MODIFICATIONS)))
+    put_intent(deps, the_protect(), IntentState.RESTING, order_id=ORDER_ID)
+    settle_drift(deps, Asset.STOCKS, NOW, {SYMBOL: (QTY, 4)})
+    assert broker.named("modify") == [] and broker.named("cancel") == [("cancel", ORDER_ID)]
+    assert held(deps)[SYMBOL].protect is None
+
+
+def test_untagged_fills_that_do_not_close_the_position_are_not_booked(
+    deps: Deps, broker: FakeBroker, protected: Position
+) -> None:
+    """The broker holds more than the book (a manual buy on a long), or a fill on the position's own side,
+    or on another symbol: nothing is booked or cancelled (the drift stays reported)."""
+    broker.external = [manual(side=Side.BUY), replace(manual(), symbol="INFY")]
+    settle_drift(deps, Asset.STOCKS, NOW, {SYMBOL: (QTY, QTY + 3)})
+    assert broker.calls == []
+    settle_drift(deps, Asset.STOCKS, NOW, {SYMBOL: (QTY, 0)})
+    assert held(deps)[SYMBOL].qty == QTY  # only a buy on SYMBOL: no exit to book
+    assert held(deps)[SYMBOL].protect is None  # but the stop the broker does not need is gone
+
+
+def test_a_stop_that_cannot_be_cancelled_is_an_error_and_the_fill_still_booked(
+    deps: Deps, broker: FakeBroker, protected: Position, logs: pytest.LogCaptureFixture
+) -> None:
+    broker.refuse_cancel = "Order cannot be cancelled as it is being processed"
+    broker.external = [manual()]
+    settle_drift(deps, Asset.STOCKS, NOW, {SYMBOL: (QTY, 0)})
+    assert logged(logs, "ERROR", f"the resting stop of {SYMBOL} could not be cut to 0")
+    assert SYMBOL not in held(deps)
