@@ -354,8 +354,9 @@ def racing(bus: Any) -> None:
 
 @pytest.fixture(scope="module")
 def executors(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[FaultDay, dict[str, Any]]]:
-    """Two executors race every message all day; from 10:00, once TRON holds a position, every order write
-    fails and the kill switch flattens: an exit is dead-lettered, then the writes work again."""
+    """Two executors race every message all day; from 10:00, once TRON holds a position, every order and
+    portfolio call fails (quotes still answer) and the kill switch flattens: the exit is dead-lettered,
+    then the calls work again."""
     with simulator() as url:
         # Wall-clock waits scaled to the simulator's speed: no retries inside a delivery (each would wait
         # minutes of the day), the breaker open for a minute of the day, not half an hour.
@@ -363,8 +364,8 @@ def executors(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[FaultD
         racing(day.run.bus)
 
         def flatten_while_failing(day: FaultDay, held: tuple[str, int]) -> None:
-            for method in ("POST", "PUT"):
-                ctl(url, "fail", {"path": "/orders", "method": method, "times": 10**6})
+            for path in ("/orders", "/portfolio"):  # the account unreadable too: nothing settles the exit
+                ctl(url, "fail", {"path": path, "times": 10**6})
             now = day.run.deps.clock.now()
             set_kill_switch(day.run.deps.store, True, "fault drill", True, now, "test")
 
@@ -392,3 +393,4 @@ def test_a_dead_lettered_exit(executors: tuple[FaultDay, dict[str, Any]]) -> Non
     assert_the_account_is_safe(day, result)
     assert result["kite"]["auto_square_offs"] == 0  # TRON's own exits closed everything
     assert result["kite"]["book_matches_broker"], result["kite"]["mismatches"]
+
