@@ -81,6 +81,10 @@ class TickContext:
     frozen: dict[str, str] = field(
         default_factory=dict
     )  # symbol → why no entry today (plan_day's open check)
+    working: dict[str, str] | None = (
+        None  # orders TRON did not place, working now: symbol → what (None: not read)
+    )
+    foreign: dict[str, str] = field(default_factory=dict)  # those seen so far (each reported once)
 
 
 @dataclass

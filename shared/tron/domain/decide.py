@@ -147,6 +147,7 @@ def decide(ctx: TickContext) -> TickDecision:
     if bar is None:
         return out
     _note_drift(ctx, out)
+    _note_foreign(ctx, out)
     idx = {s: i for i, s in enumerate(ctx.state.symbols)}
     marks = {s: (float(bar.low[i]), float(bar.high[i]), float(bar.close[i])) for s, i in idx.items()}
     last = {s: float(bar.close[i]) for s, i in idx.items()}
@@ -177,6 +178,21 @@ def _note_drift(ctx: TickContext, out: TickDecision) -> None:
         )
     for s in ended:
         out.events.append({"event": "drift_resolved", "symbol": s, "reason": "the book and the broker agree"})
+
+
+def _note_foreign(ctx: TickContext, out: TickDecision) -> None:
+    """Orders TRON did not place working on its symbols (a manual limit in the Kite app, a GTT's order):
+    ctx.foreign updated from this tick's read (kept when the broker was not read), each new one an event (an
+    ERROR), and each that stopped working; entries on those symbols wait (see _entries)."""
+    now = ctx.foreign if ctx.working is None else ctx.working
+    for s, what in sorted(now.items()):
+        if s not in ctx.foreign:
+            out.events.append({"event": "foreign_order", "symbol": s, "reason": f"{what}: no entries on it"})
+    for s in sorted(set(ctx.foreign) - set(now)):
+        out.events.append(
+            {"event": "foreign_order_gone", "symbol": s, "reason": "no order of another works on it"}
+        )
+    ctx.foreign = dict(now)
 
 
 def _fold_snapshot(ctx: TickContext, out: TickDecision) -> Bar | None:
@@ -263,7 +279,7 @@ def _entries(ctx: TickContext, bar: Bar, out: TickDecision) -> None:
         if entry.inst.symbol in ctx.drift:
             _refuse(out, entry.inst.symbol, sig.strategy, "the broker's position differs from the book")
             continue
-        if (why := ctx.frozen.get(entry.inst.symbol)) is not None:
+        if (why := ctx.frozen.get(entry.inst.symbol) or ctx.foreign.get(entry.inst.symbol)) is not None:
             _refuse(out, entry.inst.symbol, sig.strategy, why)
             continue
         intent = _approve(ctx, sig, entry, ex, views, out)

@@ -14,7 +14,7 @@ from tron.domain.context import TickDecision
 from tron.domain.contracts import ContractRules, option_expiry, select_future
 from tron.domain.decide import decide
 from tron.domain.drift import Drift
-from tron.domain.models import Asset, Instrument, Position, Snapshot
+from tron.domain.models import Asset, Instrument, Position, Snapshot, is_tron_tag
 from tron.domain.plan import AssetPlan, Plan
 from tron.domain.risk import KillSwitch
 from tron.domain.session import SessionState
@@ -33,6 +33,8 @@ LEVELS = {  # the decision's events that are more than INFO: an ERROR alerts
     "halt": logging.ERROR,
     "drift": logging.ERROR,
     "drift_resolved": logging.WARNING,
+    "foreign_order": logging.ERROR,
+    "foreign_order_gone": logging.WARNING,
     "stale_quotes": logging.WARNING,
     "bad_quotes": logging.WARNING,
 }
@@ -135,13 +137,14 @@ def tick(deps: Deps, asset: Asset) -> TickResult:
             sync_stops(deps, asset, now, held)
         except BrokerUnavailable as e:  # the stops still rest at the broker; their fills are booked later
             log.warning(f"resting stops not checked this minute: {e}", extra=extra)
-    try:  # after the stops' fills are booked: the book against the broker's own positions
+    try:  # after the stops' fills are booked: the book and TRON's orders against the broker's own account
         broker_qty: dict[str, int] | None = deps.broker.net_positions(now.date())
+        working: dict[str, str] | None = _foreign_orders(deps, first["instruments"])
     except BrokerUnavailable as e:
-        broker_qty = None
-        log.warning(f"the broker's positions not read this minute: {e}", extra=extra)
+        broker_qty = working = None
+        log.warning(f"the broker's positions and orders not read this minute: {e}", extra=extra)
     out = deps.store.transaction(
-        lambda txn: _decide(txn, asset, now, plan, daydoc, first, snapshot, broker_qty)
+        lambda txn: _decide(txn, asset, now, plan, daydoc, first, snapshot, broker_qty, working)
     )
     if isinstance(out, TickResult):
         return _skip(out, extra)
@@ -161,6 +164,15 @@ def tick(deps: Deps, asset: Asset) -> TickResult:
         )
     refused = sum(1 for e in out.decision.events if e["event"] == "entry_refused")
     return TickResult("ran", [i.intent_id for i in out.decision.intents], refused)
+
+
+def _foreign_orders(deps: Deps, instruments: Any) -> dict[str, str]:
+    """The orders TRON did not place working at the broker on the asset's symbols (one read): symbol → what."""
+    return {
+        w.symbol: f"{w.kind} {w.order_id} TRON did not place is {w.status.lower()}"
+        for w in deps.broker.working_orders()
+        if not is_tron_tag(w.tag) and w.symbol in instruments
+    }
 
 
 def _held(deps: Deps, day: str, asset: Asset) -> dict[str, Position]:
@@ -219,6 +231,7 @@ def _decide(
     first: dict[str, Any],
     snapshot: Snapshot,
     broker_qty: dict[str, int] | None,
+    working: dict[str, str] | None,
 ) -> _Decided | TickResult:
     """The transaction: read the state, book and account-wide figures, decide, claim the intents and store
     the state, the entries in flight and a halt (reads before writes; repeatable on contention)."""
@@ -231,7 +244,7 @@ def _decide(
     day_now = txn.get(day_path(day)) or daydoc
     kill = KillSwitch.from_doc(txn.get(KILL_SWITCH))
     ctx = load_context(txn, day, asset, doc, now, plan, halted_reason(day_now, asset), snapshot, kill)
-    ctx.broker_qty = broker_qty
+    ctx.broker_qty, ctx.working = broker_qty, working
     ctx.frozen = day_now.get("frozen") or {}
     pending_before = set(ctx.pending)
     decision = decide(ctx)
@@ -253,6 +266,7 @@ def _decide(
             "kill_noted": kill.engaged,
             "in_flight": flying,
             "drift": {s: list(v) for s, v in ctx.drift.items()},
+            "foreign": ctx.foreign,
         },
     )
     if decision.halt and not day_now.get("halted"):

@@ -143,5 +143,6 @@ def load_context(
         spot_symbol=state.get("spot"),
         contract=ContractRules.from_doc(plan.contract) if plan is not None else ContractRules(),
         drift={k: (int(v[0]), int(v[1])) for k, v in state.get("drift", {}).items()},
+        foreign=dict(state.get("foreign", {})),
     )
     return ctx

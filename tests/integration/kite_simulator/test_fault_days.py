@@ -20,10 +20,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from kiteconnect import KiteConnect
 
 from tests.support.days import settings
 from tron.adapters.kite import ACCESS_TOKEN_SECRET
-from tron.domain.models import OrderIntent, Purpose
+from tron.domain.models import Asset, OrderIntent, Purpose
+from tron.domain.money import to_tick
 from tron.domain.timeutil import IST
 from tron.runday.embedded import DayRun
 from tron.runday.external import ExternalSimError, control, finish_external_day, prepare_external_day
@@ -96,6 +98,7 @@ class FaultDay:
     lost_at: datetime | None = None
     relogged: datetime | None = None
     dead_lettered_at: str | None = None
+    waiting: tuple[str, datetime] | None = None
 
     def on_minute(self, t: datetime, i: int, total: int) -> None:
         if self.every_minute is not None:
@@ -292,7 +295,23 @@ def touched(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[FaultDay
             finally:
                 ctl(url, "resume", {})
 
+        def wait_to_buy() -> None:  # a limit order from the Kite app, below the market, on a symbol of TRON's
+            held = {p["tradingsymbol"] for p in ctl(url, "state")["positions"] if p["quantity"]}
+            symbol = next(
+                i.symbol for i in day.run.deps.market.instruments(Asset.STOCKS) if i.symbol not in held
+            )
+            kite = KiteConnect(
+                ctl(url, "clock")["api_key"], root=url, access_token=ctl(url, "login", {})["access_token"]
+            )
+            price = float(
+                to_tick(kite.ltp(f"NSE:{symbol}")[f"NSE:{symbol}"]["last_price"] * 0.95, Decimal("0.05"))
+            )
+            order = {"exchange": "NSE", "tradingsymbol": symbol, "transaction_type": "BUY", "quantity": 1}
+            ctl(url, "orders", order | {"order_type": "LIMIT", "price": price, "product": "CNC"})
+            day.waiting = symbol, sim_now(url)
+
         manual, blocked = Outage("11:00", close_by_hand, ("NSE",)), Outage("11:05", block)
+        day.at["12:00"] = wait_to_buy
 
         def every_minute(t: datetime) -> None:
             manual(day, t)
@@ -311,6 +330,21 @@ def test_a_manual_close_of_a_tron_position_in_the_kite_app(touched: tuple[FaultD
     assert_the_account_is_safe(day, result)
     symbol, _ = manual.held
     assert any(e["message"].startswith(f"drift: {symbol}") and e["severity"] == "ERROR" for e in day.events())
+
+
+def test_a_manual_order_waiting_on_a_tron_symbol(touched: tuple[FaultDay, dict[str, Any]]) -> None:
+    """A limit order from the Kite app waits on a symbol TRON trades: the next tick reports it (ERROR) and
+    TRON enters nothing on that symbol while it works."""
+    day, result = touched
+    assert day.waiting is not None
+    symbol, since = day.waiting
+    reported = [e for e in day.events() if e["message"].startswith(f"foreign_order: {symbol}")]
+    assert reported and reported[0]["severity"] == "ERROR" and reported[0]["time"][11:16] <= "12:02"
+    assert [
+        o
+        for o in result["account"]["orders"]
+        if o["tradingsymbol"] == symbol and o.get("tag") and at(o) > since
+    ] == []
 
 
 def test_the_brokers_auto_square_off_when_tron_s_is_blocked(touched: tuple[FaultDay, dict[str, Any]]) -> None:
@@ -393,4 +427,3 @@ def test_a_dead_lettered_exit(executors: tuple[FaultDay, dict[str, Any]]) -> Non
     assert_the_account_is_safe(day, result)
     assert result["kite"]["auto_square_offs"] == 0  # TRON's own exits closed everything
     assert result["kite"]["book_matches_broker"], result["kite"]["mismatches"]
-

@@ -144,3 +144,22 @@ def test_no_entry_on_a_symbol_frozen_at_the_open() -> None:
     assert [i.symbol for i in d.intents] == ["A"]
     refused = [e for e in d.events if e["event"] == "entry_refused"]
     assert [(e["symbol"], e["reason"]) for e in refused] == [("B", c.frozen["B"])]
+
+
+def test_an_order_of_anothers_working_on_a_symbol_is_reported_once_and_stops_entries() -> None:
+    """A manual limit order working on B (read this tick): one ERROR event, entries on B refused while it
+    works; a tick whose read failed keeps it; once it no longer works, one event says so and B trades."""
+    signals = [Signal("B", Side.BUY, 0.9, "orb", "breakout", 100.2, 0.5)]
+    c = ctx(book(), {})
+    c.working = {"B": "order 7 TRON did not place is open"}
+    with mock.patch("tron.domain.decide.strategies.evaluate", return_value=signals):
+        first = decide(c)
+        assert [e["event"] for e in first.events if e["event"].startswith("foreign")] == ["foreign_order"]
+        assert first.intents == [] and c.foreign == {"B": "order 7 TRON did not place is open"}
+        c.working = None  # not read this tick: what was seen stands, and is not reported again
+        again = decide(c)
+        assert again.intents == [] and not [e for e in again.events if e["event"].startswith("foreign")]
+        c.working = {}
+        gone = decide(c)
+    assert [e["event"] for e in gone.events if e["event"].startswith("foreign")] == ["foreign_order_gone"]
+    assert [i.symbol for i in gone.intents] == ["B"] and c.foreign == {}
