@@ -132,13 +132,14 @@ def tick(deps: Deps, asset: Asset) -> TickResult:
         except BrokerUnavailable as e:  # a decided minute matters more than its replay record
             log.warning(f"minute candles not read for the replay record: {e}", extra=extra)
     deps.archive.append_lines(replay_path(day, asset), [json.dumps(record)])
-    if any(p.protect is not None for p in held.values()):
-        try:
-            sync_stops(deps, asset, now, held)
-        except BrokerUnavailable as e:  # the stops still rest at the broker; their fills are booked later
-            log.warning(f"resting stops not checked this minute: {e}", extra=extra)
+    _sync(deps, asset, now, held, extra)
     try:  # after the stops' fills are booked: the book and TRON's orders against the broker's own account
-        broker_qty: dict[str, int] | None = deps.broker.net_positions(now.date())
+        qty = deps.broker.net_positions(now.date())
+        if _stop_may_have_filled(held := _held(deps, day, asset), qty) and _sync(
+            deps, asset, now, held, extra
+        ):
+            qty = deps.broker.net_positions(now.date())  # a stop filled between the two reads: booked now
+        broker_qty: dict[str, int] | None = qty
         working: dict[str, str] | None = _foreign_orders(deps, first["instruments"])
     except BrokerUnavailable as e:
         broker_qty = working = None
@@ -164,6 +165,23 @@ def tick(deps: Deps, asset: Asset) -> TickResult:
         )
     refused = sum(1 for e in out.decision.events if e["event"] == "entry_refused")
     return TickResult("ran", [i.intent_id for i in out.decision.intents], refused)
+
+
+def _sync(deps: Deps, asset: Asset, now: datetime, held: dict[str, Position], extra: dict[str, str]) -> int:
+    """Book what the resting stops of ``held`` filled (tron.services.stops.sync_stops); how many."""
+    if not any(p.protect is not None for p in held.values()):
+        return 0
+    try:
+        return sync_stops(deps, asset, now, held)
+    except BrokerUnavailable as e:  # the stops still rest at the broker; their fills are booked later
+        log.warning(f"resting stops not checked this minute: {e}", extra=extra)
+        return 0
+
+
+def _stop_may_have_filled(held: dict[str, Position], broker_qty: dict[str, int]) -> bool:
+    """Whether the broker holds other than the book where a stop rests: it may have filled after its state
+    was read (read again before calling it drift)."""
+    return any(p.protect is not None and broker_qty.get(s, 0) != p.qty for s, p in held.items())
 
 
 def _foreign_orders(deps: Deps, instruments: Any) -> dict[str, str]:
