@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
 from tron.domain.book import Book
 from tron.domain.charges import order_charges
-from tron.domain.models import IntentState, OrderIntent, Purpose
+from tron.domain.models import IntentState, OrderIntent, Purpose, Side
 from tron.domain.protect import protect_intent
 from tron.ports import BrokerOrder, BrokerUnavailable, OrderRejected
 from tron.services import messages, stops
@@ -165,6 +166,12 @@ def execute_order(deps: Deps, data: bytes, attributes: dict[str, str] | None = N
 
     order: BrokerOrder | None = deps.broker.find_by_tag(intent.day, intent.tag) if recovering else None
     adopted = order is not None
+    if order is None and not intent.purpose.opens:
+        # Never more than the book holds: its stop may have filled (and been booked) since the exit was decided.
+        held = _held_to_close(deps, intent)
+        if held == 0:
+            return _cancel(deps, intent, "the position is closed already: nothing to exit", now)
+        intent = replace(intent, qty=min(intent.qty, held))
     if order is None:
         if intent.purpose.opens and now - intent.decided_at > ENTRY_TTL:
             return _reject(
@@ -185,6 +192,37 @@ def execute_order(deps: Deps, data: bytes, attributes: dict[str, str] | None = N
     # in `placing`): that attempt may still reach the broker, so the tag is looked up again for a while.
     unsure = order.ambiguous or (recovering and not adopted)
     return _record_fill(deps, intent, order, now, adopted, unsure)
+
+
+def _held_to_close(deps: Deps, intent: OrderIntent) -> int:
+    """How much of the position the exit closes the book holds now (0: none, or only the other side)."""
+    pos = Book.from_doc(deps.store.get(book_path(intent.day.isoformat(), intent.asset))).positions.get(
+        intent.symbol
+    )
+    return abs(pos.qty) if pos is not None and (pos.qty > 0) == (intent.side is Side.SELL) else 0
+
+
+def _cancel(deps: Deps, intent: OrderIntent, reason: str, now: datetime) -> str:
+    """End the intent without an order (processed in the book, so nothing waits for it)."""
+    day = intent.day.isoformat()
+    ip, bp = intent_path(day, intent.intent_id), book_path(day, intent.asset)
+
+    def body(txn: Any) -> str:
+        doc = txn.get(ip)
+        if doc is None or IntentState(doc["state"]).terminal:
+            return "duplicate"
+        book = Book.from_doc(txn.get(bp))
+        book.processed.append(intent.intent_id)
+        txn.set(bp, book.to_doc())
+        txn.set(ip, advanced(doc, IntentState.CANCELLED, now, reason=reason))
+        return "cancelled"
+
+    out = str(deps.store.transaction(body))
+    log.warning(
+        f"{intent.purpose} not sent: {reason}",
+        extra={"component": "execute_order", "correlation_id": intent.intent_id},
+    )
+    return out
 
 
 def _halted(deps: Deps, intent: OrderIntent) -> str | None:

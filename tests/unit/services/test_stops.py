@@ -727,3 +727,54 @@ def test_a_stop_that_cannot_be_cancelled_is_an_error_and_the_fill_still_booked(
     settle_drift(deps, Asset.STOCKS, NOW, {SYMBOL: (QTY, 0)})
     assert logged(logs, "ERROR", f"the resting stop of {SYMBOL} could not be cut to 0")
     assert SYMBOL not in held(deps)
+
+
+# ---------------------------------------------------------------------------------------------- exits
+def an_exit(qty: int = QTY) -> OrderIntent:
+    return replace(
+        entry(),
+        intent_id=f"{DAY:%Y%m%d}-stocks-orb-{SYMBOL}-exit-1000",
+        side=Side.SELL,
+        qty=qty,
+        purpose=Purpose.EXIT,
+        reason="trailing stop passed",
+        decided_at=NOW,
+        stop=None,
+        target=None,
+    )
+
+
+@pytest.mark.parametrize("state", [IntentState.CLAIMED, IntentState.PLACING])
+def test_an_exit_of_a_position_already_closed_places_no_order(
+    deps: Deps, broker: FakeBroker, state: IntentState
+) -> None:
+    """Measured on the external simulator: an exit delivered again after the position's stop fill was
+    booked (the first delivery's conversion timed out) found no stop to convert and placed a new order,
+    which opened the opposite position. An exit of a position the book no longer holds (and, if it was
+    being placed, that the broker does not hold under its tag) now ends cancelled without an order."""
+    put_book(deps)  # the stop's fill is booked: nothing is held
+    ex = an_exit()
+    put_intent(deps, ex, state, placing_since=at(9, 0).isoformat())
+    data = json.dumps(order_message(ex)).encode()
+    assert execute_order(deps, data, {"intent_id": ex.intent_id}) == "cancelled"
+    assert broker.named("place") == []
+    assert intent_of(deps, ex)["state"] == IntentState.CANCELLED
+    assert broker.named("find_by_tag") == (
+        [] if state is IntentState.CLAIMED else [("find_by_tag", DAY, ex.tag)]
+    )
+
+
+def test_an_exit_larger_than_the_position_left_sends_only_what_is_held(
+    deps: Deps, broker: FakeBroker
+) -> None:
+    """Part of the position was closed meanwhile (a stop that filled in part, booked): the exit sends what
+    the book still holds, never more."""
+    put_book(deps, position(qty=4))
+    ex = an_exit()
+    put_intent(deps, ex, IntentState.CLAIMED)
+    broker.placed = order("X1", "COMPLETE", 4, "2490.00")
+    assert (
+        execute_order(deps, json.dumps(order_message(ex)).encode(), {"intent_id": ex.intent_id}) == "filled"
+    )
+    ((_, sent),) = broker.named("place")
+    assert sent.qty == 4 and SYMBOL not in held(deps)
