@@ -571,17 +571,23 @@ def day(ks: KiteSimHandle, tmp_path: Path) -> Day:
     return make_day(ks, tmp_path)
 
 
-def make_day(ks: KiteSimHandle, tmp_path: Path) -> Day:
+def kite_embedded(ks: KiteSimHandle, tmp_path: Path, symbols: int = 10, **kite: Any) -> Deps:
+    """The embedded backend on the simulator's quotes and orders, logged in."""
     s = load_settings(
         data_dir=tmp_path,
-        symbols=10,
+        symbols=symbols,
         market_data="kite",
         broker="kite",
-        kite={"root": ks.url, "rate_limits": False, "follow_polls": 50, "poll_interval_s": 0.01},
+        kite={"root": ks.url, "rate_limits": False, **kite},
     )
     deps, _ = embedded(s, ks.clock, tmp_path, log_to_archive=False)
-    assert isinstance(deps.broker, KiteBroker)
     login(ks, deps.secrets)  # type: ignore[arg-type]
+    return deps
+
+
+def make_day(ks: KiteSimHandle, tmp_path: Path) -> Day:
+    deps = kite_embedded(ks, tmp_path, follow_polls=50, poll_interval_s=0.01)
+    assert isinstance(deps.broker, KiteBroker)
     doc = plan_day(deps)  # preflight, instruments and history through the simulator
     assert doc["halted"] is None, doc["halted"]
     return Day(ks, deps)
@@ -593,15 +599,7 @@ def test_the_account_at_the_open_freezes_symbols_and_cancels_trons_old_orders(
     """Before the open the account holds what TRON did not place on symbols it trades (a position, a working
     order, an active GTT): entries on them are frozen for the day with an ERROR; an order with TRON's tag
     still working (an earlier day's) is cancelled; a symbol TRON does not trade is left alone."""
-    s = load_settings(
-        data_dir=tmp_path,
-        symbols=5,
-        market_data="kite",
-        broker="kite",
-        kite={"root": ks.url, "rate_limits": False},
-    )
-    deps, _ = embedded(s, ks.clock, tmp_path, log_to_archive=False)
-    login(ks, deps.secrets)  # type: ignore[arg-type]
+    deps = kite_embedded(ks, tmp_path, symbols=5)
     trades = [i.symbol for i in deps.market.instruments(Asset.STOCKS)]
     a, b, c, d = trades[:4]
     outside = next(i.symbol for i in ks.market.instruments(Asset.STOCKS) if i.symbol not in trades[:5])
@@ -628,6 +626,7 @@ def test_the_account_at_the_open_freezes_symbols_and_cancels_trons_old_orders(
     }
     kite.place_gtt("single", c, "NSE", [below(c)], ltp_c, [leg])
     ours = rest(d, tag=order_tag("20261120-stocks-orb-x-entry-1500"))
+    settled(kite, ours)  # resting OPEN, as one from an earlier day would be
     rest(outside)
     doc = plan_day(deps)
     assert doc["halted"] is None and sorted(doc["frozen"]) == [a, b, c]
@@ -648,15 +647,7 @@ def test_the_account_at_the_open_freezes_symbols_and_cancels_trons_old_orders(
 def test_plan_day_with_an_expired_token_halts_entries_with_an_error(
     ks: KiteSimHandle, tmp_path: Path, logs: list[logging.LogRecord]
 ) -> None:
-    s = load_settings(
-        data_dir=tmp_path,
-        symbols=10,
-        market_data="kite",
-        broker="kite",
-        kite={"root": ks.url, "rate_limits": False},
-    )
-    deps, _ = embedded(s, ks.clock, tmp_path, log_to_archive=False)
-    login(ks, deps.secrets)  # type: ignore[arg-type]
+    deps = kite_embedded(ks, tmp_path, symbols=10)
     ks.set(ist(DAY, time(9, 0)))
     ks.sim.expire_tokens()  # as at 06:00 when nobody logged in this morning
     doc = plan_day(deps)

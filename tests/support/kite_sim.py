@@ -12,6 +12,8 @@ Other settings: `with running_kite_sim(start=..., rate_limits=True, timer=fake, 
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -27,7 +29,7 @@ from tron.domain.timeutil import IST
 from tron.sim.kite import KiteSim, RunningSim, serve
 from tron.sim.market import GeneratedMarketData, MarketGenerator, nifty50
 
-__all__ = ["DEFAULT_START", "KiteSimHandle", "kite_sim", "running_kite_sim"]
+__all__ = ["DEFAULT_START", "KiteSimHandle", "kite_sim", "kite_sim_process", "running_kite_sim"]
 
 DEFAULT_START = datetime(2026, 11, 23, 10, 0, tzinfo=IST)
 
@@ -88,3 +90,23 @@ def running_kite_sim(
 def kite_sim() -> Iterator[KiteSimHandle]:
     with running_kite_sim() as handle:
         yield handle
+
+
+@contextmanager
+def kite_sim_process(*args: str) -> Iterator[str]:
+    """`tron kite-sim --port 0 ARGS…` in a process of its own (as a user starts it); its URL, from the line
+    it prints once listening. Terminated on exit."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tron.cli", "kite-sim", "--port", "0", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        line = proc.stdout.readline().strip()
+        assert line.startswith("listening on http://127.0.0.1:"), line
+        yield line.removeprefix("listening on ")
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)

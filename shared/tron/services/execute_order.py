@@ -203,21 +203,8 @@ def _held_to_close(deps: Deps, intent: OrderIntent) -> int:
 
 
 def _cancel(deps: Deps, intent: OrderIntent, reason: str, now: datetime) -> str:
-    """End the intent without an order (processed in the book, so nothing waits for it)."""
-    day = intent.day.isoformat()
-    ip, bp = intent_path(day, intent.intent_id), book_path(day, intent.asset)
-
-    def body(txn: Any) -> str:
-        doc = txn.get(ip)
-        if doc is None or IntentState(doc["state"]).terminal:
-            return "duplicate"
-        book = Book.from_doc(txn.get(bp))
-        book.processed.append(intent.intent_id)
-        txn.set(bp, book.to_doc())
-        txn.set(ip, advanced(doc, IntentState.CANCELLED, now, reason=reason))
-        return "cancelled"
-
-    out = str(deps.store.transaction(body))
+    """End the intent without an order, a WARNING (processed in the book, so nothing waits for it)."""
+    out = _end(deps, intent, IntentState.CANCELLED, reason, now)
     log.warning(
         f"{intent.purpose} not sent: {reason}",
         extra={"component": "execute_order", "correlation_id": intent.intent_id},
@@ -266,6 +253,15 @@ def _forget_stop(deps: Deps, intent: OrderIntent, order_id: str) -> None:
 
 
 def _reject(deps: Deps, intent: OrderIntent, reason: str, now: datetime) -> str:
+    out = _end(deps, intent, IntentState.REJECTED, reason, now)
+    log.error(
+        f"order rejected: {reason}", extra={"component": "execute_order", "correlation_id": intent.intent_id}
+    )
+    return out
+
+
+def _end(deps: Deps, intent: OrderIntent, state: IntentState, reason: str, now: datetime) -> str:
+    """End the intent in ``state`` (rejected or cancelled) with its reason, once; the book counts it."""
     day = intent.day.isoformat()
     ip, bp = intent_path(day, intent.intent_id), book_path(day, intent.asset)
 
@@ -274,16 +270,15 @@ def _reject(deps: Deps, intent: OrderIntent, reason: str, now: datetime) -> str:
         if doc is None or IntentState(doc["state"]).terminal:
             return "duplicate"
         book = Book.from_doc(txn.get(bp))
-        book.record_rejection(intent.intent_id)
+        if state is IntentState.REJECTED:
+            book.record_rejection(intent.intent_id)
+        else:
+            book.processed.append(intent.intent_id)
         txn.set(bp, book.to_doc())
-        txn.set(ip, advanced(doc, IntentState.REJECTED, now, reason=reason))
-        return "rejected"
+        txn.set(ip, advanced(doc, state, now, reason=reason))
+        return state.value
 
-    out = deps.store.transaction(body)
-    log.error(
-        f"order rejected: {reason}", extra={"component": "execute_order", "correlation_id": intent.intent_id}
-    )
-    return out
+    return str(deps.store.transaction(body))
 
 
 def _record_fill(

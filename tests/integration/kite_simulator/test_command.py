@@ -10,40 +10,24 @@ from datetime import date
 import pytest
 from kiteconnect import KiteConnect
 
+from tests.support.kite_sim import kite_sim_process
 from tron.runday.external import ExternalSimError, control
 
 
 def test_tron_kite_sim_prints_the_listening_line_and_serves() -> None:
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "tron.cli",
-            "kite-sim",
-            "--port",
-            "0",
-            "--date",
-            "2026-11-23",
-            "--time",
-            "10:00",
-            "--speed",
-            "60",
-            "--api-key",
-            "k1",
-            "--api-secret",
-            "s1",
-            "--symbols",
-            "5",
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
+    args = (
+        "--date",
+        "2026-11-23",
+        "--time",
+        "10:00",
+        "--speed",
+        "60",
+        "--api-key",
+        "k1",
+        "--api-secret",
+        "s1",
     )
-    try:
-        assert proc.stdout is not None
-        line = proc.stdout.readline().strip()
-        assert line.startswith("listening on http://127.0.0.1:")
-        url = line.removeprefix("listening on ")
+    with kite_sim_process(*args, "--symbols", "5") as url:
         kite = KiteConnect("k1", root=url)
         s = kite.generate_session("rt", "s1")
         assert s["login_time"].date() == date(2026, 11, 23)
@@ -58,12 +42,9 @@ def test_tron_kite_sim_prints_the_listening_line_and_serves() -> None:
                 if control(url, "clock")["api_key"] == "k1":
                     break
             except ExternalSimError:
-                assert proc.poll() is None, "tron kite-sim ended on a restart"
+                continue
         else:
             pytest.fail("tron kite-sim did not listen again after a restart")
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
 
 
 def test_tron_kite_sim_rejects_bad_options(capsys: pytest.CaptureFixture[str]) -> None:

@@ -8,7 +8,7 @@ import os
 import subprocess
 import sys
 import time
-import urllib.request
+from collections.abc import Iterator
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
@@ -16,26 +16,15 @@ from typing import Any
 import pytest
 
 from tests.support.days import settings
-from tests.support.kite_sim import running_kite_sim
-from tron.runday.external import ExternalSimError, run_external_day
+from tests.support.kite_sim import kite_sim_process, running_kite_sim
+from tron.runday.external import ExternalSimError, control, run_external_day
 
 DAY = "2026-11-23"
 SPEED = 800  # simulated seconds a second: the day (08:59–15:46) in some 31 s
 
 
-def _control(url: str, what: str, body: dict[str, Any] | None = None) -> Any:
-    req = urllib.request.Request(
-        f"{url}/__sim/{what}",
-        data=None if body is None else json.dumps(body).encode(),
-        headers={"Content-Type": "application/json"},
-        method="GET" if body is None else "POST",
-    )
-    with urllib.request.urlopen(req, timeout=10) as resp:
-        return json.loads(resp.read())["data"]
-
-
 def _sim_time(url: str) -> datetime:
-    return datetime.fromisoformat(_control(url, "clock")["now"])
+    return datetime.fromisoformat(control(url, "clock")["now"])
 
 
 def _wait_for(url: str, hhmm: str, proc: subprocess.Popen[str]) -> datetime:
@@ -57,20 +46,10 @@ def _tron(*args: str, **kw: Any) -> subprocess.Popen[str]:
 
 
 @pytest.fixture
-def simulator() -> Any:
-    proc = _tron(
-        "kite-sim",
-        *("--port", "0", "--date", DAY, "--time", "08:59", "--speed", str(SPEED)),
-        *("--symbols", "5", "--no-rate-limits"),
-    )
-    try:
-        assert proc.stdout is not None
-        line = proc.stdout.readline().strip()
-        assert line.startswith("listening on http://127.0.0.1:"), line
-        yield line.removeprefix("listening on ")
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
+def simulator() -> Iterator[str]:
+    args = ("--date", DAY, "--time", "08:59", "--speed", str(SPEED), "--symbols", "5", "--no-rate-limits")
+    with kite_sim_process(*args) as url:
+        yield url
 
 
 def test_a_day_against_a_separate_simulator_survives_a_manual_order_and_a_lost_session(
@@ -85,7 +64,7 @@ def test_a_day_against_a_separate_simulator_survives_a_manual_order_and_a_lost_s
     try:
         # The trader buys on the Kite app mid-morning: an untagged order TRON did not place.
         _wait_for(simulator, "10:30", day)
-        manual = _control(
+        manual = control(
             simulator,
             "orders",
             {
@@ -99,7 +78,7 @@ def test_a_day_against_a_separate_simulator_survives_a_manual_order_and_a_lost_s
         )
         # At 13:00 the session dies (as a logout on another device does).
         lost_at = _wait_for(simulator, "13:00", day)
-        assert _control(simulator, "invalidate-token", {})["expired"]
+        assert control(simulator, "invalidate-token", {})["expired"]
         out, err = day.communicate(timeout=120)
         paper_out, paper_err = paper.communicate(timeout=60)
     finally:
@@ -108,7 +87,7 @@ def test_a_day_against_a_separate_simulator_survives_a_manual_order_and_a_lost_s
     assert day.returncode == 0, err[-3000:]
     result = json.loads(out)
 
-    state = _control(simulator, "state")
+    state = control(simulator, "state")
     orders = {o["order_id"]: o for o in state["orders"]}
     assert orders[manual["order_id"]]["source"] == "manual"
     tron_orders = [o for o in orders.values() if o.get("tag")]

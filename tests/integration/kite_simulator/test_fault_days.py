@@ -7,12 +7,9 @@ within the daily limit. The README's table "Faults against the Kite simulator" l
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -23,6 +20,7 @@ import pytest
 from kiteconnect import KiteConnect
 
 from tests.support.days import settings
+from tests.support.kite_sim import kite_sim_process
 from tron.adapters.kite import ACCESS_TOKEN_SECRET
 from tron.domain.models import Asset, OrderIntent, Purpose
 from tron.domain.money import to_tick
@@ -39,24 +37,10 @@ SPEED = 1200  # simulated seconds a second: the day (08:59–15:46) in some 21 s
 pytestmark = pytest.mark.slow
 
 
-@contextmanager
-def simulator() -> Iterator[str]:
-    """A `tron kite-sim` process of its own on a free port, 08:59 on DAY at SPEED."""
-    args = ["kite-sim", "--port", "0", "--date", DAY.isoformat(), "--time", "08:59", "--speed", str(SPEED)]
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "tron.cli", *args, "--symbols", "5", "--no-rate-limits"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert proc.stdout is not None
-        line = proc.stdout.readline().strip()
-        assert line.startswith("listening on http://127.0.0.1:"), line
-        yield line.removeprefix("listening on ")
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
+def simulator() -> Any:
+    """A `tron kite-sim` process of its own, 08:59 on DAY at SPEED."""
+    args = ("--date", DAY.isoformat(), "--time", "08:59", "--speed", str(SPEED), "--symbols", "5")
+    return kite_sim_process(*args, "--no-rate-limits")
 
 
 def ctl(url: str, what: str, body: dict[str, Any] | None = None) -> Any:
