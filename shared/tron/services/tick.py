@@ -135,9 +135,8 @@ def tick(deps: Deps, asset: Asset) -> TickResult:
     _sync(deps, asset, now, held, extra)
     try:  # after the stops' fills are booked: the book and TRON's orders against the broker's own account
         qty = deps.broker.net_positions(now.date())
-        if _stop_may_have_filled(held := _held(deps, day, asset), qty) and _sync(
-            deps, asset, now, held, extra
-        ):
+        held = _held(deps, day, asset)  # with the fills just booked
+        if _stop_may_have_filled(held, qty) and _sync(deps, asset, now, held, extra):
             qty = deps.broker.net_positions(now.date())  # a stop filled between the two reads: booked now
         broker_qty: dict[str, int] | None = qty
         working: dict[str, str] | None = _foreign_orders(deps, first["instruments"])
