@@ -49,6 +49,7 @@ class FakeClient:
         self.calls: list[tuple[str, Any]] = []
         self.token: str | None = None
         self.orders_book: list[dict[str, Any]] = []
+        self.gtts: list[Any] = []
         self.histories: dict[str, list[list[dict[str, Any]]]] = {}
 
     def _next(self, name: str, default: Any) -> Any:
@@ -68,6 +69,9 @@ class FakeClient:
     def place_order(self, **kw: Any) -> str:
         self.calls.append(("place_order", kw))
         return self._next("place_order", "O1")
+
+    def get_gtts(self) -> list[Any]:
+        return list(self.gtts)
 
     def orders(self) -> list[dict[str, Any]]:
         self.calls.append(("orders", None))

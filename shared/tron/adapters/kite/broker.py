@@ -42,6 +42,7 @@ MODIFYING = ("MODIFY VALIDATION PENDING", "MODIFY PENDING", "MODIFIED")
 STOPS = ("SL-M", "SL")
 P = ParamSpec("P")
 R = TypeVar("R")
+_T = TypeVar("_T")
 PROTECTED = ("MARKET", "SL-M")  # the order types Kite takes only with market protection
 VARIETY = "regular"
 Order = dict[str, Any]  # one order (or one state of its history) as the client returns it
@@ -69,6 +70,28 @@ def _budgeted(op: Callable[Concatenate[KiteBroker, P], R]) -> Callable[Concatena
             return op(self, *args, **kwargs)
 
     return run
+
+
+def _text(v: Any) -> str:
+    """A field that must hold something: its text (ValueError when it is missing or empty)."""
+    if v is None or v == "":
+        raise ValueError("a required field is empty")
+    return str(v)
+
+
+def _parsed(rows: Any, parse: Callable[[Order], _T | None]) -> list[_T]:
+    """What `parse` makes of each row Kite sent (None: not wanted); a row it cannot read is left out and
+    named in a WARNING, so one bad row never fails the caller."""
+    out = []
+    for row in rows or []:
+        try:
+            got = parse(row)
+        except (KeyError, TypeError, ValueError, AttributeError) as e:
+            log.warning(f"a malformed row from Kite left out ({type(e).__name__}: {e}): {str(row)[:200]}")
+            continue
+        if got is not None:
+            out.append(got)
+    return out
 
 
 class KiteBroker:
@@ -370,39 +393,43 @@ class KiteBroker:
 
     def external_fills(self, day: date) -> list[ExternalFill]:
         """Today's COMPLETE orders without a tag (from the Kite app, or the broker's ADMINSQF square-off),
-        from one `orders` call, oldest first."""
-        out = []
-        for o in self.orders():
+        from one `orders` call, oldest first; a malformed row is left out with a WARNING."""
+
+        def fill(o: Order) -> ExternalFill | None:
             ts = as_ist(o.get("exchange_timestamp")) or as_ist(o.get("order_timestamp"))
             if o.get("tag") or o.get("status") != "COMPLETE" or ts is None or ts.date() != day:
-                continue
-            out.append(
-                ExternalFill(
-                    str(o["order_id"]),
-                    str(o["tradingsymbol"]),
-                    Side(o["transaction_type"]),
-                    int(o.get("filled_quantity") or 0),
-                    paise(dec(float(o.get("average_price") or 0))),
-                    ts,
-                    str(o.get("placed_by") or ""),
-                )
+                return None
+            return ExternalFill(
+                _text(o["order_id"]),
+                _text(o["tradingsymbol"]),
+                Side(o["transaction_type"]),
+                int(o.get("filled_quantity") or 0),
+                paise(dec(float(o.get("average_price") or 0))),
+                ts,
+                str(o.get("placed_by") or ""),
             )
-        return sorted(out, key=lambda f: f.ts)
+
+        return sorted(_parsed(self.orders(), fill), key=lambda f: f.ts)
 
     def working_orders(self) -> list[WorkingOrder]:
-        """The orders Kite still works (any status but COMPLETE, REJECTED, CANCELLED) and the active GTTs."""
-        out = [
-            WorkingOrder(
-                str(o["order_id"]), str(o["tradingsymbol"]), str(o.get("tag") or ""), str(o["status"])
+        """The orders Kite still works (any status but COMPLETE, REJECTED, CANCELLED) and the active GTTs; a
+        malformed row is left out with a WARNING."""
+
+        def working(o: Order) -> WorkingOrder | None:
+            if o.get("status") in ENDED_STATUSES:
+                return None
+            tag = str(o.get("tag") or "")
+            return WorkingOrder(_text(o["order_id"]), _text(o["tradingsymbol"]), tag, _text(o["status"]))
+
+        def gtt(g: Order) -> WorkingOrder | None:
+            if g.get("status") != "active":
+                return None
+            return WorkingOrder(
+                _text(g["id"]), _text(g["condition"]["tradingsymbol"]), "", "active", kind="gtt"
             )
-            for o in self.orders()
-            if o.get("status") not in ENDED_STATUSES
-        ]
-        for g in self.session.call("other", "get_gtts", lambda c: c.get_gtts()):
-            if g.get("status") == "active":
-                symbol = str((g.get("condition") or {}).get("tradingsymbol", ""))
-                out.append(WorkingOrder(str(g["id"]), symbol, "", "active", kind="gtt"))
-        return out
+
+        gtts = self.session.call("other", "get_gtts", lambda c: c.get_gtts())
+        return _parsed(self.orders(), working) + _parsed(gtts, gtt)
 
     def positions(self) -> list[KitePosition]:
         """Today's net positions (MIS and others) as Kite reports them."""

@@ -188,3 +188,34 @@ def test_an_order_operation_against_a_hung_kite_is_over_by_its_budget_and_one_ti
     assert ft.t - 100.0 <= 5.0 + 7.0 + 0.2
     settings = load_settings(kite={"order_budget_s": 5.0, "timeout_s": 7.0, "poll_interval_s": 0.2})
     assert settings.kite.placing_lease_s > OPS_PER_DELIVERY * (5.0 + 7.0 + 0.2)
+
+
+def test_the_account_reads_skip_orders_kite_sends_malformed_and_say_so(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """An order row without its side, symbol or id, or with a side Kite does not have, is left out of the
+    fills and working orders TRON reads from the account (a WARNING), never a failed tick."""
+    ft, c = FakeTime(), FakeClient()
+    manual = {
+        **hist("COMPLETE", 10, oid="M1"),
+        "tag": None,
+        "tradingsymbol": "INFY",
+        "transaction_type": "SELL",
+    }
+    waiting = {**hist("OPEN", 0, oid="M2"), "tag": None, "tradingsymbol": "INFY", "transaction_type": "BUY"}
+    bad = [
+        {k: v for k, v in manual.items() if k != "transaction_type"},
+        {**manual, "transaction_type": "SHORT"},
+        {k: v for k, v in waiting.items() if k != "tradingsymbol"},
+        {**waiting, "order_id": None},
+        "not an order",
+    ]
+    c.orders_book = [manual, waiting, *bad]
+    c.gtts = [{"id": 9, "status": "active", "condition": {"tradingsymbol": "ITC"}}, {"status": "active"}]
+    b = broker(c, ft)
+    assert [(f.order_id, f.side, f.qty) for f in b.external_fills(DAY)] == [("M1", Side.SELL, 10)]
+    assert [(w.order_id, w.symbol, w.kind) for w in b.working_orders()] == [
+        ("M2", "INFY", "order"),
+        ("9", "ITC", "gtt"),
+    ]
+    assert any("malformed" in r.getMessage() for r in caplog.records if r.levelname == "WARNING")
