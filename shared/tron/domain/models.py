@@ -187,8 +187,12 @@ class DailyBar:
 
 def intent_id(day: date, asset: Asset, strategy: str, symbol: str, purpose: Purpose, at: datetime) -> str:
     """Deterministic and human-readable: the same decision always gets the same id."""
-    safe = "".join(c if c.isalnum() or c in "-_&" else "_" for c in symbol)
-    return f"{day:%Y%m%d}-{asset}-{strategy}-{safe}-{purpose}-{at:%H%M}"
+    return f"{day:%Y%m%d}-{asset}-{strategy}-{id_part(symbol)}-{purpose}-{at:%H%M}"
+
+
+def id_part(text: str) -> str:
+    """Text (a symbol, a broker's order id) as a part of an intent id and its document path."""
+    return "".join(c if c.isalnum() or c in "-_&" else "_" for c in text)
 
 
 def order_tag(intent: str) -> str:

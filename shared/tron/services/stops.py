@@ -17,7 +17,7 @@ from typing import Any
 from tron.domain.book import Book, exit_side
 from tron.domain.charges import AUTO_SQUARE_OFF_FEE, order_charges
 from tron.domain.drift import Drift, clamp
-from tron.domain.models import Asset, IntentState, OrderIntent, Position, Purpose, RestingStop
+from tron.domain.models import Asset, IntentState, OrderIntent, Position, Purpose, RestingStop, id_part
 from tron.domain.order_rules import MAX_MODIFICATIONS
 from tron.domain.protect import protect_id
 from tron.ports import BrokerOrder, BrokerUnavailable, ExternalFill, OrderRejected
@@ -392,7 +392,7 @@ def adopt_external_fill(deps: Deps, asset: Asset, fill: ExternalFill, now: datet
     broker's order id), with its charges (₹50 + GST more for the broker's auto square-off), never past
     what the book holds. False if it does not close the book's position or is booked already."""
     day = now.date().isoformat()
-    iid = f"{now:%Y%m%d}-{asset}-external-{fill.symbol}-{fill.order_id}"
+    iid = f"{now:%Y%m%d}-{asset}-external-{id_part(fill.symbol)}-{id_part(fill.order_id)}"
     ip, bp = intent_path(day, iid), book_path(day, asset)
 
     def body(txn: Any) -> bool:
@@ -415,17 +415,16 @@ def adopt_external_fill(deps: Deps, asset: Asset, fill: ExternalFill, now: datet
         fee = AUTO_SQUARE_OFF_FEE if fill.by == "ADMINSQF" else Decimal(0)
         realized = book.apply_fill(intent, qty, fill.price, charges.total + fee, fill.ts.isoformat())
         txn.set(bp, book.to_doc())
-        fields = {"qty": qty, "price": str(fill.price), "at": fill.ts.isoformat(), "realized": str(realized)}
-        txn.set(
-            ip,
-            {
-                **intent.to_dict(),
-                "state": IntentState.FILLED,
-                "order_id": fill.order_id,
-                "fill": fields
-                | {"charges": charges.as_dict() | {"auto_square_off": str(fee)}, "adopted": True},
-            },
-        )
+        booked = {
+            "qty": qty,
+            "price": str(fill.price),
+            "at": fill.ts.isoformat(),
+            "charges": charges.as_dict() | {"auto_square_off": str(fee)},
+            "realized": str(realized),
+            "adopted": True,
+        }
+        filled = advanced(intent_doc(intent, now), IntentState.FILLED, now, order_id=fill.order_id)
+        txn.set(ip, {**filled, "order_id": fill.order_id, "fill": booked})  # shaped as the executor's fills
         return True
 
     adopted = bool(deps.store.transaction(body))

@@ -778,3 +778,17 @@ def test_an_exit_larger_than_the_position_left_sends_only_what_is_held(
     )
     ((_, sent),) = broker.named("place")
     assert sent.qty == 4 and SYMBOL not in held(deps)
+
+
+def test_an_adopted_fill_is_stored_as_the_executor_stores_a_fill_under_a_safe_id(
+    deps: Deps, broker: FakeBroker, protected: Position
+) -> None:
+    """The adopted exit is an intent document like any other (tag, history, order id), and a broker order
+    id with a path separator cannot reach outside the day's intents."""
+    broker.external = [replace(manual(), order_id="../M/1")]
+    settle_drift(deps, Asset.STOCKS, NOW, {SYMBOL: (QTY, 0)})
+    ((path, doc),) = [
+        (p, d) for p, d in deps.store.list(f"days/{DAY}/intents") if d["strategy"] == "external"
+    ]
+    assert path.endswith(f"-stocks-external-{SYMBOL}-___M_1") and "/.." not in path
+    assert doc["tag"] and doc["history"][-1]["state"] == IntentState.FILLED and doc["order_id"] == "../M/1"

@@ -399,12 +399,15 @@ class KiteBroker:
             ts = as_ist(o.get("exchange_timestamp")) or as_ist(o.get("order_timestamp"))
             if o.get("tag") or o.get("status") != "COMPLETE" or ts is None or ts.date() != day:
                 return None
+            qty, price = int(o.get("filled_quantity") or 0), paise(dec(float(o.get("average_price") or 0)))
+            if qty <= 0 or price <= 0:
+                raise ValueError(f"a COMPLETE order filled {qty} at {price}")
             return ExternalFill(
                 _text(o["order_id"]),
                 _text(o["tradingsymbol"]),
                 Side(o["transaction_type"]),
-                int(o.get("filled_quantity") or 0),
-                paise(dec(float(o.get("average_price") or 0))),
+                qty,
+                price,
                 ts,
                 str(o.get("placed_by") or ""),
             )

@@ -221,3 +221,18 @@ def test_the_account_reads_skip_orders_kite_sends_malformed_and_say_so(
         ("9", "ITC", "gtt"),
     ]
     assert len(logs.at("WARNING", "a malformed row from Kite left out")) == 3
+
+
+def test_a_fill_of_nothing_or_at_no_price_is_never_adopted() -> None:
+    """A COMPLETE order without a tag that reports no quantity or no price is malformed: left out."""
+    ft, c = FakeTime(), FakeClient()
+    manual = {
+        **hist("COMPLETE", 10, oid="M1"),
+        "tag": None,
+        "tradingsymbol": "INFY",
+        "transaction_type": "SELL",
+    }
+    c.orders_book = [{**manual, "filled_quantity": 0}, {**manual, "average_price": -5}, manual]
+    with tron_records() as logs:
+        assert [f.order_id for f in broker(c, ft).external_fills(DAY)] == ["M1"]
+    assert len(logs.at("WARNING", "a malformed row from Kite left out")) == 2
