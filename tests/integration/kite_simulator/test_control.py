@@ -120,7 +120,7 @@ def test_scripted_failures_from_outside_until_cleared(kite_sim: KiteSimHandle) -
     assert kite.orders() == []  # a GET is not failed, and nothing was placed
     assert control(kite_sim, "clear-faults")["dropped"] == 1
     assert settled(kite, place(kite, "ITC", qty=1))["status"] == "COMPLETE"
-    for bad in ({"path": "orders"}, {"path": "/orders", "times": 0}, {}):
+    for bad in ({"path": "orders"}, {"path": "/orders", "times": 0}, {}, {"path": "/orders", "status": 200}):
         with pytest.raises(urllib.error.HTTPError):
             control(kite_sim, "fail", bad)
 

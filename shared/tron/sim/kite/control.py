@@ -85,14 +85,14 @@ class Control:
         return {"paused": False}
 
     def _fail(self, body: dict[str, Any]) -> dict[str, Any]:
-        path, times = str(body["path"]), int(body.get("times", 1))
-        if not path.startswith("/") or times < 1:
-            raise ValueError("path must start with / and times be at least 1")
+        path, times, status = str(body["path"]), int(body.get("times", 1)), int(body.get("status", 503))
+        if not path.startswith("/") or times < 1 or not 400 <= status <= 599:
+            raise ValueError("path must start with /, times be at least 1 and status an HTTP error (400–599)")
         method = body.get("method")
         self.sim.fail_next(
             path,
             str(body.get("error_type", "NetworkException")),
-            int(body.get("status", 503)),
+            status,
             str(body.get("message", "Simulated failure")),
             times,
             None if method is None else str(method).upper(),
