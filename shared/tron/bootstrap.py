@@ -40,8 +40,8 @@ def state_store(settings: Settings, sqlite_path: Path | None = None) -> Any:
 
 def service_config(settings: Settings) -> ServiceConfig:
     """The services' view of the settings: the risk envelope and enabled flag per asset, the mode, the
-    orders topic, the universe size, the placing lease (sized from the Kite settings) and where stops live
-    (the other ServiceConfig fields keep their defaults)."""
+    orders topic, the universe size, the placing lease (sized from the Kite settings), where stops live and
+    the guardrails (the other ServiceConfig fields keep their defaults)."""
     return ServiceConfig(
         envelope=settings.envelope(),
         enabled=settings.enabled(),
@@ -51,6 +51,7 @@ def service_config(settings: Settings) -> ServiceConfig:
         placing_lease_seconds=settings.kite.placing_lease_s,
         resting_stops=settings.stops == "broker",
         stop_order=settings.stop_order,
+        guardrails=settings.guardrails.guardrails(),
     )
 
 
@@ -70,8 +71,9 @@ def kite_adapters(
     settings: Settings, clock: Clock, secrets: Secrets, store: Any, gen: MarketGenerator
 ) -> tuple[Any, Any]:
     """Kite market data, and the broker: Kite orders (a simulator) sharing the session (the official client,
-    rate limits, breaker), or paper fills on Kite's quotes. The universe is the configured one
-    (settings.symbols of the NIFTY 50 list), as with generated data."""
+    rate limits, breaker), or paper fills on Kite's quotes; with mode live, Kite orders only on the days an
+    operator armed (tron.services.live.DayBroker). The universe is the configured one (settings.symbols of
+    the NIFTY 50 list), as with generated data."""
     from tron.adapters.kite import CircuitBreaker, KiteBroker, KiteMarketData, KiteSession, RateLimiter
 
     k = settings.kite
@@ -87,16 +89,22 @@ def kite_adapters(
     market = KiteMarketData(
         session, clock, [x.symbol for x in gen.listings], {x.symbol: x.sector for x in gen.listings}
     )
-    if settings.broker == "kite":
-        return market, KiteBroker(
-            session,
-            clock,
-            k.market_protection,
-            k.follow_polls,
-            k.poll_interval_s,
-            order_budget=k.order_budget_s,
-        )
-    return market, PaperBroker(store, market, clock)
+    paper = PaperBroker(store, market, clock)
+    if settings.broker != "kite":
+        return market, paper
+    kite = KiteBroker(
+        session,
+        clock,
+        k.market_protection,
+        k.follow_polls,
+        k.poll_interval_s,
+        order_budget=k.order_budget_s,
+    )
+    if settings.mode == "live":  # Kite orders only on a day an operator armed
+        from tron.services.live import DayBroker
+
+        return market, DayBroker(store, kite, paper, clock)
+    return market, kite
 
 
 def trading_calendar() -> TradingCalendar:

@@ -15,6 +15,7 @@ from tron.cli import (
     kill_switch,
     kite_login,
     kite_sim,
+    live,
     ops,
     reconcile,
 )
@@ -27,7 +28,18 @@ def build_parser() -> argparse.ArgumentParser:
         prog="tron", description="Automated intraday trading for NSE on Zerodha Kite."
     )
     sub = p.add_subparsers(dest="command", required=True)
-    for group in (day, calculators, indicators, kite_sim, kite_login, backtest, ops, kill_switch, reconcile):
+    for group in (
+        day,
+        calculators,
+        indicators,
+        kite_sim,
+        kite_login,
+        backtest,
+        ops,
+        kill_switch,
+        live,
+        reconcile,
+    ):
         group.register(sub)
     return p
 

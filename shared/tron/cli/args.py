@@ -92,3 +92,22 @@ def json_option(text: str = "print one JSON object") -> Any:
     p = argparse.ArgumentParser(add_help=False)
     p.add_argument("--json", action="store_true", help=text)
     return p
+
+
+def operator_store(state: str | None, must_exist: bool) -> Any:
+    """The store an operator's command reads and writes: the configured backend's (Firestore for backend gcp,
+    else the SQLite file ``state``, default <data_dir>/state.sqlite). ``must_exist``: a missing SQLite
+    file is an error (a status, not a change)."""
+    from pathlib import Path
+
+    from tron.bootstrap import state_store
+    from tron.cli.errors import CommandError
+    from tron.config.settings import load_settings
+
+    settings = load_settings()
+    path = Path(state) if state else None
+    if settings.backend != "gcp" and must_exist:
+        where = path or settings.data_dir / "state.sqlite"
+        if not where.exists():
+            raise CommandError(f"no state store at {where}")
+    return state_store(settings, path)

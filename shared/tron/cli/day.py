@@ -73,7 +73,12 @@ def cmd_run_day(args: argparse.Namespace) -> int:
 
     if problem := _usage_error(args):
         raise CommandError(problem)
-    settings = load_settings(seed=args.seed, symbols=args.symbols, redeliver_fraction=args.redeliver)
+    kite = (
+        {"broker": "kite", "market_data": "kite", "kite": {"root": args.kite_root}}
+        if args.broker == "kite"
+        else {}
+    )
+    settings = load_settings(seed=args.seed, symbols=args.symbols, redeliver_fraction=args.redeliver, **kite)
     day = args.date or RealClock().now().date()
     run_day = _day_runner(args)
     err = Console(stderr=True)
@@ -118,6 +123,10 @@ def cmd_run_day(args: argparse.Namespace) -> int:
             str(s["open_positions_at_close"]),
         )
     out.print(table)
+    if live := result.get("live"):
+        out.print(
+            f"live orders to Kite: {live['why']}" if live["live"] else f"[red]ran on paper: {live['why']}"
+        )
     if result.get("halted"):
         out.print(f"[red]entries halted: {result['halted']}")
     out.print(
@@ -130,7 +139,9 @@ def cmd_run_day(args: argparse.Namespace) -> int:
             f"pub/sub: {b['published']} published, {b['pushes']} pushes ({b['pushes_failed']} failed), "
             f"{b['dead_lettered']} dead-lettered; firestore: {result['firestore_ops']['total']}"
         )
-    if k := result.get("kite"):
+    if (k := result.get("kite")) and k.get("paper_day"):
+        out.print(f"kite simulator: {k['orders']} orders (the day ran on paper)")
+    elif k:
         out.print(
             f"kite simulator: {k['orders']} orders, {k['trades']} trades, broker square-offs "
             f"{k['auto_square_offs']}, open at close {len(k['open_positions'])}; book matches the broker: "

@@ -11,31 +11,17 @@ from __future__ import annotations
 import argparse
 import getpass
 import json
-from pathlib import Path
 from typing import Any
 
-from tron.cli.args import json_option
+from tron.cli.args import json_option, operator_store
 from tron.cli.errors import CommandError
-from tron.config.settings import load_settings
-
-
-def _store(args: argparse.Namespace) -> Any:
-    from tron.bootstrap import state_store
-
-    settings = load_settings()
-    path = Path(args.state) if args.state else None
-    if settings.backend != "gcp" and args.action == "status":
-        where = path or settings.data_dir / "state.sqlite"
-        if not where.exists():
-            raise CommandError(f"no state store at {where}")
-    return state_store(settings, path)
 
 
 def _cmd(args: argparse.Namespace) -> int:
     from tron.adapters.clock import RealClock
     from tron.services.kill_switch import kill_switch, set_kill_switch
 
-    store = _store(args)
+    store = operator_store(args.state, must_exist=args.action == "status")
     if args.action == "status":
         ks = kill_switch(store)
     else:

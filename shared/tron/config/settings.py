@@ -8,6 +8,7 @@ import os
 import re
 from datetime import time
 from decimal import Decimal
+from ipaddress import IPv4Address
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Literal
@@ -23,6 +24,7 @@ from pydantic_settings import (
     SettingsError,
 )
 
+from tron.domain.live import Guardrails
 from tron.domain.models import Asset
 from tron.domain.order_rules import check_market_protection
 from tron.domain.risk import RiskLimits
@@ -209,6 +211,68 @@ class KiteSettings(BaseModel):
         return self.root is not None and is_loopback(self.root)
 
 
+class GuardrailSettings(BaseModel):
+    """What any order may be, in every mode (tron.domain.live.Guardrails): entries outside them are refused
+    with the reason recorded; exits never are."""
+
+    model_config = ConfigDict(extra="forbid")
+    allowlist: dict[Asset, list[str]] = Field(
+        default_factory=dict, description="per asset, the only symbols it may enter (an asset left out: any)"
+    )
+    max_order_value: dict[str, Decimal] = Field(
+        default_factory=dict, description="per segment, the largest order value in rupees"
+    )
+    max_order_qty: dict[str, int] = Field(
+        default_factory=dict, description="per segment, the largest quantity"
+    )
+    freeze_qty: dict[str, int] = Field(
+        default_factory=lambda: {"NIFTY": 1800},
+        description="per F&O underlying, the exchange's freeze quantity (revised monthly by NSE)",
+    )
+    max_orders_per_day: int = Field(
+        1000, ge=1, le=3000, description="orders a day across the account (Kite allows 3,000)"
+    )
+
+    @field_validator("max_order_value", "max_order_qty")
+    @classmethod
+    def _per_segment(cls, v: dict[str, Any]) -> dict[str, Any]:
+        for segment, cap in v.items():
+            if segment not in _RISK.stop_slippage_bps:
+                raise ValueError(f"{segment!r} is not a segment ({', '.join(_RISK.stop_slippage_bps)})")
+            if cap <= 0:
+                raise ValueError(f"{segment}: must be positive, got {cap}")
+        return v
+
+    @field_validator("freeze_qty")
+    @classmethod
+    def _freeze(cls, v: dict[str, int]) -> dict[str, int]:
+        for underlying, qty in v.items():
+            if qty <= 0:
+                raise ValueError(f"{underlying}: must be positive, got {qty}")
+        return v
+
+    def guardrails(self) -> Guardrails:
+        """The domain's guardrails."""
+        return Guardrails(
+            allowlist={a.value: frozenset(symbols) for a, symbols in self.allowlist.items()},
+            max_order_value=dict(self.max_order_value),
+            max_order_qty=dict(self.max_order_qty),
+            freeze_qty=dict(self.freeze_qty),
+            max_orders_per_day=self.max_orders_per_day,
+        )
+
+
+class LiveSettings(BaseModel):
+    """What live trading on the real Kite API needs besides an operator's arming of the day."""
+
+    model_config = ConfigDict(extra="forbid")
+    static_ips: list[IPv4Address] = Field(
+        default_factory=list,
+        description="the static egress IPs registered with the Kite app (SEBI: orders only from them; the "
+        "terraform output static_ip)",
+    )
+
+
 def is_loopback(url: str) -> bool:
     """True for an http(s) URL on 127.0.0.1, localhost or ::1."""
     parts = urlsplit(url)
@@ -227,7 +291,11 @@ class Settings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="TRON_", env_nested_delimiter="__", extra="forbid")
 
-    mode: Literal["paper", "live"] = Field("paper", description="paper fills (default) or live orders")
+    mode: Literal["paper", "live"] = Field(
+        "paper",
+        description="paper fills (default), or live: Kite orders on each day an operator armed (`tron live arm`), "
+        "paper fills on the other days",
+    )
     backend: Literal["embedded", "gcp"] = Field(
         "embedded",
         description="embedded: SQLite, in-process bus, local folder; gcp: Firestore, Pub/Sub, GCS, Secret Manager",
@@ -268,6 +336,8 @@ class Settings(BaseSettings):
     openai: OpenAISettings = OpenAISettings()
     review: bool = Field(False, description="ask the LLM for a review of each day (stored, never applied)")
     risk: RiskSettings = RiskSettings()
+    guardrails: GuardrailSettings = GuardrailSettings()
+    live: LiveSettings = LiveSettings()
     assets: dict[Asset, AssetSettings] = Field(
         default_factory=lambda: {
             Asset.STOCKS: AssetSettings(enabled=True),
@@ -291,19 +361,26 @@ class Settings(BaseSettings):
             )
         if self.broker == "kite" and self.market_data != "kite":
             raise ValueError("broker 'kite' trades on Kite's quotes: set market_data 'kite' too")
-        if self.broker == "kite" and not self.kite.simulated:
+        if self.broker == "kite" and not self.kite.simulated and self.mode != "live":
             raise ValueError(
-                f"broker 'kite' sends orders only to a loopback Kite simulator in this build; with {KITE_API} "
-                "use broker 'paper' (paper fills on real quotes)"
+                f"broker 'kite' sends orders to {KITE_API} only with mode 'live' (and an armed day); in paper "
+                "mode use broker 'paper' (paper fills on real quotes) or a loopback Kite simulator"
             )
         return self
 
     @model_validator(mode="after")
-    def _no_live(self) -> Settings:
-        if self.mode == "live":
+    def _live_needs(self) -> Settings:
+        if self.mode != "live":
+            return self
+        if self.broker != "kite":
             raise ValueError(
-                "mode 'live' (real orders on the real Kite API) is refused in this build; use 'paper' (with "
-                f"market_data 'kite' and kite.root {KITE_API} for paper fills on real quotes)"
+                "mode 'live' sends orders through broker 'kite' (with market_data 'kite' and kite.root): set "
+                "broker 'kite'; each day still needs an operator's `tron live arm`"
+            )
+        if not self.kite.simulated and not self.live.static_ips:
+            raise ValueError(
+                f"mode 'live' on {KITE_API} needs live.static_ips: the static IPs registered with the Kite app "
+                "(SEBI: orders only from them; terraform's output static_ip)"
             )
         return self
 

@@ -11,6 +11,7 @@ from typing import Any
 
 from tron.adapters.clock import ScaledClock, VirtualClock
 from tron.adapters.inproc_bus import InProcBus
+from tron.adapters.sqlite_store import SqliteStore
 from tron.bootstrap import embedded
 from tron.config import schedule
 from tron.config.settings import Settings
@@ -20,6 +21,7 @@ from tron.runday.loop import OnMinute, drive
 from tron.services.deps import Deps
 from tron.services.end_of_day import end_of_day, summarize
 from tron.services.execute_order import execute_order
+from tron.services.live import LIVE_ARM, decision_path
 from tron.services.plan_day import plan_day
 from tron.services.square_off import square_off
 from tron.services.tick import tick
@@ -66,6 +68,15 @@ class DayRun:
         }
 
 
+def operator_controls(settings: Settings, deps: Deps) -> None:
+    """Bring the operator's arming (`tron live arm`, kept in <data_dir>/state.sqlite) into a run's fresh
+    store, as a deployment reads it from Firestore; nothing without one."""
+    operator = settings.data_dir / "state.sqlite"
+    if settings.mode == "live" and operator.exists():
+        if (arming := SqliteStore(operator).get(LIVE_ARM)) is not None:
+            deps.store.set(LIVE_ARM, arming)
+
+
 def run_root(settings: Settings, day: date) -> Path:
     """Where `tron run-day` keeps a day's state, logs and reports."""
     return settings.data_dir / "runs" / f"{day}-seed{settings.seed}-n{settings.symbols or 50}"
@@ -94,6 +105,7 @@ def prepare(
         kite = kite_sim_run.start(settings, clock, orders=broker == "kite-sim")
         settings = kite.settings
     deps, bus = embedded(settings, clock, root)
+    operator_controls(settings, deps)
     if kite is not None:
         kite.login(deps)
     return DayRun(deps, bus, root, broker=broker, market=market, kite=kite)
@@ -146,5 +158,7 @@ def drive_run(
     result = summarize(deps, day.isoformat())
     if not deps.calendar.is_trading_day(day):
         result["reason"] = deps.calendar.why_closed(day)
+    if (decision := deps.store.get(decision_path(day.isoformat()))) is not None:
+        result["live"] = decision  # mode live: Kite orders (armed) or paper, and why
     result.update(run.summary(day))
     return result

@@ -10,6 +10,7 @@ the simulator's control API (the login a user would do in the browser). Orders g
 from __future__ import annotations
 
 import json
+import shutil
 import urllib.request
 from datetime import date, datetime
 from pathlib import Path
@@ -19,7 +20,7 @@ from tron.adapters.clock import ScaledClock
 from tron.adapters.kite import ACCESS_TOKEN_SECRET
 from tron.bootstrap import embedded
 from tron.config.settings import Settings
-from tron.runday.embedded import DayRun, drive_run, run_root
+from tron.runday.embedded import DayRun, drive_run, operator_controls, run_root
 from tron.runday.kite_sim import reconcile
 from tron.runday.loop import OnMinute
 
@@ -64,7 +65,10 @@ def prepare_external_day(
     )
     settings = settings.model_copy(update={"market_data": "kite", "broker": broker, "kite": kite})
     root = root or run_root(settings, day).with_name(run_root(settings, day).name + "-external")
+    if root.exists():
+        shutil.rmtree(root)  # a fresh store, as `prepare` makes: a day run again is not "already processed"
     deps, bus = embedded(settings, clock, root)
+    operator_controls(settings, deps)
     deps.secrets.put(ACCESS_TOKEN_SECRET, control(root_url, "login", {})["access_token"])
     return DayRun(deps, bus, root, broker=broker, market="kite")
 

@@ -21,6 +21,7 @@ from tron.domain.money import PAISA, paise
 from tron.ports import Clock
 from tron.services.deps import Deps
 from tron.services.kite_login import complete_login
+from tron.services.live import DayBroker
 from tron.services.paths import intents_path
 from tron.sim.kite import KiteSim, RunningSim, serve
 
@@ -78,9 +79,13 @@ def reconcile(deps: Deps, day: date, url: str) -> dict[str, Any]:
     """TRON's filled intents against the simulator's trades and positions, read through the broker
     adapter (the official client): per symbol the net quantity must agree exactly and the cash flow to
     half a paisa a share (TRON books an order at Kite's average price rounded to paise), and nothing
-    may be left open or squared off by the broker."""
-    broker = deps.broker
+    may be left open or squared off by the broker. A mode-live day that ran on paper (not armed) only
+    counts the orders at the simulator: none should be there."""
+    routed = deps.broker
+    broker = routed.live if isinstance(routed, DayBroker) else routed
     assert isinstance(broker, KiteBroker)
+    if isinstance(routed, DayBroker) and not routed.is_live(day):
+        return {"simulator": url, "paper_day": True, "orders": len(broker.orders())}
     trades, orders = broker.trades(), broker.orders()
     ours: dict[str, Flow] = {}
     for _, d in deps.store.list(intents_path(day.isoformat())):

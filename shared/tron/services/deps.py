@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from tron.domain.calendar import TradingCalendar
+from tron.domain.live import Guardrails
 from tron.domain.models import Asset
 from tron.domain.risk import RiskLimits
 from tron.ports import (
@@ -25,7 +26,8 @@ from tron.ports import (
 class ServiceConfig:
     """The settings services read: the risk envelope and enabled flag per asset, the trading mode, the
     orders topic, the index, the universe size, the daily history plan_day needs, the executor's placing
-    lease, and whether each position's stop rests at the broker (and as which order type)."""
+    lease, whether each position's stop rests at the broker (and as which order type), and the guardrails
+    every entry is checked against before it is placed."""
 
     envelope: dict[Asset, RiskLimits]
     enabled: dict[Asset, bool]
@@ -37,6 +39,7 @@ class ServiceConfig:
     placing_lease_seconds: int = 20
     resting_stops: bool = True
     stop_order: str = "SL-M"  # stocks and futures; options rest an SL
+    guardrails: Guardrails = field(default_factory=Guardrails)
 
 
 @dataclass

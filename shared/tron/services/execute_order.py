@@ -16,13 +16,21 @@ from tron.domain.book import Book
 from tron.domain.charges import order_charges
 from tron.domain.models import IntentState, OrderIntent, Purpose, Side
 from tron.domain.protect import protect_intent
+from tron.domain.risk import KillSwitch
 from tron.ports import BrokerOrder, BrokerUnavailable, OrderRejected
 from tron.services import messages, stops
 from tron.services.claims import advanced, intent_doc, publish
 from tron.services.deps import Deps
 from tron.services.duplicates import verification
 from tron.services.messages import BadRequest
-from tron.services.paths import book_path, day_path, intent_path, malformed_path
+from tron.services.paths import (
+    KILL_SWITCH,
+    book_path,
+    day_path,
+    intent_path,
+    malformed_path,
+    orders_count_path,
+)
 from tron.services.tick_state import halted_reason
 
 log = logging.getLogger("tron.execute_order")
@@ -77,7 +85,8 @@ def execute_order(deps: Deps, data: bytes, attributes: dict[str, str] | None = N
     and never placed (:func:`record_malformed`). Otherwise:
 
     1. In a transaction: a terminal intent is a duplicate delivery (counted in the book, ignored); an entry
-       on a halted day is rejected; an intent another delivery is placing, within its lease
+       on a halted day, while the kill switch is engaged, or outside the guardrails (tron.domain.live) is
+       rejected with the reason, and every other intent counts towards the day's orders; an intent another delivery is placing, within its lease
        (``placing_lease_seconds``), raises Busy; otherwise the intent moves to `placing` with a lease.
     2. Outside it: if an earlier attempt got as far as `placing`, the broker is asked for an order with the
        intent's tag and that order is adopted; only if there is none is the order placed (an entry decided
@@ -125,13 +134,19 @@ def execute_order(deps: Deps, data: bytes, attributes: dict[str, str] | None = N
         if recovering and now - datetime.fromisoformat(doc["placing_since"]) < lease:
             return "busy", intent, False
         daydoc = txn.get(day_path(day)) or {}
-        halted = halted_reason(daydoc, intent.asset)
-        if intent.purpose.opens and halted and not recovering:  # (one in `placing` may be at the broker)
-            book = Book.from_doc(txn.get(bp))
-            book.record_rejection(intent.intent_id)
-            txn.set(bp, book.to_doc())
-            txn.set(ip, advanced(doc, IntentState.REJECTED, now, reason=f"entries halted: {halted}"))
-            return "rejected", intent, False
+        counted = txn.get(orders_count_path(day)) or {}
+        sent = int(counted.get("count", 0)) if isinstance(counted.get("count"), int) else 0
+        kill = KillSwitch.from_doc(txn.get(KILL_SWITCH))
+        halted = halted_reason(daydoc, intent.asset) or (kill.why if kill.engaged else None)
+        if not recovering:  # (one in `placing` may be at the broker)
+            refused = f"entries halted: {halted}" if halted else deps.config.guardrails.refusal(intent, sent)
+            if intent.purpose.opens and refused:
+                book = Book.from_doc(txn.get(bp))
+                book.record_rejection(intent.intent_id)
+                txn.set(bp, book.to_doc())
+                txn.set(ip, advanced(doc, IntentState.REJECTED, now, reason=refused))
+                return "rejected", intent, False
+            txn.set(orders_count_path(day), {"count": sent + 1})
         txn.set(
             ip,
             {

@@ -37,6 +37,11 @@ def in_flight_path(day: str) -> str:
     return f"days/{day}/risk/in_flight"
 
 
+def orders_count_path(day: str) -> str:
+    """The day's orders sent to the broker, across the account (the guardrail max_orders_per_day)."""
+    return f"days/{day}/risk/orders"
+
+
 def reconciliation_path(day: str) -> str:
     """The day's books against the broker's positions, as `tron reconcile` and the end of day found them."""
     return f"days/{day}/reconciliation/close"

@@ -27,7 +27,7 @@ def test_bad_config_names_the_key_and_what_is_allowed(
     monkeypatch.delenv("TRON_RISK__DAILY_LOSS_LIMIT")
     with pytest.raises(ConfigError, match=r"config key mode.*'paper' or 'live'"):
         load_settings(mode="yolo")
-    with pytest.raises(ConfigError, match=r"live.*refused in this build"):
+    with pytest.raises(ConfigError, match=r"mode 'live' sends orders through broker 'kite'"):
         load_settings(mode="live")
     cfg = tmp_path / "tron.yaml"
     cfg.write_text("risk:\n  max_open_positions: lots\n")
@@ -73,12 +73,52 @@ def test_paper_fills_on_real_kite_quotes_are_allowed(tmp_path: Path) -> None:
         ({"broker": "kite", "kite": {"root": SIM}}, r"broker 'kite' trades on Kite's quotes"),
         (
             {"market_data": "kite", "broker": "kite", "kite": {"root": KITE_API}},
-            r"broker 'kite' sends orders only to a loopback Kite simulator",
+            r"broker 'kite' sends orders to https://api.kite.trade only with mode 'live'",
         ),
         ({"kite": {"root": "https://kite.example.com"}}, r"kite\.root.*api\.kite\.trade or a loopback"),
-        ({"mode": "live", "market_data": "kite", "kite": {"root": KITE_API}}, r"live.*refused in this build"),
+        (
+            {"mode": "live", "market_data": "kite", "kite": {"root": KITE_API}},
+            r"mode 'live' sends orders through",
+        ),
+        (
+            {"mode": "live", "market_data": "kite", "broker": "kite", "kite": {"root": KITE_API}},
+            r"mode 'live' on https://api.kite.trade needs live.static_ips",
+        ),
+        ({"live": {"static_ips": ["not-an-ip"]}}, r"live\.static_ips\.0"),
     ],
 )
-def test_orders_never_reach_the_real_api(tmp_path: Path, overrides: dict, message: str) -> None:
+def test_orders_never_reach_the_real_api_unless_live(tmp_path: Path, overrides: dict, message: str) -> None:
     with pytest.raises(ConfigError, match=message):
         load_settings(data_dir=tmp_path, **overrides)
+
+
+def test_live_on_the_real_api_with_the_static_ip_is_accepted(tmp_path: Path) -> None:
+    live = {"mode": "live", "market_data": "kite", "broker": "kite", "live": {"static_ips": ["203.0.113.7"]}}
+    s = load_settings(data_dir=tmp_path, kite={"root": KITE_API}, **live)
+    assert (s.mode, s.broker, str(s.live.static_ips[0])) == ("live", "kite", "203.0.113.7")
+
+
+@pytest.mark.parametrize(
+    ("guardrails", "message"),
+    [
+        ({"max_order_value": {"crypto": 5}}, r"guardrails\.max_order_value.*not a segment"),
+        ({"max_order_qty": {"options": 0}}, r"guardrails\.max_order_qty.*must be positive"),
+        ({"freeze_qty": {"NIFTY": -1}}, r"guardrails\.freeze_qty.*must be positive"),
+        ({"max_orders_per_day": 5000}, r"guardrails\.max_orders_per_day"),
+        ({"allowlist": {"bonds": ["X"]}}, r"guardrails\.allowlist"),
+    ],
+)
+def test_bad_guardrails_name_the_key(tmp_path: Path, guardrails: dict, message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        load_settings(data_dir=tmp_path, guardrails=guardrails)
+
+
+def test_guardrails_reach_the_services(tmp_path: Path) -> None:
+    from tron.bootstrap import service_config
+
+    s = load_settings(
+        data_dir=tmp_path, guardrails={"allowlist": {"stocks": ["INFY"]}, "max_orders_per_day": 50}
+    )
+    g = service_config(s).guardrails
+    assert g.allowlist == {"stocks": frozenset({"INFY"})} and g.max_orders_per_day == 50
+    assert g.freeze_qty == {"NIFTY": 1800}
