@@ -90,6 +90,16 @@ def square_off(request: Any) -> Any:
 
 
 @functions_framework.http
+def kill_switch(request: Any) -> Any:
+    """`gcloud functions call kill-switch --data '{"action":"engage","reason":"..."}'`: engaged, every open
+    position is exited at once (not at the next tick); release and status too. Anything else is a 400."""
+    from tron.services.kill_switch import kill_switch_request
+
+    status, answer = kill_switch_request(_get_deps(), request.get_data())
+    return _reply(answer, status)
+
+
+@functions_framework.http
 def end_of_day(request: Any) -> Any:
     from tron.services.end_of_day import end_of_day as service
 

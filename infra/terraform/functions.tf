@@ -7,7 +7,7 @@ locals {
   # writing to it; operator: an operator (var.operators) may call it by hand (`gcloud functions call`).
   # How each is triggered: plan_day, tick_*, square_off and end_of_day by the Cloud Scheduler jobs of
   # shared/tron/data/jobs.yaml (scheduler.tf), execute_order by the orders push subscription (pubsub.tf), and
-  # kite_login only by an operator (HTTP-only: the Kite redirect through an authenticated proxy or
+  # kill_switch and kite_login only by an operator (HTTP-only: the Kite redirect through an authenticated proxy or
   # `gcloud functions call kite-login`). tests/infra/test_terraform.py fails when these disagree.
   functions = {
     plan_day = {
@@ -82,6 +82,18 @@ locals {
       adds_versions = []
       operator      = true
     }
+    kill_switch = {
+      description   = "The operator's kill switch: engaged, entries stop and every open position is exited at once; also release and status."
+      memory        = "512Mi"
+      timeout       = 120
+      max_instances = 1
+      ingress       = var.manual_ingress
+      secrets       = local.kite_secrets
+      publishes     = true
+      reads_archive = false
+      adds_versions = []
+      operator      = true
+    }
     end_of_day = {
       description   = "After the close: P&L, HTML/JSON report and log archive to GCS, optional LLM review."
       memory        = "1Gi"
@@ -111,12 +123,13 @@ locals {
   # Functions that Cloud Scheduler invokes: exactly those named by a job of shared/tron/data/jobs.yaml.
   scheduled_functions = { for k, v in local.functions : k => v if contains([for j in local.jobs : j.function], k) }
 
-  # Functions an operator may call by hand (square-off in an emergency, the daily Kite login).
+  # Functions an operator may call by hand (square-off and the kill switch in an emergency, the daily Kite
+  # login).
   operator_functions = { for k, v in local.functions : k => v if v.operator }
 }
 
 resource "google_cloudfunctions2_function" "fn" {
-  #checkov:skip=CKV_GCP_124:square-off (the operator's emergency exit) and kite-login (the daily Kite login) are called by an operator from outside the project (`gcloud functions call`, `gcloud run services proxy`); IAM authentication is still required (no allUsers). The scheduled and pushed functions default to ALLOW_INTERNAL_ONLY.
+  #checkov:skip=CKV_GCP_124:square-off and kill-switch (the operator's emergency exits) and kite-login (the daily Kite login) are called by an operator from outside the project (`gcloud functions call`, `gcloud run services proxy`); IAM authentication is still required (no allUsers). The scheduled and pushed functions default to ALLOW_INTERNAL_ONLY.
   for_each = local.functions
 
   name        = replace(each.key, "_", "-")
@@ -162,8 +175,13 @@ resource "google_cloudfunctions2_function" "fn" {
         GOOGLE_CLOUD_PROJECT = var.project_id
         TRON_ARCHIVE_BUCKET  = google_storage_bucket.logs.name
       },
-      # The Kite API for the login and quotes (orders are paper: settings refuse a real Kite broker).
+      # The Kite API for the login and quotes; orders only with trading_mode live, on the days an operator
+      # arms (`tron live arm`), from the static IP registered with Kite.
       var.market_data == "kite" || each.key == "kite_login" ? { TRON_KITE__ROOT = "https://api.kite.trade" } : {},
+      var.trading_mode == "live" ? {
+        TRON_BROKER           = "kite"
+        TRON_LIVE__STATIC_IPS = jsonencode([for a in google_compute_address.egress : a.address])
+      } : {},
     )
 
     # Secrets as TRON_SECRET_<NAME> (what tron.adapters.env_secrets reads), resolved at instance start.
@@ -175,6 +193,13 @@ resource "google_cloudfunctions2_function" "fn" {
         secret     = google_secret_manager_secret.secret[secret_environment_variables.value].secret_id
         version    = "latest"
       }
+    }
+  }
+
+  lifecycle {
+    precondition {
+      condition     = var.trading_mode != "live" || (var.market_data == "kite" && var.enable_static_egress)
+      error_message = "trading_mode live needs market_data = \"kite\" and enable_static_egress = true: Kite takes orders only from the registered static IP."
     }
   }
 

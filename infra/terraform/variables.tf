@@ -43,13 +43,13 @@ variable "log_retention_days" {
 }
 
 variable "trading_mode" {
-  description = "TRON_MODE of every function. Only paper in this build: TRON_MODE=live stops every function at start-up, so it is refused here, before a deploy."
+  description = "TRON_MODE of every function: paper (default), or live: Kite orders on the days an operator arms with `tron live arm` (paper fills on the others). live needs market_data = \"kite\" and enable_static_egress."
   type        = string
   default     = "paper"
 
   validation {
-    condition     = var.trading_mode == "paper"
-    error_message = "trading_mode must be paper: live trading is refused in this build."
+    condition     = contains(["paper", "live"], var.trading_mode)
+    error_message = "trading_mode must be paper or live."
   }
 }
 

@@ -63,7 +63,7 @@ def entry_points() -> set[str]:
 
 # Functions that nothing schedules or pushes to: an operator calls them over HTTP (square_off is also
 # scheduled). Listed here on purpose, so a function that silently lost its trigger cannot pass as "manual".
-OPERATOR_FUNCTIONS = {"square_off", "kite_login"}
+OPERATOR_FUNCTIONS = {"square_off", "kill_switch", "kite_login"}
 
 
 def load_schedule() -> dict[str, Any]:
@@ -204,13 +204,14 @@ def tf_workdir(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str
 
 @pytest.fixture(scope="module")
 def tf(tf_workdir: tuple[Path, dict[str, str]]) -> dict[str, Any]:
-    """Plans with the defaults (static egress on, secrets not mounted, Kite quotes) and the other branches
-    (egress off, secrets mounted as env vars, the generated market): `terraform show -json` of each."""
+    """Plans with the defaults (static egress on, secrets not mounted, Kite quotes) trading live, and the other
+    branches (egress off, secrets mounted as env vars, the generated market, paper): `terraform show -json`
+    of each."""
     work, env = tf_workdir
     plans = {}
-    for label, egress, mount, market in (
-        ("on", "true", "false", "kite"),
-        ("off", "false", "true", "generated"),
+    for label, egress, mount, market, mode in (
+        ("on", "true", "false", "kite", "live"),
+        ("off", "false", "true", "generated", "paper"),
     ):
         out = f"plan-{label}.bin"
         run_tf(
@@ -220,7 +221,14 @@ def tf(tf_workdir: tuple[Path, dict[str, str]]) -> dict[str, Any]:
                 "-input=false",
                 "-no-color",
                 f"-out={out}",
-                *var_args({"enable_static_egress": egress, "mount_secrets": mount, "market_data": market}),
+                *var_args(
+                    {
+                        "enable_static_egress": egress,
+                        "mount_secrets": mount,
+                        "market_data": market,
+                        "trading_mode": mode,
+                    }
+                ),
             ],
             work,
             env,
@@ -298,9 +306,10 @@ def test_consistency_checker_catches_mutations() -> None:
 
     # kite_login is HTTP-only: without its operator listing it has no trigger; square_off is scheduled too
     assert any(
-        "kite_login has no trigger" in p for p in consistency_problems(fns, good, PUSHED, {"square_off"})
+        "kite_login has no trigger" in p
+        for p in consistency_problems(fns, good, PUSHED, {"square_off", "kill_switch"})
     )
-    assert consistency_problems(fns, good, PUSHED, {"kite_login"}) == []
+    assert consistency_problems(fns, good, PUSHED, {"kite_login", "kill_switch"}) == []
 
     # an operator function that is not in functions/main.py, or not an HTTP function
     assert any(
@@ -485,7 +494,7 @@ def test_the_secrets_the_code_uses_are_the_ones_terraform_creates(tf: dict[str, 
 def test_bad_variables_are_refused_with_a_clear_message(tf_workdir: tuple[Path, dict[str, str]]) -> None:
     """One plan with three bad values: terraform reports every failed validation at once."""
     work, env = tf_workdir
-    bad = {"operators": '["allUsers"]', "alert_email": "", "trading_mode": "live"}
+    bad = {"operators": '["allUsers"]', "alert_email": "", "trading_mode": "demo"}
     proc = subprocess.run(
         [TERRAFORM or "terraform", "plan", "-refresh=false", "-input=false", "-no-color", *var_args(bad)],
         cwd=work,
@@ -496,8 +505,35 @@ def test_bad_variables_are_refused_with_a_clear_message(tf_workdir: tuple[Path, 
     )
     assert proc.returncode != 0
     err = " ".join(proc.stderr.split())
-    for message in ("never allUsers", "alert_email must be an e-mail address", "must be paper"):
+    for message in ("never allUsers", "alert_email must be an e-mail address", "must be paper or live"):
         assert message in err, err[-3000:]
+
+
+def test_live_trading_needs_kite_quotes_and_the_static_ip(tf_workdir: tuple[Path, dict[str, str]]) -> None:
+    work, env = tf_workdir
+    live_on_generated = {"trading_mode": "live", "market_data": "generated"}
+    proc = subprocess.run(
+        [TERRAFORM or "terraform", "plan", "-refresh=false", "-input=false", "-no-color"]
+        + var_args(live_on_generated),
+        cwd=work,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
+    assert proc.returncode != 0
+    assert "trading_mode live needs market_data" in " ".join(proc.stderr.split()), proc.stderr[-3000:]
+
+
+def test_live_functions_send_orders_to_kite_and_paper_ones_do_not(tf: dict[str, Any]) -> None:
+    """trading_mode live: every function on the Kite broker (orders only on armed days) with the static
+    IPs in its settings; paper: no broker variable (paper fills)."""
+    for f in by_index(tf["on"], "google_cloudfunctions2_function").values():
+        env = f["service_config"][0]["environment_variables"]
+        assert env["TRON_MODE"] == "live" and env["TRON_BROKER"] == "kite"
+    for f in by_index(tf["off"], "google_cloudfunctions2_function").values():
+        env = f["service_config"][0]["environment_variables"]
+        assert env["TRON_MODE"] == "paper" and "TRON_BROKER" not in env
 
 
 def test_secrets_are_mounted_only_when_asked(tf: dict[str, Any]) -> None:
@@ -673,8 +709,9 @@ def test_each_functions_environment_and_packaged_config_load(
     tf: dict[str, Any], tf_workdir: tuple[Path, dict[str, str]], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """What a deployed function starts with — the zip (config/tron.yaml beside main.py) and the environment
-    terraform sets — is a valid configuration: the gcp backend, paper, the user's assets, and Kite quotes at
-    the real API by default (the generated market when asked), with the login reaching Kite either way."""
+    terraform sets — is a valid configuration: the gcp backend, the user's assets, and Kite quotes at the real
+    API by default (the generated market when asked), with the login reaching Kite either way; live on the
+    Kite broker with the static IP (the plan "on"), else paper."""
     from tron.config.settings import KITE_API, load_settings
 
     work, env = tf_workdir
@@ -697,9 +734,12 @@ def test_each_functions_environment_and_packaged_config_load(
             for name in [n for n in os.environ if n.startswith("TRON_")]:
                 monkeypatch.delenv(name)
             for name, value in env.items():
+                if name == "TRON_LIVE__STATIC_IPS" and "null" in str(value):  # the address, known after apply
+                    value = '["203.0.113.7"]'
                 monkeypatch.setenv(name, value)
             s = load_settings()
-            assert (s.backend, s.mode, s.market_data, s.broker) == ("gcp", "paper", market, "paper"), key
+            mode, broker = ("live", "kite") if label == "on" else ("paper", "paper")
+            assert (s.backend, s.mode, s.market_data, s.broker) == ("gcp", mode, market, broker), key
             assert s.enabled() == load_settings(backend="embedded").enabled()
             reaches_kite = market == "kite" or key == "kite_login"
             assert s.kite.root == (KITE_API if reaches_kite else None), (label, key)

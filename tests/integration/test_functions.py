@@ -128,6 +128,45 @@ def test_square_off_refuses_any_body_that_is_not_an_object_naming_an_asset(deps,
     assert deps.bus.queue == type(deps.bus.queue)()
 
 
+KILL_SWITCH_BODIES = {
+    "truncated json": b'{"action": "engage", "reason": "x"',
+    "a list": b'["engage"]',
+    "null": b"null",
+    "not utf-8": b'{"action": "engage", "reason": "\xff\xfe"}',
+    "deeply nested": DEEP,
+    "oversized": b'{"action": "engage", "reason": "' + b"x" * 200_000 + b'"}',
+    "no action": b'{"reason": "news"}',
+    "unknown action": b'{"action": "flatten", "reason": "news"}',
+    "no reason": b'{"action": "engage"}',
+    "blank reason": b'{"action": "engage", "reason": "  "}',
+    "reason not text": b'{"action": "engage", "reason": ["news"]}',
+    "reason too long": b'{"action": "engage", "reason": "' + b"x" * 501 + b'"}',
+    "flatten not a bool": b'{"action": "engage", "reason": "news", "flatten": "yes"}',
+}
+
+
+@pytest.mark.parametrize("case", sorted(KILL_SWITCH_BODIES))
+def test_the_kill_switch_refuses_any_body_that_is_not_a_clear_command(deps, case: str) -> None:
+    client("plan_day", deps).post("/")
+    r = client("kill_switch", deps).post("/", data=KILL_SWITCH_BODIES[case], content_type="application/json")
+    assert r.status_code in (400, 413) and r.get_json()["error"]
+    assert deps.store.get("control/kill_switch") is None  # nothing engaged, nothing sent
+    assert deps.bus.queue == type(deps.bus.queue)()
+
+
+def test_the_kill_switch_engages_at_once_and_releases(deps) -> None:
+    client("plan_day", deps).post("/")
+    r = client("kill_switch", deps).post("/", json={"action": "engage", "reason": "news", "by": "asha"})
+    assert r.status_code == 200
+    answer = r.get_json()
+    assert answer["kill_switch"]["engaged"] and set(answer["exits"]) == {"stocks", "futures", "options"}
+    assert deps.store.get(f"days/{TRADING_DAY}")["squaring"] == []  # released, entries may come back
+    status = client("kill_switch", deps).post("/", json={"action": "status"}).get_json()
+    assert status["engaged"] and status["by"] == "asha"
+    client("kill_switch", deps).post("/", json={"action": "release", "by": "asha"})
+    assert client("kill_switch", deps).post("/", json={"action": "status"}).get_json()["engaged"] is False
+
+
 PUSH_ENVELOPES = {
     "not json": b"{not json",
     "a list": b"[]",

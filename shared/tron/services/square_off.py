@@ -48,12 +48,14 @@ def square_off_request(deps: Deps, body: bytes) -> tuple[int, dict[str, Any]]:
     return 200, square_off(deps, asset, reason="manual square-off")
 
 
-def square_off(deps: Deps, asset: str = "all", reason: str = "scheduled square-off") -> dict[str, Any]:
+def square_off(
+    deps: Deps, asset: str = "all", reason: str = "scheduled square-off", stop_entries: bool = True
+) -> dict[str, Any]:
     """Square off one asset or "all" (ValueError for another name); returns ``{"day", "exits"}``, the
     intent ids sent per asset.
 
     For each asset, in one transaction: mark it squaring in the day's document (entries stop for the rest
-    of the day) and claim an exit, with ``reason``, for every open position without an exit in flight; then
+    of the day; not with ``stop_entries`` False: the kill switch stops them itself) and claim an exit, with ``reason``, for every open position without an exit in flight; then
     publish them and drive again the exit in flight of every other one (a stuck or dead-lettered exit is
     resolved by its tag, never placed twice). Each stage skips no open position. Exits sent at or after the
     broker's own square-off (``BROKER_SQUARE_OFF``) are logged at ERROR. A day without a document is left
@@ -81,8 +83,9 @@ def square_off(deps: Deps, asset: str = "all", reason: str = "scheduled square-o
                 ]
                 intents = exits_for(ctx, {}, Purpose.SQUARE_OFF, only=set(ctx.book.positions), reason=reason)
                 txn.set(state_path(day, a), {**state, "pending": claim(txn, day, ctx, intents, now)})
-            squaring = sorted(set(daydoc.get("squaring", [])) | {a.value})
-            txn.set(day_path(day), {**daydoc, "squaring": squaring})
+            if stop_entries:
+                squaring = sorted(set(daydoc.get("squaring", [])) | {a.value})
+                txn.set(day_path(day), {**daydoc, "squaring": squaring})
             return intents, flying
 
         intents, flying = deps.store.transaction(body)
