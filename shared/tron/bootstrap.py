@@ -70,18 +70,26 @@ def configured_planner(settings: Settings, secrets: Secrets) -> Planner | None:
 def kite_adapters(
     settings: Settings, clock: Clock, secrets: Secrets, store: Any, gen: MarketGenerator
 ) -> tuple[Any, Any]:
-    """Kite market data, and the broker: Kite orders (a simulator) sharing the session (the official client,
-    rate limits, breaker), or paper fills on Kite's quotes; with mode live, Kite orders only on the days an
+    """Kite market data, and the broker: Kite orders sharing the session (the official client, the account's
+    order budget and per-process rate limits, breaker), or paper fills on Kite's quotes; with mode live, Kite orders only on the days an
     operator armed (tron.services.live.DayBroker). The universe is the configured one (settings.symbols of
     the NIFTY 50 list), as with generated data."""
     from tron.adapters.kite import CircuitBreaker, KiteBroker, KiteMarketData, KiteSession, RateLimiter
+    from tron.adapters.kite.account_budget import AccountOrderBudget
 
     k = settings.kite
     session = KiteSession(
         k.api_key,  # unless the secret kite_api_key holds one (read on first use: no call at cold start)
         secrets,
         k.root,
-        limiter=RateLimiter(enabled=k.rate_limits),
+        # Order operations share the account's budget with every other instance; other calls pace per process.
+        limiter=AccountOrderBudget(
+            store,
+            RateLimiter(enabled=k.rate_limits),
+            max_wait=k.order_budget_s,
+            today=lambda: clock.now().date(),
+            enabled=k.rate_limits,
+        ),
         breaker=CircuitBreaker(k.breaker_failures, k.breaker_cooloff_s),
         retries=k.retries,
         timeout=k.timeout_s,

@@ -9,14 +9,26 @@ from __future__ import annotations
 import time as _time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Protocol
 
 Monotonic = Callable[[], float]
 Sleep = Callable[[float], None]
 
-# Kite Connect's documented limits (requests per second), by the kind of call.
+# Kite Connect's documented limits (requests per second), by the kind of call. Orders also have a per-minute
+# and a daily cap for the whole account: tron.adapters.kite.account_budget keeps those, across instances.
 KITE_RATES: dict[str, float] = {"quote": 1.0, "historical": 3.0, "orders": 10.0, "other": 10.0}
-# Orders also have a per-minute cap (200/min; some sources say 400 — the lower one is used).
-KITE_ORDERS_PER_MINUTE = 200
+
+
+class Limiter(Protocol):
+    """What KiteSession asks of a limiter: a slot for one call of a kind (RateLimiter per process, or the
+    account's shared order budget)."""
+
+    enabled: bool
+    waited: float
+
+    def acquire(self, kind: str) -> float:
+        """Wait for a slot for one call of this kind; returns the seconds waited."""
+        ...
 
 
 @dataclass
@@ -60,35 +72,28 @@ class TokenBucket:
 
 
 class RateLimiter:
-    """One or more buckets per kind of call ("quote", "historical", "orders", "other"); unknown kinds use
-    "other". `enabled=False` makes every acquire free (fast replays against a simulator without limits)."""
+    """A bucket per kind of call ("quote", "historical", "orders", "other"; unknown kinds use "other") that
+    holds one token: calls of a kind are spaced 1/rate apart, so no sliding second (how Kite counts) ever
+    sees more than the rate. `enabled=False` makes every acquire free (fast replays against a simulator
+    without limits)."""
 
     def __init__(
         self,
         rates: dict[str, float] | None = None,
-        orders_per_minute: int | None = KITE_ORDERS_PER_MINUTE,
         monotonic: Monotonic = _time.monotonic,
         sleep: Sleep = _time.sleep,
         enabled: bool = True,
     ) -> None:
         self.enabled = enabled
         self.waited = 0.0
-        self.buckets: dict[str, list[TokenBucket]] = {
-            kind: [TokenBucket(rate, max(1.0, rate), monotonic, sleep)]
-            for kind, rate in (rates or KITE_RATES).items()
-        }
-        if orders_per_minute and "orders" in self.buckets:
-            self.buckets["orders"].append(
-                TokenBucket(orders_per_minute / 60, orders_per_minute, monotonic, sleep)
-            )
-        if "other" not in self.buckets:
-            self.buckets["other"] = [TokenBucket(10.0, 10.0, monotonic, sleep)]
+        rates = {"other": 10.0, **(rates or KITE_RATES)}
+        self.buckets = {kind: TokenBucket(rate, 1.0, monotonic, sleep) for kind, rate in rates.items()}
 
     def acquire(self, kind: str) -> float:
         """Wait for a slot for one call of this kind; returns the seconds waited."""
         if not self.enabled:
             return 0.0
-        waited = sum(b.take() for b in self.buckets.get(kind, self.buckets["other"]))
+        waited = self.buckets.get(kind, self.buckets["other"]).take()
         self.waited += waited
         return waited
 

@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 from kiteconnect import KiteConnect
 
 from tron.adapters.kite.errors import Kind, TokenExpired, classify, describe
-from tron.adapters.kite.limits import CircuitBreaker, CircuitOpen, RateLimiter, Sleep
+from tron.adapters.kite.limits import CircuitBreaker, CircuitOpen, Limiter, RateLimiter, Sleep
 from tron.ports import BrokerUnavailable, OrderRejected, Secrets
 
 log = logging.getLogger("tron.kite")
@@ -43,7 +43,7 @@ class KiteSession:
         api_key: str,
         secrets: Secrets,
         root: str | None,
-        limiter: RateLimiter | None = None,
+        limiter: Limiter | None = None,
         breaker: CircuitBreaker | None = None,
         retries: int = 3,
         backoff: float = 0.25,
@@ -59,7 +59,7 @@ class KiteSession:
         self.api_key = api_key  # the configured key; the secret kite_api_key wins (read on first use)
         self.secrets = secrets
         self.root = root
-        self.limiter = limiter or RateLimiter()
+        self.limiter: Limiter = limiter or RateLimiter()
         self.breaker = breaker or CircuitBreaker()
         self.retries = retries
         self.backoff = backoff
