@@ -31,6 +31,7 @@ from tron.services.paths import (
     malformed_path,
     orders_count_path,
 )
+from tron.services.square_off import square_off
 from tron.services.tick_state import halted_reason
 
 log = logging.getLogger("tron.execute_order")
@@ -170,7 +171,10 @@ def execute_order(deps: Deps, data: bytes, attributes: dict[str, str] | None = N
 
     try:
         if intent.purpose is Purpose.PROTECT:
-            return stops.execute_protect(deps, intent, now, recovering)
+            rested = stops.execute_protect(deps, intent, now, recovering)
+            if rested == "resting":
+                _flatten_if_killed(deps, intent)
+            return rested
         if intent.purpose is Purpose.TRAIL:
             return stops.execute_trail(deps, intent, now)
         if not intent.purpose.opens and (converted := _convert(deps, intent, now)) is not None:
@@ -207,6 +211,15 @@ def execute_order(deps: Deps, data: bytes, attributes: dict[str, str] | None = N
     # in `placing`): that attempt may still reach the broker, so the tag is looked up again for a while.
     unsure = order.ambiguous or (recovering and not adopted)
     return _record_fill(deps, intent, order, now, adopted, unsure)
+
+
+def _flatten_if_killed(deps: Deps, intent: OrderIntent) -> None:
+    """A stop that came to rest while the kill switch is engaged to flatten: its position was left out of
+    the switch's exits (an exit beside a stop being placed could leave that stop on a closed position), so
+    its exit goes now, converting the stop, not at the next tick."""
+    kill = KillSwitch.from_doc(deps.store.get(KILL_SWITCH))
+    if kill.engaged and kill.flatten:
+        square_off(deps, intent.asset.value, reason=kill.why, stop_entries=False)
 
 
 def _held_to_close(deps: Deps, intent: OrderIntent) -> int:

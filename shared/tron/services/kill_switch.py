@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from tron.domain.book import Book
-from tron.domain.models import Asset, is_tron_tag
+from tron.domain.models import Asset, is_tron_tag, order_tag
 from tron.domain.risk import KillSwitch
 from tron.ports import BrokerUnavailable, OrderRejected
 from tron.services.deps import Deps
@@ -44,8 +44,8 @@ def kill_switch(store: Any) -> KillSwitch:
 def engage_now(deps: Deps, reason: str, flatten: bool, by: str) -> dict[str, Any]:
     """Engage the kill switch and act on it at once: with ``flatten``, an exit is sent for every open
     position of every asset (a resting stop is converted into it by the executor, never left beside it;
-    an exit in flight is driven again) and every other TRON order still working at the broker is
-    cancelled. Entries stop from the switch itself (the tick and the executor read it), so releasing it
+    an exit in flight is driven again; a position whose stop is still being placed exits as soon as the
+    executor has it resting) and every other TRON order still working at the broker is cancelled. Entries stop from the switch itself (the tick and the executor read it), so releasing it
     lets them trade again the same day. Returns what was sent and cancelled (ValueError without a reason)."""
     now = deps.clock.now()
     ks = set_kill_switch(deps.store, True, reason, flatten, now, by)
@@ -54,19 +54,18 @@ def engage_now(deps: Deps, reason: str, flatten: bool, by: str) -> dict[str, Any
         return out
     out["exits"] = square_off(deps, "all", reason=ks.why, stop_entries=False)["exits"]
     day = now.date().isoformat()
-    stops = {
-        p.protect.order_id
-        for a in Asset
-        for p in Book.from_doc(deps.store.get(book_path(day, a))).positions.values()
-        if p.protect is not None
-    }
+    held = [p for a in Asset for p in Book.from_doc(deps.store.get(book_path(day, a))).positions.values()]
+    stops = {p.protect.order_id for p in held if p.protect is not None}
+    # A stop still being placed is its position's: kept, and its exit sent by the executor once it rests.
+    placing = {order_tag(p.protecting) for p in held if p.protecting}
+    out["exit_when_stop_rests"] = sorted(p.symbol for p in held if p.protecting)
     try:
         working = deps.broker.working_orders()
     except BrokerUnavailable as e:
         log.error(f"kill switch: the broker's working orders could not be read ({e})", extra=_extra(day))
         return out
     for o in working:
-        if o.kind == "order" and is_tron_tag(o.tag) and o.order_id not in stops:
+        if o.kind == "order" and is_tron_tag(o.tag) and o.order_id not in stops and o.tag not in placing:
             try:
                 deps.broker.cancel(o.order_id)
                 out["cancelled"].append(o.order_id)
