@@ -513,8 +513,14 @@ def test_live_trading_needs_kite_quotes_and_the_static_ip(tf_workdir: tuple[Path
     work, env = tf_workdir
     live_on_generated = {"trading_mode": "live", "market_data": "generated"}
     proc = subprocess.run(
-        [TERRAFORM or "terraform", "plan", "-refresh=false", "-input=false", "-no-color"]
-        + var_args(live_on_generated),
+        [
+            TERRAFORM or "terraform",
+            "plan",
+            "-refresh=false",
+            "-input=false",
+            "-no-color",
+            *var_args(live_on_generated),
+        ],
         cwd=work,
         env=env,
         capture_output=True,

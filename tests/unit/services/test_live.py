@@ -59,7 +59,7 @@ def test_an_armed_day_sends_its_orders_to_kite(tmp_path: Path) -> None:
 
 
 def test_without_an_arming_the_day_runs_on_paper_and_says_why(tmp_path: Path) -> None:
-    deps, broker, kite, paper = routed(tmp_path)
+    _deps, broker, kite, paper = routed(tmp_path)
     with tron_records() as records:
         broker.place(ENTRY)
     assert paper.calls == ["place entry"] and kite.calls == []
@@ -67,7 +67,7 @@ def test_without_an_arming_the_day_runs_on_paper_and_says_why(tmp_path: Path) ->
 
 
 def test_another_days_arming_is_refused(tmp_path: Path) -> None:
-    deps, broker, kite, paper = routed(tmp_path)
+    deps, broker, kite, _paper = routed(tmp_path)
     arm(deps.store, TRADING_DAY - timedelta(days=3), "last week", "asha", at(8, 30) - timedelta(days=3))
     broker.place(ENTRY)
     assert kite.calls == [] and "expired" in broker.store.get(decision_path(TRADING_DAY.isoformat()))["why"]
