@@ -64,3 +64,16 @@ def test_an_armed_day_trades_live_and_an_unarmed_one_runs_on_paper(tmp_path: Pat
 
     later = json.loads(finished(tron(armed, "live", "status", "--date", "2026-11-24", "--json")))
     assert not later["armed"] and "expired" in later["why_not"]
+
+
+def test_a_smoke_run_on_an_armed_day_and_none_on_paper(tmp_path: Path) -> None:
+    with kite_sim_process("--date", DAY, "--time", "10:00", "--speed", "1", "--no-rate-limits") as url:
+        smoke = ("live", "smoke", "--date", DAY, "--kite-root", url)
+        refused = tron(tmp_path, *smoke, mode="live")
+        refused.communicate(timeout=60)
+        assert refused.returncode == 2  # not armed: nothing placed
+        finished(tron(tmp_path, "live", "arm", "--date", DAY, "--reason", "smoke day"))
+        out = json.loads(finished(tron(tmp_path, *smoke, "--json", mode="live")))
+    share, lot = out["legs"]
+    assert (share["symbol"], share["qty"], lot["qty"]) == ("RELIANCE", 1, 65)
+    assert all(leg["broker_position"] == 0 and leg["steps"]["exit"] == "filled" for leg in out["legs"])
