@@ -10,6 +10,7 @@ from tron.domain.models import is_tron_tag
 from tron.domain.plan import Plan, PlanContext, validate
 from tron.ports import BrokerUnavailable, OrderRejected
 from tron.services.deps import Deps
+from tron.services.live import DayBroker
 from tron.services.paths import day_path
 from tron.services.tick import tradable
 
@@ -90,6 +91,13 @@ def open_check(deps: Deps, day: date, plan: Plan) -> dict[str, str]:
     return frozen
 
 
+def _mode(deps: Deps, day: date) -> str:
+    """How the day's orders fill: paper, or live (mode live on a day an operator armed: tron.services.live)."""
+    if isinstance(deps.broker, DayBroker):
+        return "live" if deps.broker.is_live(day) else "paper"
+    return deps.config.mode
+
+
 def plan_day(deps: Deps, day: date | None = None) -> dict[str, Any]:
     """Write the day's document (default: today's) once, and return it.
 
@@ -132,7 +140,7 @@ def plan_day(deps: Deps, day: date | None = None) -> dict[str, Any]:
         "halted": halted,
         "frozen": frozen,
         "planned_at": now.isoformat(),
-        "mode": deps.config.mode,
+        "mode": _mode(deps, day),
         "plan": plan.to_doc(),
         "squaring": [],
     }

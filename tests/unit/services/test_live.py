@@ -111,3 +111,23 @@ def test_status_shows_what_is_armed_by_whom(tmp_path: Path) -> None:
     assert status["armed"] and status["arming"]["by"] == "asha" and status["decision"] is None
     later = live_status(deps.store, TRADING_DAY + timedelta(days=1))
     assert not later["armed"] and "expired" in later["why_not"]
+
+
+def test_the_days_document_says_how_its_orders_fill(tmp_path: Path) -> None:
+    from tron.services.plan_day import plan_day
+
+    class Quiet(Recording):
+        """An account with nothing on it."""
+
+        def preflight(self) -> None:
+            return None
+
+        def working_orders(self) -> list[Any]:
+            return []
+
+    for armed in (False, True):
+        deps = embedded_deps(tmp_path / str(armed))
+        if armed:
+            arm(deps.store, TRADING_DAY, "first live day", "asha", at(8, 30))
+        deps.broker = DayBroker(deps.store, Quiet("kite"), Quiet("paper"), deps.clock)  # type: ignore[assignment]
+        assert plan_day(deps)["mode"] == ("live" if armed else "paper")
