@@ -180,3 +180,18 @@ def test_the_books_match_the_broker_and_tron_reconcile_says_when_they_do_not(
         assert "BEL: book 0, broker 5" in capsys.readouterr().out
     finally:
         run.deps.store.set(path, before)
+
+
+def test_a_day_under_tight_guardrails_sizes_under_them_and_enters_only_what_they_allow(
+    tmp_path: Path,
+) -> None:
+    """The tick sizes every entry under the guardrails' caps and decides none off the allowlist, so the
+    executor (their last line) refuses nothing."""
+    allowed = ["ADANIENT", "ADANIPORTS", "APOLLOHOSP", "ASIANPAINT", "AXISBANK", "BAJAJ-AUTO", "BAJFINANCE"]
+    rails = {"allowlist": {"stocks": allowed}, "max_order_qty": {"equity_intraday": 60}}
+    s = settings(tmp_path, guardrails=rails)
+    run = prepare(s, TRADING_DAY, tmp_path / "run")
+    run_day(s, TRADING_DAY, run=run)
+    entries = [d for d in intents(run.deps) if d["purpose"] == "entry" and d["asset"] == "stocks"]
+    assert entries and all(d["qty"] <= 60 and d["symbol"] in allowed for d in entries)
+    assert not [d for d in entries if "guardrail" in str(d["history"])]

@@ -10,6 +10,7 @@ from typing import Any
 
 from tron.domain.book import Book
 from tron.domain.contracts import ContractRules
+from tron.domain.live import Guardrails
 from tron.domain.models import Asset, Instrument, OrderIntent, Snapshot
 from tron.domain.money import ZERO
 from tron.domain.plan import AssetPlan
@@ -85,6 +86,7 @@ class TickContext:
         None  # orders TRON did not place, working now: symbol → what (None: not read)
     )
     foreign: dict[str, str] = field(default_factory=dict)  # those seen so far (each reported once)
+    guardrails: Guardrails | None = None  # the quantity and value caps entries are sized under
 
 
 @dataclass

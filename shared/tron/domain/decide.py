@@ -324,6 +324,8 @@ def _approve(
         unit_exposure=float(exposure_value(risk, inst.segment, 1, price)),
         room=risk.capital - ex.capital_used,
     )
+    cap = ctx.guardrails.qty_cap(inst, price) if ctx.guardrails is not None else None
+    qty = qty if cap is None else min(qty, cap // inst.lot_size * inst.lot_size)
     worst = worst_loss_of_entry(inst, side, qty, price, stop, ctx.day, slip) if qty else ZERO
     cand = Candidate(
         inst.sector,
@@ -331,7 +333,11 @@ def _approve(
         margin_required(risk, inst.segment, side.value, qty, price),
     )
     refusal: str | None
-    if qty == 0:
+    if ctx.guardrails is not None and not ctx.guardrails.allows(ctx.asset.value, inst.symbol):
+        refusal = f"{inst.symbol} is not on the {ctx.asset} allowlist (guardrails)"
+    elif qty == 0 and cap is not None and cap < inst.lot_size:
+        refusal = f"the guardrails allow at most {cap} of {inst.symbol}, under its lot of {inst.lot_size}"
+    elif qty == 0:
         one = worst_loss_of_entry(inst, side, inst.lot_size, price, stop, ctx.day, slip)
         refusal = (
             "size rounds to zero"

@@ -16,7 +16,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from tron.domain.models import OrderIntent
+from tron.domain.models import Instrument, OrderIntent
 
 
 @dataclass(frozen=True)
@@ -90,13 +90,30 @@ class Guardrails:
     freeze_qty: Mapping[str, int] = field(default_factory=dict)
     max_orders_per_day: int = 1000
 
+    def allows(self, asset: str, symbol: str) -> bool:
+        """Whether the allowlist lets the asset enter the symbol (an asset not named may enter any)."""
+        allowed = self.allowlist.get(asset)
+        return allowed is None or symbol in allowed
+
+    def qty_cap(self, inst: Instrument, price: float) -> int | None:
+        """The largest entry quantity of ``inst`` at ``price`` the caps allow (None: no cap): what the decision
+        sizes under, in whole lots, so the executor's refusal below is a last line, not the rule."""
+        caps = []
+        if (qty := self.max_order_qty.get(inst.segment)) is not None:
+            caps.append(qty)
+        if inst.exchange == "NFO" and (freeze := self.freeze_qty.get(_underlying(inst.symbol))) is not None:
+            caps.append(freeze)
+        top = self.max_order_value.get(inst.segment)
+        if top is not None and price > 0:
+            caps.append(int(top / Decimal(str(price))))
+        return min(caps) if caps else None
+
     def refusal(self, intent: OrderIntent, orders_today: int) -> str | None:
         """Why this entry may not be sent (``orders_today``: the day's orders so far, this one not
         counted), or None. Exits, stops and trails are never refused."""
         if not intent.purpose.opens:
             return None
-        allowed = self.allowlist.get(intent.asset.value)
-        if allowed is not None and intent.symbol not in allowed:
+        if not self.allows(intent.asset.value, intent.symbol):
             return f"guardrail: {intent.symbol} is not on the {intent.asset} allowlist"
         cap = self.max_order_qty.get(intent.segment)
         if cap is not None and intent.qty > cap:

@@ -14,6 +14,7 @@ from tron.domain.context import TickDecision
 from tron.domain.contracts import ContractRules, option_expiry, select_future
 from tron.domain.decide import decide
 from tron.domain.drift import Drift
+from tron.domain.live import Guardrails
 from tron.domain.models import Asset, Instrument, Position, Snapshot, is_tron_tag
 from tron.domain.plan import AssetPlan, Plan
 from tron.domain.risk import KillSwitch
@@ -144,7 +145,9 @@ def tick(deps: Deps, asset: Asset) -> TickResult:
         broker_qty = working = None
         log.warning(f"the broker's positions and orders not read this minute: {e}", extra=extra)
     out = deps.store.transaction(
-        lambda txn: _decide(txn, asset, now, plan, daydoc, first, snapshot, broker_qty, working)
+        lambda txn: _decide(
+            txn, asset, now, plan, daydoc, first, snapshot, broker_qty, working, deps.config.guardrails
+        )
     )
     if isinstance(out, TickResult):
         return _skip(out, extra)
@@ -249,6 +252,7 @@ def _decide(
     snapshot: Snapshot,
     broker_qty: dict[str, int] | None,
     working: dict[str, str] | None,
+    guardrails: Guardrails,
 ) -> _Decided | TickResult:
     """The transaction: read the state, book and account-wide figures, decide, claim the intents and store
     the state, the entries in flight and a halt (reads before writes; repeatable on contention)."""
@@ -263,6 +267,7 @@ def _decide(
     ctx = load_context(txn, day, asset, doc, now, plan, halted_reason(day_now, asset), snapshot, kill)
     ctx.broker_qty, ctx.working = broker_qty, working
     ctx.frozen = day_now.get("frozen") or {}
+    ctx.guardrails = guardrails
     pending_before = set(ctx.pending)
     decision = decide(ctx)
     flying = in_flight_summary(ctx)  # decide has added its entries to ctx.pending

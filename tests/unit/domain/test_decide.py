@@ -23,6 +23,7 @@ from tron.domain.context import Pending, TickContext
 from tron.domain.contracts import ContractRules, option_expiry, select_future
 from tron.domain.decide import decide, exits_for
 from tron.domain.exposure import worst_loss_of_entry
+from tron.domain.live import Guardrails
 from tron.domain.models import Asset, Instrument, OrderIntent, Purpose, Quote, Side, Snapshot
 from tron.domain.plan import AssetPlan, StrategyChoice
 from tron.domain.risk import KillSwitch, RiskLimits
@@ -406,3 +407,35 @@ def test_exits_always_pass_whatever_the_governor_state(
     assert len(exits) == 1
     assert exits[0].purpose is Purpose.EXIT and exits[0].qty == abs(qty)
     assert exits[0].side is (Side.SELL if long else Side.BUY)
+
+
+# ------------------------------------------------------------------------------------------ guardrails
+def test_an_entry_is_sized_under_the_guardrails_quantity_and_value_caps(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """An entry the executor would refuse for its size is sized down in the decision instead (paper and
+    live alike): the trade is smaller, not lost."""
+    _signal(monkeypatch, Signal("A", Side.BUY, 0.9, "orb", "up", 100.0, 0.5))
+    (free,) = decide(_ctx(Book(), {"A": 100.0})).intents
+    (capped,) = decide(
+        _ctx(Book(), {"A": 100.0}, guardrails=Guardrails(max_order_qty={"equity_intraday": 150}))
+    ).intents
+    worth = Guardrails(max_order_value={"equity_intraday": Decimal("12000")})
+    (by_value,) = decide(_ctx(Book(), {"A": 100.0}, guardrails=worth)).intents
+    assert free.qty > 150 and capped.qty == 150 and by_value.qty == 120  # ₹12,000 at 100
+    assert Guardrails(max_order_qty={"equity_intraday": 150}).refusal(capped, 0) is None
+
+
+def test_an_option_entry_stays_in_whole_lots_under_the_freeze_quantity(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    ctx, _ = _options_ctx(monkeypatch, ContractRules(strike="atm"), Side.BUY)
+    (free,) = decide(ctx).intents
+    ctx, _ = _options_ctx(monkeypatch, ContractRules(strike="atm"), Side.BUY)
+    ctx.guardrails = Guardrails(freeze_qty={"NIFTY": 100})  # one lot of 65 under it
+    (capped,) = decide(ctx).intents
+    assert free.qty > 65 and capped.qty == 65
+    ctx, _ = _options_ctx(monkeypatch, ContractRules(strike="atm"), Side.BUY)
+    ctx.guardrails = Guardrails(freeze_qty={"NIFTY": 50})  # under one lot: no entry, and why
+    d = decide(ctx)
+    assert d.intents == [] and "guardrails allow at most 50" in d.events[-1]["reason"]
