@@ -4,7 +4,6 @@ Firestore emulator), paced by a fake wall clock that moves only when something s
 from __future__ import annotations
 
 import json
-import logging
 from collections.abc import Callable, Iterator
 from datetime import date, datetime
 from pathlib import Path
@@ -12,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.fakes.kite import FakeTime
+from tests.support.logs import tron_records
 from tron.adapters.kite import RateLimiter
 from tron.adapters.kite.account_budget import ORDER_BUDGET_PATH, AccountOrderBudget, parse_budget
 from tron.adapters.sqlite_store import SqliteStore
@@ -231,38 +231,34 @@ def test_the_bound_holds_when_other_instances_keep_taking_the_freed_slots(sqlite
         {"tokens": 3.5, "rate": 10},  # a foreign document (stamps absent): read as empty, still replaced
     ],
 )
-def test_a_malformed_document_does_not_stop_orders(
-    sqlite_stores: Stores, garbage: dict[str, object], caplog: pytest.LogCaptureFixture
-) -> None:
+def test_a_malformed_document_does_not_stop_orders(sqlite_stores: Stores, garbage: dict[str, object]) -> None:
     ft = FakeTime()
     store = sqlite_stores()
     store.set(ORDER_BUDGET_PATH, garbage)
     b = budget(store, ft)
-    with caplog.at_level(logging.WARNING, logger="tron.kite"):
+    with tron_records() as logs:
         assert b.acquire("orders") == 0.0
     doc = store.get(ORDER_BUDGET_PATH)
     assert doc == {"stamps": [100.0], "day": "2026-11-23", "count": 1}
     if parse_budget(garbage) is None:
-        assert any("malformed" in r.getMessage() for r in caplog.records)
+        assert logs.at("WARNING", "malformed")
 
 
 @pytest.mark.parametrize("raw", ["[1, 2, 3]", '"garbage"', "null", "42"])
-def test_a_document_that_is_not_a_mapping_is_overwritten(
-    sqlite_stores: Stores, raw: str, caplog: pytest.LogCaptureFixture
-) -> None:
+def test_a_document_that_is_not_a_mapping_is_overwritten(sqlite_stores: Stores, raw: str) -> None:
     ft = FakeTime()
     store = sqlite_stores()
     store.set(ORDER_BUDGET_PATH, {})
     assert isinstance(store, SqliteStore)
     store.conn.execute("UPDATE docs SET data=? WHERE path=?", (raw, ORDER_BUDGET_PATH))
     b = budget(store, ft)
-    with caplog.at_level(logging.WARNING, logger="tron.kite"):
+    with tron_records() as logs:
         for _ in range(9):
             b.acquire("orders")
     assert ft.t == pytest.approx(101.0)  # the garbage counted for nothing; the 9th waited for the 1st
     doc = store.get(ORDER_BUDGET_PATH)
     assert doc is not None and doc["count"] == 9
-    warned = [r for r in caplog.records if "malformed" in r.getMessage()]
+    warned = logs.at("WARNING", "malformed")
     assert len(warned) == (0 if json.loads(raw) is None else 1)  # JSON null reads as no document
 
 
