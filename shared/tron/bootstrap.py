@@ -71,9 +71,10 @@ def kite_adapters(
     settings: Settings, clock: Clock, secrets: Secrets, store: Any, gen: MarketGenerator
 ) -> tuple[Any, Any]:
     """Kite market data, and the broker: Kite orders sharing the session (the official client, the account's
-    order budget and per-process rate limits, breaker), or paper fills on Kite's quotes; with mode live, Kite orders only on the days an
-    operator armed (tron.services.live.DayBroker). The universe is the configured one (settings.symbols of
-    the NIFTY 50 list), as with generated data."""
+    order budget and per-process rate limits, breaker), or paper (or shadow) fills on Kite's quotes; with
+    mode live, Kite orders only on the days an operator armed, shadow fills on the others
+    (tron.services.live.DayBroker). The universe is the configured one (settings.symbols of the NIFTY 50
+    list), as with generated data."""
     from tron.adapters.kite import CircuitBreaker, KiteBroker, KiteMarketData, KiteSession, RateLimiter
     from tron.adapters.kite.account_budget import AccountOrderBudget
 
@@ -97,9 +98,8 @@ def kite_adapters(
     market = KiteMarketData(
         session, clock, [x.symbol for x in gen.listings], {x.symbol: x.sector for x in gen.listings}
     )
-    paper = PaperBroker(store, market, clock)
     if settings.broker != "kite":
-        return market, paper
+        return market, paper_broker(settings, store, market, clock)
     kite = KiteBroker(
         session,
         clock,
@@ -107,12 +107,25 @@ def kite_adapters(
         k.follow_polls,
         k.poll_interval_s,
         order_budget=k.order_budget_s,
+        algo_id=k.algo_id,
     )
-    if settings.mode == "live":  # Kite orders only on a day an operator armed
+    if settings.mode == "live":  # Kite orders only on a day an operator armed; the others are shadow days
         from tron.services.live import DayBroker
 
-        return market, DayBroker(store, kite, paper, clock)
+        shadow = paper_broker(settings.model_copy(update={"broker": "shadow"}), store, market, clock)
+        return market, DayBroker(store, kite, shadow, clock)
     return market, kite
+
+
+def paper_broker(settings: Settings, store: Any, market: Any, clock: Clock) -> Any:
+    """Paper fills on the market's quotes; with broker "shadow", every order call also built as the Kite
+    broker would send it, checked against Kite's rules and recorded (tron.adapters.kite.shadow)."""
+    paper = PaperBroker(store, market, clock)
+    if settings.broker != "shadow":
+        return paper
+    from tron.adapters.kite.shadow import ShadowBroker
+
+    return ShadowBroker(paper, store, clock, settings.kite.market_protection, settings.kite.algo_id)
 
 
 def trading_calendar() -> TradingCalendar:
@@ -132,7 +145,7 @@ def _assemble(settings: Settings, clock: Clock, store: Any, bus: Any, archive: A
     generated = seeded_market(settings, clock)
     calendar = generated.gen.calendar
     market: Any = generated
-    broker: Any = PaperBroker(store, market, clock)
+    broker: Any = paper_broker(settings, store, market, clock)
     if settings.market_data == "kite":
         market, broker = kite_adapters(settings, clock, secrets, store, generated.gen)
     rules = RulesPlanner()

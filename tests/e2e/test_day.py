@@ -195,3 +195,29 @@ def test_a_day_under_tight_guardrails_sizes_under_them_and_enters_only_what_they
     entries = [d for d in intents(run.deps) if d["purpose"] == "entry" and d["asset"] == "stocks"]
     assert entries and all(d["qty"] <= 60 and d["symbol"] in allowed for d in entries)
     assert not [d for d in entries if "guardrail" in str(d["history"])]
+
+
+def test_a_shadow_day_fills_as_paper_and_records_every_kite_call(tmp_path: Path, redelivered_day) -> None:
+    """`--broker shadow`: the day's fills are the paper day's; each order call is also recorded as the Kite
+    broker would send it (tag, algo_id). What Kite's rules refuse is only a trail whose trigger the price
+    already passed (as paper refuses it too; the next tick exits instead)."""
+    from tron.adapters.kite.shadow import shadow_records
+
+    _, paper = redelivered_day
+    s = settings(tmp_path, kite={"algo_id": "TRON42"})
+    run = prepare(s, TRADING_DAY, tmp_path / "shadow", broker="shadow")
+    result = run_day(s, TRADING_DAY, run=run)
+
+    def trades(deps: Deps) -> list[tuple]:
+        return [(d["intent_id"], d["qty"], d["fill"]["price"]) for d in intents(deps) if "fill" in d]
+
+    assert trades(run.deps) == trades(paper.deps)
+    records = shadow_records(run.deps.store, TRADING_DAY)
+    placed = [r for r in records if r["op"] == "place"]
+    refused = [r for r in records if r["refused"]]
+    assert result["shadow"] == {"calls": len(records), "refused": len(refused)}
+    assert all(r["op"] == "modify" and "already crossed" in r["problems"][0] for r in refused)
+    rejected = [d for d in intents(run.deps) if d["purpose"] == "trail" and d["state"] == "rejected"]
+    assert len(rejected) == len(refused)
+    assert len(placed) >= len(trades(paper.deps))
+    assert all(r["kwargs"]["algo_id"] == "TRON42" and r["kwargs"]["tag"] for r in placed)

@@ -49,7 +49,7 @@ def _day_runner(args: argparse.Namespace) -> Callable[..., dict[str, Any]]:
         from tron.runday.external import ExternalSimError, run_external_day
 
         def external(settings: Any, day: date, on_minute: Any = None) -> dict[str, Any]:
-            broker = "kite" if args.broker == "kite" else "paper"
+            broker = args.broker if args.broker in ("kite", "shadow") else "paper"
             try:
                 return run_external_day(settings, day, args.kite_root, broker, on_minute=on_minute)
             except ExternalSimError as e:
@@ -139,6 +139,8 @@ def cmd_run_day(args: argparse.Namespace) -> int:
             f"pub/sub: {b['published']} published, {b['pushes']} pushes ({b['pushes_failed']} failed), "
             f"{b['dead_lettered']} dead-lettered; firestore: {result['firestore_ops']['total']}"
         )
+    if sh := result.get("shadow"):
+        out.print(f"shadow: {sh['calls']} Kite calls recorded, {sh['refused']} refused by Kite's rules")
     if (k := result.get("kite")) and k.get("paper_day"):
         out.print(f"kite simulator: {k['orders']} orders (the day ran on paper)")
     elif k:
@@ -216,9 +218,10 @@ def register(sub: Any) -> None:
     r.add_argument("--redeliver", type=float, help="share of bus messages delivered twice (0–1)")
     r.add_argument(
         "--broker",
-        choices=("paper", "kite-sim", "kite"),
+        choices=("paper", "shadow", "kite-sim", "kite"),
         default="paper",
-        help="paper: fills at the next snapshot's bid/ask (default); kite-sim: market data and orders through "
+        help="paper: fills at the next snapshot's bid/ask (default); shadow: the same, with every order call "
+        "built as Kite would get it, checked and recorded under days/{date}/shadow/; kite-sim: market data and orders through "
         "the Kite adapters and the official client, against the Kite simulator started on 127.0.0.1; kite: "
         "the same against a simulator started separately (--kite-root), on its clock",
     )

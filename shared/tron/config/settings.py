@@ -183,6 +183,18 @@ class KiteSettings(BaseModel):
         description="seconds one order operation (place, convert, trail, look-up by tag) may start Kite calls "
         "in; past it, it gives up and its outcome is read again by its tag",
     )
+    algo_id: str | None = Field(
+        None,
+        description="the exchange's algo ID sent as algo_id with every order placed (SEBI's retail algo "
+        "framework, in force since 1 Apr 2026): 1–20 letters or digits; none: the broker tags API orders",
+    )
+
+    @field_validator("algo_id")
+    @classmethod
+    def _algo_id(cls, v: str | None) -> str | None:
+        if v is None or re.fullmatch(r"[A-Za-z0-9]{1,20}", v):
+            return v
+        raise ValueError("must be 1–20 letters or digits (the exchange's algo ID)")
 
     @field_validator("market_protection")
     @classmethod
@@ -319,8 +331,11 @@ class Settings(BaseSettings):
     market_data: Literal["generated", "kite"] = Field(
         "generated", description="generated: the seeded simulated market; kite: Kite quotes (kite.root)"
     )
-    broker: Literal["paper", "kite"] = Field(
-        "paper", description="paper: fills on the next snapshot's quotes; kite: orders to kite.root"
+    broker: Literal["paper", "shadow", "kite"] = Field(
+        "paper",
+        description="paper: fills on the next snapshot's quotes; shadow: the same, with every order call built "
+        "as the Kite broker would send it, checked and recorded under days/{date}/shadow/; kite: orders to "
+        "kite.root",
     )
     kite: KiteSettings = KiteSettings()
     stops: Literal["broker", "tron"] = Field(

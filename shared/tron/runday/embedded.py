@@ -11,6 +11,7 @@ from typing import Any
 
 from tron.adapters.clock import ScaledClock, VirtualClock
 from tron.adapters.inproc_bus import InProcBus
+from tron.adapters.kite.shadow import shadow_path
 from tron.adapters.sqlite_store import SqliteStore
 from tron.bootstrap import embedded
 from tron.config import schedule
@@ -46,7 +47,7 @@ class DayRun:
     bus: InProcBus
     root: Path
     outcomes: dict[str, int] = field(default_factory=dict)
-    broker: str = "paper"  # paper | kite-sim
+    broker: str = "paper"  # paper | shadow | kite-sim | kite
     market: str = "generated"  # generated | kite-sim
     kite: Any = None  # the in-process Kite simulator of a kite-sim run (tron.runday.kite_sim.KiteSimRun)
 
@@ -87,10 +88,11 @@ def prepare(
 ) -> DayRun:
     """market "generated": the seeded market; "kite-sim": the Kite simulator on loopback (stopped when
     run_day ends), its quotes read through TRON's Kite adapters and the official client, as a deployed TRON
-    reads Kite's. broker "paper": fills on the next snapshot's quotes; "kite-sim": orders into the
+    reads Kite's. broker "paper": fills on the next snapshot's quotes; "shadow": the same, each order call
+    also built as the Kite broker would send it, checked and recorded; "kite-sim": orders into the
     simulator's matching engine (the live path; implies market "kite-sim")."""
-    if broker not in ("paper", "kite-sim"):
-        raise ValueError(f"broker must be paper or kite-sim, got {broker!r}")
+    if broker not in ("paper", "shadow", "kite-sim"):
+        raise ValueError(f"broker must be paper, shadow or kite-sim, got {broker!r}")
     if market not in ("generated", "kite-sim"):
         raise ValueError(f"market must be generated or kite-sim, got {market!r}")
     market = "kite-sim" if broker == "kite-sim" else market
@@ -104,6 +106,8 @@ def prepare(
 
         kite = kite_sim_run.start(settings, clock, orders=broker == "kite-sim")
         settings = kite.settings
+    if broker == "shadow":
+        settings = settings.model_copy(update={"broker": "shadow"})
     deps, bus = embedded(settings, clock, root)
     operator_controls(settings, deps)
     if kite is not None:
@@ -160,5 +164,7 @@ def drive_run(
         result["reason"] = deps.calendar.why_closed(day)
     if (decision := deps.store.get(decision_path(day.isoformat()))) is not None:
         result["live"] = decision  # mode live: Kite orders (armed) or paper, and why
+    if records := deps.store.list(shadow_path(day)):  # shadow fills: the Kite calls they stand for
+        result["shadow"] = {"calls": len(records), "refused": sum(1 for _, d in records if d.get("refused"))}
     result.update(run.summary(day))
     return result

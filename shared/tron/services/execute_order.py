@@ -87,8 +87,9 @@ def execute_order(deps: Deps, data: bytes, attributes: dict[str, str] | None = N
 
     1. In a transaction: a terminal intent is a duplicate delivery (counted in the book, ignored); an entry
        on a halted day, while the kill switch is engaged, or outside the guardrails (tron.domain.live) is
-       rejected with the reason, and every other intent counts towards the day's orders; an intent another delivery is placing, within its lease
-       (``placing_lease_seconds``), raises Busy; otherwise the intent moves to `placing` with a lease.
+       rejected with the reason, and every other intent counts towards the day's orders; an intent
+       another delivery is placing, within its lease (``placing_lease_seconds``), raises Busy; otherwise
+       the intent moves to `placing` with a lease.
     2. Outside it: if an earlier attempt got as far as `placing`, the broker is asked for an order with the
        intent's tag and that order is adopted; only if there is none is the order placed (an entry decided
        longer than ENTRY_TTL ago is rejected instead: its moment has passed). A broker refusal is recorded
@@ -135,8 +136,8 @@ def execute_order(deps: Deps, data: bytes, attributes: dict[str, str] | None = N
         if recovering and now - datetime.fromisoformat(doc["placing_since"]) < lease:
             return "busy", intent, False
         daydoc = txn.get(day_path(day)) or {}
-        counted = txn.get(orders_count_path(day)) or {}
-        sent = int(counted.get("count", 0)) if isinstance(counted.get("count"), int) else 0
+        counted = (txn.get(orders_count_path(day)) or {}).get("count")
+        sent = counted if isinstance(counted, int) else 0  # (a malformed count reads as none sent)
         kill = KillSwitch.from_doc(txn.get(KILL_SWITCH))
         halted = halted_reason(daydoc, intent.asset) or (kill.why if kill.engaged else None)
         if not recovering:  # (one in `placing` may be at the broker)

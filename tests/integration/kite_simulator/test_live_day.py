@@ -1,7 +1,8 @@
 """Live trading switched on, as an operator does it: `tron live arm --date D --reason ...`, then
 `TRON_MODE=live tron run-day --date D --broker kite --kite-root URL` against a simulator started separately.
 The armed day's orders reach the simulator and its book matches the broker's; the same command on a day
-nobody armed runs on paper, places nothing at the simulator and says why."""
+nobody armed runs on paper (in shadow: each order call recorded as Kite would get it), places nothing at
+the simulator and says why."""
 
 from __future__ import annotations
 
@@ -61,6 +62,7 @@ def test_an_armed_day_trades_live_and_an_unarmed_one_runs_on_paper(tmp_path: Pat
         "paper_day": True,
         "orders": 0,
     }
+    assert paper["shadow"]["calls"] >= paper["orders_placed"]  # an unarmed live day is a shadow day
 
     later = json.loads(finished(tron(armed, "live", "status", "--date", "2026-11-24", "--json")))
     assert not later["armed"] and "expired" in later["why_not"]

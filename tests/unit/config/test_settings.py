@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 from pathlib import Path
+from typing import cast
 
 import pytest
 
@@ -96,6 +97,22 @@ def test_live_on_the_real_api_with_the_static_ip_is_accepted(tmp_path: Path) -> 
     live = {"mode": "live", "market_data": "kite", "broker": "kite", "live": {"static_ips": ["203.0.113.7"]}}
     s = load_settings(data_dir=tmp_path, kite={"root": KITE_API}, **live)
     assert (s.mode, s.broker, str(s.live.static_ips[0])) == ("live", "kite", "203.0.113.7")
+
+
+@pytest.mark.parametrize("algo_id", ["", "has space", "x" * 21, "TRON-1", "ALGO'; DROP"])
+def test_a_bad_algo_id_names_the_key(tmp_path: Path, algo_id: str) -> None:
+    with pytest.raises(ConfigError, match=r"kite\.algo_id.*1–20 letters or digits"):
+        load_settings(data_dir=tmp_path, kite={"algo_id": algo_id})
+
+
+def test_a_shadow_broker_fills_on_paper_with_the_algo_id(tmp_path: Path) -> None:
+    from tron.adapters.kite.shadow import ShadowBroker
+    from tron.bootstrap import paper_broker
+    from tron.ports import Clock
+
+    s = load_settings(data_dir=tmp_path, broker="shadow", kite={"algo_id": "TRON42"})
+    broker = paper_broker(s, store=None, market=None, clock=cast(Clock, None))
+    assert isinstance(broker, ShadowBroker) and broker.algo_id == "TRON42"
 
 
 @pytest.mark.parametrize(

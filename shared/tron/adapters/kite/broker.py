@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import re
 import time as _time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -45,6 +46,7 @@ R = TypeVar("R")
 _T = TypeVar("_T")
 PROTECTED = ("MARKET", "SL-M")  # the order types Kite takes only with market protection
 VARIETY = "regular"
+TAG_RE = re.compile(r"^[A-Za-z0-9]{1,20}$")  # Kite's rule for an order's tag (and the exchange's algo ID)
 Order = dict[str, Any]  # one order (or one state of its history) as the client returns it
 
 
@@ -100,7 +102,11 @@ class KiteBroker:
     :meth:`convert`, and what the day's stops did is read in one call by :meth:`order_states`.
 
     ``market_protection`` is -1 (Kite's automatic protection) or 1–100 %; 0 raises ValueError, as Kite
-    rejects it since April 2026. Every MARKET or SL-M order, and every modification of one, carries it. An
+    rejects it since April 2026. Every MARKET or SL-M order, and every modification of one, carries it.
+    ``algo_id`` (SEBI's retail algo framework: the exchange's id of the registered strategy, 1–20 letters or
+    digits, else ValueError) is sent with every order placed when given. The call arguments are built by the
+    module's pure functions (:func:`place_kwargs`, :func:`modify_kwargs`, :func:`convert_kwargs`,
+    :func:`cancel_kwargs`), which the shadow broker checks without sending. An
     order is read at most ``follow_polls`` times (at least 1), ``poll_interval`` seconds apart, before what is
     still open of a market order is cancelled (a resting stop is never cancelled by reading it). Each order
     operation (place, modify, convert, find_by_tag) starts no call after ``order_budget`` seconds: it then
@@ -124,11 +130,13 @@ class KiteBroker:
         sleep: Sleep = _time.sleep,
         on_token_expired: Callable[[str], None] | None = None,
         order_budget: float = 5.0,
+        algo_id: str | None = None,
     ) -> None:
         self.session = session
         self.order_budget = order_budget
         self.clock = clock
         self.market_protection = check_market_protection(market_protection)
+        self.algo_id = check_algo_id(algo_id)
         self.follow_polls = max(1, follow_polls)
         self.poll_interval = poll_interval
         self.sleep = sleep
@@ -164,24 +172,7 @@ class KiteBroker:
         reach its end (a MARKET order after the cancel) or does not rest (a stop), or Kite accepted it and
         reading its state failed, whatever the error (an order at the broker is never reported refused).
         """
-        if intent.order_type not in ("MARKET", *STOPS):
-            raise OrderRejected(f"TRON sends MARKET, SL-M and SL orders only, got {intent.order_type}")
-        params: dict[str, Any] = {
-            "variety": VARIETY,
-            "exchange": intent.exchange,
-            "tradingsymbol": intent.symbol,
-            "transaction_type": intent.side.value,
-            "quantity": intent.qty,
-            "product": intent.product,
-            "order_type": intent.order_type,
-            "validity": "DAY",
-            "tag": intent.tag,
-        }
-        if intent.order_type in STOPS:
-            params.update(_stop_prices(intent))
-        if intent.order_type in PROTECTED:
-            params["market_protection"] = self.market_protection
-
+        params = place_kwargs(intent, self.market_protection, self.algo_id)
         unknown = False  # a try failed in a way that may have reached Kite (not a 429)
 
         def already_placed(e: BaseException) -> str | None:
@@ -227,23 +218,13 @@ class KiteBroker:
         TokenExpired when the session is gone; BrokerUnavailable when Kite stays unreachable or the
         modification is not seen through within ``follow_polls`` reads (read the order again later).
         """
-        kw: dict[str, Any] = {"order_type": intent.order_type, "quantity": intent.qty}
-        if intent.order_type in STOPS:
-            kw.update(_stop_prices(intent))
-        elif intent.order_type == "LIMIT":
-            if intent.limit is None:
-                raise OrderRejected("a LIMIT modification needs its limit price")
-            kw["price"] = _px(intent.limit)
-        elif intent.order_type != "MARKET":
-            raise OrderRejected(f"cannot modify an order to {intent.order_type}")
-        if intent.order_type in PROTECTED:
-            kw["market_protection"] = self.market_protection
+        kw = modify_kwargs(order_id, intent, self.market_protection)
         trigger = kw.get("trigger_price")
 
         def at_new_trigger(o: Order) -> bool:
             return trigger is None or abs(float(o.get("trigger_price") or 0) - trigger) < 0.005
 
-        self._modify(order_id, kw, applied=at_new_trigger)
+        self._modify(kw, applied=at_new_trigger)
         history = self._read_until(
             order_id, lambda o: _ended(o) or (o.get("status") in RESTING and at_new_trigger(o))
         )
@@ -288,17 +269,16 @@ class KiteBroker:
         qty = int(last.get("quantity") or intent.qty)
         order_type = str(last.get("order_type"))
         if order_type in STOPS:
-            if order_type == "SL-M":
-                kw: dict[str, Any] = {"order_type": "MARKET", "market_protection": self.market_protection}
-            else:
-                side = str(last.get("transaction_type") or intent.side.value)
-                kw = {"order_type": "LIMIT", "price": float(self._marketable_limit(side, intent))}
+            limit = None
+            if order_type == "SL":
+                limit = self._marketable_limit(str(last.get("transaction_type") or intent.side.value), intent)
+            kw = convert_kwargs(order_id, order_type, self.market_protection, limit)
             log.info(
                 f"converting stop {order_id} ({order_type}) to {kw['order_type']}: {intent.reason}",
                 extra={"component": "kite", "correlation_id": tag},
             )
             try:
-                self._modify(order_id, kw, applied=lambda o: o.get("order_type") not in STOPS or _ended(o))
+                self._modify(kw, applied=lambda o: o.get("order_type") not in STOPS or _ended(o))
             except OrderRejected:
                 history = self._read_until(order_id, _settled)
                 if _ended(history[-1]):  # it filled (or ended) meanwhile: that is the outcome
@@ -367,21 +347,23 @@ class KiteBroker:
         configured market protection is sent whenever the order is or becomes MARKET or SL-M (without
         ``order_type`` its current type is read from its history first). Raises OrderRejected when Kite
         refuses, TokenExpired or BrokerUnavailable."""
-        kw: dict[str, Any] = {
+        fields: dict[str, Any] = {
             "quantity": quantity,
             "price": None if price is None else float(price),
             "order_type": order_type,
             "trigger_price": None if trigger_price is None else float(trigger_price),
         }
-        kw = {k: v for k, v in kw.items() if v is not None}
+        kw: dict[str, Any] = {"variety": VARIETY, "order_id": order_id}
+        kw.update((k, v) for k, v in fields.items() if v is not None)
         kind = order_type or self._history(order_id)[-1].get("order_type")
         if kind in PROTECTED:
             kw["market_protection"] = self.market_protection
-        return self._modify(order_id, kw)
+        return self._modify(kw)
 
     def cancel(self, order_id: str) -> str:
         """Cancel a working order; returns the order id. OrderRejected if Kite refuses (already ended)."""
-        return str(self.session.call("orders", "cancel_order", lambda c: c.cancel_order(VARIETY, order_id)))
+        kw = cancel_kwargs(order_id)
+        return str(self.session.call("orders", "cancel_order", lambda c: c.cancel_order(**kw)))
 
     def net_positions(self, day: date) -> dict[str, int]:
         """Today's net quantity per tradingsymbol from one `positions` call (every product summed: a manual
@@ -486,11 +468,11 @@ class KiteBroker:
             raise BrokerUnavailable(f"Kite has no history for order {order_id} yet")
         return list(history)
 
-    def _modify(
-        self, order_id: str, kw: dict[str, Any], applied: Callable[[Order], bool] | None = None
-    ) -> str:
-        """modify_order with these fields. A transient failure is retried only after reading the order: one
-        that shows the modification under way (or ``applied`` to it) answers instead of a second request."""
+    def _modify(self, kw: dict[str, Any], applied: Callable[[Order], bool] | None = None) -> str:
+        """modify_order with these keyword arguments (variety and order_id included). A transient failure is
+        retried only after reading the order: one that shows the modification under way (or ``applied`` to
+        it) answers instead of a second request."""
+        order_id = str(kw["order_id"])
 
         def already_modified(e: BaseException) -> str | None:
             if classify(e) is ErrorKind.RATE_LIMITED:
@@ -504,28 +486,19 @@ class KiteBroker:
             self.session.call(
                 "orders",
                 "modify_order",
-                lambda c: c.modify_order(VARIETY, order_id, **kw),
+                lambda c: c.modify_order(**kw),
                 before_retry=already_modified,
             )
         )
 
     def _marketable_limit(self, side: str, intent: OrderIntent) -> Decimal:
-        """A limit price that trades at once: the last price (one `ltp` call) moved against us by Kite's
-        automatic protection percentage, on the tick grid, inside NSE's band for F&O limit prices."""
+        """:func:`marketable_limit` at the last price (one `ltp` call); BrokerUnavailable without one."""
         key = f"{intent.exchange}:{intent.symbol}"
         data = self.session.call("quote", "ltp", lambda c: c.ltp([key]))
         last = float((data or {}).get(key, {}).get("last_price") or 0)
         if last <= 0:
             raise BrokerUnavailable(f"no last price for {key}: cannot price the exit's limit")
-        ltp = dec(last)
-        is_option = intent.segment == "options"
-        tick = intent.tick_size
-        price = protection_price(side, ltp, auto_protection_pct(ltp, is_option), tick)
-        band = lpp_band(ltp, is_option, intent.segment == "futures")
-        if band is not None:
-            low, high = on_tick(band[0], tick, ROUND_CEILING), on_tick(band[1], tick, ROUND_FLOOR)
-            price = min(max(price, low), high)
-        return max(price, tick if tick > 0 else Decimal("0.05"))
+        return marketable_limit(side, dec(last), intent)
 
     def _follow(self, order_id: str, tag: str, qty: int) -> BrokerOrder:
         """Read the order until it ends. One still OPEN (a protected market order partly filled) after the
@@ -606,6 +579,111 @@ def _settled(o: Order) -> bool:
 def _px(x: float) -> float:
     """A price as sent to Kite: to paise (the intent's prices are already on the tick grid)."""
     return round(float(x), 2)
+
+
+# ---------------------------------------------------------------------- the kiteconnect call arguments
+# Pure: KiteBroker sends exactly these, and the shadow broker (tron.adapters.kite.shadow) builds and checks
+# the same without sending them.
+
+
+def check_algo_id(value: str | None) -> str | None:
+    """The exchange's algo ID sent with each order placed (SEBI's retail algo framework): None, or 1–20
+    letters and digits (ValueError otherwise)."""
+    if value is None or TAG_RE.fullmatch(value):
+        return value
+    raise ValueError(f"algo_id must be 1–20 letters or digits, got {value!r}")
+
+
+def place_kwargs(intent: OrderIntent, market_protection: int, algo_id: str | None = None) -> dict[str, Any]:
+    """kiteconnect ``place_order``'s keyword arguments for the intent: a regular-variety DAY order on its
+    exchange and product, with its tag; a stop's trigger_price (and an SL's limit as the price); the market
+    protection on a MARKET or SL-M order; ``algo_id`` when one is given. Raises OrderRejected for an order
+    type TRON does not send, or a stop without its trigger (an SL without its limit)."""
+    if intent.order_type not in ("MARKET", *STOPS):
+        raise OrderRejected(f"TRON sends MARKET, SL-M and SL orders only, got {intent.order_type}")
+    kw: dict[str, Any] = {
+        "variety": VARIETY,
+        "exchange": intent.exchange,
+        "tradingsymbol": intent.symbol,
+        "transaction_type": intent.side.value,
+        "quantity": intent.qty,
+        "product": intent.product,
+        "order_type": intent.order_type,
+        "validity": "DAY",
+        "tag": intent.tag,
+    }
+    if intent.order_type in STOPS:
+        kw.update(_stop_prices(intent))
+    if intent.order_type in PROTECTED:
+        kw["market_protection"] = market_protection
+    if algo_id is not None:
+        kw["algo_id"] = algo_id
+    return kw
+
+
+def modify_kwargs(order_id: str, intent: OrderIntent, market_protection: int) -> dict[str, Any]:
+    """kiteconnect ``modify_order``'s keyword arguments moving the resting stop ``order_id`` to a trail
+    intent: its order type and quantity, a stop's trigger_price (and an SL's limit as the price), a LIMIT's
+    price, and the market protection whenever the order type is MARKET or SL-M. Raises OrderRejected for
+    another order type, or a price the intent lacks."""
+    kw: dict[str, Any] = {
+        "variety": VARIETY,
+        "order_id": order_id,
+        "order_type": intent.order_type,
+        "quantity": intent.qty,
+    }
+    if intent.order_type in STOPS:
+        kw.update(_stop_prices(intent))
+    elif intent.order_type == "LIMIT":
+        if intent.limit is None:
+            raise OrderRejected("a LIMIT modification needs its limit price")
+        kw["price"] = _px(intent.limit)
+    elif intent.order_type != "MARKET":
+        raise OrderRejected(f"cannot modify an order to {intent.order_type}")
+    if intent.order_type in PROTECTED:
+        kw["market_protection"] = market_protection
+    return kw
+
+
+def convert_kwargs(
+    order_id: str, order_type: str, market_protection: int, limit: Decimal | None = None
+) -> dict[str, Any]:
+    """kiteconnect ``modify_order``'s keyword arguments turning the resting stop ``order_id`` (of
+    ``order_type`` as Kite holds it) into the exit: an SL-M into a MARKET order with the market protection
+    (mandatory when an order becomes MARKET), an SL into a LIMIT at ``limit`` (:func:`marketable_limit`).
+    The quantity is left as it is. Raises OrderRejected for an order that is not a stop, or an SL without
+    its limit."""
+    if order_type == "SL-M":
+        return {
+            "variety": VARIETY,
+            "order_id": order_id,
+            "order_type": "MARKET",
+            "market_protection": market_protection,
+        }
+    if order_type != "SL":
+        raise OrderRejected(f"only a resting stop (SL-M or SL) is converted, not {order_type}")
+    if limit is None:
+        raise OrderRejected("an SL is converted to a LIMIT order at a marketable price: none given")
+    return {"variety": VARIETY, "order_id": order_id, "order_type": "LIMIT", "price": float(limit)}
+
+
+def cancel_kwargs(order_id: str) -> dict[str, Any]:
+    """kiteconnect ``cancel_order``'s keyword arguments for a regular order."""
+    return {"variety": VARIETY, "order_id": order_id}
+
+
+def marketable_limit(side: str, ltp: Decimal, intent: OrderIntent) -> Decimal:
+    """A limit price that trades at once: ``ltp`` moved against ``side`` by Kite's automatic protection
+    percentage, on ``intent.tick_size``'s grid, inside NSE's band for F&O limit prices (options when
+    ``intent.segment`` is "options", futures when "futures"), and at least one tick."""
+    is_option = intent.segment == "options"
+    tick = intent.tick_size
+    price = protection_price(side, ltp, auto_protection_pct(ltp, is_option), tick)
+    band = lpp_band(ltp, is_option, intent.segment == "futures")
+    if band is not None:
+        low, high = on_tick(band[0], tick, ROUND_CEILING), on_tick(band[1], tick, ROUND_FLOOR)
+        price = min(max(price, low), high)
+    return max(price, tick if tick > 0 else Decimal("0.05"))
 
 
 def _stop_prices(intent: OrderIntent) -> dict[str, Any]:
