@@ -1,5 +1,10 @@
 """The margin and charges calculators: POST /margins/orders, /margins/basket and /charges/orders (a
-virtual contract note from the dated charges table)."""
+virtual contract note from the dated charges table).
+
+A basket's derivatives are margined together per underlying by `tron.domain.span.basket_margin` (SPAN-like
+scenarios plus exposure margin, so hedges count); its equities and any derivative without an underlying
+quote keep their own order margins, added on. The basket's `initial` and `final` are the same: existing
+positions are not considered (`consider_positions` is ignored)."""
 
 from __future__ import annotations
 
@@ -8,6 +13,8 @@ from typing import Any
 
 from tron.domain.charges import order_charges
 from tron.domain.models import Side
+from tron.domain.span import MarginLeg, basket_margin
+from tron.sim.derivatives import RATE
 from tron.sim.kite.catalog import Listed
 from tron.sim.kite.margins import Margins
 from tron.sim.kite.protocol import Request, as_float, input_error
@@ -115,10 +122,43 @@ class CalculatorRoutes:
         return [self._margin_row(item, inst) for item, inst in self._json_orders(req)]
 
     def basket_margins(self, req: Request) -> dict[str, Any]:
-        """POST /margins/basket: the orders' margins and their total (no hedge benefit)."""
-        rows = [self._margin_row(item, inst) for item, inst in self._json_orders(req)]
-        total = sum(r["total"] for r in rows)
-        return {"initial": {"total": round(total, 2)}, "final": {"total": round(total, 2)}, "orders": rows}
+        """POST /margins/basket: each order's own margin, and the basket's with the hedge benefit."""
+        orders = self._json_orders(req)
+        rows = [self._margin_row(item, inst) for item, inst in orders]
+        parts = dict.fromkeys(("span", "exposure", "option_premium", "var"), Decimal(0))
+        legs: dict[str, tuple[Decimal, list[MarginLeg]]] = {}
+        for i, ((item, inst), row) in enumerate(zip(orders, rows, strict=True)):
+            price = self._price_of(item, inst)
+            try:
+                leg = self.margins.margin_leg(inst, item["transaction_type"], item["quantity"], price)
+            except ValueError as e:  # a negative or NaN price
+                raise input_error(f"Order {i}: {e}.") from None
+            if leg is None:
+                for name in parts:
+                    parts[name] += Decimal(str(row[name]))
+                continue
+            spot = self.margins.underlying_ltp(inst)
+            legs.setdefault(inst.underlying or inst.name, (spot, []))[1].append(leg)
+        for spot, group in legs.values():
+            m = basket_margin(group, float(spot), RATE)
+            parts["span"] += m.span
+            parts["exposure"] += m.exposure
+            parts["option_premium"] += m.premium
+        charges = _sum_charges([r["charges"] for r in rows])
+        margin = {
+            "type": "",
+            "tradingsymbol": "",
+            "exchange": "",
+            **{name: as_float(v) for name, v in parts.items()},
+            "additional": 0,
+            "bo": 0,
+            "cash": 0,
+            "pnl": {"realised": 0, "unrealised": 0},
+            "leverage": 0,
+            "charges": charges,
+            "total": as_float(sum(parts.values(), Decimal(0))),
+        }
+        return {"initial": margin, "final": dict(margin), "orders": rows, "charges": charges}
 
     def contract_note(self, req: Request) -> list[dict[str, Any]]:
         """POST /charges/orders: a virtual contract note, each order's charges from the dated table."""
@@ -139,3 +179,17 @@ class CalculatorRoutes:
                 }
             )
         return out
+
+
+def _sum_charges(charges: list[dict[str, Any]]) -> dict[str, Any]:
+    """The orders' charges added up field by field (GST's parts too)."""
+    out: dict[str, Any] = {}
+    for c in charges:
+        for name, v in c.items():
+            if isinstance(v, dict):
+                out[name] = {k: round(out.get(name, {}).get(k, 0) + x, 2) for k, x in v.items()}
+            elif isinstance(v, int | float):
+                out[name] = round(out.get(name, 0) + v, 2)
+            else:
+                out[name] = v
+    return out

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+from tron.domain.span import MarginLeg, implied_vol_or
+from tron.sim.derivatives import RATE, days_to_expiry
 from tron.sim.kite.catalog import INDEX_SYMBOL, Listed
 from tron.sim.kite.market_view import dec
 from tron.sim.kite.order_book import OrderBook
@@ -34,6 +36,22 @@ class Margins:
         d, j = self.venue.now_minute()
         q = self.venue.view.quote(d, j, inst.underlying or INDEX_SYMBOL)
         return dec(q.last) if q is not None else Decimal(0)
+
+    def margin_leg(self, inst: Listed, side: str, qty: int, price: Decimal) -> MarginLeg | None:
+        """An order as a leg of `tron.domain.span.basket_margin`: days to the 15:30 expiry at the quote's
+        minute, an option's implied vol from its last price against the underlying's (a NIFTY-like constant
+        when that cannot be inverted). None for an equity or a derivative without an underlying quote."""
+        spot = float(self.underlying_ltp(inst))
+        if not inst.is_derivative or inst.expiry is None or spot <= 0:
+            return None
+        d, j = self.venue.now_minute()
+        days = max(days_to_expiry(self.venue.minute_ts(d, j), inst.expiry), 0.0)
+        signed = qty if side == "BUY" else -qty
+        if not inst.is_option:
+            return MarginLeg("FUT", 0.0, days, signed, float(price))
+        strike, kind = float(inst.strike), inst.instrument_type
+        vol = implied_vol_or(kind, spot, strike, days, RATE, float(self.ltp(inst)))
+        return MarginLeg(kind, strike, days, signed, float(price), vol)
 
     def exposure_margin(self, inst: Listed, product: str, signed_qty: int, price: Decimal) -> Decimal:
         """Margin a signed quantity of the instrument blocks at a price."""
