@@ -52,6 +52,7 @@ def service_config(settings: Settings) -> ServiceConfig:
         resting_stops=settings.stops == "broker",
         stop_order=settings.stop_order,
         guardrails=settings.guardrails.guardrails(),
+        structure=settings.options.structure(),
     )
 
 

@@ -78,7 +78,10 @@ def cmd_run_day(args: argparse.Namespace) -> int:
         if args.broker == "kite"
         else {}
     )
-    settings = load_settings(seed=args.seed, symbols=args.symbols, redeliver_fraction=args.redeliver, **kite)
+    options = {"options": {"template": args.options_template}} if args.options_template else {}
+    settings = load_settings(
+        seed=args.seed, symbols=args.symbols, redeliver_fraction=args.redeliver, **kite, **options
+    )
     day = args.date or RealClock().now().date()
     run_day = _day_runner(args)
     err = Console(stderr=True)
@@ -246,6 +249,13 @@ def register(sub: Any) -> None:
         default="embedded",
         help="embedded: SQLite and an in-process bus (default); emulators: Firestore, Pub/Sub push and "
         "fake-gcs-server started locally, functions served by functions-framework",
+    )
+    r.add_argument(
+        "--options-template",
+        metavar="NAME",
+        help="the options asset trades this multi-leg structure instead of its signals: a template of the "
+        "config (straddle_920, strangle_30sl, iron_condor, bull_call_spread, long_option, or your own under "
+        "options.templates) or a YAML file holding one",
     )
     r.set_defaults(func=cmd_run_day)
     for name, func, text in (

@@ -8,6 +8,7 @@ import os
 import re
 from datetime import time
 from decimal import Decimal
+from importlib import resources
 from ipaddress import IPv4Address
 from pathlib import Path
 from types import MappingProxyType
@@ -15,7 +16,15 @@ from typing import Any, Literal
 from urllib.parse import urlsplit
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import (
     BaseSettings,
     InitSettingsSource,
@@ -28,6 +37,7 @@ from tron.domain.live import Guardrails
 from tron.domain.models import Asset
 from tron.domain.order_rules import check_market_protection
 from tron.domain.risk import RiskLimits
+from tron.domain.structures import StructureSpec, parse_spec
 from tron.domain.timeutil import parse_hhmm
 
 DEFAULT_CONFIG = Path("config/tron.yaml")
@@ -274,6 +284,67 @@ class GuardrailSettings(BaseModel):
         )
 
 
+def shipped_templates() -> dict[str, Any]:
+    """The multi-leg structures TRON ships (tron/data/options_templates.yaml), as plain mappings."""
+    text = resources.files("tron.data").joinpath("options_templates.yaml").read_text(encoding="utf-8")
+    return dict(yaml.safe_load(text))
+
+
+class OptionsSettings(BaseModel):
+    """The options asset's multi-leg structure (tron.domain.structures), traded instead of the strategies'
+    signals when one is chosen."""
+
+    model_config = ConfigDict(extra="forbid")
+    templates: dict[str, dict[str, Any]] = Field(
+        default_factory=dict, description="your own structures by name (they win over shipped ones)"
+    )
+    template: str | None = Field(
+        None,
+        description="the structure the options asset trades each day: a template's name (shipped, or under "
+        "options.templates) or a YAML file holding one; none: the strategies' signals buy calls and puts",
+    )
+
+    @field_validator("templates")
+    @classmethod
+    def _templates_parse(cls, v: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+        for name, spec in v.items():
+            parse_spec(name, spec)
+        return v
+
+    @field_validator("template")
+    @classmethod
+    def _template_exists(cls, v: str | None, info: ValidationInfo) -> str | None:
+        read_structure(v, info.data.get("templates", {}))
+        return v
+
+    def structure(self) -> StructureSpec | None:
+        """The chosen structure, parsed."""
+        return read_structure(self.template, self.templates)
+
+
+def read_structure(template: str | None, templates: dict[str, Any]) -> StructureSpec | None:
+    """A template by name (the user's, then the shipped ones) or from a YAML file; ValueError naming what
+    is wrong."""
+    if template is None:
+        return None
+    known = {**shipped_templates(), **templates}
+    if template in known:
+        return parse_spec(template, known[template])
+    path = Path(template)
+    if path.suffix not in (".yaml", ".yml"):
+        raise ValueError(f"{template!r} is not one of {', '.join(sorted(known))} nor a .yaml file")
+    if not path.is_file():
+        raise ValueError(f"template file {path} does not exist")
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as e:
+        raise ValueError(f"template file {path} cannot be read: {e}") from None
+    if isinstance(data, dict) and len(data) == 1 and isinstance(next(iter(data.values())), dict):
+        ((name, spec),) = data.items()
+        return parse_spec(str(name), spec)
+    return parse_spec(path.stem, data)
+
+
 class LiveSettings(BaseModel):
     """What live trading on the real Kite API needs besides an operator's arming of the day."""
 
@@ -353,6 +424,7 @@ class Settings(BaseSettings):
     risk: RiskSettings = RiskSettings()
     guardrails: GuardrailSettings = GuardrailSettings()
     live: LiveSettings = LiveSettings()
+    options: OptionsSettings = OptionsSettings()
     assets: dict[Asset, AssetSettings] = Field(
         default_factory=lambda: {
             Asset.STOCKS: AssetSettings(enabled=True),

@@ -17,6 +17,7 @@ from tron.domain.plan import AssetPlan
 from tron.domain.risk import KillSwitch
 from tron.domain.session import SessionState
 from tron.domain.sizing import StrategyStats
+from tron.domain.structures import StructureSpec
 
 
 @dataclass
@@ -87,6 +88,8 @@ class TickContext:
     )
     foreign: dict[str, str] = field(default_factory=dict)  # those seen so far (each reported once)
     guardrails: Guardrails | None = None  # the quantity and value caps entries are sized under
+    structure: StructureSpec | None = None  # options: the day's multi-leg structure, instead of signals
+    structures: list[dict[str, Any]] = field(default_factory=list)  # its state (structure_decide)
 
 
 @dataclass

@@ -30,8 +30,12 @@ from tron.domain.risk import (
 from tron.domain.session import Bar
 from tron.domain.sizing import risk_pct_with_kelly, size_by_risk
 from tron.domain.strategies import Signal
+from tron.domain.structure_decide import structure_step
 
 EXIT_RULES = ExitRules()
+LEG_RULES = ExitRules(
+    max_hold_minutes=None
+)  # a structure's leg: its own stop and target, the structure's exit
 STALE_AFTER = timedelta(minutes=2)
 LOSS_LIMIT_HALT = (
     "daily loss limit"  # how a day halted at its loss limit says so (decide keeps flattening it)
@@ -84,19 +88,26 @@ def exits_for(
     A position whose stop rests at the broker is not stopped here (the broker's stop does it): its target
     and time stop are checked, and a tightened trailing stop becomes a trail intent moving the resting one,
     or an exit at once if the last price is already through it. A resting SL that triggered without filling
-    exits at once."""
+    exits at once. A structure's leg has no time stop (the structure's exit time closes it).
+
+    With `only`, no other position is looked at, and sold options go first: while one of them is held, the
+    bought ones wait (a hedge never leaves before the option it covers)."""
     busy = {p.symbol for p in ctx.pending.values() if p.purpose != Purpose.ENTRY}
     busy |= {s for s, p in ctx.book.positions.items() if p.protecting}  # its stop is being placed
+    if only is not None:
+        only = _shorts_first(ctx, only)
+    legs = {s["id"] for s in ctx.structures}
     out = []
     for s, pos in sorted(ctx.book.positions.items()):
-        if s in busy or s not in ctx.instruments:
+        if s in busy or s not in ctx.instruments or (only is not None and s not in only):
             continue
-        why = reason if only is not None and s in only else None
+        why = reason if only is not None else None
         if why is None and s in marks:
             low, high, close = marks[s]
             best = ctx.trail.get(s)
             rest = pos.protect
-            why = exit_reason(pos, low, high, best, ctx.now, EXIT_RULES, check_stop=rest is None)
+            rules = LEG_RULES if pos.strategy in legs else EXIT_RULES
+            why = exit_reason(pos, low, high, best, ctx.now, rules, check_stop=rest is None)
             ctx.trail[s] = update_best(pos, low, high, best)
             if why is None and rest is not None:
                 why, trail = _move_resting_stop(ctx, pos, rest, close)
@@ -106,6 +117,19 @@ def exits_for(
         if why and qty:
             out.append(_intent(ctx, ctx.instruments[s], exit_side(pos), qty, purpose, pos.strategy, why))
     return out
+
+
+def _shorts_first(ctx: TickContext, symbols: set[str]) -> set[str]:
+    """The sold options among ``symbols`` while any is held, else ``symbols``."""
+    held = ctx.book.positions
+    short = {
+        s
+        for s in symbols
+        if s in held
+        and held[s].qty < 0
+        and getattr(ctx.instruments.get(s), "option_type", "") in ("CE", "PE")
+    }
+    return short or symbols
 
 
 def _move_resting_stop(
@@ -154,7 +178,16 @@ def decide(ctx: TickContext) -> TickDecision:
     if _loss_limit_flattens(ctx, marks, last, out) or _kill_switch_flattens(ctx, marks, out):
         return out
     out.intents.extend(exits_for(ctx, marks))
-    if ctx.plan is not None and ctx.plan.enabled:
+    if ctx.structure is not None:  # the day's multi-leg structure instead of the strategies' signals
+        allowed = ctx.plan is not None and ctx.plan.enabled and not ctx.halted
+        allowed = allowed and not (ctx.kill is not None and ctx.kill.engaged)
+        busy = {i.symbol for i in out.intents}
+
+        def leg_exits(c: TickContext, only: set[str], why: str) -> list[OrderIntent]:
+            return exits_for(c, marks, only=only - busy, reason=why)
+
+        structure_step(ctx, ctx.structure, last, out, allowed, leg_exits)
+    elif ctx.plan is not None and ctx.plan.enabled:
         _entries(ctx, bar, out)
     return out
 

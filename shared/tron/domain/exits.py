@@ -15,7 +15,7 @@ class ExitRules:
 
     trail_activate_atr: float = 1.5
     trail_atr: float = 0.8
-    max_hold_minutes: int = 150
+    max_hold_minutes: int | None = 150  # None: no time stop
 
 
 def effective_stop(pos: Position, best: float | None, rules: ExitRules) -> float | None:
@@ -58,7 +58,8 @@ def exit_reason(
         return f"{kind} {stop:.2f} touched"
     if pos.target is not None and (high >= pos.target if pos.qty > 0 else low <= pos.target):
         return f"target {pos.target:.2f} reached"
-    if now - datetime.fromisoformat(pos.opened_at) >= timedelta(minutes=rules.max_hold_minutes):
+    held = now - datetime.fromisoformat(pos.opened_at)
+    if rules.max_hold_minutes is not None and held >= timedelta(minutes=rules.max_hold_minutes):
         return f"time stop after {rules.max_hold_minutes} minutes"
     return None
 

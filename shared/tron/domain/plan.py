@@ -13,6 +13,7 @@ from tron.domain.contracts import ContractRules
 from tron.domain.models import Asset, DailyBar
 from tron.domain.risk import RiskLimits
 from tron.domain.strategies import REGISTRY
+from tron.domain.structures import parse_spec
 
 
 @dataclass(frozen=True)
@@ -34,6 +35,7 @@ class AssetPlan:
     note: str = ""
     contract: dict[str, Any] = field(default_factory=dict)  # F&O contract rules (domain.contracts)
     min_agreement: int = 1  # strategies that must agree on a symbol's side (tron.domain.strategies.aggregate)
+    structure: dict[str, Any] | None = None  # options: the multi-leg structure traded instead (its spec)
 
 
 @dataclass(frozen=True)
@@ -62,6 +64,7 @@ class Plan:
                     "note": p.note,
                     "contract": p.contract,
                     "min_agreement": p.min_agreement,
+                    **({"structure": p.structure} if p.structure is not None else {}),
                 }
                 for a, p in self.assets.items()
             },
@@ -82,6 +85,7 @@ class Plan:
                 note=v.get("note", ""),
                 contract=dict(v.get("contract", {})),
                 min_agreement=int(v.get("min_agreement", 1)),
+                structure=v.get("structure"),
             )
             for k, v in d["assets"].items()
         }
@@ -119,6 +123,11 @@ def validate(plan: Plan, context: PlanContext) -> list[str]:
                 f"{asset}: min_agreement {ap.min_agreement} must be between 1 and the number of strategies "
                 f"({len(ap.strategies)})"
             )
+        if ap.structure is not None:
+            try:
+                parse_spec(str(ap.structure.get("name", "structure")), ap.structure)
+            except (ValueError, TypeError, AttributeError) as e:
+                problems.append(f"{asset}: structure: {e}")
         try:
             ContractRules.from_doc(ap.contract)
         except (ValueError, TypeError) as e:

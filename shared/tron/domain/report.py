@@ -99,3 +99,63 @@ def render_html(report: dict[str, Any]) -> str:
         parts.append("</table>")
     parts.append("</body></html>")
     return "\n".join(parts)
+
+
+def structures(states: list[dict[str, Any]], intents: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The day's multi-leg structures (their tick state, tron.domain.structure_decide) with each leg's
+    entry and exit as filled: the intents of a structure carry its id as their strategy. A leg's exit is
+    its exit order's fill or its stop's at the broker; net P&L is the legs' realised P&L less every
+    order's charges."""
+    out = []
+    for st in states:
+        mine = [d for d in intents if d.get("strategy") == st["id"] and "fill" in d]
+        net = sum(
+            (Decimal(d["fill"]["realized"]) - Decimal(d["fill"]["charges"]["total"]) for d in mine), ZERO
+        )
+        legs = []
+        for leg in st["legs"]:
+            entry = next((d for d in mine if d["intent_id"] == leg.get("entry_id")), None)
+            exits = sorted(
+                (d for d in mine if d["symbol"] == leg["symbol"] and d["purpose"] != "entry"),
+                key=lambda d: d["fill"]["at"],
+            )
+            last = exits[-1] if exits else None
+            why = None
+            if last is not None:
+                why = (
+                    f"stop {last['trigger']:g} filled at the broker"
+                    if last["purpose"] == "protect"
+                    else last["reason"]
+                )
+            legs.append(
+                {
+                    "side": leg["side"],
+                    "type": leg["type"],
+                    "strike": leg["strike"],
+                    "expiry": leg["expiry"],
+                    "qty": entry["fill"]["qty"] if entry else 0,
+                    "symbol": leg["symbol"],
+                    "entry_time": entry["fill"]["at"] if entry else None,
+                    "entry_price": float(entry["fill"]["price"]) if entry else None,
+                    "exit_time": last["fill"]["at"] if last else None,
+                    "exit_price": float(last["fill"]["price"]) if last else None,
+                    "exit_reason": why if entry else "not entered",
+                }
+            )
+        out.append(
+            {
+                "id": st["id"],
+                "template": st["template"],
+                "entry_time": st["entry_time"],
+                "exit_time": st.get("exit_time"),
+                "exit_reason": st.get("exit_reason"),
+                "net_pnl": float(net),
+                "max_adverse_mtm": float(st.get("max_adverse", 0)),
+                "margin": float(st.get("margin", 0)),
+                "worst_case": float(st.get("worst", 0)),
+                "greeks": st.get("greeks"),
+                "mtm_path": st.get("path", []),
+                "legs": legs,
+            }
+        )
+    return out

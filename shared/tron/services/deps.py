@@ -8,6 +8,7 @@ from tron.domain.calendar import TradingCalendar
 from tron.domain.live import Guardrails
 from tron.domain.models import Asset
 from tron.domain.risk import RiskLimits
+from tron.domain.structures import StructureSpec
 from tron.ports import (
     Archive,
     Broker,
@@ -27,7 +28,7 @@ class ServiceConfig:
     """The settings services read: the risk envelope and enabled flag per asset, the trading mode, the
     orders topic, the index, the universe size, the daily history plan_day needs, the executor's placing
     lease, whether each position's stop rests at the broker (and as which order type), and the guardrails
-    every entry is checked against before it is placed."""
+    every entry is checked against before it is placed, and the options asset's structure."""
 
     envelope: dict[Asset, RiskLimits]
     enabled: dict[Asset, bool]
@@ -40,6 +41,7 @@ class ServiceConfig:
     resting_stops: bool = True
     stop_order: str = "SL-M"  # stocks and futures; options rest an SL
     guardrails: Guardrails = field(default_factory=Guardrails)
+    structure: StructureSpec | None = None  # the options asset's multi-leg structure (instead of signals)
 
 
 @dataclass

@@ -19,6 +19,7 @@ from tron.services.paths import (
     reconciliation_path,
     report_path,
     review_path,
+    state_path,
 )
 from tron.services.reconcile import reconcile
 
@@ -43,7 +44,7 @@ def summarize(deps: Deps, day: str) -> dict[str, Any]:
     asset the trades, wins, orders, gross and net P&L, charges and positions still open, plus where the
     report is (if written)."""
     daydoc = deps.store.get(day_path(day)) or {}
-    assets = {}
+    assets: dict[str, dict[str, Any]] = {}
     for a in Asset:
         book = Book.from_doc(deps.store.get(book_path(day, a)))
         assets[a.value] = {
@@ -57,12 +58,15 @@ def summarize(deps: Deps, day: str) -> dict[str, Any]:
             "open_positions_at_close": len(book.positions),
             "duplicates_ignored": book.duplicates_ignored,
         }
+    intents = [d for _, d in deps.store.list(intents_path(day))]
+    if (states := (deps.store.get(state_path(day, Asset.OPTIONS)) or {}).get("structures")) is not None:
+        assets[Asset.OPTIONS.value]["structures"] = report.structures(states, intents)
     return {
         "date": day,
         "trading_day": bool(daydoc.get("trading_day", False)),
         "status": daydoc.get("status"),
         "halted": daydoc.get("halted"),
-        **order_counts([d for _, d in deps.store.list(intents_path(day))]),
+        **order_counts(intents),
         "assets": assets,
         "book_matches_broker": (deps.store.get(reconciliation_path(day)) or {}).get("book_matches_broker"),
         "report": daydoc.get("report"),

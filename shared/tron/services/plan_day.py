@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from datetime import date
 from typing import Any
 
-from tron.domain.models import is_tron_tag
+from tron.domain.models import Asset, is_tron_tag
 from tron.domain.plan import Plan, PlanContext, validate
+from tron.domain.structures import StructureSpec
 from tron.ports import BrokerUnavailable, OrderRejected
 from tron.services.deps import Deps
 from tron.services.live import DayBroker
@@ -34,7 +36,18 @@ def build_plan(deps: Deps, day: date) -> Plan:
         log.warning(reason, extra={"component": "plan_day"})
         fallback = deps.fallback_planner.plan(ctx)
         plan = Plan(fallback.day, fallback.planner, fallback.regime, fallback.assets, fallback_reason=reason)
-    return plan
+    return with_structure(plan, cfg.structure)
+
+
+def with_structure(plan: Plan, spec: StructureSpec | None) -> Plan:
+    """The plan with the configured multi-leg structure on the options asset, where it trades today (the
+    structure replaces its strategies' signals)."""
+    options = plan.assets.get(Asset.OPTIONS)
+    if spec is None or options is None or not options.enabled:
+        return plan
+    note = f"{options.note}; structure {spec.name}".lstrip("; ")
+    assets = {**plan.assets, Asset.OPTIONS: replace(options, structure=spec.to_doc(), note=note)}
+    return replace(plan, assets=assets)
 
 
 def health_gate(deps: Deps, day: date, plan: Plan) -> str | None:

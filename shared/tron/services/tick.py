@@ -20,6 +20,7 @@ from tron.domain.plan import AssetPlan, Plan
 from tron.domain.risk import KillSwitch
 from tron.domain.session import SessionState
 from tron.domain.strategies import opening_range_minutes
+from tron.domain.structures import parse_spec
 from tron.ports import BrokerUnavailable
 from tron.services.claims import claim, publish, redrive
 from tron.services.deps import Deps
@@ -68,6 +69,13 @@ def tradable(deps: Deps, asset: Asset, plan: AssetPlan, day: Any) -> tuple[list[
     if asset is Asset.FUTURES:
         return [future, spot], {"spot": index}
     listed = deps.market.instruments(Asset.OPTIONS)
+    if plan.structure is not None:  # the chains of the expiries its legs may pick
+        spec = parse_spec(str(plan.structure.get("name", "structure")), plan.structure)
+        expiries = sorted({i.expiry for i in listed if i.expiry and i.option_type in ("CE", "PE")})
+        usable = [e for e in expiries if e > day or (e == day and spec.expiry_day)]
+        wanted = set(usable[:2]) | {e for e in usable if any(leg.expiry == "monthly" for leg in spec.legs)}
+        chain = [i for i in listed if i.expiry in wanted]
+        return [future, spot, *chain], {"underlying": future.symbol, "spot": index}
     expiry = option_expiry(listed, day, rules.skip_expiry_day)
     chain = [i for i in listed if i.expiry == expiry]
     return [future, spot, *chain], {"underlying": future.symbol, "spot": index}
@@ -268,6 +276,9 @@ def _decide(
     ctx.broker_qty, ctx.working = broker_qty, working
     ctx.frozen = day_now.get("frozen") or {}
     ctx.guardrails = guardrails
+    if plan.structure is not None:
+        ctx.structure = parse_spec(str(plan.structure.get("name", "structure")), plan.structure)
+        ctx.structures = list(doc.get("structures", []))
     pending_before = set(ctx.pending)
     decision = decide(ctx)
     flying = in_flight_summary(ctx)  # decide has added its entries to ctx.pending
@@ -289,6 +300,7 @@ def _decide(
             "in_flight": flying,
             "drift": {s: list(v) for s, v in ctx.drift.items()},
             "foreign": ctx.foreign,
+            **({"structures": ctx.structures} if ctx.structure is not None else {}),
         },
     )
     if decision.halt and not day_now.get("halted"):

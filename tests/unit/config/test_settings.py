@@ -139,3 +139,32 @@ def test_guardrails_reach_the_services(tmp_path: Path) -> None:
     g = service_config(s).guardrails
     assert g.allowlist == {"stocks": frozenset({"INFY"})} and g.max_orders_per_day == 50
     assert g.freeze_qty == {"NIFTY": 1800}
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"template": "straddle_9"}, r"options\.template.*not one of .*straddle_920"),
+        ({"template": "missing.yaml"}, r"options\.template.*missing\.yaml does not exist"),
+        (
+            {"templates": {"mine": {"legs": [{"side": "SELL", "type": "XX"}]}}},
+            r"options\.templates.*mine\.legs\.0\.type",
+        ),
+        ({"template": "mine", "templates": {"mine": {"legs": "x"}}}, r"options\.templates.*mine\.legs"),
+    ],
+)
+def test_a_bad_options_structure_names_the_key(tmp_path: Path, options: dict, message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        load_settings(data_dir=tmp_path, options=options)
+
+
+def test_a_template_of_the_config_wins_over_a_shipped_one(tmp_path: Path) -> None:
+    from tron.bootstrap import service_config
+
+    mine = {"entry": "09:40", "legs": [{"side": "BUY", "type": "PE", "strike": "ATM", "sl": "20%"}]}
+    s = load_settings(
+        data_dir=tmp_path, options={"template": "long_option", "templates": {"long_option": mine}}
+    )
+    spec = service_config(s).structure
+    assert spec is not None and spec.legs[0].option_type == "PE" and f"{spec.entry:%H:%M}" == "09:40"
+    assert service_config(load_settings(data_dir=tmp_path)).structure is None
