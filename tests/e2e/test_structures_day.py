@@ -21,7 +21,7 @@ WIDE = {"daily_loss_limit": 30000, "daily_loss_limit_pct": 5}
 MARGIN = {"options": {"capital_pct": 40}}
 TEMPLATES = ("straddle_920", "strangle_30sl", "iron_condor", "bull_call_spread", "long_option")
 LEG_KEYS = {
-    "side", "type", "strike", "expiry", "qty", "symbol", "entry_time", "entry_price", "exit_time",
+    "side", "type", "strike", "expiry", "qty", "symbol", "reentry", "entry_time", "entry_price", "exit_time",
     "exit_price", "exit_reason",
 }  # fmt: skip
 
@@ -89,3 +89,35 @@ def test_run_day_takes_a_template_or_a_spec_file(
     )
     assert cli.main([*argv, "no_such_template"]) == 2
     assert "config key options.template" in capsys.readouterr().err
+
+
+def test_stops_resting_at_the_broker_move_to_cost_and_legs_re_enter(tmp_path: Path) -> None:
+    """The management rules on the live path: each leg's stop rests at the broker, moves to cost after the
+    other's stop filled (a trail intent modifies it), and a stopped leg enters again once, with its own
+    stop; everything is flat at the close and the report has one row per entry."""
+    mine = {
+        "entry": "09:20",
+        "exit": "15:10",
+        "move_sl_to_cost": True,
+        "reentry": {"on": "sl", "mode": "immediate", "max": 1, "until": "13:00"},
+        "legs": [
+            {"side": "SELL", "type": "CE", "strike": "ATM", "sl": "4%"},
+            {"side": "SELL", "type": "PE", "strike": "ATM", "sl": "4%"},
+        ],
+    }
+    options = {"template": "mine", "templates": {"mine": mine}}
+    s = settings(tmp_path, symbols=3, risk=WIDE, assets=MARGIN, options=options, redeliver_fraction=0.3)
+    run = prepare(s, TRADING_DAY, tmp_path / "run")
+    result = run_day(s, TRADING_DAY, run=run)
+    (st,) = result["assets"]["options"]["structures"]
+    assert (
+        result["assets"]["options"]["open_positions_at_close"] == 0
+        and result["book_matches_broker"] is not False
+    )
+    rows = st["legs"]
+    assert any(r["reentry"] == 1 and r["entry_price"] for r in rows), rows
+    assert any(r["exit_reason"].startswith("stop ") for r in rows)
+    intents = [d for _, d in run.deps.store.list(f"days/{TRADING_DAY}/intents") if d["strategy"] == st["id"]]
+    entries = [d for d in intents if d["purpose"] == "entry" and d["state"] == "filled"]
+    assert len(entries) == len([r for r in rows if r["entry_price"]])
+    assert [d["reason"] for d in intents if d["purpose"] == "trail"]  # the resting stop moved to cost

@@ -90,6 +90,7 @@ class TickContext:
     guardrails: Guardrails | None = None  # the quantity and value caps entries are sized under
     structure: StructureSpec | None = None  # options: the day's multi-leg structure, instead of signals
     structures: list[dict[str, Any]] = field(default_factory=list)  # its state (structure_decide)
+    leg_stops: dict[str, float] = field(default_factory=dict)  # its legs' stops, trailed or moved to cost
 
 
 @dataclass

@@ -5,6 +5,7 @@ the adapters around it differ."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 from decimal import Decimal
 from typing import Any
@@ -30,7 +31,7 @@ from tron.domain.risk import (
 from tron.domain.session import Bar
 from tron.domain.sizing import risk_pct_with_kelly, size_by_risk
 from tron.domain.strategies import Signal
-from tron.domain.structure_decide import structure_step
+from tron.domain.structure_decide import leg_stops, structure_step
 
 EXIT_RULES = ExitRules()
 LEG_RULES = ExitRules(
@@ -102,6 +103,8 @@ def exits_for(
         if s in busy or s not in ctx.instruments or (only is not None and s not in only):
             continue
         why = reason if only is not None else None
+        if s in ctx.leg_stops:  # a structure's leg whose stop trailed or moved to cost
+            pos = replace(pos, stop=ctx.leg_stops[s])
         if why is None and s in marks:
             low, high, close = marks[s]
             best = ctx.trail.get(s)
@@ -177,6 +180,8 @@ def decide(ctx: TickContext) -> TickDecision:
     last = {s: float(bar.close[i]) for s, i in idx.items()}
     if _loss_limit_flattens(ctx, marks, last, out) or _kill_switch_flattens(ctx, marks, out):
         return out
+    if ctx.structure is not None:
+        ctx.leg_stops = leg_stops(ctx, ctx.structure)
     out.intents.extend(exits_for(ctx, marks))
     if ctx.structure is not None:  # the day's multi-leg structure instead of the strategies' signals
         allowed = ctx.plan is not None and ctx.plan.enabled and not ctx.halted

@@ -112,15 +112,31 @@ def structures(states: list[dict[str, Any]], intents: list[dict[str, Any]]) -> l
         net = sum(
             (Decimal(d["fill"]["realized"]) - Decimal(d["fill"]["charges"]["total"]) for d in mine), ZERO
         )
+        entries = {d["intent_id"]: d for d in mine if d["purpose"] == "entry"}
         legs = []
         for leg in st["legs"]:
-            entry = next((d for d in mine if d["intent_id"] == leg.get("entry_id")), None)
+            entry = entries.get(leg.get("entry_id") or "")
+            start = entry["fill"]["at"] if entry else None
+            later = [
+                e["fill"]["at"]
+                for e in entries.values()
+                if e["symbol"] == leg["symbol"] and start and e["fill"]["at"] > start
+            ]
+            until = min(later, default=None)  # the next entry of its contract (a re-entry) starts another leg
             exits = sorted(
-                (d for d in mine if d["symbol"] == leg["symbol"] and d["purpose"] != "entry"),
+                (
+                    d
+                    for d in mine
+                    if d["symbol"] == leg["symbol"]
+                    and d["purpose"] != "entry"
+                    and start is not None
+                    and start <= d["fill"]["at"]
+                    and (until is None or d["fill"]["at"] < until)
+                ),
                 key=lambda d: d["fill"]["at"],
             )
             last = exits[-1] if exits else None
-            why = None
+            why = leg.get("dropped") or "not entered"
             if last is not None:
                 why = (
                     f"stop {last['trigger']:g} filled at the broker"
@@ -135,11 +151,12 @@ def structures(states: list[dict[str, Any]], intents: list[dict[str, Any]]) -> l
                     "expiry": leg["expiry"],
                     "qty": entry["fill"]["qty"] if entry else 0,
                     "symbol": leg["symbol"],
-                    "entry_time": entry["fill"]["at"] if entry else None,
+                    "reentry": leg.get("reentries", 0),
+                    "entry_time": start,
                     "entry_price": float(entry["fill"]["price"]) if entry else None,
                     "exit_time": last["fill"]["at"] if last else None,
                     "exit_price": float(last["fill"]["price"]) if last else None,
-                    "exit_reason": why if entry else "not entered",
+                    "exit_reason": why,
                 }
             )
         out.append(

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from decimal import Decimal
 from typing import Any
@@ -40,8 +40,16 @@ class Move:
         """The distance in rupees for a leg that entered at ``entry``."""
         return entry * self.value / 100 if self.pct else self.value
 
-    def to_doc(self) -> str:
-        return f"{self.value:g}{'%' if self.pct else ''}"
+
+@dataclass(frozen=True)
+class Amount:
+    """An MTM amount over all legs: rupees, or percent of the structure's margin."""
+
+    value: Decimal
+    pct: bool = False
+
+    def of(self, margin: Decimal) -> Decimal:
+        return paise(margin * self.value / 100) if self.pct else self.value
 
 
 @dataclass(frozen=True)
@@ -60,6 +68,24 @@ class StrikeRule:
 
 
 @dataclass(frozen=True)
+class Trail:
+    """A leg's trailing stop: for every ``every`` its premium moves in the leg's favour, the stop moves
+    ``by`` (both from the entry premium)."""
+
+    every: Move
+    by: Move
+
+
+@dataclass(frozen=True)
+class Wait:
+    """Wait and trade: the leg enters once its premium has moved ``move`` up (or down) from where it was at
+    the structure's entry time."""
+
+    move: Move
+    up: bool
+
+
+@dataclass(frozen=True)
 class LegSpec:
     side: Side
     option_type: str  # CE | PE
@@ -68,34 +94,53 @@ class LegSpec:
     expiry: str = "current"  # current | next | monthly
     sl: Move | None = None
     target: Move | None = None
+    trail: Trail | None = None
+    wait: Wait | None = None
 
-    def to_doc(self) -> dict[str, Any]:
-        d: dict[str, Any] = {
-            "side": self.side.value,
-            "type": self.option_type,
-            "strike": self.strike.to_doc(),
-            "lots": self.lots,
-            "expiry": self.expiry,
-        }
-        for k in ("sl", "target"):
-            if (m := getattr(self, k)) is not None:
-                d[k] = m.to_doc()
-        return d
+
+@dataclass(frozen=True)
+class Lock:
+    """Profit lock: once the MTM reaches ``at``, the structure exits if it falls back to ``keep``; with
+    ``every`` and ``by`` (lock and trail), each further ``every`` of MTM raises that floor by ``by``."""
+
+    at: Amount
+    keep: Amount
+    every: Amount | None = None
+    by: Amount | None = None
+
+
+@dataclass(frozen=True)
+class Reentry:
+    """After a leg's stop (``on: sl``), target (``target``) or either (``any``): the leg enters again at
+    once (``immediate``), when its premium is back at its last entry (``at_cost``), or the other way round
+    (``reverse``: a sold leg bought back as a bought one), at most ``max`` times a leg, never after
+    ``until``."""
+
+    on: str
+    mode: str
+    max: int = 1
+    until: time = time(14, 30)
 
 
 @dataclass(frozen=True)
 class StructureSpec:
-    """A structure: its legs, the entry window and exit time, the combined MTM stop and target (₹, gross),
-    and whether it trades on an expiry day (an option expiring today)."""
+    """A structure: its legs, the entry window and exit time, the combined MTM stop and target (gross, ₹ or
+    % of margin), the profit lock, moving the other legs' stops to cost after a leg's stop, re-entry, and
+    whether it trades on an expiry day (an option expiring today). ``source`` is the mapping it was read
+    from (what :meth:`to_doc` gives back)."""
 
     name: str
     legs: tuple[LegSpec, ...]
     entry: time = time(9, 20)
     entry_until: time | None = None  # the entry window's end (default: five minutes after entry)
     exit: time = time(15, 15)
-    mtm_sl: Decimal | None = None
-    mtm_target: Decimal | None = None
+    mtm_sl: Amount | None = None
+    mtm_target: Amount | None = None
+    lock: Lock | None = None
+    move_sl_to_cost: bool = False
+    reentry: Reentry | None = None
     expiry_day: bool = False
+    source: Mapping[str, Any] = field(default_factory=dict, compare=False)
 
     @property
     def window_end(self) -> time:
@@ -113,30 +158,23 @@ class StructureSpec:
         return [i for i, leg in enumerate(self.legs) if leg.side is Side.SELL]
 
     def to_doc(self) -> dict[str, Any]:
-        d: dict[str, Any] = {
-            "name": self.name,
-            "legs": [leg.to_doc() for leg in self.legs],
-            "entry": f"{self.entry:%H:%M}",
-            "exit": f"{self.exit:%H:%M}",
-            "expiry_day": self.expiry_day,
-        }
-        if self.entry_until is not None:
-            d["entry_until"] = f"{self.entry_until:%H:%M}"
-        if self.mtm_sl is not None:
-            d["mtm_sl"] = str(self.mtm_sl)
-        if self.mtm_target is not None:
-            d["mtm_target"] = str(self.mtm_target)
-        return d
+        """The mapping it was read from, with its name (:func:`parse_spec` reads it back)."""
+        return {**self.source, "name": self.name}
 
 
 # ---------------------------------------------------------------------------------------------- parsing
+KEYS = {
+    "name", "legs", "entry", "entry_until", "exit", "mtm_sl", "mtm_target", "lock", "move_sl_to_cost",
+    "reentry", "expiry_day",
+}  # fmt: skip
+LEG_KEYS = {"side", "type", "strike", "lots", "expiry", "sl", "target", "trail", "wait"}
+
+
 def parse_spec(name: str, d: Mapping[str, Any]) -> StructureSpec:
     """A structure spec from a plain mapping (YAML, a plan document); ValueError naming the key."""
     if not isinstance(d, Mapping):
         raise ValueError(f"{name}: a structure is a mapping with legs, got {type(d).__name__}")
-    known = {"name", "legs", "entry", "entry_until", "exit", "mtm_sl", "mtm_target", "expiry_day"}
-    if unknown := sorted(set(d) - known):
-        raise ValueError(f"{name}: unknown key(s) {', '.join(unknown)} (known: {', '.join(sorted(known))})")
+    _known(name, d, KEYS)
     legs = d.get("legs")
     if not isinstance(legs, Sequence) or isinstance(legs, str) or not 1 <= len(legs) <= MAX_LEGS:
         raise ValueError(f"{name}.legs: 1 to {MAX_LEGS} legs, got {legs!r}")
@@ -146,9 +184,13 @@ def parse_spec(name: str, d: Mapping[str, Any]) -> StructureSpec:
         entry=_time(f"{name}.entry", d.get("entry", "09:20")),
         entry_until=None if d.get("entry_until") is None else _time(f"{name}.entry_until", d["entry_until"]),
         exit=_time(f"{name}.exit", d.get("exit", "15:15")),
-        mtm_sl=_rupees(f"{name}.mtm_sl", d.get("mtm_sl")),
-        mtm_target=_rupees(f"{name}.mtm_target", d.get("mtm_target")),
+        mtm_sl=_amount(f"{name}.mtm_sl", d.get("mtm_sl")),
+        mtm_target=_amount(f"{name}.mtm_target", d.get("mtm_target")),
+        lock=_lock(f"{name}.lock", d.get("lock")),
+        move_sl_to_cost=_bool(f"{name}.move_sl_to_cost", d.get("move_sl_to_cost", False)),
+        reentry=_reentry(f"{name}.reentry", d.get("reentry")),
         expiry_day=_bool(f"{name}.expiry_day", d.get("expiry_day", False)),
+        source={k: v for k, v in d.items() if k != "name"},
     )
     if not time(9, 15) <= spec.entry < spec.window_end <= spec.exit <= time(15, 20):
         raise ValueError(
@@ -157,23 +199,28 @@ def parse_spec(name: str, d: Mapping[str, Any]) -> StructureSpec:
         )
     for n, leg in enumerate(spec.legs):
         sold = any(o.side is Side.SELL and o.option_type == leg.option_type for o in spec.legs)
-        if leg.side is Side.BUY and sold and (leg.sl or leg.target):
+        if leg.side is Side.BUY and sold and (leg.sl or leg.target or leg.trail):
             raise ValueError(
                 f"{name}.legs.{n}: a bought {leg.option_type} covering a sold one has no stop or target of its "
                 "own (it would leave the sold one naked): use the structure's mtm_sl / mtm_target"
             )
+        if leg.trail is not None and leg.sl is None:
+            raise ValueError(f"{name}.legs.{n}.trail: a trailing stop needs the leg's sl to start from")
     keys = [(leg.option_type, leg.expiry, leg.strike) for leg in spec.legs]
     if len(set(keys)) != len(keys):
         raise ValueError(f"{name}.legs: two legs pick the same contract")
     return spec
 
 
+def _known(key: str, d: Mapping[str, Any], known: set[str]) -> None:
+    if unknown := sorted(set(d) - known):
+        raise ValueError(f"{key}: unknown key(s) {', '.join(unknown)} (known: {', '.join(sorted(known))})")
+
+
 def _leg(key: str, d: Any) -> LegSpec:
     if not isinstance(d, Mapping):
         raise ValueError(f"{key}: a leg is a mapping (side, type, strike, lots, sl, target)")
-    known = {"side", "type", "strike", "lots", "expiry", "sl", "target"}
-    if unknown := sorted(set(d) - known):
-        raise ValueError(f"{key}: unknown key(s) {', '.join(unknown)} (known: {', '.join(sorted(known))})")
+    _known(key, d, LEG_KEYS)
     side = str(d.get("side", "")).upper()
     if side not in ("BUY", "SELL"):
         raise ValueError(f"{key}.side: BUY or SELL, got {d.get('side')!r}")
@@ -194,7 +241,77 @@ def _leg(key: str, d: Any) -> LegSpec:
         expiry,
         _move(f"{key}.sl", d.get("sl")),
         _move(f"{key}.target", d.get("target")),
+        _trail(f"{key}.trail", d.get("trail")),
+        _wait(f"{key}.wait", d.get("wait")),
     )
+
+
+def _trail(key: str, v: Any) -> Trail | None:
+    if v is None:
+        return None
+    if not isinstance(v, Mapping) or set(v) != {"every", "by"}:
+        raise ValueError(f'{key}: {{every: premium move, by: stop move}} ("10%" or points), got {v!r}')
+    every, by = _move(f"{key}.every", v["every"]), _move(f"{key}.by", v["by"])
+    assert every is not None and by is not None
+    return Trail(every, by)
+
+
+def _wait(key: str, v: Any) -> Wait | None:
+    if v is None:
+        return None
+    text = str(v).strip() if isinstance(v, str | int | float) and not isinstance(v, bool) else ""
+    if text[:1] not in ("+", "-"):
+        raise ValueError(
+            f'{key}: the premium\'s move up or down before the leg enters, "+10%" or "-20", got {v!r}'
+        )
+    move = _move(key, text[1:])
+    assert move is not None
+    return Wait(move, text[0] == "+")
+
+
+def _amount(key: str, v: Any) -> Amount | None:
+    if v is None:
+        return None
+    if isinstance(v, str) and v.strip().endswith("%"):
+        m = _MOVE.match(v)
+        if m is None or not 0 < float(m.group(1)) <= 100:
+            raise ValueError(f'{key}: rupees, or percent of the structure\'s margin ("2%"), got {v!r}')
+        return Amount(dec(m.group(1)), True)
+    r = _rupees(key, v)
+    assert r is not None
+    return Amount(r)
+
+
+def _lock(key: str, v: Any) -> Lock | None:
+    if v is None:
+        return None
+    if not isinstance(v, Mapping) or not {"at", "keep"} <= set(v):
+        raise ValueError(f"{key}: {{at: MTM, keep: MTM[, every: MTM, by: MTM]}}, got {v!r}")
+    _known(key, v, {"at", "keep", "every", "by"})
+    if ("every" in v) != ("by" in v):
+        raise ValueError(f"{key}: every and by go together (lock and trail)")
+    lock = Lock(*(_amount(f"{key}.{k}", v.get(k)) for k in ("at", "keep", "every", "by")))  # type: ignore[arg-type]
+    if lock.at.pct != lock.keep.pct or lock.keep.value >= lock.at.value:
+        raise ValueError(f"{key}.keep: below at, in the same unit, got at {v['at']!r}, keep {v['keep']!r}")
+    return lock
+
+
+def _reentry(key: str, v: Any) -> Reentry | None:
+    if v is None:
+        return None
+    if not isinstance(v, Mapping):
+        raise ValueError(
+            f"{key}: {{on: sl|target|any, mode: immediate|at_cost|reverse, max: n, until: HH:MM}}"
+        )
+    _known(key, v, {"on", "mode", "max", "until"})
+    on, mode, most = v.get("on", "sl"), v.get("mode", "immediate"), v.get("max", 1)
+    if on not in ("sl", "target", "any"):
+        raise ValueError(f"{key}.on: sl, target or any, got {on!r}")
+    if mode not in ("immediate", "at_cost", "reverse"):
+        raise ValueError(f"{key}.mode: immediate, at_cost or reverse, got {mode!r}")
+    if isinstance(most, bool) or not isinstance(most, int) or not 1 <= most <= 10:
+        raise ValueError(f"{key}.max: 1–10 re-entries a leg, got {most!r}")
+    return Reentry(on, mode, most, _time(f"{key}.until", v.get("until", "14:30")))
 
 
 def _strike(key: str, v: Any) -> StrikeRule:

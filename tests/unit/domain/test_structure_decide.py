@@ -218,3 +218,101 @@ def test_the_basket_margin_past_the_allocation_refuses_a_straddle_but_not_its_co
     margin = Decimal(refused[0].rsplit("margin ₹", 1)[1].rstrip(")"))
     condor = Day(CONDOR, risk=small).run(until=time(9, 31))
     assert Decimal(condor.structure["margin"]) < margin / 2 < Decimal("150000") < margin
+
+
+# ---------------------------------------------------------------------------------------------- management
+TIGHT = {**STRADDLE, "legs": [{**leg, "sl": "3%"} for leg in STRADDLE["legs"]]}
+
+
+def entries_of(day: Day) -> list[tuple[str, OrderIntent]]:
+    return [(m, it) for m, it in day.sent if it.purpose == Purpose.ENTRY]
+
+
+def test_a_leg_stopped_out_enters_again_at_cost() -> None:
+    spec = {**TIGHT, "reentry": {"on": "sl", "mode": "at_cost", "max": 1, "until": "14:30"}}
+    day = Day(spec).run()
+    legs = day.structure["legs"]
+    again = [leg for leg in legs if leg["reentries"] == 1]
+    assert again and all(leg.get("entry_id") for leg in again)
+    for leg in again:
+        first = next(x for x in legs if x["symbol"] == leg["symbol"] and x["reentries"] == 0)
+        assert first["closed_by"] == "stop" and leg["cost_of"] == first["entry_price"]
+        if leg.get("entry_id"):  # entered when the premium was back at (or under) the first entry
+            it = next(it for _, it in entries_of(day) if it.intent_id == leg["entry_id"])
+            assert it.price is not None and it.price <= leg["cost_of"] and it.decided_at.time() < time(14, 30)
+    assert all(leg["reentries"] <= 1 for leg in legs)
+    assert not day.ctx.book.positions
+
+
+def test_an_immediate_re_entry_goes_the_next_minute_and_a_reversed_one_buys() -> None:
+    immediate = Day({**TIGHT, "reentry": {"on": "sl", "mode": "immediate", "max": 2}}).run(until=time(13, 0))
+    stops = [e for e in immediate.events if e["event"] == "structure_reentry"]
+    assert stops and all("closed by its stop" in e["reason"] for e in stops)
+    reversed_ = Day({**TIGHT, "reentry": {"on": "sl", "mode": "reverse"}}).run(until=time(13, 0))
+    again = [leg for leg in reversed_.structure["legs"] if leg["reentries"] == 1]
+    assert again and all(leg["side"] == "BUY" for leg in again)
+    bought = [it for _, it in entries_of(reversed_) if it.side is Side.BUY]
+    assert bought and all(it.stop is None for it in bought)  # a bought option risks its premium
+
+
+def test_after_a_stop_the_other_legs_stop_moves_to_cost() -> None:
+    day = Day({**TIGHT, "move_sl_to_cost": True}).run()
+    closed = [leg for leg in day.structure["legs"] if leg.get("closed_by") == "stop"]
+    assert closed
+    costs = [leg for leg in day.structure["legs"] if leg.get("cost")]
+    assert costs
+    exits = {it.symbol: it.reason for _, it in day.sent if it.purpose == Purpose.EXIT}
+    for leg in costs:  # exited at its cost (the entry price, on the tick grid) or at the exit time
+        cost = f"{leg['entry_price']:.2f}"
+        assert exits[leg["symbol"]] in (f"stop {cost} touched", "exit time 15:10"), exits
+
+
+def test_a_leg_stop_trails_its_premium() -> None:
+    trailing = {
+        **STRADDLE,
+        "legs": [{**leg, "trail": {"every": "2%", "by": "1%"}} for leg in STRADDLE["legs"]],
+    }
+    seen: list[tuple[float, float, float, float]] = []
+    before: dict[str, float] = {}  # the best premiums the last tick's leg stops were computed from
+
+    def watch(day: Day) -> None:
+        for s, stop in day.ctx.leg_stops.items():
+            if (pos := day.ctx.book.positions.get(s)) is not None and s in before:
+                assert pos.stop is not None
+                seen.append((float(pos.avg_price), pos.stop, before[s], stop))
+        before.clear()
+        before.update(day.ctx.trail)
+
+    day = Day(trailing).run(until=time(12, 0), each=watch)
+    assert seen, "no leg's stop trailed"
+    for entry, first, best, stop in seen:  # a short leg: every 2% it fell, its stop came down 1% of entry
+        steps = int((entry - best) / (entry * 0.02))
+        assert steps >= 1 and abs(stop - (first - steps * entry * 0.01)) < 0.051
+    assert day.sent
+
+
+def test_lock_and_trail_keeps_a_rising_floor_under_the_mtm() -> None:
+    lock = {"at": 300, "keep": 100, "every": 200, "by": 150}
+    day = Day({**STRADDLE, "lock": lock}).run()
+    s = day.structure
+    peak = Decimal(s["peak"])
+    floor = 100 + int((peak - 300) / 200) * 150
+    assert Decimal(s["floor"]) == floor and s["exit_reason"].startswith(f"profit lock ₹{floor}")
+    at_exit = [v for m, v in s["path"] if v <= floor]
+    assert at_exit and max(v for _, v in s["path"]) == float(peak)
+
+
+def test_an_mtm_stop_in_percent_of_margin() -> None:
+    day = Day({**STRADDLE, "mtm_sl": "0.01%"}).run(until=time(9, 40))
+    s = day.structure
+    limit = (Decimal(s["margin"]) * Decimal("0.0001")).quantize(Decimal("0.01"))
+    assert s["exit_reason"].startswith(f"MTM stop ₹{limit} hit")
+
+
+def test_wait_and_trade_enters_once_the_premium_moved() -> None:
+    spec = {**STRADDLE, "legs": [{**STRADDLE["legs"][0], "wait": "+2%"}, STRADDLE["legs"][1]]}
+    day = Day(spec).run(until=time(15, 0))
+    ce = day.structure["legs"][0]
+    first = [it for _, it in entries_of(day) if it.symbol == ce["symbol"]]
+    assert first and first[0].price is not None and first[0].price >= ce["premium"] * 1.02
+    assert first[0].decided_at > at(9, 20)

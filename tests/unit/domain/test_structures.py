@@ -3,7 +3,7 @@ strikes its legs pick, the structure's greeks, and its worst case (naked shorts 
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, time
 from decimal import Decimal
 from typing import Any
 
@@ -16,9 +16,15 @@ from tron.domain.contracts import RATE, days_to_expiry, implied_vol
 from tron.domain.models import Asset, Instrument, Side
 from tron.domain.options import greeks
 from tron.domain.structures import (
+    Amount,
     HeldLeg,
+    Lock,
+    Move,
     PlannedLeg,
+    Reentry,
     StrikeRule,
+    Trail,
+    Wait,
     defined_risk,
     expiry_for,
     naked_short,
@@ -89,8 +95,36 @@ def test_a_spec_reads_as_traders_write_it() -> None:
         40.0,
     )
     assert (pe.strike, pe.lots, pe.expiry) == (StrikeRule("delta", 0.2), 2, "next")
-    assert spec.mtm_sl == Decimal("4000.00") and spec.window_end.isoformat() == "09:25:00"
+    assert spec.mtm_sl == Amount(Decimal("4000.00")) and spec.window_end.isoformat() == "09:25:00"
     assert spec.shorts() == [0, 1] and spec.hedges() == []
+
+
+def test_the_management_rules_read_as_traders_write_them() -> None:
+    spec = parse_spec(
+        "s",
+        {
+            "mtm_sl": "1.5%",
+            "lock": {"at": 3000, "keep": 1000, "every": 500, "by": 250},
+            "move_sl_to_cost": True,
+            "reentry": {"on": "sl", "mode": "at_cost", "max": 2, "until": "14:00"},
+            "legs": [
+                {"side": "SELL", "type": "CE", "sl": "30%", "trail": {"every": "10%", "by": "5%"}},
+                {"side": "SELL", "type": "PE", "sl": 40, "wait": "-10%"},
+            ],
+        },
+    )
+    assert spec.mtm_sl == Amount(Decimal("1.5"), True) and spec.mtm_sl.of(Decimal("200000")) == Decimal(
+        "3000.00"
+    )
+    assert spec.lock == Lock(
+        Amount(Decimal("3000.00")),
+        Amount(Decimal("1000.00")),
+        Amount(Decimal("500.00")),
+        Amount(Decimal("250.00")),
+    )
+    assert spec.move_sl_to_cost and spec.reentry == Reentry("sl", "at_cost", 2, time(14, 0))
+    assert spec.legs[0].trail == Trail(Move(10, True), Move(5, True))
+    assert spec.legs[1].wait == Wait(Move(10, True), up=False) and spec.legs[1].sl == Move(40)
 
 
 LEG = {"side": "SELL", "type": "CE", "strike": "ATM", "sl": "25%"}
@@ -124,6 +158,19 @@ LEG = {"side": "SELL", "type": "CE", "strike": "ATM", "sl": "25%"}
             r"s\.legs\.1: a bought CE covering a sold one has no stop or target of its own",
         ),
         ("legs", r"s: a structure is a mapping"),
+        ({"legs": [LEG], "mtm_sl": "150%"}, r"s\.mtm_sl: rupees, or percent of the structure's margin"),
+        ({"legs": [LEG], "lock": {"at": 1000}}, r"s\.lock: \{at: MTM, keep: MTM"),
+        ({"legs": [LEG], "lock": {"at": 1000, "keep": 2000}}, r"s\.lock\.keep: below at"),
+        ({"legs": [LEG], "lock": {"at": 1000, "keep": 500, "every": 100}}, r"every and by go together"),
+        ({"legs": [LEG], "reentry": {"mode": "twice"}}, r"s\.reentry\.mode: immediate, at_cost or reverse"),
+        ({"legs": [LEG], "reentry": {"max": 11}}, r"s\.reentry\.max: 1–10"),
+        ({"legs": [LEG], "reentry": {"on": "stop"}}, r"s\.reentry\.on: sl, target or any"),
+        ({"legs": [{**LEG, "trail": {"every": "10%"}}]}, r"s\.legs\.0\.trail: \{every"),
+        (
+            {"legs": [{**LEG, "sl": None, "trail": {"every": 5, "by": 2}}]},
+            r"trail: a trailing stop needs the leg's sl",
+        ),
+        ({"legs": [{**LEG, "wait": "10%"}]}, r"s\.legs\.0\.wait: the premium's move up or down"),
     ],
 )
 def test_a_bad_spec_names_the_key(doc: Any, message: str) -> None:
