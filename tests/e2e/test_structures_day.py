@@ -40,6 +40,8 @@ def test_each_template_trades_a_paper_day_and_reports_its_legs(tmp_path: Path, t
     assert st["template"] == template and st["exit_reason"] and st["exit_time"]
     assert options["open_positions_at_close"] == 0
     assert st["net_pnl"] == pytest.approx(options["net_pnl"], abs=0.01)  # the asset traded only this
+    page = Path(result["report_html"]).read_text()
+    assert f"options: {st['id']}" in page and "minutes of MTM" in page and st["exit_reason"] in page
     for leg in st["legs"]:
         assert set(leg) == LEG_KEYS and leg["qty"] == 65 and leg["side"] in ("BUY", "SELL")
         assert leg["entry_price"] > 0 and leg["exit_price"] > 0 and leg["exit_time"] > leg["entry_time"]

@@ -59,6 +59,31 @@ def _svg(curve: list[list[Any]], width: int = 640, height: int = 180) -> str:
     )
 
 
+def _structure_html(st: dict[str, Any]) -> str:
+    """A structure: why it exited, its net P&L, worst MTM, margin and greeks, its MTM path, and its legs."""
+    e = html.escape
+    g = st.get("greeks") or {}
+    greeks_text = ", ".join(f"{k} {v:,.2f}" for k, v in g.items()) or "–"
+    parts = [
+        f"<h2>options: {e(st['id'])}</h2><p>{e(st['entry_time'][11:16])}–"
+        f"{e((st.get('exit_time') or '')[11:16])}, {e(str(st.get('exit_reason')))}; net ₹{st['net_pnl']:,.2f}, "
+        f"worst MTM ₹{st['max_adverse_mtm']:,.2f}, margin ₹{st['margin']:,.2f}; greeks {e(greeks_text)}</p>",
+        _svg(st.get("mtm_path", [])).replace("fills</p>", "minutes of MTM</p>"),
+        "<table><tr><th>leg</th><th>qty</th><th>entry</th><th>price</th><th>exit</th><th>price</th><th>why</th></tr>",
+    ]
+    for leg in st["legs"]:
+        name = f"{leg['side']} {leg['type']} {leg['strike']:g} {leg['expiry']}" + (
+            f" (re-entry {leg['reentry']})" if leg.get("reentry") else ""
+        )
+        parts.append(
+            f"<tr><td>{e(name)}</td><td>{leg['qty']}</td><td>{e((leg['entry_time'] or '–')[11:16])}</td>"
+            f"<td>{leg['entry_price'] or '–'}</td><td>{e((leg['exit_time'] or '–')[11:16])}</td>"
+            f"<td>{leg['exit_price'] or '–'}</td><td>{e(str(leg['exit_reason']))}</td></tr>"
+        )
+    parts.append("</table>")
+    return "".join(parts)
+
+
 def render_html(report: dict[str, Any]) -> str:
     """The report :func:`build` made as one self-contained HTML page (no scripts, no external files): the
     halt if any, a table per asset, and per asset with fills its realised equity curve and its fills."""
@@ -84,6 +109,8 @@ def render_html(report: dict[str, Any]) -> str:
             f"<td>{a['max_intraday_drawdown']:,.2f}</td><td>{a['open_positions_at_close']}</td></tr>"
         )
     parts.append("</table>")
+    for st in report["assets"].get("options", {}).get("structures", []):
+        parts.append(_structure_html(st))
     for asset, a in report["assets"].items():
         if not a["fills"]:
             continue

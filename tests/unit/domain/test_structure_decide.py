@@ -316,3 +316,18 @@ def test_wait_and_trade_enters_once_the_premium_moved() -> None:
     first = [it for _, it in entries_of(day) if it.symbol == ce["symbol"]]
     assert first and first[0].price is not None and first[0].price >= ce["premium"] * 1.02
     assert first[0].decided_at > at(9, 20)
+
+
+def test_the_square_off_sends_the_sold_legs_first() -> None:
+    """tron.services.square_off calls exits_for over every position: the hedges wait for its next stage."""
+    from tron.domain.decide import exits_for
+
+    day = Day(CONDOR).run(until=time(9, 35))
+    held = day.ctx.book.positions
+    assert len(held) == 4
+    first = exits_for(day.ctx, {}, Purpose.SQUARE_OFF, only=set(held), reason="scheduled square-off")
+    assert {it.symbol for it in first} == {s for s, p in held.items() if p.qty < 0}
+    for it in first:
+        day._fill(it, day.ctx.now)
+    second = exits_for(day.ctx, {}, Purpose.SQUARE_OFF, only=set(held), reason="scheduled square-off")
+    assert {it.side for it in second} == {Side.SELL} and len(second) == 2
