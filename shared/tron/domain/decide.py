@@ -31,7 +31,7 @@ from tron.domain.risk import (
 from tron.domain.session import Bar
 from tron.domain.sizing import risk_pct_with_kelly, size_by_risk
 from tron.domain.strategies import Signal
-from tron.domain.structure_decide import leg_stops, structure_step
+from tron.domain.structure_decide import leg_stops, structure_flattened, structure_step
 
 EXIT_RULES = ExitRules()
 LEG_RULES = ExitRules(
@@ -179,6 +179,8 @@ def decide(ctx: TickContext) -> TickDecision:
     marks = {s: (float(bar.low[i]), float(bar.high[i]), float(bar.close[i])) for s, i in idx.items()}
     last = {s: float(bar.close[i]) for s, i in idx.items()}
     if _loss_limit_flattens(ctx, marks, last, out) or _kill_switch_flattens(ctx, marks, out):
+        if ctx.structure is not None:  # its legs are on their way out: the structure says why
+            structure_flattened(ctx, ctx.halted or out.halt or (ctx.kill.why if ctx.kill else "flatten"), out)
         return out
     if ctx.structure is not None:
         ctx.leg_stops = leg_stops(ctx, ctx.structure)

@@ -94,6 +94,17 @@ def structure_step(
         _exiting(ctx, cur, [leg_state(ctx, leg) for leg in cur["legs"]], out, exits_for)
 
 
+def structure_flattened(ctx: TickContext, why: str, out: TickDecision) -> None:
+    """The loss limit or the kill switch is flattening every position (sold legs first, in the tick's own
+    exits): the day's structure is exiting for that reason, and closed once none of its legs is held."""
+    cur = ctx.structures[-1] if ctx.structures else None
+    if cur is None or cur["phase"] == "closed":
+        return
+    if cur["phase"] == "open":
+        _start_exit(ctx, cur, why, out)
+    _exiting(ctx, cur, [leg_state(ctx, leg) for leg in cur["legs"]], out, lambda *_: [])
+
+
 def leg_stops(ctx: TickContext, spec: StructureSpec) -> dict[str, float]:
     """The stop each open leg of the day's structure has now, where it is tighter than the one it entered
     with: trailed (the leg's ``trail``, from the best premium before this bar) or moved to cost. The tick

@@ -192,9 +192,9 @@ def parse_spec(name: str, d: Mapping[str, Any]) -> StructureSpec:
         expiry_day=_bool(f"{name}.expiry_day", d.get("expiry_day", False)),
         source={k: v for k, v in d.items() if k != "name"},
     )
-    if not time(9, 15) <= spec.entry < spec.window_end <= spec.exit <= time(15, 20):
+    if not time(9, 15) <= spec.entry < spec.window_end <= spec.exit <= time(15, 15):
         raise ValueError(
-            f"{name}: needs 09:15 <= entry < entry_until <= exit <= 15:20 (F&O square-off is at 15:25), got "
+            f"{name}: needs 09:15 <= entry < entry_until <= exit <= 15:15 (TRON's F&O square-off starts then), got "
             f"entry {spec.entry:%H:%M}, until {spec.window_end:%H:%M}, exit {spec.exit:%H:%M}"
         )
     for n, leg in enumerate(spec.legs):

@@ -202,6 +202,12 @@ def test_the_kill_switch_flattens_shorts_first_then_the_hedges() -> None:
         ("10:01", "SELL", "PE"),
     ]
 
+    s = day.structure
+    assert (s["phase"], s["exit_reason"]) == (
+        "closed",
+        "kill switch engaged: operator",
+    ) and not day.ctx.book.positions
+
 
 def test_the_structure_greeks_are_kept_while_it_is_whole() -> None:
     day = Day(STRADDLE).run(until=time(10, 0))

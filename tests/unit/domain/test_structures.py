@@ -148,7 +148,7 @@ LEG = {"side": "SELL", "type": "CE", "strike": "ATM", "sl": "25%"}
         ({"legs": [{**LEG, "tag": "x"}]}, r"s\.legs\.0: unknown key\(s\) tag"),
         ({"legs": [LEG], "entry": "9.20"}, r"s\.entry: a time HH:MM"),
         ({"legs": [LEG], "entry": "15:00", "exit": "14:00"}, r"needs 09:15 <= entry < entry_until <= exit"),
-        ({"legs": [LEG], "exit": "15:25"}, r"F&O square-off is at 15:25"),
+        ({"legs": [LEG], "exit": "15:25"}, r"TRON's F&O square-off starts then"),
         ({"legs": [LEG], "mtm_sl": -100}, r"s\.mtm_sl: positive rupees"),
         ({"legs": [LEG], "mtm_target": "lots"}, r"s\.mtm_target: rupees"),
         ({"legs": [LEG], "expiry_day": "yes"}, r"s\.expiry_day: true or false"),
