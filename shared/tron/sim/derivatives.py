@@ -1,6 +1,35 @@
 """NIFTY futures and options for the simulated market, derived from the generated index path: the contracts
 listed on a day (:func:`contracts`) and their minute bars (:func:`derive`). Everything is deterministic by
-the seed."""
+the seed.
+
+Options are priced by Black–Scholes on the index's minute bars with a volatility that moves during the day,
+the day's ATM implied-vol path (:func:`iv_path`, the constants ``IV_*``), plus a static smile for the strike
+(:func:`smile`). The path, in log vol, minute by minute:
+
+- its level, the day's base, is the index's realized volatility (20 daily returns) with the premium of
+  implied over realized NIFTY usually carries (``IV_PREMIUM``, ×1.105);
+- it opens above the base (``IV_OPEN_PREMIUM`` ± ``IV_OPEN_NOISE``, ×1.16 more) and reverts to it, an
+  Ornstein–Uhlenbeck step a minute (half-life ``IV_HALF_LIFE`` minutes), so by the close it sits near the
+  base. This is the market's intraday decay: Black–Scholes' clock is calendar time, so only a quarter of a
+  day passes in the session while the session carries most of the day's variance; the vol priced at the
+  open bleeds out through the day (and is back at the next open);
+- it moves against the index (``IV_SPOT_BETA``: −5 × the index's minute log return) and has its own noise
+  (``IV_VOL_OF_VOL``), so falling days bid the vol and rallies soften it;
+- now and then it spikes (``IV_JUMPS_PER_DAY``, +16 % to +49 %), and the spike lifts the level for the rest
+  of the session;
+- it stays in ``IV_BAND`` (8 %–45 %).
+
+So a short ATM straddle earns its decay on most days and loses on trending days, on volatile days, and on
+the spike days (from 09:20 to 15:15 on the nearest expiry, on four seeds over 200 days each: about 31 % losing
+days, a positive mean; tests/unit/sim/test_derivatives.py).
+
+Not modelled: a term structure (every contract of the day, both expiries, is priced on the one path; only
+the smile shapes strikes) — in particular the expiring contract carries no expiry-day vol premium, so
+expiry-day straddles lose more often than the market's (about half of them); event days (budget, policy,
+results: no scheduled vol bid or crush); skew dynamics (the smile does not steepen in a selloff); vol
+memory across days (each day opens from its own realized vol; a spike is forgotten overnight); jumps in the
+index with the vol spikes; pinning and gamma flows near expiry; any feedback from options to the index.
+"""
 
 from __future__ import annotations
 
@@ -24,6 +53,17 @@ TICK = 0.05
 MONTHS = ("JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC")
 WEEKLY_MONTH_CODE = "123456789OND"
 EXPIRY_TIME = time(15, 30)
+
+# The intraday ATM implied-vol path (:func:`iv_path`), in log vol per minute step.
+IV_BAND = (0.08, 0.45)  # the plausible band of an index's implied vol
+IV_PREMIUM = 0.10  # log premium of implied over realized: the day's base, the level the path reverts to
+IV_OPEN_PREMIUM = 0.15  # the open's extra log premium over the base, bled out during the session
+IV_OPEN_NOISE = 0.04  # its day-to-day spread
+IV_HALF_LIFE = 120.0  # minutes for a deviation from the level to halve
+IV_SPOT_BETA = 5.0  # log-vol change per unit minute log return of the index, with the opposite sign
+IV_VOL_OF_VOL = 0.002  # the path's own noise per minute (≈ 4 % over a session)
+IV_JUMPS_PER_DAY = 0.08  # rare spikes: about one day in twelve
+IV_JUMP = (0.15, 0.40)  # a spike's size in log vol (+16 % to +49 %)
 
 
 @dataclass(frozen=True)
@@ -90,10 +130,11 @@ def contracts(day: date, prev_index_close: float, calendar: TradingCalendar) -> 
     return out
 
 
-def smile(base_vol: float, spot: float, strike: float) -> float:
-    """A small NIFTY-like skew: puts (strikes below spot) richer, far strikes richer."""
-    m = math.log(strike / spot)
-    return max(0.05, base_vol - 0.6 * m + 10.0 * m * m)
+def smile(base_vol: float | np.ndarray, spot: float | np.ndarray, strike: float) -> np.ndarray:
+    """A small NIFTY-like skew around the ATM vol ``base_vol`` (a level or the intraday path, elementwise
+    with ``spot``): puts (strikes below spot) richer, far strikes richer."""
+    m = np.log(strike / np.asarray(spot, dtype=float))
+    return np.maximum(0.05, base_vol - 0.6 * m + 10.0 * m * m)
 
 
 def realized_vol(closes: np.ndarray) -> float:
@@ -101,6 +142,37 @@ def realized_vol(closes: np.ndarray) -> float:
     r = np.diff(np.log(closes))
     vol = float(np.std(r, ddof=1) * math.sqrt(252)) if len(r) > 1 else 0.14
     return min(max(vol, 0.08), 0.45)
+
+
+def iv_path(day: date, index_open: float, index_close: np.ndarray, base_vol: float, seed: int) -> np.ndarray:
+    """The day's ATM implied vol at 09:15 and at the end of each minute (``len(index_close) + 1`` values),
+    around ``base_vol`` (the level it reverts to), from the index's open and minute closes.
+
+    Log vol is log(base_vol) + J + y: y opens at ``IV_OPEN_PREMIUM`` ± ``IV_OPEN_NOISE`` and steps each
+    minute as y ← φ·y − β·r + ν·ε (an Ornstein–Uhlenbeck step, φ = ½^(1/``IV_HALF_LIFE``), β
+    ``IV_SPOT_BETA``, r the index's minute log return, ν ``IV_VOL_OF_VOL``, ε standard normal); J, zero at
+    the open, rises by a spike (``IV_JUMP``, about ``IV_JUMPS_PER_DAY`` a day) and stays for the rest of the
+    day. Clipped to ``IV_BAND``. Deterministic by seed and day; vectorized over the minutes.
+    """
+    n = len(index_close)
+    r = np.random.default_rng([seed, zlib.crc32(b"iv-path"), day.toordinal()])
+    y0 = IV_OPEN_PREMIUM + IV_OPEN_NOISE * r.standard_normal()
+    noise = IV_VOL_OF_VOL * r.standard_normal(n)
+    spikes = np.where(r.random(n) < IV_JUMPS_PER_DAY / n, r.uniform(*IV_JUMP, n), 0.0)
+    rets = np.diff(np.log(np.concatenate([[index_open], np.asarray(index_close, dtype=float)])))
+    u = noise - IV_SPOT_BETA * rets
+    # y_j = φ^(j+1)·y0 + Σ_{s≤j} φ^(j−s)·u_s, as a scaled cumulative sum (φ^-n stays small: n/half-life ≈ 3)
+    phi = 0.5 ** (1.0 / IV_HALF_LIFE)
+    pw = phi ** np.arange(n)
+    y = pw * (phi * y0 + np.cumsum(u / pw))
+    x = np.concatenate([[y0], y + np.cumsum(spikes)])
+    return np.clip(base_vol * np.exp(x), *IV_BAND)
+
+
+def implied_level(closes: np.ndarray) -> float:
+    """The day's base ATM implied vol: the realized vol of ``closes`` with NIFTY's premium of implied over
+    realized (``IV_PREMIUM``), in ``IV_BAND``."""
+    return min(realized_vol(closes) * math.exp(IV_PREMIUM), IV_BAND[1])
 
 
 _erfc = np.frompyfunc(math.erfc, 1, 1)
@@ -149,6 +221,7 @@ class DerivArrays:
     c: np.ndarray
     v: np.ndarray
     spread: np.ndarray
+    atm_iv: np.ndarray  # (minutes + 1,): the ATM implied vol at 09:15, then at each minute's end
 
 
 def derive(
@@ -164,14 +237,24 @@ def derive(
 
     Futures: fair value = index × e^(r·T) with T to the contract's 15:30 expiry, plus a small,
     mean-reverting basis of a few ticks. Options: Black–Scholes (:func:`bs_price`, the formula of
-    ``tron.domain.options``) on the index's minute open/high/low/close, with the index's realized volatility
-    over ``vol_history`` plus a small smile (:func:`smile`), on the 0.05 tick. Each contract gets a bid/ask
-    spread and volume (in whole lots), and a previous close priced the same way at ``prev_day``'s close.
+    ``tron.domain.options``) on the index's minute open/high/low/close, on the 0.05 tick, with the day's
+    intraday ATM implied-vol path (:func:`iv_path` around :func:`implied_level`, the realized volatility
+    over ``vol_history`` with the implied-over-realized premium) plus a small static smile (:func:`smile`):
+    the open at the vol of the minute's start, high, low and close at the vol of its end. The path is
+    returned as ``atm_iv``. Each contract gets a bid/ask spread and volume (in whole lots), and a previous
+    close priced at ``prev_day``'s close with the level the path reverts to (the base, without the open's
+    premium or a spike; not the previous day's own last vol, which derive does not see).
+
+    What the vol path models and what it leaves out: the module's docstring. In short, one path for every
+    contract (no term structure beyond the smile, no expiry-day premium), no event days, no skew dynamics,
+    no vol memory across days beyond the realized vol.
     """
     io, ih, il, ic = index_ohlc
     minutes = len(ic)
     listed = contracts(day, prev_index_close, calendar)
-    base_vol = realized_vol(vol_history)
+    base_vol = implied_level(vol_history)
+    iv = iv_path(day, float(io[0]), ic, base_vol, seed)
+    iv_start, iv_end = iv[:-1], iv[1:]
     start = ist(day, time(9, 15))
     after = (np.arange(minutes) + 1) / 1440.0  # each minute's end, in days after 09:15
     prev_end = ist(prev_day, EXPIRY_TIME)
@@ -196,11 +279,12 @@ def derive(
             lots = r.lognormal(math.log(60_000), 0.3) * vshape * r.lognormal(0, 0.4, minutes)
             spread = r.integers(1, 4, minutes) * TICK
         else:
-            vol = np.array([smile(base_vol, float(s), ct.strike) for s in ic])
+            vol = smile(iv_end, ic, ct.strike)
             px = {
                 name: bs_price(ct.kind, x, ct.strike, days, vol)
-                for name, x in zip("ohlc", (io, ih, il, ic), strict=True)
+                for name, x in zip("hlc", (ih, il, ic), strict=True)
             }
+            px["o"] = bs_price(ct.kind, io, ct.strike, days, smile(iv_start, io, ct.strike))
             o, c = _tick(px["o"]), _tick(px["c"])
             hi_src, lo_src = (px["h"], px["l"]) if ct.kind == "CE" else (px["l"], px["h"])
             h = np.maximum.reduce([o, c, _tick(hi_src)])
@@ -208,7 +292,7 @@ def derive(
             pvol = smile(base_vol, prev_index_close, ct.strike)
             pc = float(
                 bs_price(
-                    ct.kind, np.array([prev_index_close]), ct.strike, np.array([prev_days]), np.array([pvol])
+                    ct.kind, np.array([prev_index_close]), ct.strike, np.array([prev_days]), pvol.reshape(1)
                 )[0]
             )
             away = abs(ct.strike - atm) / STRIKE_STEP
@@ -229,11 +313,15 @@ def derive(
         rows["v"].append(np.floor(lots) * LOT_SIZE)
         rows["spread"].append(spread)
         prev.append(round(max(pc, TICK) / TICK) * TICK)
+    arr = {k: np.array(rows[k], dtype=float).reshape(len(listed), minutes) for k in rows}
     return DerivArrays(
         listed,
         np.array(prev, dtype=float),
-        *(
-            np.array(rows[k], dtype=float).reshape(len(listed), minutes)
-            for k in ("o", "h", "lo", "c", "v", "spread")
-        ),
+        o=arr["o"],
+        h=arr["h"],
+        lo=arr["lo"],
+        c=arr["c"],
+        v=arr["v"],
+        spread=arr["spread"],
+        atm_iv=iv,
     )
