@@ -32,7 +32,7 @@ variable "enable_static_egress" {
 }
 
 variable "log_retention_days" {
-  description = "Days after which objects of the log/report bucket are deleted."
+  description = "Days after which logs, replays and reports are deleted from the archive bucket (option chains are kept)."
   type        = number
   default     = 365
 

@@ -11,6 +11,7 @@ from tron.domain import report
 from tron.domain.book import Book
 from tron.domain.models import Asset, IntentState, Purpose
 from tron.ports import BrokerUnavailable
+from tron.services.chain_archive import write_chain_day
 from tron.services.deps import Deps
 from tron.services.paths import (
     book_path,
@@ -99,6 +100,13 @@ def end_of_day(deps: Deps) -> dict[str, Any]:
         day_path(day),
         {**daydoc, "status": "closed", "summary": summary["assets"], "report": where, "report_html": html_at},
     )
+    try:  # the day's option chains as Parquet (Kite keeps no expired contracts): never fails the close
+        write_chain_day(deps, day)
+    except Exception as e:
+        log.warning(
+            f"option chains not archived: {type(e).__name__}: {e}",
+            extra={"component": "end_of_day", "correlation_id": day},
+        )
     if deps.reviewer is not None:
         review(deps, day, rep)
     for a, s in summary["assets"].items():

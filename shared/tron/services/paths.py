@@ -70,3 +70,9 @@ def replay_path(day: str, asset: str) -> str:
 def report_path(day: str, kind: str) -> str:
     """Archive: the day's report, kind json or html."""
     return f"reports/{day}/report.{kind}"
+
+
+def chain_path(day: str, underlying: str = "NIFTY") -> str:
+    """Archive: every option-chain snapshot the options ticks read that day, one Parquet row per minute and
+    contract (tron.services.chain_archive; read back by tron.backtest.chains)."""
+    return f"chains/{day}/{underlying}.parquet"
