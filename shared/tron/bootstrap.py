@@ -147,8 +147,13 @@ def _assemble(settings: Settings, clock: Clock, store: Any, bus: Any, archive: A
     calendar = generated.gen.calendar
     market: Any = generated
     broker: Any = paper_broker(settings, store, market, clock)
+    margins = None
     if settings.market_data == "kite":
         market, broker = kite_adapters(settings, clock, secrets, store, generated.gen)
+        if settings.broker == "kite":  # the structures' margin from Kite's own calculator
+            from tron.adapters.kite.margins import KiteMargins
+
+            margins = KiteMargins(market.session)
     rules = RulesPlanner()
     deps = Deps(
         store=store,
@@ -162,6 +167,7 @@ def _assemble(settings: Settings, clock: Clock, store: Any, bus: Any, archive: A
         fallback_planner=rules,
         calendar=calendar,
         config=service_config(settings),
+        margins=margins,
     )
     if settings.market_data == "kite":
         from tron.services.kite_login import halt_for_expired_token

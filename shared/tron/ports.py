@@ -13,6 +13,7 @@ from typing import Any, Protocol, TypeVar
 
 from tron.domain.models import Asset, Candle, DailyBar, Instrument, OrderIntent, Side, Snapshot
 from tron.domain.plan import Plan, PlanContext
+from tron.domain.structures import PlannedLeg
 
 T = TypeVar("T")
 Doc = dict[str, Any]
@@ -253,6 +254,19 @@ class Broker(Protocol):
 
     def preflight(self) -> str | None:
         """A cheap call before the open: why the broker cannot be used today (an expired token), or None."""
+        ...
+
+
+class Margins(Protocol):
+    """The broker's margin calculator and the account's funds: read-only, nothing is placed."""
+
+    def basket(self, legs: list[PlannedLeg]) -> Decimal:
+        """The margin the broker would block for these legs entered together (hedges counted, the account's
+        positions considered). Raises BrokerUnavailable."""
+        ...
+
+    def available(self) -> Decimal:
+        """The account's margin available now (equity segment). Raises BrokerUnavailable."""
         ...
 
 

@@ -6,13 +6,16 @@ delivered twice."""
 from __future__ import annotations
 
 import json
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests.support.days import TRADING_DAY, settings
+from tests.support.logs import tron_records
 from tron import cli
+from tron.ports import BrokerUnavailable
 from tron.runday.embedded import prepare, run_day
 
 # A short straddle of one NIFTY lot at 25% stops risks about ₹14,000 with the options slippage band, and
@@ -124,3 +127,54 @@ def test_stops_resting_at_the_broker_move_to_cost_and_legs_re_enter(tmp_path: Pa
     entries = [d for d in intents if d["purpose"] == "entry" and d["state"] == "filled"]
     assert len(entries) == len([r for r in rows if r["entry_price"]])
     assert [d["reason"] for d in intents if d["purpose"] == "trail"]  # the resting stop moved to cost
+
+
+class FakeMargins:
+    """The broker's margin calculator as the tick sees it (tron.ports.Margins)."""
+
+    def __init__(self, required: str, available: str, down: bool = False) -> None:
+        self.required, self.free, self.down, self.asked = Decimal(required), Decimal(available), down, 0
+
+    def basket(self, legs: list[Any]) -> Decimal:
+        self.asked += 1
+        if self.down:
+            raise BrokerUnavailable("503 from Kite")
+        assert {p.side.value for p in legs} == {"SELL"} and len(legs) == 2
+        return self.required
+
+    def available(self) -> Decimal:
+        return self.free
+
+
+def test_the_brokers_basket_margin_past_the_accounts_funds_refuses_the_structure(tmp_path: Path) -> None:
+    s = settings(tmp_path, symbols=3, risk=WIDE, assets=MARGIN, options={"template": "straddle_920"})
+    run = prepare(s, TRADING_DAY, tmp_path / "run")
+    run.deps.margins = FakeMargins("250000.00", "180000.00")
+    result = run_day(s, TRADING_DAY, run=run)
+    assert result["assets"]["options"]["structures"] == [] and result["assets"]["options"]["trades"] == 0
+    log = (Path(result["logs"]) / "tick_options.jsonl").read_text()
+    assert "the broker's basket margin ₹250000.00 exceeds the ₹180000.00 available" in log
+
+
+def test_without_the_brokers_answer_the_structure_enters_on_trons_estimate(tmp_path: Path) -> None:
+    s = settings(tmp_path, symbols=3, risk=WIDE, assets=MARGIN, options={"template": "straddle_920"})
+    run = prepare(s, TRADING_DAY, tmp_path / "run")
+    run.deps.margins = margins = FakeMargins("0", "0", down=True)
+    with tron_records() as logs:
+        result = run_day(s, TRADING_DAY, run=run)
+    (st,) = result["assets"]["options"]["structures"]
+    assert margins.asked == 1 and st["margin"] > 100_000  # the SPAN-like estimate
+    assert logs.at("WARNING", "the broker's margin for straddle_920 not read, TRON's estimate used")
+
+
+def test_an_iron_condor_through_the_kite_simulator_matches_the_broker(tmp_path: Path) -> None:
+    """--broker kite-sim: the legs go through the Kite adapters and the official client into the
+    simulator's matching engine, Kite's basket margin is asked first, and the book matches the broker's."""
+    s = settings(tmp_path, symbols=3, risk=WIDE, assets=MARGIN, options={"template": "iron_condor"})
+    run = prepare(s, TRADING_DAY, tmp_path / "run", broker="kite-sim")
+    assert run.deps.margins is not None
+    result = run_day(s, TRADING_DAY, run=run)
+    (st,) = result["assets"]["options"]["structures"]
+    assert len([leg for leg in st["legs"] if leg["exit_price"]]) == 4
+    assert result["kite"]["book_matches_broker"] and result["kite"]["open_positions"] == {}
+    assert 0 < st["margin"] < 120_000  # Kite's figure for the hedged basket (a naked straddle: about ₹2 lakh)

@@ -901,3 +901,37 @@ def test_a_place_request_held_in_the_network_cannot_leave_a_second_position(
             Decimal(str(t["average_price"])) * t["quantity"] * (1 if t["transaction_type"] == "BUY" else -1)
             for t in d.deps.broker.trades()
         )
+
+
+# ---------------------------------------------------------------------------------------------- margins
+def test_kites_basket_margin_counts_the_hedges_and_the_account_has_its_cash(ks: KiteSimHandle) -> None:
+    from tron.adapters.kite.margins import KiteMargins
+    from tron.domain.structures import PlannedLeg
+
+    session, market, _ = adapters(ks)
+    margins = KiteMargins(session)
+    options = market.instruments(Asset.OPTIONS)
+    expiry = min(i.expiry for i in options if i.expiry)
+    chain = {(i.option_type, i.strike): i for i in options if i.expiry == expiry}
+    spot = ks.market.snapshot(["NIFTY 50"]).quotes["NIFTY 50"].last
+    atm = min((k for _, k in chain if k), key=lambda k: abs(k - spot))
+
+    def leg(kind: str, k: float, side: Side) -> PlannedLeg:
+        return PlannedLeg(chain[(kind, k)], side, 65, 100.0, None)
+
+    straddle = [leg("CE", atm, Side.SELL), leg("PE", atm, Side.SELL)]
+    condor = [*straddle, leg("CE", atm + 300, Side.BUY), leg("PE", atm - 300, Side.BUY)]
+    assert margins.basket(condor) < margins.basket(straddle) / 2
+    assert margins.available() == ks.sim.capital
+
+
+@pytest.mark.parametrize("answer", [{}, {"initial": {"total": "lots"}}, {"initial": {"total": -5}}, [1]])
+def test_a_malformed_margin_answer_is_unavailable_never_a_guess(answer: Any) -> None:
+    from tron.adapters.kite.margins import KiteMargins
+
+    class Session:
+        def call(self, kind: str, name: str, fn: Any) -> Any:
+            return answer
+
+    with pytest.raises(BrokerUnavailable, match="malformed"):
+        KiteMargins(Session()).basket([])  # type: ignore[arg-type]

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
@@ -22,7 +22,8 @@ from tron.domain.charges import order_charges
 from tron.domain.context import TickContext, TickDecision
 from tron.domain.contracts import RATE, days_to_expiry
 from tron.domain.exposure import exposure, pending_entry
-from tron.domain.models import Instrument, OrderIntent, Position, Purpose, Side, intent_id
+from tron.domain.live import Guardrails
+from tron.domain.models import Instrument, OrderIntent, Position, Purpose, Quote, Side, intent_id
 from tron.domain.money import ZERO, dec, paise, to_tick
 from tron.domain.risk import Candidate, entry_refusal
 from tron.domain.span import MarginLeg, basket_margin, implied_vol_or
@@ -140,36 +141,13 @@ def _open(
     with its first entries sent (the hedges, or every sold leg when it has none; a wait-and-trade leg waits),
     or None with the refusal."""
     assert ctx.snapshot is not None and ctx.plan is not None
-    quotes = ctx.snapshot.quotes
-    spot_q = quotes.get(ctx.spot_symbol or "")
-    if spot_q is None:
-        _refuse(out, spec.name, f"no quote for the index {ctx.spot_symbol}")
+    picked = structure_legs(
+        spec, ctx.instruments, ctx.snapshot.quotes, ctx.spot_symbol, ctx.now, ctx.guardrails
+    )
+    if isinstance(picked, str):
+        _refuse(out, spec.name, picked)
         return None
-    spot = spot_q.last
-    options = [i for i in ctx.instruments.values() if i.option_type in ("CE", "PE") and i.expiry]
-    listed = sorted({i.expiry for i in options if i.expiry})
-    premiums = {s: q.last for s, q in quotes.items()}
-    planned: list[PlannedLeg] = []
-    for n, leg in enumerate(spec.legs):
-        try:
-            expiry = expiry_for(leg.expiry, listed, _monthly(options), ctx.day, spec.expiry_day)
-        except ValueError as e:
-            _refuse(out, spec.name, f"leg {n + 1}: {e}")
-            return None
-        chain = [i for i in options if i.expiry == expiry]
-        inst = pick_strike(leg, chain, premiums, spot, ctx.now)
-        q = quotes.get(inst.symbol) if inst is not None else None
-        if inst is None or q is None or q.last <= 0:
-            _refuse(
-                out, spec.name, f"leg {n + 1}: no {leg.option_type} of {expiry} for {leg.strike.to_doc()}"
-            )
-            return None
-        qty = leg.lots * inst.lot_size
-        cap = ctx.guardrails.qty_cap(inst, q.last) if ctx.guardrails is not None else None
-        if cap is not None and qty > cap:
-            _refuse(out, spec.name, f"leg {n + 1}: {qty} of {inst.symbol} is over the guardrails' {cap}")
-            return None
-        planned.append(PlannedLeg(inst, leg.side, qty, q.last, _stop(leg, leg.side, q.last, inst)))
+    planned, spot = picked
     risk = ctx.plan.risk
     slip = {p.inst.symbol: risk.slippage(p.inst.segment, p.stop or p.premium) for p in planned}
     try:
@@ -178,6 +156,13 @@ def _open(
         _refuse(out, spec.name, f"naked short refused: {e}")
         return None
     margin = structure_margin(planned, spot, ctx.now)
+    if ctx.broker_margin is not None:  # the broker's own answer for this basket, and what the account has
+        margin, available = ctx.broker_margin
+        if margin > available:
+            _refuse(
+                out, spec.name, f"the broker's basket margin ₹{margin} exceeds the ₹{available} available"
+            )
+            return None
     ex = exposure(ctx)
     refusal = entry_refusal(
         risk,
@@ -223,6 +208,43 @@ def _open(
         }
     )
     return state
+
+
+def structure_legs(
+    spec: StructureSpec,
+    instruments: Mapping[str, Instrument],
+    quotes: Mapping[str, Quote],
+    spot_symbol: str | None,
+    now: datetime,
+    guardrails: Guardrails | None,
+) -> tuple[list[PlannedLeg], float] | str:
+    """Each leg's contract (its expiry and strike rule over the listed chain), quantity, premium and stop,
+    with the spot they were picked at; or why the structure cannot be built now. The tick asks the broker
+    for this basket's margin before deciding (tron.services.tick)."""
+    spot_q = quotes.get(spot_symbol or "")
+    if spot_q is None:
+        return f"no quote for the index {spot_symbol}"
+    spot = spot_q.last
+    options = [i for i in instruments.values() if i.option_type in ("CE", "PE") and i.expiry]
+    listed = sorted({i.expiry for i in options if i.expiry})
+    premiums = {s: q.last for s, q in quotes.items()}
+    planned: list[PlannedLeg] = []
+    for n, leg in enumerate(spec.legs):
+        try:
+            expiry = expiry_for(leg.expiry, listed, _monthly(options), now.date(), spec.expiry_day)
+        except ValueError as e:
+            return f"leg {n + 1}: {e}"
+        chain = [i for i in options if i.expiry == expiry]
+        inst = pick_strike(leg, chain, premiums, spot, now)
+        q = quotes.get(inst.symbol) if inst is not None else None
+        if inst is None or q is None or q.last <= 0:
+            return f"leg {n + 1}: no {leg.option_type} of {expiry} for {leg.strike.to_doc()}"
+        qty = leg.lots * inst.lot_size
+        cap = guardrails.qty_cap(inst, q.last) if guardrails is not None else None
+        if cap is not None and qty > cap:
+            return f"leg {n + 1}: {qty} of {inst.symbol} is over the guardrails' {cap}"
+        planned.append(PlannedLeg(inst, leg.side, qty, q.last, _stop(leg, leg.side, q.last, inst)))
+    return planned, spot
 
 
 def _stop(leg: LegSpec, side: Side, premium: float, inst: Instrument) -> float | None:

@@ -14,6 +14,7 @@ from tron.ports import (
     Broker,
     Bus,
     Clock,
+    Margins,
     MarketData,
     Planner,
     Reviewer,
@@ -61,3 +62,4 @@ class Deps:
     config: ServiceConfig
     reviewer: Reviewer | None = None  # an optional LLM review of the day
     login: TokenExchange | None = None  # the daily Kite login (None: no Kite app configured here)
+    margins: Margins | None = None  # the broker's margin calculator (None: paper, the domain's estimate)

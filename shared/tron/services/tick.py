@@ -7,6 +7,7 @@ import json
 import logging
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 from tron.domain.book import Book
@@ -20,6 +21,7 @@ from tron.domain.plan import AssetPlan, Plan
 from tron.domain.risk import KillSwitch
 from tron.domain.session import SessionState
 from tron.domain.strategies import opening_range_minutes
+from tron.domain.structure_decide import structure_legs
 from tron.domain.structures import parse_spec
 from tron.ports import BrokerUnavailable
 from tron.services.claims import claim, publish, redrive
@@ -28,7 +30,13 @@ from tron.services.duplicates import check_duplicates
 from tron.services.paths import KILL_SWITCH, book_path, day_path, in_flight_path, replay_path, state_path
 from tron.services.stats import roll_up_stats
 from tron.services.stops import settle_drift, sync_stops
-from tron.services.tick_state import halted_reason, in_flight_summary, instruments_doc, load_context
+from tron.services.tick_state import (
+    halted_reason,
+    in_flight_summary,
+    instruments_doc,
+    instruments_from_doc,
+    load_context,
+)
 
 log = logging.getLogger("tron.tick")
 LEVELS = {  # the decision's events that are more than INFO: an ERROR alerts
@@ -152,9 +160,20 @@ def tick(deps: Deps, asset: Asset) -> TickResult:
     except BrokerUnavailable as e:
         broker_qty = working = None
         log.warning(f"the broker's positions and orders not read this minute: {e}", extra=extra)
+    margin = _structure_margin(deps, asset, plan, first, snapshot, now, extra)
     out = deps.store.transaction(
         lambda txn: _decide(
-            txn, asset, now, plan, daydoc, first, snapshot, broker_qty, working, deps.config.guardrails
+            txn,
+            asset,
+            now,
+            plan,
+            daydoc,
+            first,
+            snapshot,
+            broker_qty,
+            working,
+            deps.config.guardrails,
+            margin,
         )
     )
     if isinstance(out, TickResult):
@@ -186,6 +205,34 @@ def _sync(deps: Deps, asset: Asset, now: datetime, held: dict[str, Position], ex
     except BrokerUnavailable as e:  # the stops still rest at the broker; their fills are booked later
         log.warning(f"resting stops not checked this minute: {e}", extra=extra)
         return 0
+
+
+def _structure_margin(
+    deps: Deps,
+    asset: Asset,
+    plan: AssetPlan,
+    state: dict[str, Any],
+    snapshot: Snapshot,
+    now: datetime,
+    extra: dict[str, str],
+) -> tuple[Decimal, Decimal] | None:
+    """Before the day's structure enters, the broker's margin for its legs and the account's available
+    margin (None: no broker calculator, nothing to enter now, or the broker cannot say: the decision's own
+    SPAN-like estimate stands)."""
+    if deps.margins is None or plan.structure is None or state.get("structures"):
+        return None
+    spec = parse_spec(str(plan.structure.get("name", "structure")), plan.structure)
+    if not spec.entry <= now.time() < spec.window_end:
+        return None
+    insts = instruments_from_doc(state["instruments"], asset)
+    picked = structure_legs(spec, insts, snapshot.quotes, state.get("spot"), now, deps.config.guardrails)
+    if isinstance(picked, str):
+        return None  # the decision says why
+    try:
+        return deps.margins.basket(picked[0]), deps.margins.available()
+    except BrokerUnavailable as e:
+        log.warning(f"the broker's margin for {spec.name} not read, TRON's estimate used: {e}", extra=extra)
+        return None
 
 
 def _stop_may_have_filled(held: dict[str, Position], broker_qty: dict[str, int]) -> bool:
@@ -261,6 +308,7 @@ def _decide(
     broker_qty: dict[str, int] | None,
     working: dict[str, str] | None,
     guardrails: Guardrails,
+    margin: tuple[Decimal, Decimal] | None = None,
 ) -> _Decided | TickResult:
     """The transaction: read the state, book and account-wide figures, decide, claim the intents and store
     the state, the entries in flight and a halt (reads before writes; repeatable on contention)."""
@@ -275,7 +323,7 @@ def _decide(
     ctx = load_context(txn, day, asset, doc, now, plan, halted_reason(day_now, asset), snapshot, kill)
     ctx.broker_qty, ctx.working = broker_qty, working
     ctx.frozen = day_now.get("frozen") or {}
-    ctx.guardrails = guardrails
+    ctx.guardrails, ctx.broker_margin = guardrails, margin
     if plan.structure is not None:
         ctx.structure = parse_spec(str(plan.structure.get("name", "structure")), plan.structure)
         ctx.structures = list(doc.get("structures", []))
