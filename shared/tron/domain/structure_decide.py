@@ -155,8 +155,9 @@ def _open(
     except ValueError as e:
         _refuse(out, spec.name, f"naked short refused: {e}")
         return None
-    margin = structure_margin(planned, spot, ctx.now)
-    if ctx.broker_margin is not None:  # the broker's own answer for this basket, and what the account has
+    if ctx.broker_margin is None:
+        margin = structure_margin(planned, spot, ctx.now)
+    else:  # the broker's own answer for this basket, and what the account has
         margin, available = ctx.broker_margin
         if margin > available:
             _refuse(
