@@ -1,10 +1,10 @@
 """Loaders: OHLCV CSV files (one per symbol) and recorded replay files, turned into the sessions of
-snapshots the live tick sees (:class:`Session`)."""
+snapshots the live tick sees (:class:`Session`); simulated days come from tron.backtest.generated."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from itertools import pairwise
@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from tron.backtest.bars_csv import InputError, numeric, parse_time, read_frame
-from tron.domain.models import Candle, Quote, Snapshot
+from tron.domain.models import Candle, Instrument, Quote, Snapshot
 from tron.domain.timeutil import IST
 
 __all__ = ["Bars", "InputError", "Session", "load", "read_csv", "read_replay", "sessions_from_bars"]
@@ -48,14 +48,22 @@ class Bars:
 class Session:
     """One trading day as the tick sees it: the snapshots in order, the tick's clock time of each, (for
     bars) the open of the bar that starts at each snapshot — what a next-bar-open fill pays — and the minute
-    candles per symbol that resting stops are worked against (every bar; a replay's recorded candles)."""
+    candles per symbol that resting stops are worked against (every bar; a replay's recorded candles; a
+    simulated day's, read when first asked for).
+
+    A simulated day (tron.backtest.generated) also brings the instruments its tick follows (F&O: lot size,
+    expiry, strike, option type) and their roles as the tick's state keeps them: ``underlying`` (the
+    future) and ``spot`` (the index). Without instruments the backtester lists the symbols as NSE cash
+    instruments (tron.backtest.engine.default_instruments)."""
 
     day: date
     snapshots: list[Snapshot]
     nows: list[datetime]
     next_open: list[dict[str, float]] | None = None
     symbols: list[str] = field(default_factory=list)
-    candles: dict[str, list[Candle]] = field(default_factory=dict)
+    candles: Mapping[str, list[Candle]] = field(default_factory=dict)
+    instruments: dict[str, Instrument] = field(default_factory=dict)
+    roles: dict[str, str] = field(default_factory=dict)  # "underlying", "spot" → symbol (F&O)
 
 
 def read_csv(path: Path, symbol: str | None = None) -> Bars:
@@ -98,6 +106,7 @@ def read_replay(path: Path) -> list[Session]:
     if not path.is_file():
         raise InputError(f"replay file not found: {path}")
     by_day: dict[date, Session] = {}
+    recorded: dict[date, dict[str, list[Candle]]] = {}
     with path.open(encoding="utf-8") as fh:
         for n, line in enumerate(fh, start=1):
             if not line.strip():
@@ -113,14 +122,15 @@ def read_replay(path: Path) -> list[Session]:
                     f"{path}: line {n}: not a replay snapshot ({type(e).__name__}: {e})"
                 ) from None
             day = now.date()
-            sess = by_day.setdefault(day, Session(day, [], []))
+            if (sess := by_day.get(day)) is None:
+                sess = by_day[day] = Session(day, [], [], candles=recorded.setdefault(day, {}))
             sess.snapshots.append(Snapshot(ts, quotes))
             sess.nows.append(now)
             for s in quotes:
                 if s not in sess.symbols:
                     sess.symbols.append(s)
             for s, c in candles.items():
-                known = sess.candles.setdefault(s, [])
+                known = recorded[day].setdefault(s, [])
                 if not known or known[-1].start < c.start:
                     known.append(c)
     if not by_day:

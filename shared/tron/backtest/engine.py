@@ -1,14 +1,17 @@
 """The intraday backtester: every session replayed snapshot by snapshot through the live decision.
 
 :func:`run_intraday` runs a plan over sessions in the order of a paper day, calling the live ``decide()``,
-``Book`` and square-off exits, so strategy, sizing, risk governor and exits are the live ones.
+``Book`` and square-off exits, so strategy, sizing, risk governor and exits are the live ones. A plan of
+the options asset with a multi-leg structure (``AssetPlan.structure``) trades it as the live tick does
+(tron.domain.structure_decide); :func:`structure_report` gives each day's structures with their legs.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import json
+from collections.abc import Callable, Iterable, Sequence, Sized
 from dataclasses import dataclass, field
-from datetime import datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -17,10 +20,13 @@ import numpy as np
 from tron.backtest.data import Session
 from tron.backtest.fills import check_model, quote_price, slipped
 from tron.backtest.result import BacktestResult, PriceSeries, Trade
+from tron.domain import report
 from tron.domain.book import Book
 from tron.domain.charges import order_charges
 from tron.domain.context import Pending, TickContext
+from tron.domain.contracts import ContractRules
 from tron.domain.decide import decide, exits_for
+from tron.domain.live import Guardrails
 from tron.domain.models import Asset, Instrument, OrderIntent, Purpose, RestingStop, Snapshot
 from tron.domain.money import ZERO, dec
 from tron.domain.order_rules import MAX_MODIFICATIONS
@@ -29,9 +35,12 @@ from tron.domain.protect import crossed, protect_intent
 from tron.domain.session import SessionState
 from tron.domain.stop_fill import StopOrder, StopSlippage, first_fill, half_spread
 from tron.domain.strategies import opening_range_minutes
+from tron.domain.structures import StructureSpec, parse_spec
 
 MINUTE = timedelta(minutes=1)
 EQUITY_SQUARE_OFF = (time(15, 10), time(15, 12), time(15, 14))  # square-off-stocks in tron/data/jobs.yaml
+FNO_SQUARE_OFF = (time(15, 15), time(15, 17), time(15, 19))  # square-off-fno-futures and -options
+SQUARE_OFF = {Asset.STOCKS: EQUITY_SQUARE_OFF, Asset.FUTURES: FNO_SQUARE_OFF, Asset.OPTIONS: FNO_SQUARE_OFF}
 SQUARE_OFF_REASON = "scheduled square-off"  # as tron.services.square_off
 END_OF_DATA = "end of session data"
 
@@ -40,27 +49,39 @@ Progress = Callable[[int, int], None]
 
 @dataclass(frozen=True)
 class IntradayConfig:
-    """How to backtest: the plan (its asset, strategies and risk limits), the fill model
-    (tron.backtest.fills), slippage in basis points, whether Zerodha charges apply, and the square-off
-    stages (default: the equity square-off of tron/data/jobs.yaml). An unknown fill model or a negative
-    slippage raises ValueError."""
+    """How to backtest: the plan (its asset, strategies or multi-leg structure, and risk limits), the fill
+    model (tron.backtest.fills), slippage in basis points, whether Zerodha charges apply, and the square-off
+    stages (default: the plan's asset's square-off in tron/data/jobs.yaml, :data:`SQUARE_OFF`). An unknown
+    fill model, a negative slippage or a structure that does not parse raises ValueError."""
 
     plan: AssetPlan
     fill: str = "next-open"
     slippage_bps: float = 0.0
     charges: bool = True
-    square_off: tuple[time, ...] = EQUITY_SQUARE_OFF
+    square_off: tuple[time, ...] | None = None  # None: the asset's scheduled stages
     store_rounding: bool = False  # round-trip the session state through its stored form every tick
     # (SessionState.to_doc / from_doc), as the live tick does: bit-for-bit paper replays
     resting_stops: bool = True  # each position's stop rests at the broker from its entry's fill, worked
     # against the session's candles by tron.domain.stop_fill (as paper and the Kite simulator work it)
     stop_order: str = "SL-M"  # stocks and futures; options rest an SL
     stop_slippage: StopSlippage = field(default_factory=StopSlippage)
+    guardrails: Guardrails | None = None  # the configured caps entries are sized under, as the live tick's
 
     def __post_init__(self) -> None:
         check_model(self.fill)
         if self.slippage_bps < 0:
             raise ValueError(f"slippage must be ≥ 0 bps, got {self.slippage_bps}")
+        self.structure()  # a spec that does not parse is refused before any session runs
+
+    @property
+    def stages(self) -> tuple[time, ...]:
+        """The square-off stages: ``square_off``, else the plan's asset's."""
+        return self.square_off if self.square_off is not None else SQUARE_OFF[self.plan.asset]
+
+    def structure(self) -> StructureSpec | None:
+        """The plan's multi-leg structure, parsed as the live tick parses it (None: the strategies trade)."""
+        d = self.plan.structure
+        return None if d is None else parse_spec(str(d.get("name", "structure")), d)
 
 
 @dataclass
@@ -70,9 +91,40 @@ class _Order:
 
 
 @dataclass
+class SessionRecord:
+    """One session's outcome: its day, its book's gross and net P&L and charges, its round trips, the
+    slice of the run's fills it made (``fills[start:end]``), the entries the governor refused (time, symbol,
+    reason), the day's halt and, for a structure, its state at the end of the day
+    (tron.domain.structure_decide)."""
+
+    day: date
+    gross: Decimal
+    charges: Decimal
+    net: Decimal
+    trades: int
+    wins: int
+    fills: tuple[int, int]
+    refused: list[dict[str, str]] = field(default_factory=list)
+    structures: list[dict[str, Any]] = field(default_factory=list)
+    halted: str | None = None
+
+
+@dataclass
+class IntradayResult(BacktestResult):
+    """An intraday backtest: the :class:`BacktestResult` plus one :class:`SessionRecord` per session and the
+    structure spec the plan traded, if any."""
+
+    sessions: list[SessionRecord] = field(default_factory=list)
+    structure: dict[str, Any] | None = None
+
+
+@dataclass
 class _Run:
     cfg: IntradayConfig
     capital: Decimal
+    spec: StructureSpec | None = None
+    contract: ContractRules = field(default_factory=ContractRules)
+    sessions: list[SessionRecord] = field(default_factory=list)
     carried: Decimal = ZERO  # net P&L of the finished sessions
     times: list[datetime] = field(default_factory=list)
     equity: list[float] = field(default_factory=list)
@@ -91,6 +143,8 @@ class _Day:
         self.run, self.sess, self.cfg = run, sess, run.cfg
         self.asset = self.cfg.plan.asset
         self.instruments = instruments
+        self.structures: list[dict[str, Any]] = []  # the day's structures (TickContext.structures)
+        self.refused: list[dict[str, str]] = []
         self.state = SessionState.new(
             list(instruments), or_minutes=opening_range_minutes(self.cfg.plan.strategies)
         )
@@ -299,6 +353,7 @@ class _Day:
         self.trail = {s: v for s, v in self.trail.items() if s in self.book.positions}
         settled = set(self.book.processed)
         self.pending = {k: v for k, v in self.pending.items() if k not in settled}
+        ticking = plan is not None and self.run.spec is not None  # as tron.services.tick._decide sets them
         return TickContext(
             asset=self.asset,
             day=now.date(),
@@ -311,6 +366,12 @@ class _Day:
             pending=self.pending,
             snapshot=snap,
             trail=self.trail,
+            underlying=self.sess.roles.get("underlying"),
+            spot_symbol=self.sess.roles.get("spot"),
+            contract=self.run.contract,
+            guardrails=self.cfg.guardrails if plan is not None else None,
+            structure=self.run.spec if ticking else None,
+            structures=self.structures if ticking else [],
         )
 
     def _square_off(self, now: datetime, k: int, reason: str) -> None:
@@ -329,14 +390,19 @@ class _Day:
         self._sync_stops(k)
         if self.cfg.store_rounding:
             self.state = SessionState.from_doc(self.state.to_doc())
+            if self.structures:  # stored as JSON in the asset's state document
+                self.structures[:] = json.loads(json.dumps(self.structures))
         ctx = self._context(now, self.cfg.plan, self.halted, snap)
         decision = decide(ctx)
         self.trail = ctx.trail
         self._claim(decision.intents, k)
-        self.run.refusals += sum(1 for e in decision.events if e["event"] == "entry_refused")
+        for e in decision.events:
+            if e["event"] == "entry_refused":
+                self.run.refusals += 1
+                self.refused.append({"at": now.isoformat(), "symbol": e["symbol"], "reason": e["reason"]})
         if decision.halt and not self.day_halted:
             self.day_halted = decision.halt
-        for stage in self.cfg.square_off:
+        for stage in self.cfg.stages:
             if stage not in self.stages_done and now.time() >= stage:
                 self.stages_done.add(stage)
                 self._square_off(now, k, SQUARE_OFF_REASON)
@@ -382,11 +448,11 @@ def default_instruments(symbols: Sequence[str], asset: Asset = Asset.STOCKS) -> 
 
 
 def run_intraday(
-    sessions: Sequence[Session],
+    sessions: Iterable[Session],
     cfg: IntradayConfig,
     instruments: dict[str, Instrument] | None = None,
     progress: Progress | None = None,
-) -> BacktestResult:
+) -> IntradayResult:
     """Backtest the plan over the sessions; ``progress(done, total)`` is called after each session.
 
     Per snapshot, in the order of a paper day (tron.runday.embedded: each minute the executor runs before
@@ -395,46 +461,53 @@ def run_intraday(
     1. orders decided on the previous snapshot fill (the fill model: tron.backtest.fills) and are booked in
        a ``Book`` exactly as the executor books them (``Book.apply_fill`` with ``order_charges``); an entry
        that arrives after the day was halted or squared off is rejected, as the executor rejects it;
-    2. the tick: ``decide()`` with the plan (one or more registry strategies and the risk limits), the
-       session state, the book, the pending intents and the trailing-stop memory — the same function the
-       live tick calls;
-    3. the square-off at its scheduled stages (``cfg.square_off``), after the tick of that minute, with
+    2. the tick: ``decide()`` with the plan (one or more registry strategies, or a multi-leg structure, and
+       the risk limits), the session state, the book, the pending intents and the trailing-stop memory —
+       the same function the live tick calls; a structure's state (``TickContext.structures``) is kept from
+       snapshot to snapshot of the session, as the tick keeps it in the asset's state document;
+    3. the square-off at its scheduled stages (``cfg.stages``), after the tick of that minute, with
        ``exits_for`` as tron.services.square_off calls it; entries stop from then on.
 
-    Each session starts flat with a fresh book and session state (the risk limits are daily, as live).
-    Orders still unfilled when a session's data ends fill at its last quote, and positions still open then
-    (data ending before the square-off) are closed there too, with the reason "end of session data".
+    Each session starts flat with a fresh book, session state and structure state (the risk limits are
+    daily, as live). Orders still unfilled when a session's data ends fill at its last quote, and positions
+    still open then (data ending before the square-off) are closed there too, with the reason "end of
+    session data".
 
     Equity = capital + the net P&L (realised − charges) of earlier sessions + today's net + today's
     unrealised P&L at each snapshot's last price. Sizing uses the configured capital (no compounding), as
-    live. Instruments default to :func:`default_instruments` of each session's symbols.
+    live. Instruments: ``instruments``, else the session's own (a simulated day's F&O contracts, with the
+    roles of the future and the index), else :func:`default_instruments` of its symbols. The price series
+    kept for the report are every symbol's, or for a session with its own instruments the index's, the
+    future's and the traded symbols'.
 
-    Raises ValueError without sessions, or for the next-open fill on sessions without bars (recorded
-    snapshots fill with next-quote or close).
+    ``sessions`` may be built as they are iterated (tron.backtest.generated); ``total`` for the progress is
+    their ``len()`` when they have one. Raises ValueError without sessions, or for the next-open fill on
+    sessions without bars (recorded snapshots fill with next-quote or close).
     """
-    if cfg.fill == "next-open" and any(s.next_open is None for s in sessions):
-        raise ValueError("the next-open fill needs bars; recorded snapshots fill with next-quote or close")
-    if not sessions:
-        raise ValueError("no sessions to backtest")
-    run = _Run(cfg, cfg.plan.risk.capital)
-    for i, sess in enumerate(sessions):
-        insts = instruments or default_instruments(sess.symbols, cfg.plan.asset)
-        day = _Day(run, sess, insts)
-        start = len(run.times)
-        for k in range(len(sess.snapshots)):
-            day.step(k)
-        day.finish()
-        for k, snap in enumerate(sess.snapshots):
-            for s, q in snap.quotes.items():
-                bars, closes = run.prices.setdefault(s, ([], []))
-                bars.append(start + k)
-                closes.append(q.last)
+    if (
+        isinstance(sessions, Sequence)
+        and cfg.fill == "next-open"
+        and any(s.next_open is None for s in sessions)
+    ):
+        raise ValueError(NEEDS_BARS)
+    spec = cfg.structure()
+    run = _Run(cfg, cfg.plan.risk.capital, spec, ContractRules.from_doc(cfg.plan.contract))
+    total = len(sessions) if isinstance(sessions, Sized) else 0
+    i = 0
+    for i, sess in enumerate(sessions, start=1):
+        if cfg.fill == "next-open" and sess.next_open is None:
+            raise ValueError(NEEDS_BARS)
+        _run_session(
+            run, sess, instruments or sess.instruments or default_instruments(sess.symbols, cfg.plan.asset)
+        )
         if progress:
-            progress(i + 1, len(sessions))
+            progress(i, max(total, i))
+    if i == 0:
+        raise ValueError("no sessions to backtest")
     final = run.capital + run.carried
-    return BacktestResult(
+    return IntradayResult(
         mode="intraday",
-        strategy="+".join(c.name for c in cfg.plan.strategies),
+        strategy=spec.name if spec is not None else "+".join(c.name for c in cfg.plan.strategies),
         params={k: v for c in cfg.plan.strategies for k, v in c.params.items()},
         capital=run.capital,
         times=run.times,
@@ -450,7 +523,140 @@ def run_intraday(
             "fill": cfg.fill,
             "slippage_bps": cfg.slippage_bps,
             "charges": "zerodha-intraday" if cfg.charges else "none",
-            "square_off": [t.strftime("%H:%M") for t in cfg.square_off],
+            "square_off": [t.strftime("%H:%M") for t in cfg.stages],
             "risk": cfg.plan.risk.to_doc(),
         },
+        sessions=run.sessions,
+        structure=cfg.plan.structure,
     )
+
+
+NEEDS_BARS = "the next-open fill needs bars; recorded snapshots fill with next-quote or close"
+
+
+def _run_session(run: _Run, sess: Session, instruments: dict[str, Instrument]) -> None:
+    day = _Day(run, sess, instruments)
+    start, first_fill = len(run.times), len(run.fills)
+    for k in range(len(sess.snapshots)):
+        day.step(k)
+    day.finish()
+    book = day.book
+    run.sessions.append(
+        SessionRecord(
+            sess.day,
+            book.realized,
+            book.charges,
+            book.net,
+            book.trades,
+            book.wins,
+            (first_fill, len(run.fills)),
+            day.refused,
+            day.structures,
+            day.day_halted,
+        )
+    )
+    kept: set[str] | None = None
+    if sess.instruments:  # a chain of options: the index, the future and what was traded
+        kept = set(sess.roles.values()) | {f["symbol"] for f in run.fills[first_fill:]}
+    for k, snap in enumerate(sess.snapshots):
+        for s, q in snap.quotes.items():
+            if kept is not None and s not in kept:
+                continue
+            bars, closes = run.prices.setdefault(s, ([], []))
+            bars.append(start + k)
+            closes.append(q.last)
+
+
+# ---------------------------------------------------------------------------------------------- structures
+def structure_report(result: IntradayResult) -> dict[str, Any]:
+    """A structure backtest day by day, JSON-ready.
+
+    ``days``: per session its date, gross and net P&L and charges, its structures as the end-of-day report
+    shows a paper day's (tron.domain.report.structures: template, entry and exit time, exit reason, net P&L,
+    margin, worst case, greeks and each leg's contract, quantity, entry and exit; without the minute MTM
+    path) and, when none entered, why the governor refused it (each distinct reason once). ``totals``: the
+    days, those traded, refused and won (net P&L > 0), the net and gross P&L and charges, the best and worst
+    day, the exit reasons counted, and the maximum drawdown in rupees from the running peak of the equity
+    curve marked every minute and of the day-end equity (the capital being the first peak)."""
+    intents = {it.intent_id: it for it in result.intents}
+    days: list[dict[str, Any]] = []
+    for rec in result.sessions:
+        docs = [_fill_doc(f, intents[f["intent_id"]]) for f in result.fills[rec.fills[0] : rec.fills[1]]]
+        structures = [
+            {k: v for k, v in st.items() if k != "mtm_path"} for st in report.structures(rec.structures, docs)
+        ]
+        refused = list(dict.fromkeys(r["reason"] for r in rec.refused)) if not structures else []
+        days.append(
+            {
+                "date": rec.day.isoformat(),
+                "gross_pnl": float(rec.gross),
+                "charges": float(rec.charges),
+                "net_pnl": float(rec.net),
+                "structures": structures,
+                "refused": refused,
+                **({"halted": rec.halted} if rec.halted else {}),
+            }
+        )
+    nets = [float(rec.net) for rec in result.sessions]
+    eod = np.concatenate([[0.0], np.cumsum(nets)]) if nets else np.zeros(1)
+    curve = np.concatenate([[float(result.capital)], np.asarray(result.equity, dtype=np.float64)])
+    reasons: dict[str, int] = {}
+    for d in days:
+        for st in d["structures"]:
+            why = _reason_kind(st["exit_reason"])
+            reasons[why] = reasons.get(why, 0) + 1
+    traded = [d for d in days if d["structures"]]
+    return {
+        "template": result.strategy,
+        "spec": result.structure,
+        "days": days,
+        "totals": {
+            "days": len(days),
+            "traded_days": len(traded),
+            "refused_days": sum(1 for d in days if d["refused"]),
+            "win_days": sum(1 for n in nets if n > 0),
+            "loss_days": sum(1 for n in nets if n < 0),
+            "win_rate": round(sum(1 for d in traded if d["net_pnl"] > 0) / len(traded), 6)
+            if traded
+            else None,
+            "net_pnl": round(float(sum(rec.net for rec in result.sessions)), 2),
+            "gross_pnl": round(float(sum(rec.gross for rec in result.sessions)), 2),
+            "charges": round(float(sum(rec.charges for rec in result.sessions)), 2),
+            "best_day": max(nets) if nets else None,
+            "worst_day": min(nets) if nets else None,
+            "max_drawdown": round(float(np.max(np.maximum.accumulate(curve) - curve)), 2),
+            "max_drawdown_eod": round(float(np.max(np.maximum.accumulate(eod) - eod)), 2),
+            "exit_reasons": dict(sorted(reasons.items(), key=lambda kv: (-kv[1], kv[0]))),
+        },
+    }
+
+
+def _fill_doc(f: dict[str, Any], it: OrderIntent) -> dict[str, Any]:
+    """A backtest fill as the intent document the end-of-day report reads (tron.domain.report)."""
+    return {
+        "intent_id": f["intent_id"],
+        "symbol": f["symbol"],
+        "side": f["side"],
+        "purpose": f["purpose"],
+        "strategy": it.strategy,
+        "reason": it.reason,
+        "trigger": it.trigger,
+        "fill": {
+            "qty": f["qty"],
+            "price": f["price"],
+            "at": f["at"],
+            "realized": f["realized"],
+            "charges": {"total": f["charges"]},
+        },
+    }
+
+
+def _reason_kind(why: str | None) -> str:
+    """An exit reason without its figures ("MTM stop ₹6000.00 hit (MTM ₹-6012.50)" → "MTM stop hit")."""
+    if not why:
+        return "open"
+    kinds = ("MTM stop", "MTM target", "exit time", "every leg closed", "not entered", "daily loss limit")
+    for kind in kinds:
+        if kind in why:
+            return kind
+    return why

@@ -1,31 +1,50 @@
-"""`tron backtest`: run a strategy over OHLCV bars or a recorded paper day, through the live decision code.
+"""`tron backtest`: run a strategy or an options structure over OHLCV bars, a recorded paper day or simulated
+days, through the live decision code.
 
-    tron backtest --data FILE.csv|DIR|REPLAY.jsonl --strategy NAME|--plan PLAN.json [--param k=v ...] [--capital C]
+    tron backtest --data FILE.csv|DIR|REPLAY.jsonl|generated --strategy NAME|TEMPLATE|--plan PLAN.json
+                  [--from D] [--to D] [--seed N] [--symbols N] [--param k=v ...] [--capital C]
                   [--charges zerodha-intraday|none] [--slippage-bps X] [--fill next-open|close|next-quote]
                   [--mode intraday|peer] [--json] [--report out.html]
 
 Intraday (default): NAME is a strategy of tron.domain.strategies.REGISTRY (several: comma-separated, with
-parameters as name.k=v); the risk limits are the configured ones (config/tron.yaml, TRON_RISK__*), the
-capital --capital if given; or --plan, a day's plan (`tron plan --json`) with its strategies, parameters and
-risk limits. A ``.jsonl`` replay file (archive/replay/{day}/{asset}.jsonl of a run-day)
-fills with next-quote by default, as the paper broker does. Peer mode: sma_cross or ema_cross, long-only,
-all-in, next-bar-open fills, no costs (backtesting.py's conventions). Bad input: a message on stderr and
-exit code 2."""
+parameters as name.k=v), traded on stocks; the risk limits are the configured ones (config/tron.yaml,
+TRON_RISK__*), the capital --capital if given; or --plan, a day's plan (`tron plan --json`) with its
+strategies, parameters and risk limits. A ``.jsonl`` replay file (archive/replay/{day}/{asset}.jsonl of a
+run-day) fills with next-quote by default, as the paper broker does. --from and --to (dates, both included)
+keep the sessions of a range.
+
+--data generated: the seeded simulated market of `tron run-day` (--seed, default the configured seed), each
+trading day from --from to --to read minute by minute as the asset's tick reads a paper day, filled as the
+paper broker fills (next-quote by default). A TEMPLATE (a multi-leg options structure: a shipped template
+such as straddle_920, iron_condor, one of yours under options.templates, or a template .yaml file) trades on
+the options asset: NIFTY's option chains with the selected future and the index, square-off 15:15/15:17/
+15:19, each leg's stop resting at the (simulated) broker; --json adds "structures" (each day's structures
+with their legs, and the totals). The risk limits are the options asset's configured ones: a one-lot short
+straddle blocks ₹2–2.1 lakh of margin, which must fit in max_position_pct (50 %) of the options capital, and
+risks about ₹14,000 at its 25% stops with the slippage band, so it needs about ₹4.5 lakh for options
+(--capital 450000, or assets.options.capital_pct) and a daily loss limit of about ₹30,000
+(TRON_RISK__DAILY_LOSS_LIMIT=30000 and TRON_RISK__DAILY_LOSS_LIMIT_PCT=10 with --capital, which makes the
+capital the whole account); a day the governor refuses records why. Peer mode: sma_cross or ema_cross,
+long-only, all-in, next-bar-open fills, no costs (backtesting.py's conventions). Bad input: a message on
+stderr and exit code 2."""
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
 import json
+from collections.abc import Sized
+from datetime import date, time
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
 from tron.backtest import data as bdata
 from tron.backtest import html as bhtml
-from tron.backtest.engine import IntradayConfig, run_intraday
+from tron.backtest.engine import IntradayConfig, IntradayResult, run_intraday, structure_report
 from tron.backtest.fills import FILL_MODELS
-from tron.backtest.metrics import summarize
+from tron.backtest.generated import GeneratedSessions
+from tron.backtest.metrics import MC_SEED, summarize
 from tron.backtest.peer import STRATEGIES as PEER_STRATEGIES
 from tron.backtest.peer import run_peer
 from tron.backtest.result import BacktestResult
@@ -37,6 +56,7 @@ from tron.domain.risk import RiskLimits
 from tron.domain.strategies import REGISTRY
 
 CHARGES = ("zerodha-intraday", "none")
+GENERATED = "generated"  # --data generated: the seeded simulated market
 
 
 def register(subparsers: Any) -> argparse.ArgumentParser:
@@ -47,24 +67,51 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
         description=__doc__.split("\n\n", 1)[1] if __doc__ else None,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("--data", required=True, type=Path, help="OHLCV CSV, a folder of them, or a replay .jsonl")
+    p.add_argument(
+        "--data",
+        required=True,
+        type=Path,
+        help="OHLCV CSV, a folder of them, a replay .jsonl, or 'generated' (the seeded simulated market)",
+    )
     p.add_argument(
         "--strategy",
-        help=f"intraday: {', '.join(REGISTRY)}; peer: {', '.join(PEER_STRATEGIES)}",
+        help=f"intraday: {', '.join(REGISTRY)}, or an options template (a name, or a .yaml file); "
+        f"peer: {', '.join(PEER_STRATEGIES)}",
+    )
+    p.add_argument("--from", dest="start", type=_date, metavar="D", help="first day (YYYY-MM-DD)")
+    p.add_argument("--to", dest="end", type=_date, metavar="D", help="last day (YYYY-MM-DD)")
+    p.add_argument(
+        "--symbols", type=int, help="--data generated: the stock universe (default: the configured one)"
     )
     p.add_argument(
         "--plan", type=Path, help="intraday: a day's plan as JSON (`tron plan --json`), instead of --strategy"
     )
     p.add_argument("--param", action="append", default=[], metavar="K=V", help="strategy parameter (repeat)")
-    p.add_argument("--capital", type=str, help="capital in rupees (default: the configured capital)")
+    p.add_argument(
+        "--capital",
+        type=str,
+        help="capital in rupees, the backtest's whole account (default: the asset's configured capital)",
+    )
     p.add_argument("--charges", choices=CHARGES, help="Zerodha charges (intraday default) or none")
     p.add_argument("--slippage-bps", type=float, default=0.0, help="against the trader, basis points")
     p.add_argument("--fill", choices=FILL_MODELS, help="next-open (bars) | close | next-quote (replays)")
     p.add_argument("--mode", choices=("intraday", "peer"), default="intraday")
-    p.add_argument("--seed", type=int, default=7, help="Monte Carlo VaR seed")
+    p.add_argument(
+        "--seed",
+        type=int,
+        help="--data generated: the market's seed (default: the configured seed); the Monte Carlo VaR "
+        f"seed (default {MC_SEED})",
+    )
     p.add_argument("--report", type=Path, help="write a self-contained HTML report here")
     p.set_defaults(func=run)
     return p
+
+
+def _date(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {text!r}") from None
 
 
 def _params(items: list[str]) -> dict[str, float]:
@@ -118,6 +165,33 @@ def intraday_plan(strategy: str, params: dict[str, float], capital: Decimal | No
     return AssetPlan(Asset.STOCKS, True, tuple(StrategyChoice(s, per[s]) for s in names), risk, "backtest")
 
 
+def is_template(strategy: str) -> bool:
+    """Whether --strategy names an options structure rather than registry strategies."""
+    names = [s.strip() for s in strategy.split(",") if s.strip()]
+    return len(names) == 1 and names[0] not in REGISTRY
+
+
+def structure_plan(template: str, capital: Decimal | None) -> AssetPlan:
+    """A plan of the options asset trading the template (a name of options.templates or the shipped ones,
+    or a template .yaml file), inside the options asset's configured risk limits."""
+    from tron.config.settings import load_settings, read_structure, shipped_templates
+
+    settings = load_settings()
+    known = sorted({*shipped_templates(), *settings.options.templates})
+    try:
+        spec = read_structure(template, settings.options.templates)
+    except (ValueError, TypeError) as e:  # TypeError: a YAML key that is not text (`on:` reads as true)
+        if Path(template).suffix in (".yaml", ".yml"):
+            raise CommandError(f"--strategy {template}: {e}") from None
+        raise CommandError(
+            f"unknown strategy or options template {template!r}; strategies: {', '.join(REGISTRY)}; "
+            f"templates: {', '.join(known)} (or a template .yaml file)"
+        ) from None
+    assert spec is not None
+    risk = _with_capital(settings.envelope()[Asset.OPTIONS], capital)
+    return AssetPlan(Asset.OPTIONS, True, (), risk, "backtest", structure=spec.to_doc())
+
+
 def _with_capital(risk: RiskLimits, capital: Decimal | None) -> RiskLimits:
     if capital is None:
         return risk
@@ -156,9 +230,48 @@ def _progress(enabled: bool) -> Any:
     )
 
 
+def generated_sessions(
+    plan: AssetPlan, start: date, end: date, seed: int | None = None, symbols: int | None = None
+) -> GeneratedSessions:
+    """The trading days from start to end of the seeded simulated market `tron run-day` trades (the
+    configured seed and universe unless given), as the plan's asset's tick reads them."""
+    from tron.adapters.clock import VirtualClock
+    from tron.bootstrap import seeded_market, trading_calendar
+    from tron.config.settings import load_settings
+    from tron.domain.timeutil import ist
+
+    settings = load_settings()
+    update = {k: v for k, v in (("seed", seed), ("symbols", symbols)) if v is not None}
+    clock = VirtualClock(ist(start, time(9, 15)))
+    market = seeded_market(settings.model_copy(update=update), clock)
+    return GeneratedSessions(market, clock, trading_calendar(), plan, start, end)
+
+
+def _guardrails() -> Any:
+    from tron.config.settings import load_settings
+
+    return load_settings().guardrails.guardrails()
+
+
+def _no_day(start: date, end: date) -> str:
+    from tron.bootstrap import trading_calendar
+
+    cal = trading_calendar()
+    days = [date.fromordinal(n) for n in range(start.toordinal(), end.toordinal() + 1)]
+    why = "; ".join(f"{d} {cal.why_closed(d)}" for d in days) if len(days) <= 7 else ""
+    return f"no trading day from {start} to {end}" + (f" ({why})" if why else "")
+
+
 def backtest(args: argparse.Namespace) -> BacktestResult:
     params = _params(args.param)
     capital = _capital(args.capital)
+    generated = str(args.data) == GENERATED
+    if args.start is not None and args.end is not None and args.start > args.end:
+        raise CommandError(f"--from {args.start} is after --to {args.end}")
+    if args.symbols is not None and (not generated or args.symbols < 1):
+        raise CommandError("--symbols N (N ≥ 1) sizes the stock universe of --data generated")
+    if args.mode == "peer" and generated:
+        raise CommandError("peer mode reads one symbol's bars: --data FILE.csv")
     if args.mode == "peer":
         if args.plan is not None or not args.strategy:
             raise CommandError("peer mode runs --strategy sma_cross or ema_cross (no --plan)")
@@ -184,19 +297,52 @@ def backtest(args: argparse.Namespace) -> BacktestResult:
         plan = plan_from_file(args.plan, capital)
     elif not args.strategy:
         raise CommandError("say which strategy to run: --strategy NAME (or --plan FILE)")
+    elif is_template(args.strategy):
+        plan = structure_plan(args.strategy, capital)
+        if params:
+            raise CommandError(
+                f"{plan.structure and plan.structure.get('name')}: an options structure takes "
+                "no --param (its legs and stops are in the template)"
+            )
     else:
         plan = intraday_plan(args.strategy, params, capital)
-    replay = args.data.suffix.lower() == ".jsonl"
-    sessions = bdata.read_replay(args.data) if replay else bdata.sessions_from_bars(bdata.load(args.data))
-    fill = args.fill or ("next-quote" if replay else "next-open")
+    sessions: Any
+    if generated:
+        if args.start is None or args.end is None:
+            raise CommandError("--data generated needs the days: --from D --to D")
+        if args.fill == "next-open":
+            raise CommandError("simulated days fill with next-quote (the paper broker's fill) or close")
+        sessions = generated_sessions(plan, args.start, args.end, args.seed, args.symbols)
+        if not len(sessions):
+            raise CommandError(_no_day(args.start, args.end))
+        # the tick's stored round trip of its state is exact (tests/unit/backtest/test_structures_backtest.py)
+        # and would triple the time: not repeated here
+        fill, rounding = args.fill or "next-quote", False
+    else:
+        if plan.structure is not None:
+            raise CommandError(
+                "an options structure backtests on simulated days (bars and replays carry no option chain): "
+                "--data generated --from D --to D"
+            )
+        replay = args.data.suffix.lower() == ".jsonl"
+        sessions = bdata.read_replay(args.data) if replay else bdata.sessions_from_bars(bdata.load(args.data))
+        if args.start is not None or args.end is not None:
+            lo, hi = args.start or date.min, args.end or date.max
+            sessions = [s for s in sessions if lo <= s.day <= hi]
+            if not sessions:
+                raise CommandError(
+                    f"{args.data} has no session from {args.start or '…'} to {args.end or '…'}"
+                )
+        fill, rounding = args.fill or ("next-quote" if replay else "next-open"), replay
     cfg = IntradayConfig(
         plan,
         fill=fill,
         slippage_bps=args.slippage_bps,
         charges=(args.charges or "zerodha-intraday") == "zerodha-intraday",
-        store_rounding=replay,
+        store_rounding=rounding,
+        guardrails=_guardrails() if plan.structure is not None else None,
     )
-    progress = _progress(not args.json and len(sessions) > 1)
+    progress = _progress(not args.json and isinstance(sessions, Sized) and len(sessions) > 1)
     if progress is None:
         return run_intraday(sessions, cfg)
     with progress:
@@ -207,19 +353,56 @@ def backtest(args: argparse.Namespace) -> BacktestResult:
 def run(args: argparse.Namespace) -> int:
     try:
         result = backtest(args)
-        summary = summarize(result, seed=args.seed)
+        summary = summarize(result, seed=MC_SEED if args.seed is None else args.seed)
     except ValueError as e:  # a setting the engine refuses
         raise CommandError(str(e)) from None
+    structures = (
+        structure_report(result)
+        if isinstance(result, IntradayResult) and result.structure is not None
+        else None
+    )
     if args.report:
         try:
             args.report.write_text(bhtml.render(result, summary), encoding="utf-8")
         except OSError as e:
             raise CommandError(f"cannot write {args.report}: {e.strerror or e}") from None
     if args.json:
-        print(json.dumps({**summary, "trades_list": [t.to_dict() for t in result.trades]}))
+        extra = {"structures": structures} if structures is not None else {}
+        print(json.dumps({**summary, "trades_list": [t.to_dict() for t in result.trades], **extra}))
         return 0
     _print_table(summary, args.report)
+    if structures is not None:
+        _print_structures(structures)
     return 0
+
+
+def _print_structures(rep: dict[str, Any]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    t = Table(title=f"{rep['template']}: day by day")
+    for c in ("day", "entry", "exit", "why out", "net ₹"):
+        t.add_column(c, justify="right" if c == "net ₹" else "left")
+    for d in rep["days"]:
+        for st in d["structures"]:
+            out = (st["exit_time"] or "")[11:16]
+            t.add_row(
+                d["date"], st["entry_time"][11:16], out, st["exit_reason"] or "open", f"{st['net_pnl']:,.2f}"
+            )
+        if not d["structures"]:
+            t.add_row(
+                d["date"],
+                "–",
+                "–",
+                "refused: " + ("; ".join(d["refused"][:1]) or "nothing entered"),
+                f"{d['net_pnl']:,.2f}",
+            )
+    tot = rep["totals"]
+    t.add_row(
+        "total", "", "", f"{tot['win_days']} won, {tot['loss_days']} lost of {tot['days']} days; "
+        f"max drawdown ₹{tot['max_drawdown']:,.2f}; charges ₹{tot['charges']:,.2f}", f"{tot['net_pnl']:,.2f}",
+    )  # fmt: skip
+    Console().print(t)
 
 
 def _print_table(summary: dict[str, Any], report: Path | None) -> None:
