@@ -126,7 +126,13 @@ def test_stops_resting_at_the_broker_move_to_cost_and_legs_re_enter(tmp_path: Pa
     intents = [d for _, d in run.deps.store.list(f"days/{TRADING_DAY}/intents") if d["strategy"] == st["id"]]
     entries = [d for d in intents if d["purpose"] == "entry" and d["state"] == "filled"]
     assert len(entries) == len([r for r in rows if r["entry_price"]])
-    assert [d["reason"] for d in intents if d["purpose"] == "trail"]  # the resting stop moved to cost
+    moved = {
+        d["symbol"]: d["trigger"] for d in intents if d["purpose"] == "trail" and d["state"] == "resting"
+    }
+    assert moved  # a resting stop moved to cost
+    for r in rows:  # a stop that filled after it moved is reported at its moved trigger
+        if r["symbol"] in moved and r["exit_reason"].startswith("stop ") and r["reentry"] == 0:
+            assert r["exit_reason"] == f"stop {moved[r['symbol']]:g} filled at the broker"
 
 
 class FakeMargins:

@@ -166,7 +166,7 @@ def structures(states: list[dict[str, Any]], intents: list[dict[str, Any]]) -> l
             why = leg.get("dropped") or "not entered"
             if last is not None:
                 why = (
-                    f"stop {last['trigger']:g} filled at the broker"
+                    f"stop {_trigger_at_fill(intents, last):g} filled at the broker"
                     if last["purpose"] == "protect"
                     else last["reason"]
                 )
@@ -203,3 +203,17 @@ def structures(states: list[dict[str, Any]], intents: list[dict[str, Any]]) -> l
             }
         )
     return out
+
+
+def _trigger_at_fill(intents: list[dict[str, Any]], stop: dict[str, Any]) -> float:
+    """The trigger a resting stop had when it filled: the last trail that moved it before, else its own."""
+    moved = [
+        d
+        for d in intents
+        if d.get("purpose") == "trail"
+        and d.get("state") == "resting"
+        and d.get("symbol") == stop["symbol"]
+        and d.get("order_id") == stop.get("order_id")
+        and d["decided_at"] <= stop["fill"]["at"]
+    ]
+    return float(max(moved, key=lambda d: d["decided_at"])["trigger"]) if moved else float(stop["trigger"])

@@ -213,7 +213,7 @@ def parse_spec(name: str, d: Mapping[str, Any]) -> StructureSpec:
 
 
 def _known(key: str, d: Mapping[str, Any], known: set[str]) -> None:
-    if unknown := sorted(set(d) - known):
+    if unknown := sorted(str(k) for k in set(d) - known):
         raise ValueError(f"{key}: unknown key(s) {', '.join(unknown)} (known: {', '.join(sorted(known))})")
 
 
@@ -303,6 +303,7 @@ def _reentry(key: str, v: Any) -> Reentry | None:
         raise ValueError(
             f"{key}: {{on: sl|target|any, mode: immediate|at_cost|reverse, max: n, until: HH:MM}}"
         )
+    v = {("on" if k is True else k): x for k, x in v.items()}  # YAML 1.1 reads a bare `on:` key as true
     _known(key, v, {"on", "mode", "max", "until"})
     on, mode, most = v.get("on", "sl"), v.get("mode", "immediate"), v.get("max", 1)
     if on not in ("sl", "target", "any"):

@@ -311,3 +311,14 @@ def test_stopped_legs_lose_their_stops_and_band_or_the_wings_if_smaller() -> Non
     covered = [*stopped, planned(Side.BUY, "CE", 24_450), planned(Side.BUY, "PE", 24_350)]
     wings = defined_risk(covered, DAY)
     assert wings is not None and structure_worst_loss(covered, DAY, band) <= wings
+
+
+def test_a_bare_on_key_in_yaml_still_means_on() -> None:
+    """YAML 1.1 reads `on:` as true: `reentry: {on: target}` is what the trader wrote."""
+    import yaml
+
+    doc = yaml.safe_load("legs: [{side: SELL, type: CE, sl: 20%}]\nreentry: {on: target, mode: immediate}\n")
+    spec = parse_spec("s", doc)
+    assert spec.reentry == Reentry("target", "immediate", 1, time(14, 30))
+    with pytest.raises(ValueError, match=r"s: unknown key\(s\) True"):
+        parse_spec("s", {**doc, True: 1})
