@@ -19,9 +19,9 @@ from tron.ports import BrokerUnavailable
 from tron.runday.embedded import prepare, run_day
 
 # A short straddle of one NIFTY lot at 25% stops risks about ₹14,000 with the options slippage band, and
-# blocks about ₹2 lakh of margin: the options asset gets 40% of the ₹10 lakh account (and trades alone).
+# blocks about ₹2 lakh of margin: the options asset gets 50% of the ₹10 lakh account (and trades alone).
 WIDE = {"daily_loss_limit": 30000, "daily_loss_limit_pct": 5}
-MARGIN = {"options": {"capital_pct": 40}, "stocks": {"enabled": False}, "futures": {"enabled": False}}
+MARGIN = {"options": {"capital_pct": 50}, "stocks": {"enabled": False}, "futures": {"enabled": False}}
 TEMPLATES = ("straddle_920", "strangle_30sl", "iron_condor", "bull_call_spread", "long_option")
 LEG_KEYS = {
     "side", "type", "strike", "expiry", "qty", "symbol", "reentry", "entry_time", "entry_price", "exit_time",
@@ -77,7 +77,7 @@ def test_run_day_takes_a_template_or_a_spec_file(
     monkeypatch.setenv("TRON_DATA_DIR", str(tmp_path))
     monkeypatch.setenv("TRON_RISK__DAILY_LOSS_LIMIT", "30000")
     monkeypatch.setenv("TRON_RISK__DAILY_LOSS_LIMIT_PCT", "5")
-    monkeypatch.setenv("TRON_ASSETS__OPTIONS__CAPITAL_PCT", "40")
+    monkeypatch.setenv("TRON_ASSETS__OPTIONS__CAPITAL_PCT", "50")
     monkeypatch.setenv("TRON_ASSETS__STOCKS__ENABLED", "false")
     spec = tmp_path / "mine.yaml"
     spec.write_text(
