@@ -184,3 +184,30 @@ def test_an_iron_condor_through_the_kite_simulator_matches_the_broker(tmp_path: 
     assert len([leg for leg in st["legs"] if leg["exit_price"]]) == 4
     assert result["kite"]["book_matches_broker"] and result["kite"]["open_positions"] == {}
     assert 0 < st["margin"] < 120_000  # Kite's figure for the hedged basket (a naked straddle: about ₹2 lakh)
+
+
+def test_a_recorded_days_chain_backtests_the_structure(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The close keeps the day's option chains; `tron backtest --data <archive>/chains --strategy T` replays
+    them: the same legs at the same minutes and prices (a condor without leg stops; a chain has no candles,
+    so legs' stops would be checked by the tick and a stop's fill could differ)."""
+    result, run = structure_day(tmp_path, "iron_condor")
+    (live,) = result["assets"]["options"]["structures"]
+    chains = run.root / "archive" / "chains"
+    assert (chains / TRADING_DAY.isoformat() / "NIFTY.parquet").is_file()
+    assert (
+        cli.main(
+            ["backtest", "--data", str(chains), "--strategy", "iron_condor", "--capital", "500000", "--json"]
+        )
+        == 0
+    )
+    (day,) = json.loads(capsys.readouterr().out)["structures"]["days"]
+    (replayed,) = day["structures"]
+    assert [leg["symbol"] for leg in replayed["legs"]] == [leg["symbol"] for leg in live["legs"]]
+    assert [leg["entry_time"] for leg in replayed["legs"]] == [leg["entry_time"] for leg in live["legs"]]
+    assert replayed["exit_reason"] == live["exit_reason"]
+    fills = [(leg["entry_price"], leg["exit_price"]) for leg in replayed["legs"]]
+    assert fills == [(leg["entry_price"], leg["exit_price"]) for leg in live["legs"]]  # no stops: the same
+    assert cli.main(["backtest", "--data", str(tmp_path / "none"), "--strategy", "iron_condor"]) == 2
+    assert "no recorded option chain" in capsys.readouterr().err

@@ -40,12 +40,15 @@ class ChainDay:
     future: str | None = None
 
     def session(self) -> Session:
-        """The day as the backtester's :class:`~tron.backtest.data.Session` (no minute candles: a chain
-        records quotes only)."""
+        """The day as the backtester's :class:`~tron.backtest.data.Session`, with its instruments and the
+        roles of the future and the index (no minute candles: a chain records quotes only)."""
         seen: dict[str, None] = {}
         for snap in self.snapshots:
             seen.update(dict.fromkeys(snap.quotes))
-        return Session(self.day, self.snapshots, self.nows, symbols=list(seen))
+        roles = {k: v for k, v in (("underlying", self.future), ("spot", self.spot)) if v}
+        return Session(
+            self.day, self.snapshots, self.nows, symbols=list(seen), instruments=self.instruments, roles=roles
+        )
 
 
 def read_chain_day(source: bytes | str | Path) -> ChainDay:

@@ -1,7 +1,7 @@
 """`tron backtest`: run a strategy or an options structure over OHLCV bars, a recorded paper day or simulated
 days, through the live decision code.
 
-    tron backtest --data FILE.csv|DIR|REPLAY.jsonl|generated --strategy NAME|TEMPLATE|--plan PLAN.json
+    tron backtest --data FILE.csv|DIR|REPLAY.jsonl|CHAINS|generated --strategy NAME|TEMPLATE|--plan PLAN.json
                   [--from D] [--to D] [--seed N] [--symbols N] [--param k=v ...] [--capital C]
                   [--charges zerodha-intraday|none] [--slippage-bps X] [--fill next-open|close|next-quote]
                   [--mode intraday|peer] [--json] [--report out.html]
@@ -12,6 +12,10 @@ TRON_RISK__*), the capital --capital if given; or --plan, a day's plan (`tron pl
 strategies, parameters and risk limits. A ``.jsonl`` replay file (archive/replay/{day}/{asset}.jsonl of a
 run-day) fills with next-quote by default, as the paper broker does. --from and --to (dates, both included)
 keep the sessions of a range.
+
+Recorded option chains (the archive's chains/{date}/NIFTY.parquet, written at each day's close): a TEMPLATE
+replays the days they hold, filled at the next quote; with no minute candles in a chain, the legs' stops are
+checked by the tick each minute instead of resting at the broker.
 
 --data generated: the seeded simulated market of `tron run-day` (--seed, default the configured seed), each
 trading day from --from to --to read minute by minute as the asset's tick reads a paper day, filled as the
@@ -71,7 +75,8 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
         "--data",
         required=True,
         type=Path,
-        help="OHLCV CSV, a folder of them, a replay .jsonl, or 'generated' (the seeded simulated market)",
+        help="OHLCV CSV, a folder of them, a replay .jsonl, 'generated' (the seeded simulated market), or for "
+        "a TEMPLATE recorded option chains (a chains/{date}/NIFTY.parquet file or a folder of them)",
     )
     p.add_argument(
         "--strategy",
@@ -247,6 +252,25 @@ def generated_sessions(
     return GeneratedSessions(market, clock, trading_calendar(), plan, start, end)
 
 
+def chain_sessions(path: Path, start: date | None, end: date | None) -> list[Any]:
+    """The recorded option-chain days (tron.services.chain_archive) in a Parquet file or under a folder
+    (the archive's chains/), oldest first, between start and end."""
+    from tron.backtest.chains import read_chain_day
+
+    files = [path] if path.is_file() else sorted(path.rglob("*.parquet")) if path.is_dir() else []
+    if not files:
+        raise CommandError(
+            f"{path}: no recorded option chain (a chains/{{date}}/NIFTY.parquet file or a folder of them); "
+            "simulated days: --data generated --from D --to D"
+        )
+    days = [read_chain_day(f) for f in files]
+    lo, hi = start or date.min, end or date.max
+    sessions = [d.session() for d in sorted(days, key=lambda d: d.day) if lo <= d.day <= hi]
+    if not sessions:
+        raise CommandError(f"{path} has no recorded day from {start or '…'} to {end or '…'}")
+    return sessions
+
+
 def _guardrails() -> Any:
     from tron.config.settings import load_settings
 
@@ -318,12 +342,10 @@ def backtest(args: argparse.Namespace) -> BacktestResult:
         # the tick's stored round trip of its state is exact (tests/unit/backtest/test_structures_backtest.py)
         # and would triple the time: not repeated here
         fill, rounding = args.fill or "next-quote", False
+    elif plan.structure is not None:  # recorded option chains: a chains/{date}/NIFTY.parquet file or folder
+        sessions = chain_sessions(args.data, args.start, args.end)
+        fill, rounding = args.fill or "next-quote", False
     else:
-        if plan.structure is not None:
-            raise CommandError(
-                "an options structure backtests on simulated days (bars and replays carry no option chain): "
-                "--data generated --from D --to D"
-            )
         replay = args.data.suffix.lower() == ".jsonl"
         sessions = bdata.read_replay(args.data) if replay else bdata.sessions_from_bars(bdata.load(args.data))
         if args.start is not None or args.end is not None:
