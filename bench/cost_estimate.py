@@ -14,6 +14,13 @@ round trips (constants below) rounded up to 100 ms, + a cold start for the first
 runs only once or twice a day; CPU is billed for the whole request at the function's memory size's vCPU
 share (Cloud Functions 2nd gen). A month = TRADING_DAYS trading days + the rest closed.
 
+Static egress as deployed (infra/terraform/network.tf): a Serverless VPC Access connector (2 always-on
+e2-micro), Cloud NAT and one reserved address. Also priced, as an alternative that is NOT deployed: direct
+VPC egress (the functions' instances on a subnet, no connector) through the same NAT and address. The pinned
+google provider (~> 6.50) cannot set it on google_cloudfunctions2_function (infra/terraform/README.md,
+"Static egress"); its NAT gateway charge counts the function instances alive (from each call's virtual time
+to IDLE_KEEP_S after it), the model's only new assumption.
+
 Prices: Google's published list prices in USD, read in Nov 2026 (PRICES_READ); each has its source page.
 Values marked [unconfirmed] could not be re-read from the page's regional table when this was written:
 check them at the source before relying on them. Run:
@@ -71,6 +78,8 @@ NAT_PER_INSTANCE_HOUR = (
     0.0014  # per instance (here: connector VM) behind the gateway [unconfirmed for serverless]
 )
 NAT_GIB = 0.045  # data processed
+NAT_IP_HOUR = 0.005  # each static or ephemeral external IP a NAT gateway uses (same page)
+DIRECT_VPC = "https://cloud.google.com/run/docs/configuring/vpc-direct-vpc"  # no instances to pay for
 IP = "https://cloud.google.com/vpc/network-pricing#ipaddress"
 STATIC_IP_HOUR = 0.005  # in-use static external IPv4
 LOGGING = "https://cloud.google.com/stackdriver/pricing"
@@ -97,6 +106,8 @@ SECRETS_GRANTED = {  # secrets each function may read (infra/terraform/functions
     "kite_login": 2,
 }
 CONNECTOR_MIN_INSTANCES = 2  # infra/terraform/network.tf
+IDLE_KEEP_S = 900  # an instance stays up (and, with direct VPC egress, NAT-assigned) this long after a call
+# [assumed: Google documents "an unspecified amount of time"; 15 min is the usual observation]
 EGRESS_GIB_MONTH = 0.5  # Kite quotes/orders through NAT (assumed: ~20 KB per quote snapshot)
 ARTIFACT_GB = 3.0  # function images kept in Artifact Registry (assumed)
 ARTIFACT_GB_MONTH, ARTIFACT_FREE_GB = 0.10, 0.5
@@ -132,6 +143,7 @@ class Usage:
     local_s: float = 0.0
     billed_s: float = 0.0
     durations: list[float] = field(default_factory=list)
+    calls: list[tuple[float, float]] = field(default_factory=list)  # (virtual start s of day, billed s)
 
     def add(self, other: Usage, times: float = 1.0) -> None:
         for k in ("invocations", "fs_reads", "fs_writes", "publishes", "publish_bytes", "gcs_a", "gcs_b"):
@@ -213,6 +225,8 @@ class Meter:
         u = self.by_fn[function]
         before = (u.gcs_a, u.gcs_b, u.publishes, u.gcs_moved)
         self.current = function
+        now = self.deps.clock.now()
+        start_s = now.hour * 3600 + now.minute * 60 + now.second + now.microsecond / 1e6
         t0 = time.perf_counter()
         try:
             return call()
@@ -239,8 +253,10 @@ class Meter:
             u.fs_reads += reads
             u.fs_writes += writes
             u.local_s += dt
-            u.billed_s += math.ceil(modelled * 10) / 10
+            billed = math.ceil(modelled * 10) / 10
+            u.billed_s += billed
             u.durations.append(dt)
+            u.calls.append((start_s, billed))
 
 
 def measure_day(day: date, symbols: int | None, tmp: Path) -> tuple[dict[str, Usage], dict[str, Any]]:
@@ -276,6 +292,19 @@ def cold_starts(fn: str, invocations: float) -> float:
     if fn.startswith("tick_") or fn == "execute_order":
         return 1.0 if invocations else 0.0
     return float(invocations)
+
+
+def instance_hours(usage: dict[str, Usage]) -> float:
+    """Hours function instances exist in one day: per function, the union of [start, start + billed +
+    IDLE_KEEP_S] over its calls (one instance at a time: calls of the simulated day do not overlap)."""
+    total = 0.0
+    for u in usage.values():
+        end = -1.0
+        for start, billed in sorted(u.calls):
+            stop = start + billed + IDLE_KEEP_S
+            total += max(0.0, stop - max(start, end))
+            end = max(end, stop)
+    return total / 3600
 
 
 def estimate(trading: dict[str, Usage], closed: dict[str, Usage], days: int) -> dict[str, Any]:
@@ -417,11 +446,30 @@ def estimate(trading: dict[str, Usage], closed: dict[str, Usage], days: int) -> 
         ),
         ("Static external IP (in use)", f"{HOURS_MONTH} hours", HOURS_MONTH * STATIC_IP_HOUR, IP),
     ]
+    # The alternative: no connector; the NAT gateway serves the function instances themselves while they
+    # exist (kite_login: one morning call a trading day, not part of the simulated day).
+    nat_hours = (
+        instance_hours(trading) * days
+        + instance_hours(closed) * (CALENDAR_DAYS - days)
+        + days * (COLD_START_S + 1.0 + IDLE_KEEP_S) / 3600
+    )
+    direct = [
+        ("Direct VPC egress (no connector)", "no instances, subnet addresses free", 0.0, DIRECT_VPC),
+        (
+            "Cloud NAT gateway + data",
+            f"{nat_hours:,.0f} function instance-hours, {EGRESS_GIB_MONTH} GiB",
+            nat_hours * NAT_PER_INSTANCE_HOUR + EGRESS_GIB_MONTH * NAT_GIB,
+            NAT,
+        ),
+        ("Static external IP (used by the NAT)", f"{HOURS_MONTH} hours", HOURS_MONTH * NAT_IP_HOUR, NAT),
+    ]
     return {
         "lines": lines,
         "egress": egress,
+        "direct_vpc": direct,
         "total_without_egress": base,
         "total_with_egress": base + sum(x[2] for x in egress),
+        "total_with_direct_vpc": base + sum(x[2] for x in direct),
         "month": month,
     }
 
@@ -444,8 +492,10 @@ def main(argv: list[str] | None = None) -> int:
                     "per_closed_day": {fn: _row(u) for fn, u in closed.items()},
                     "lines": est["lines"],
                     "egress": est["egress"],
+                    "direct_vpc": est["direct_vpc"],
                     "total_without_egress": est["total_without_egress"],
                     "total_with_egress": est["total_with_egress"],
+                    "total_with_direct_vpc": est["total_with_direct_vpc"],
                 },
                 default=str,
             )
@@ -483,12 +533,23 @@ def main(argv: list[str] | None = None) -> int:
         f"  {'total without static egress (enable_static_egress=false)':95} {est['total_without_egress']:>8.2f}"
     )
     print(f"  {'total with the VPC connector, Cloud NAT and static IP':95} {est['total_with_egress']:>8.2f}")
-    print("Sources: " + ", ".join(sorted({x[3] for x in est["lines"] + est["egress"]})))
+    print(
+        "Not deployable with the pinned google provider (~> 6.50 has no direct VPC egress on "
+        "google_cloudfunctions2_function; see infra/terraform/README.md): the static egress with direct VPC "
+        "egress instead of the connector:"
+    )
+    for item, qty, usd, _src in est["direct_vpc"]:
+        print(f"  {item:42} {qty:52} {usd:>8.2f}")
+    print(
+        f"  {'total with direct VPC egress, Cloud NAT and static IP':95} {est['total_with_direct_vpc']:>8.2f}"
+    )
+    sources = est["lines"] + est["egress"] + est["direct_vpc"]
+    print("Sources: " + ", ".join(sorted({x[3] for x in sources})))
     return 0
 
 
 def _row(u: Usage) -> dict[str, Any]:
-    return {k: v for k, v in u.__dict__.items() if k != "durations"}
+    return {k: v for k, v in u.__dict__.items() if k not in ("durations", "calls")}
 
 
 if __name__ == "__main__":

@@ -2,6 +2,9 @@
 # registered static IP. With var.enable_static_egress the functions send ALL traffic through a Serverless
 # VPC Access connector into a VPC whose Cloud NAT uses one reserved external address: register that address
 # (output static_egress_ip) in the Kite developer console. Turning the flag off removes all of it.
+# A connector, not direct VPC egress (no connector VMs, about $14.67 a month less): the pinned google provider
+# (~> 6.50) has no direct_vpc_* arguments on google_cloudfunctions2_function (Google documents 7.21.0 or
+# later); README.md, section "Static egress", has the evidence and the way to move.
 locals {
   egress_count = var.enable_static_egress ? 1 : 0
 }

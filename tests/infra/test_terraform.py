@@ -15,6 +15,7 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
@@ -689,6 +690,50 @@ def test_static_egress_switch(tf: dict[str, Any]) -> None:
     for f in by_index(off, "google_cloudfunctions2_function").values():
         assert f["service_config"][0].get("vpc_connector_egress_settings") is None
         assert f["service_config"][0].get("vpc_connector") is None
+
+
+def pinned_google_schema() -> dict[str, Any]:
+    """The resource schemas of the google release the offline check uses, after checking that versions.tf
+    pins that release's line."""
+    pinned = re.search(r'google\s*=\s*\{[^}]*version\s*=\s*"([^"]+)"', (TF_DIR / "versions.tf").read_text())
+    assert pinned, "no google provider version in versions.tf"
+    schema_file = OFFLINE / "schema" / "google-6.50.0.json"
+    if not schema_file.is_file():
+        pytest.skip(f"offline provider schema not found at {schema_file}")
+    assert pinned.group(1) == "~> 6.50", "the offline schema is google 6.50.0: the pin and it must agree"
+    schema = json.loads(schema_file.read_text())
+    return schema["provider_schemas"]["registry.terraform.io/hashicorp/google"]["resource_schemas"]
+
+
+def test_pinned_provider_cannot_set_direct_vpc_egress() -> None:
+    """Static egress keeps the Serverless VPC Access connector only because the pinned provider cannot give
+    google_cloudfunctions2_function direct VPC egress (infra/terraform/README.md, "Static egress"; issue 19).
+    When a pinned schema has the direct_vpc_* arguments this fails: move to direct VPC egress."""
+    block = pinned_google_schema()["google_cloudfunctions2_function"]["block"]
+    service_config = block["block_types"]["service_config"]["block"]
+    names = set(service_config.get("attributes", {})) | set(service_config.get("block_types", {}))
+    assert {"vpc_connector", "vpc_connector_egress_settings"} <= names
+    assert not {n for n in names if "direct_vpc" in n}, (
+        "the pinned provider can now set direct VPC egress on the functions: replace the connector"
+    )
+    readme = (TF_DIR / "README.md").read_text()
+    assert "7.21.0 or later" in readme and "/26" in readme
+
+
+def test_the_cost_estimate_prices_the_connector_terraform_creates(
+    tf: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """bench/cost_estimate.py (the README's cost table) prices CONNECTOR_MIN_INSTANCES always-on e2-micro."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("cost_estimate", REPO / "bench" / "cost_estimate.py")
+    assert spec and spec.loader
+    cost = importlib.util.module_from_spec(spec)
+    monkeypatch.setitem(sys.modules, "cost_estimate", cost)  # its dataclasses look their module up there
+    spec.loader.exec_module(cost)
+    connector = resources(tf["on"], "google_vpc_access_connector")[0]["values"]
+    assert connector["machine_type"] == "e2-micro"
+    assert connector["min_instances"] == cost.CONNECTOR_MIN_INSTANCES
 
 
 def checkov_executable() -> str | None:
