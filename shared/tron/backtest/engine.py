@@ -366,6 +366,7 @@ class _Day:
             pending=self.pending,
             snapshot=snap,
             trail=self.trail,
+            charged=self.cfg.charges,
             underlying=self.sess.roles.get("underlying"),
             spot_symbol=self.sess.roles.get("spot"),
             contract=self.run.contract,

@@ -221,6 +221,14 @@ TABLE: dict[str, list[tuple[date, Rates]]] = {
 }
 
 
+def total_charges(
+    segment: str, side: Side, price: Decimal, qty: int, on: date, charged: bool = True
+) -> Decimal:
+    """One order's charges in total, or nothing when charges are off (a backtest with --charges none: the
+    table is never consulted)."""
+    return order_charges(segment, side, price, qty, on).total if charged else ZERO
+
+
 def rates_on(segment: str, on: date) -> Rates:
     """The segment's rates in force on a date (the latest row effective by then); ValueError for an
     unknown segment or a date before the table."""

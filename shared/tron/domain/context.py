@@ -91,6 +91,7 @@ class TickContext:
     structure: StructureSpec | None = None  # options: the day's multi-leg structure, instead of signals
     structures: list[dict[str, Any]] = field(default_factory=list)  # its state (structure_decide)
     leg_stops: dict[str, float] = field(default_factory=dict)  # its legs' stops, trailed or moved to cost
+    charged: bool = True  # the governor counts charges (a backtest with --charges none: never looked up)
     broker_margin: tuple[Decimal, Decimal] | None = None  # the broker's margin for the structure about
     # to enter and what the account has available (None: not asked: paper, or no structure to enter)
 

@@ -366,7 +366,7 @@ def _approve(
     )
     cap = ctx.guardrails.qty_cap(inst, price) if ctx.guardrails is not None else None
     qty = qty if cap is None else min(qty, cap // inst.lot_size * inst.lot_size)
-    worst = worst_loss_of_entry(inst, side, qty, price, stop, ctx.day, slip) if qty else ZERO
+    worst = worst_loss_of_entry(inst, side, qty, price, stop, ctx.day, slip, ctx.charged) if qty else ZERO
     cand = Candidate(
         inst.sector,
         exposure_value(risk, inst.segment, qty, price),
@@ -378,7 +378,7 @@ def _approve(
     elif qty == 0 and cap is not None and cap < inst.lot_size:
         refusal = f"the guardrails allow at most {cap} of {inst.symbol}, under its lot of {inst.lot_size}"
     elif qty == 0:
-        one = worst_loss_of_entry(inst, side, inst.lot_size, price, stop, ctx.day, slip)
+        one = worst_loss_of_entry(inst, side, inst.lot_size, price, stop, ctx.day, slip, ctx.charged)
         refusal = (
             "size rounds to zero"
             + (f" ({kelly_note})" if kelly_note else "")

@@ -7,7 +7,7 @@ from datetime import date
 from decimal import Decimal
 
 from tron.domain.book import exit_side
-from tron.domain.charges import order_charges
+from tron.domain.charges import total_charges
 from tron.domain.context import Pending, TickContext
 from tron.domain.models import Instrument, Position, Purpose, Side
 from tron.domain.money import ZERO, dec
@@ -15,13 +15,21 @@ from tron.domain.risk import Candidate, Exposure, RiskLimits, exposure_value, ma
 
 
 def worst_loss_of_entry(
-    inst: Instrument, side: Side, qty: int, price: float, stop: float, day: date, slip: Decimal = ZERO
+    inst: Instrument,
+    side: Side,
+    qty: int,
+    price: float,
+    stop: float,
+    day: date,
+    slip: Decimal = ZERO,
+    charged: bool = True,
 ) -> Decimal:
     """Loss if the entry fills at price and exits at its stop, `slip` rupees per unit beyond it (the band
-    the governor reserves: fills beyond the decided price and beyond the stop), with both orders' charges."""
+    the governor reserves: fills beyond the decided price and beyond the stop), with both orders' charges
+    (unless ``charged`` is False)."""
     loss = (dec(abs(price - stop)) + slip) * qty
-    c_in = order_charges(inst.segment, side, dec(price), qty, day).total
-    c_out = order_charges(inst.segment, side.opposite, dec(stop), qty, day).total
+    c_in = total_charges(inst.segment, side, dec(price), qty, day, charged)
+    c_out = total_charges(inst.segment, side.opposite, dec(stop), qty, day, charged)
     return (loss + c_in + c_out).quantize(Decimal("0.01"))
 
 
@@ -32,14 +40,16 @@ def direction_of(inst: Instrument | None, qty_sign: int) -> int:
     return qty_sign * (1 if inst.option_type == "CE" else -1)
 
 
-def position_worst_loss(p: Position, day: date, limits: RiskLimits | None = None) -> Decimal:
+def position_worst_loss(
+    p: Position, day: date, limits: RiskLimits | None = None, charged: bool = True
+) -> Decimal:
     """What an open position loses if its stop is hit and filled the limits' slippage band beyond it, with
-    the exit's charges (0 without a stop)."""
+    the exit's charges unless ``charged`` is False (0 without a stop)."""
     if p.stop is None:
         return ZERO
     loss = max(ZERO, (p.avg_price - dec(p.stop)) * p.qty)
     slip = limits.slippage(p.segment, p.stop) * abs(p.qty) if limits is not None else ZERO
-    return loss + slip + order_charges(p.segment, exit_side(p), dec(p.stop), abs(p.qty), day).total
+    return loss + slip + total_charges(p.segment, exit_side(p), dec(p.stop), abs(p.qty), day, charged)
 
 
 def exposure(ctx: TickContext) -> Exposure:
@@ -67,7 +77,7 @@ def exposure(ctx: TickContext) -> Exposure:
                 ex.by_sector[sector] = ex.by_sector.get(sector, ZERO) + used
             side = "BUY" if p.qty > 0 else "SELL"
             ex.margin_used += margin_required(limits, p.segment, side, p.qty, p.avg_price)
-        ex.open_worst_loss += position_worst_loss(p, ctx.day, limits)
+        ex.open_worst_loss += position_worst_loss(p, ctx.day, limits, ctx.charged)
     for pend in ctx.pending.values():
         ex.symbols_busy.add(pend.symbol)
         if pend.purpose == Purpose.ENTRY:

@@ -18,7 +18,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from tron.domain.charges import order_charges
+from tron.domain.charges import total_charges
 from tron.domain.context import TickContext, TickDecision
 from tron.domain.contracts import RATE, days_to_expiry
 from tron.domain.exposure import exposure, pending_entry
@@ -151,7 +151,7 @@ def _open(
     risk = ctx.plan.risk
     slip = {p.inst.symbol: risk.slippage(p.inst.segment, p.stop or p.premium) for p in planned}
     try:
-        worst = structure_worst_loss(planned, ctx.day, slip)
+        worst = structure_worst_loss(planned, ctx.day, slip, ctx.charged)
     except ValueError as e:
         _refuse(out, spec.name, f"naked short refused: {e}")
         return None
@@ -385,7 +385,7 @@ def _leg_refusal(
         worst = dec(price) * qty if side is Side.BUY else ZERO
     else:
         worst = (abs(dec(price) - dec(stop)) + risk.slippage(inst.segment, stop)) * qty
-    worst += order_charges(inst.segment, side, dec(price), qty, ctx.day).total
+    worst += total_charges(inst.segment, side, dec(price), qty, ctx.day, ctx.charged)
     return entry_refusal(
         risk,
         exposure(ctx),

@@ -16,7 +16,7 @@ from datetime import date, datetime, time
 from decimal import Decimal
 from typing import Any
 
-from tron.domain.charges import order_charges
+from tron.domain.charges import total_charges
 from tron.domain.contracts import RATE, days_to_expiry, implied_vol
 from tron.domain.models import Instrument, Side
 from tron.domain.money import ZERO, dec, paise
@@ -500,7 +500,9 @@ def naked_short(legs: Sequence[PlannedLeg]) -> str | None:
     return None
 
 
-def structure_worst_loss(legs: Sequence[PlannedLeg], day: date, slip: Mapping[str, Decimal]) -> Decimal:
+def structure_worst_loss(
+    legs: Sequence[PlannedLeg], day: date, slip: Mapping[str, Decimal], charged: bool = True
+) -> Decimal:
     """What the structure loses at worst, for the governor: the smaller of (a) each leg's loss at its stop
     plus the slippage band (``slip``: rupees per unit, by symbol) and both orders' charges, a bought leg
     without a stop losing its premium, and (b) for a structure of defined risk, its maximum loss at expiry
@@ -510,15 +512,15 @@ def structure_worst_loss(legs: Sequence[PlannedLeg], day: date, slip: Mapping[st
     at_stops, bounded = ZERO, True
     for leg in legs:
         price = dec(leg.premium)
-        charges = order_charges(leg.inst.segment, leg.side, price, leg.qty, day).total
+        charges = total_charges(leg.inst.segment, leg.side, price, leg.qty, day, charged)
         if leg.stop is None:
             bounded = bounded and leg.side is Side.BUY
             at_stops += price * leg.qty + charges  # a bought option loses at most its premium
             continue
         stop = dec(leg.stop)
-        exit_charges = order_charges(leg.inst.segment, leg.side.opposite, stop, leg.qty, day).total
+        exit_charges = total_charges(leg.inst.segment, leg.side.opposite, stop, leg.qty, day, charged)
         at_stops += (abs(price - stop) + slip.get(leg.inst.symbol, ZERO)) * leg.qty + charges + exit_charges
-    wings = defined_risk(legs, day)
+    wings = defined_risk(legs, day, charged)
     if wings is None:
         if not bounded:
             raise ValueError("a short leg without a stop in a structure that is not of defined risk")
@@ -526,7 +528,7 @@ def structure_worst_loss(legs: Sequence[PlannedLeg], day: date, slip: Mapping[st
     return paise(min(at_stops, wings) if bounded else wings)
 
 
-def defined_risk(legs: Sequence[PlannedLeg], day: date) -> Decimal | None:
+def defined_risk(legs: Sequence[PlannedLeg], day: date, charged: bool = True) -> Decimal | None:
     """The maximum loss at expiry, with the charges of entering, of a one-expiry structure where, per
     option type, as much is bought as sold (spreads, condors, flies); None otherwise. The payoff is
     piecewise linear in the expiry price: its minimum is at zero, at a strike, or beyond the last strike."""
@@ -550,7 +552,7 @@ def defined_risk(legs: Sequence[PlannedLeg], day: date) -> Decimal | None:
 
     worst = -min(value(s) for s in points)
     charges = sum(
-        (order_charges(leg.inst.segment, leg.side, dec(leg.premium), leg.qty, day).total for leg in legs),
+        (total_charges(leg.inst.segment, leg.side, dec(leg.premium), leg.qty, day, charged) for leg in legs),
         ZERO,
     )
     return paise(max(worst, ZERO) + charges)

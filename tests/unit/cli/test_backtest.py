@@ -143,3 +143,22 @@ def test_registered_in_the_tron_command() -> None:
 
     args = build_parser().parse_args(["backtest", "--data", "x.csv", "--strategy", "orb"])
     assert args.func is backtest.run
+
+
+def test_charges_none_never_looks_up_the_charges_table(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Bars from before the dated charges table (2020-07-01): refused with Zerodha's charges, naming the
+    date; with --charges none the governor counts no charges, so the table is never consulted."""
+    from datetime import date
+
+    old = write_sim_csvs(tmp_path / "2020", symbols=3, days=(date(2026, 11, 23),))
+    for f in old.glob("*.csv"):  # the same bars, dated 2020-06-01 (a Monday, as 2026-11-23)
+        f.write_text(f.read_text().replace("2026-11-23", "2020-06-01"))
+    assert run("--data", str(old), "--strategy", "orb,vwap", "--json") == 2
+    assert (
+        "no equity_intraday charges known before 2020-07-01 (asked for 2020-06-01)" in capsys.readouterr().err
+    )
+    assert run("--data", str(old), "--strategy", "orb,vwap", "--charges", "none", "--json") == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["settings"]["charges"] == "none" and out["days"] == 1
