@@ -119,3 +119,14 @@ def kite_login(request: Any) -> Any:
         return _reply({"error": str(e)}, e.status)
     status, answer = login(_get_deps(), request.args.get("request_token") or body.get("request_token"))
     return _reply(answer, status)
+
+
+@functions_framework.http
+def telegram_webhook(request: Any) -> Any:
+    """Telegram's webhook (`setWebhook` with a secret_token): the one function reachable from the internet.
+    A wrong or missing X-Telegram-Bot-Api-Secret-Token header is a 403; a chat outside telegram.chat_ids is
+    refused; a malformed update is a 400 that does nothing; an update delivered twice acts once."""
+    from tron.services.telegram import SECRET_HEADER, webhook
+
+    status, answer = webhook(_get_deps(), request.get_data(), request.headers.get(SECRET_HEADER))
+    return _reply(answer, status)

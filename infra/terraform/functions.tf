@@ -1,5 +1,7 @@
 locals {
   kite_secrets = ["kite_api_key", "kite_access_token"]
+  # Functions that notify (fills, stops, halts, the day's summary) read the Telegram bot's token.
+  notify_secrets = concat(local.kite_secrets, ["telegram-bot-token"])
 
   # One entry per entry point of functions/main.py (the key is the Python name, the function is named with
   # hyphens). secrets: what the function may read; adds_versions: secrets it may add versions to;
@@ -8,7 +10,8 @@ locals {
   # How each is triggered: plan_day, tick_*, square_off and end_of_day by the Cloud Scheduler jobs of
   # shared/tron/data/jobs.yaml (scheduler.tf), execute_order by the orders push subscription (pubsub.tf), and
   # kill_switch and kite_login only by an operator (HTTP-only: the Kite redirect through an authenticated proxy or
-  # `gcloud functions call kite-login`). tests/infra/test_terraform.py fails when these disagree.
+  # `gcloud functions call kite-login`), telegram_webhook by Telegram (public: see iam.tf).
+  # tests/infra/test_terraform.py fails when these disagree.
   functions = {
     plan_day = {
       description   = "Pre-open: builds the day's plan, risk envelope and warm-up history."
@@ -16,7 +19,7 @@ locals {
       timeout       = 540
       max_instances = 1
       ingress       = var.http_ingress
-      secrets       = concat(local.kite_secrets, ["openai-api-key"])
+      secrets       = concat(local.notify_secrets, ["openai-api-key"])
       publishes     = false
       reads_archive = false
       adds_versions = []
@@ -28,7 +31,7 @@ locals {
       timeout       = 55
       max_instances = 1
       ingress       = var.http_ingress
-      secrets       = local.kite_secrets
+      secrets       = local.notify_secrets
       publishes     = true
       reads_archive = false
       adds_versions = []
@@ -40,7 +43,7 @@ locals {
       timeout       = 55
       max_instances = 1
       ingress       = var.http_ingress
-      secrets       = local.kite_secrets
+      secrets       = local.notify_secrets
       publishes     = true
       reads_archive = false
       adds_versions = []
@@ -52,7 +55,7 @@ locals {
       timeout       = 55
       max_instances = 1
       ingress       = var.http_ingress
-      secrets       = local.kite_secrets
+      secrets       = local.notify_secrets
       publishes     = true
       reads_archive = false
       adds_versions = []
@@ -64,7 +67,7 @@ locals {
       timeout       = 60
       max_instances = 5 # Kite allows 10 orders/s per client
       ingress       = var.http_ingress
-      secrets       = local.kite_secrets
+      secrets       = local.notify_secrets
       publishes     = false
       reads_archive = false
       adds_versions = []
@@ -76,7 +79,7 @@ locals {
       timeout       = 120
       max_instances = 1
       ingress       = var.manual_ingress
-      secrets       = local.kite_secrets
+      secrets       = local.notify_secrets
       publishes     = true
       reads_archive = false
       adds_versions = []
@@ -88,7 +91,7 @@ locals {
       timeout       = 120
       max_instances = 1
       ingress       = var.manual_ingress
-      secrets       = local.kite_secrets
+      secrets       = local.notify_secrets
       publishes     = true
       reads_archive = false
       adds_versions = []
@@ -100,7 +103,7 @@ locals {
       timeout       = 540
       max_instances = 1
       ingress       = var.http_ingress
-      secrets       = concat(local.kite_secrets, ["openai-api-key"])
+      secrets       = concat(local.notify_secrets, ["openai-api-key"])
       publishes     = false
       reads_archive = true
       adds_versions = []
@@ -118,6 +121,18 @@ locals {
       adds_versions = ["kite_access_token"]
       operator      = true
     }
+    telegram_webhook = {
+      description   = "Telegram's webhook: the operator's commands from a phone (status, positions, halt, square-off with a confirm), checked by the secret header and the chat allowlist."
+      memory        = "512Mi"
+      timeout       = 60
+      max_instances = 2
+      ingress       = "ALLOW_ALL" # Telegram calls from the internet; the function checks the secret header
+      secrets       = ["telegram-webhook-secret", "telegram-bot-token", "kite_api_key", "kite_access_token"]
+      publishes     = true # a confirmed /squareoff publishes exits
+      reads_archive = false
+      adds_versions = []
+      operator      = false
+    }
   }
 
   # Functions that Cloud Scheduler invokes: exactly those named by a job of shared/tron/data/jobs.yaml.
@@ -129,7 +144,7 @@ locals {
 }
 
 resource "google_cloudfunctions2_function" "fn" {
-  #checkov:skip=CKV_GCP_124:square-off and kill-switch (the operator's emergency exits) and kite-login (the daily Kite login) are called by an operator from outside the project (`gcloud functions call`, `gcloud run services proxy`); IAM authentication is still required (no allUsers). The scheduled and pushed functions default to ALLOW_INTERNAL_ONLY.
+  #checkov:skip=CKV_GCP_124:square-off and kill-switch (the operator's emergency exits) and kite-login (the daily Kite login) are called by an operator from outside the project (`gcloud functions call`, `gcloud run services proxy`) with IAM authentication; telegram-webhook is called by Telegram and checks its secret header and chat allowlist (iam.tf). The scheduled and pushed functions default to ALLOW_INTERNAL_ONLY.
   for_each = local.functions
 
   name        = replace(each.key, "_", "-")
@@ -181,6 +196,11 @@ resource "google_cloudfunctions2_function" "fn" {
       var.trading_mode == "live" ? {
         TRON_BROKER           = "kite"
         TRON_LIVE__STATIC_IPS = jsonencode([for a in google_compute_address.egress : a.address])
+      } : {},
+      # Telegram: notifications to these chats, and the only chats whose commands the webhook obeys.
+      length(var.telegram_chat_ids) > 0 ? {
+        TRON_TELEGRAM__ENABLED  = "true"
+        TRON_TELEGRAM__CHAT_IDS = jsonencode(var.telegram_chat_ids)
       } : {},
     )
 

@@ -158,3 +158,18 @@ resource "google_project_iam_member" "schedule_operator" {
   role    = google_project_iam_custom_role.schedule_operator.id
   member  = each.value
 }
+
+# The one public function: Telegram cannot authenticate to Cloud Run, so telegram-webhook is invocable by
+# allUsers, only when chats are configured. It refuses (403, an audit log line) any request without the
+# secret header Telegram sends (X-Telegram-Bot-Api-Secret-Token, the secret telegram-webhook-secret, set with
+# setWebhook) and obeys only var.telegram_chat_ids; a repeated update id acts once.
+resource "google_cloud_run_v2_service_iam_member" "telegram_public" {
+  #checkov:skip=CKV_GCP_102:Telegram's webhook cannot present an identity token; the function authenticates each update by its secret header and chat allowlist
+  count = length(var.telegram_chat_ids) > 0 ? 1 : 0
+
+  project  = var.project_id
+  location = var.region
+  name     = google_cloudfunctions2_function.fn["telegram_webhook"].name
+  role     = "roles/run.invoker"
+  member   = "allUsers"
+}

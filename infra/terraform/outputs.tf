@@ -25,3 +25,8 @@ output "operator_functions" {
   description = "Functions an operator calls by hand (gcloud functions call NAME --gen2 --region REGION); kite-login is the Kite app's redirect target, reached through `gcloud run services proxy kite-login`."
   value       = sort([for k, f in local.operator_functions : replace(k, "_", "-")])
 }
+
+output "telegram_webhook_url" {
+  description = "Give it to Telegram's setWebhook with the secret telegram-webhook-secret (README: From your phone); public only with telegram_chat_ids."
+  value       = google_cloudfunctions2_function.fn["telegram_webhook"].service_config[0].uri
+}

@@ -4,7 +4,10 @@
 # The ids are exactly the names the code asks Secret Manager for (tron.adapters.kite.session,
 # tron.services.kite_login, tron.adapters.openai_planner): a test fails when they drift apart.
 locals {
-  secrets = toset(["kite_api_key", "kite_api_secret", "kite_access_token", "openai-api-key"])
+  secrets = toset([
+    "kite_api_key", "kite_api_secret", "kite_access_token", "openai-api-key",
+    "telegram-bot-token", "telegram-webhook-secret",
+  ])
 
   # function -> secret accessor grants, exactly the secrets each function lists. kite_api_secret is read
   # only by kite_login (the request_token exchange), which is also the only function that may add versions

@@ -110,3 +110,9 @@ variable "operators" {
     error_message = "Each operator is user:EMAIL, group:EMAIL or serviceAccount:EMAIL (never allUsers or allAuthenticatedUsers)."
   }
 }
+
+variable "telegram_chat_ids" {
+  description = "Telegram chat ids that get TRON's notifications and whose commands the telegram-webhook function obeys; empty: Telegram off (the webhook stays private)."
+  type        = list(number)
+  default     = []
+}

@@ -13,6 +13,7 @@ from tron.adapters.clock import RealClock
 from tron.adapters.env_secrets import EnvSecrets
 from tron.adapters.inproc_bus import InProcBus
 from tron.adapters.localfs import LocalArchive
+from tron.adapters.log_notifier import LogNotifier
 from tron.adapters.logs import ArchiveHandler, JsonFormatter, install
 from tron.adapters.paper import PaperBroker
 from tron.adapters.rules_planner import RulesPlanner
@@ -53,6 +54,7 @@ def service_config(settings: Settings) -> ServiceConfig:
         stop_order=settings.stop_order,
         guardrails=settings.guardrails.guardrails(),
         structure=settings.options.structure(),
+        telegram_chats=frozenset(settings.telegram.chat_ids if settings.telegram.enabled else ()),
     )
 
 
@@ -61,6 +63,17 @@ def _openai(settings: Settings, secrets: Secrets) -> Any:
 
     o = settings.openai
     return OpenAIPlanner(secrets, o.model, o.timeout_s, o.max_tokens, o.base_url)
+
+
+def notifier(settings: Settings, secrets: Secrets) -> Any:
+    """Telegram when ``telegram.enabled`` (the kinds in ``telegram.notify``, to ``telegram.chat_ids``), else
+    log lines (tron.adapters.log_notifier)."""
+    t = settings.telegram
+    if not t.enabled:
+        return LogNotifier()
+    from tron.adapters.telegram import TelegramNotifier
+
+    return TelegramNotifier(secrets, t.chat_ids, t.notify, t.api_base, t.timeout_s)
 
 
 def configured_planner(settings: Settings, secrets: Secrets) -> Planner | None:
@@ -168,6 +181,7 @@ def _assemble(settings: Settings, clock: Clock, store: Any, bus: Any, archive: A
         calendar=calendar,
         config=service_config(settings),
         margins=margins,
+        notifier=notifier(settings, secrets),
     )
     if settings.market_data == "kite":
         from tron.services.kite_login import halt_for_expired_token

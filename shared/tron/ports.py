@@ -303,3 +303,30 @@ class Reviewer(Protocol):
     def review(self, report: Doc) -> Doc:
         """Suggestions about the day (never applied automatically): {"summary": str, "suggestions": [str]}."""
         ...
+
+
+# The kinds of notification the services send (each switchable in the configuration: telegram.notify).
+NOTIFICATION_KINDS = (
+    "entries",  # an entry filled: price, reason
+    "exits",  # an exit filled (target, time stop, square-off, kill switch...): price, reason, P&L
+    "stops",  # a stop resting at the broker filled
+    "halts",  # entries halted: loss limit, kill switch, expired token, failed preflight
+    "drift",  # the book and the broker disagree; a fill TRON did not place was booked
+    "dead_letters",  # an order stuck past its lease (its message dead-lettered or lost) driven again
+    "login_needed",  # the Kite session is missing or expired: log in
+    "day_summary",  # the day's results after the close
+)
+
+
+class Notifier(Protocol):
+    """Tells the operator what happened (a log line, or a message to their phone). Neither method ever
+    raises or blocks for long: a failed or slow send is logged at WARNING and dropped, so a notification
+    can never fail or hold up an order path."""
+
+    def send(self, kind: str, text: str, data: dict[str, Any] | None = None) -> None:
+        """Notify ``text`` (plain text) of one of NOTIFICATION_KINDS, unless that kind is switched off."""
+        ...
+
+    def reply(self, chat_id: int, text: str) -> None:
+        """Answer a command in the chat it came from (the Telegram webhook); never filtered by kind."""
+        ...

@@ -65,6 +65,7 @@ def entry_points() -> set[str]:
 # Functions that nothing schedules or pushes to: an operator calls them over HTTP (square_off is also
 # scheduled). Listed here on purpose, so a function that silently lost its trigger cannot pass as "manual".
 OPERATOR_FUNCTIONS = {"square_off", "kill_switch", "kite_login"}
+WEBHOOK_FUNCTIONS = {"telegram_webhook"}  # called by Telegram (public, with its secret header)
 
 
 def load_schedule() -> dict[str, Any]:
@@ -228,6 +229,7 @@ def tf(tf_workdir: tuple[Path, dict[str, str]]) -> dict[str, Any]:
                         "mount_secrets": mount,
                         "market_data": market,
                         "trading_mode": mode,
+                        "telegram_chat_ids": "[12345]" if label == "on" else "[]",
                     }
                 ),
             ],
@@ -294,12 +296,13 @@ PUSHED = {"execute_order"}
 
 
 def test_schedule_and_functions_are_consistent() -> None:
-    assert consistency_problems(signatures(), load_schedule(), PUSHED, OPERATOR_FUNCTIONS) == []
+    external = OPERATOR_FUNCTIONS | WEBHOOK_FUNCTIONS
+    assert consistency_problems(signatures(), load_schedule(), PUSHED, external) == []
 
 
 def test_consistency_checker_catches_mutations() -> None:
     fns, good = signatures(), load_schedule()
-    ops = OPERATOR_FUNCTIONS
+    ops = OPERATOR_FUNCTIONS | WEBHOOK_FUNCTIONS
     assert consistency_problems(fns, good, PUSHED, ops) == []
 
     # execute_order without its push subscription has no trigger
@@ -308,9 +311,9 @@ def test_consistency_checker_catches_mutations() -> None:
     # kite_login is HTTP-only: without its operator listing it has no trigger; square_off is scheduled too
     assert any(
         "kite_login has no trigger" in p
-        for p in consistency_problems(fns, good, PUSHED, {"square_off", "kill_switch"})
+        for p in consistency_problems(fns, good, PUSHED, {"square_off", "kill_switch", *WEBHOOK_FUNCTIONS})
     )
-    assert consistency_problems(fns, good, PUSHED, {"kite_login", "kill_switch"}) == []
+    assert consistency_problems(fns, good, PUSHED, {"kite_login", "kill_switch", *WEBHOOK_FUNCTIONS}) == []
 
     # an operator function that is not in functions/main.py, or not an HTTP function
     assert any(
@@ -389,7 +392,9 @@ def test_every_function_has_a_trigger_in_the_plan(tf: dict[str, Any]) -> None:
     assert push_targets(plan) == PUSHED
     assert operator_functions(plan) == OPERATOR_FUNCTIONS
     assert (
-        consistency_problems(signatures(), load_schedule(), push_targets(plan), operator_functions(plan))
+        consistency_problems(
+            signatures(), load_schedule(), push_targets(plan), operator_functions(plan) | WEBHOOK_FUNCTIONS
+        )
         == []
     )
 
@@ -410,6 +415,7 @@ def test_invokers_are_exactly_scheduler_push_and_operators(tf: dict[str, Any]) -
         "scheduler_invoker": scheduled,  # never kite-login
         "orders_push_invoker": PUSHED,
         "operator_invoker": OPERATOR_FUNCTIONS,
+        "telegram_public": WEBHOOK_FUNCTIONS,  # with telegram_chat_ids only (the "off" plan has none)
     }
     members = {
         name: config_resource(plan, f"google_cloud_run_v2_service_iam_member.{name}")["expressions"]["member"]
@@ -429,6 +435,10 @@ def test_invokers_are_exactly_scheduler_push_and_operators(tf: dict[str, Any]) -
     assert [(b["member"], b["role"]) for b in viewers] == [
         ("user:ops@example.com", "roles/cloudfunctions.viewer")
     ]
+    public = [b["member"] for (n, _), b in operator.items() if n == "telegram_public"]
+    assert public == ["allUsers"]  # the one public function, and only with chats configured:
+    off = named(tf["off"], "google_cloud_run_v2_service_iam_member")
+    assert not [b for (n, _), b in off.items() if b.get("member") in ("allUsers", "allAuthenticatedUsers")]
     ops_role = named(plan, "google_project_iam_custom_role")[("schedule_operator", None)]
     assert sorted(ops_role["permissions"]) == [  # what `tron ops` needs; no create/update/delete
         "cloudscheduler.jobs.enable",
@@ -550,7 +560,15 @@ def test_secrets_are_mounted_only_when_asked(tf: dict[str, Any]) -> None:
         key: {v["key"] for v in f["service_config"][0]["secret_environment_variables"]}
         for key, f in by_index(tf["off"], "google_cloudfunctions2_function").items()
     }
-    assert mounted["tick_stocks"] == {"TRON_SECRET_KITE_API_KEY", "TRON_SECRET_KITE_ACCESS_TOKEN"}
+    assert mounted["tick_stocks"] == {
+        "TRON_SECRET_KITE_API_KEY",
+        "TRON_SECRET_KITE_ACCESS_TOKEN",
+        "TRON_SECRET_TELEGRAM_BOT_TOKEN",
+    }
+    assert mounted["telegram_webhook"] >= {
+        "TRON_SECRET_TELEGRAM_WEBHOOK_SECRET",
+        "TRON_SECRET_TELEGRAM_BOT_TOKEN",
+    }
     assert mounted["kite_login"] == {"TRON_SECRET_KITE_API_KEY", "TRON_SECRET_KITE_API_SECRET"}
     assert "TRON_SECRET_OPENAI_API_KEY" in mounted["plan_day"]
 
@@ -629,10 +647,18 @@ def test_scheduler_jobs_mirror_the_schedule_file(tf: dict[str, Any]) -> None:
         assert {"google_cloudfunctions2_function.fn", "each.value.function"} <= set(expr["references"])
 
 
-def test_no_public_iam_anywhere(tf: dict[str, Any]) -> None:
-    for plan in tf.values():
-        text = json.dumps(plan)
-        assert "allUsers" not in text and "allAuthenticatedUsers" not in text
+def test_no_public_iam_but_the_telegram_webhooks(tf: dict[str, Any]) -> None:
+    """Only telegram-webhook is public (Telegram cannot authenticate to Cloud Run; it checks its secret
+    header), and only when chats are configured (the "on" plan)."""
+    webhook = "google_cloud_run_v2_service_iam_member.telegram_public[0]"
+    for label, plan in tf.items():
+        assert "allAuthenticatedUsers" not in json.dumps(plan)
+        public = sorted(
+            r["address"]
+            for r in plan["planned_values"]["root_module"]["resources"]
+            if "allUsers" in json.dumps(r["values"])
+        )
+        assert public == ([webhook] if label == "on" else []), public
 
 
 def test_log_bucket_is_private_versioned_and_expires(tf: dict[str, Any]) -> None:

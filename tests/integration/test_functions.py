@@ -210,3 +210,28 @@ def test_scheduled_functions_refuse_a_malformed_body_and_change_nothing(deps, ta
 def test_kite_login_refuses_a_malformed_body(deps, case: str) -> None:
     r = client("kite_login", deps).post("/", data=HOSTILE_BODIES[case], content_type="application/json")
     assert r.status_code in (400, 413) and r.get_json()["error"]
+
+
+def test_the_telegram_webhook_obeys_only_telegram_and_the_allowed_chat(deps, monkeypatch) -> None:
+    """Telegram's webhook through the entry point: the secret header checked first, then the chat."""
+    monkeypatch.setenv("TRON_SECRET_TELEGRAM_WEBHOOK_SECRET", "hook-secret")
+    deps.config.telegram_chats = frozenset({4242})
+    client("plan_day", deps).post("/")
+
+    def halt(chat: int, secret: str, update_id: int = 1):
+        message = {"message_id": 1, "chat": {"id": chat}, "from": {"id": chat}, "text": "/halt news"}
+        body = {"update_id": update_id, "message": message}
+        headers = {"X-Telegram-Bot-Api-Secret-Token": secret}
+        return client("telegram_webhook", deps).post("/", json=body, headers=headers)
+
+    assert halt(4242, "wrong").status_code == 403
+    assert halt(7, "hook-secret").get_json() == {"error": "chat not allowed"}
+    bad = client("telegram_webhook", deps).post(
+        "/", data=b'{"update_id": 1', headers={"X-Telegram-Bot-Api-Secret-Token": "hook-secret"}
+    )
+    assert bad.status_code == 400 and "not valid JSON" in bad.get_json()["error"]
+    assert deps.store.get("control/kill_switch") is None  # nothing engaged yet
+    ok = halt(4242, "hook-secret")
+    assert ok.status_code == 200 and ok.get_json()["reply"].startswith("kill switch ENGAGED: news")
+    assert deps.store.get("control/kill_switch")["engaged"] is True
+    assert halt(4242, "hook-secret").get_json() == {"duplicate": 1}

@@ -39,6 +39,7 @@ from tron.domain.order_rules import check_market_protection
 from tron.domain.risk import RiskLimits
 from tron.domain.structures import StructureSpec, parse_spec
 from tron.domain.timeutil import parse_hhmm
+from tron.ports import NOTIFICATION_KINDS
 
 DEFAULT_CONFIG = Path("config/tron.yaml")
 
@@ -157,6 +158,7 @@ class OpenAISettings(BaseModel):
     base_url: str | None = Field(None, description="an OpenAI-compatible endpoint (default: OpenAI's)")
 
 
+TELEGRAM_API = "https://api.telegram.org"  # the Telegram Bot API
 KITE_API = "https://api.kite.trade"  # the real Kite Connect API root (the official client's default)
 OPS_PER_DELIVERY = 3  # the most order operations one executor delivery makes at the broker
 
@@ -356,6 +358,59 @@ class LiveSettings(BaseModel):
     )
 
 
+class TelegramSettings(BaseModel):
+    """Telegram: notifications to the operators' chats and commands from them (README "From your phone").
+    The bot token is the secret telegram-bot-token, the webhook's secret token telegram-webhook-secret."""
+
+    model_config = ConfigDict(extra="forbid")
+    enabled: bool = Field(
+        False, description="send notifications to chat_ids and answer their commands (off: logs only)"
+    )
+    chat_ids: list[int] = Field(
+        default_factory=list,
+        description="the chats allowed to command TRON, and the ones notified (a person's id, or a group's, "
+        "negative); every other chat is refused",
+    )
+    notify: list[str] = Field(
+        default_factory=lambda: list(NOTIFICATION_KINDS),
+        description=f"the kinds of notification sent ({', '.join(NOTIFICATION_KINDS)})",
+    )
+    api_base: str = Field(
+        TELEGRAM_API, description=f"the Bot API: {TELEGRAM_API}, or a loopback stand-in (tests)"
+    )
+    timeout_s: float = Field(
+        2, gt=0, le=10, description="seconds a send may take before it is dropped (never blocks an order)"
+    )
+
+    @field_validator("chat_ids")
+    @classmethod
+    def _chats(cls, v: list[int]) -> list[int]:
+        if any(c == 0 for c in v):
+            raise ValueError("a chat id is never 0")
+        return list(dict.fromkeys(v))
+
+    @field_validator("notify")
+    @classmethod
+    def _kinds(cls, v: list[str]) -> list[str]:
+        unknown = [k for k in v if k not in NOTIFICATION_KINDS]
+        if unknown:
+            raise ValueError(f"{', '.join(map(repr, unknown))}: not a kind ({', '.join(NOTIFICATION_KINDS)})")
+        return list(dict.fromkeys(v))
+
+    @field_validator("api_base")
+    @classmethod
+    def _api(cls, v: str) -> str:
+        if v.rstrip("/") == TELEGRAM_API or is_loopback(v):
+            return v.rstrip("/")
+        raise ValueError(f"must be {TELEGRAM_API} or a loopback URL (http://127.0.0.1:PORT)")
+
+    @model_validator(mode="after")
+    def _enabled_needs_chats(self) -> TelegramSettings:
+        if self.enabled and not self.chat_ids:
+            raise ValueError("telegram.enabled needs chat_ids: the chats allowed to command TRON")
+        return self
+
+
 def is_loopback(url: str) -> bool:
     """True for an http(s) URL on 127.0.0.1, localhost or ::1."""
     parts = urlsplit(url)
@@ -425,6 +480,7 @@ class Settings(BaseSettings):
     guardrails: GuardrailSettings = GuardrailSettings()
     live: LiveSettings = LiveSettings()
     options: OptionsSettings = OptionsSettings()
+    telegram: TelegramSettings = TelegramSettings()
     assets: dict[Asset, AssetSettings] = Field(
         default_factory=lambda: {
             Asset.STOCKS: AssetSettings(enabled=True),

@@ -16,6 +16,7 @@ from tron.ports import (
     Clock,
     Margins,
     MarketData,
+    Notifier,
     Planner,
     Reviewer,
     Secrets,
@@ -43,6 +44,7 @@ class ServiceConfig:
     stop_order: str = "SL-M"  # stocks and futures; options rest an SL
     guardrails: Guardrails = field(default_factory=Guardrails)
     structure: StructureSpec | None = None  # the options asset's multi-leg structure (instead of signals)
+    telegram_chats: frozenset[int] = frozenset()  # the chats the Telegram webhook obeys (none: it obeys none)
 
 
 @dataclass
@@ -63,3 +65,4 @@ class Deps:
     reviewer: Reviewer | None = None  # an optional LLM review of the day
     login: TokenExchange | None = None  # the daily Kite login (None: no Kite app configured here)
     margins: Margins | None = None  # the broker's margin calculator (None: paper, the domain's estimate)
+    notifier: Notifier | None = None  # tells the operator (bootstrap: logs, or Telegram); None: nothing

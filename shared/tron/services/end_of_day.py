@@ -11,6 +11,7 @@ from tron.domain import report
 from tron.domain.book import Book
 from tron.domain.models import Asset, IntentState, Purpose
 from tron.ports import BrokerUnavailable
+from tron.services import notify
 from tron.services.chain_archive import write_chain_day
 from tron.services.deps import Deps
 from tron.services.paths import (
@@ -116,6 +117,7 @@ def end_of_day(deps: Deps) -> dict[str, Any]:
                 extra={"component": "end_of_day", "correlation_id": day},
             )
     log.info(f"day closed; report at {html_at}", extra={"component": "end_of_day", "correlation_id": day})
+    notify.day_summary(deps, summary, html_at)
     return {**summary, "report": where, "report_html": html_at}
 
 

@@ -10,6 +10,7 @@ import hashlib
 import logging
 from dataclasses import replace
 from datetime import datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 from tron.domain.book import Book
@@ -18,7 +19,7 @@ from tron.domain.models import IntentState, OrderIntent, Purpose, Side
 from tron.domain.protect import protect_intent
 from tron.domain.risk import KillSwitch
 from tron.ports import BrokerOrder, BrokerUnavailable, OrderRejected
-from tron.services import messages, stops
+from tron.services import messages, notify, stops
 from tron.services.claims import advanced, intent_doc, publish
 from tron.services.deps import Deps
 from tron.services.duplicates import verification
@@ -327,6 +328,7 @@ def _record_fill(
     ip, bp = intent_path(day, intent.intent_id), book_path(day, intent.asset)
     charges = order_charges(intent.segment, intent.side, order.avg_price, order.filled_qty, intent.day)
     protect: list[OrderIntent] = []
+    booked: dict[str, Decimal] = {}  # what the fill realised, for the notification
 
     def body(txn: Any) -> str:
         protect.clear()
@@ -345,6 +347,7 @@ def _record_fill(
         realized = book.apply_fill(
             intent, order.filled_qty, order.avg_price, charges.total, order.ts.isoformat()
         )
+        booked["realized"] = realized
         if unsure:
             book.verify[intent.intent_id] = verification(intent, order.order_id, now)
         held = book.positions.get(intent.symbol)
@@ -388,5 +391,6 @@ def _record_fill(
         f"{out}: {intent.side} {order.filled_qty} {intent.symbol} @ {order.avg_price} (charges ₹{charges.total})",
         extra={"component": "execute_order", "correlation_id": intent.intent_id},
     )
-    publish(deps, protect)
+    publish(deps, protect)  # the new position's stop goes first: a notification never delays it
+    notify.fill(deps, intent, order, str(out), booked.get("realized"))
     return str(out)

@@ -11,6 +11,7 @@ from tron.domain.book import Book
 from tron.domain.models import Asset, is_tron_tag, order_tag
 from tron.domain.risk import KillSwitch
 from tron.ports import BrokerUnavailable, OrderRejected
+from tron.services import notify
 from tron.services.deps import Deps
 from tron.services.messages import BadRequest, json_object
 from tron.services.paths import KILL_SWITCH, book_path
@@ -51,6 +52,7 @@ def engage_now(deps: Deps, reason: str, flatten: bool, by: str) -> dict[str, Any
     ks = set_kill_switch(deps.store, True, reason, flatten, now, by)
     out: dict[str, Any] = {"kill_switch": ks.to_doc(), "exits": {}, "cancelled": [], "cancel_failed": []}
     if not flatten:
+        notify.kill_switch(deps, ks, out)
         return out
     out["exits"] = square_off(deps, "all", reason=ks.why, stop_entries=False)["exits"]
     day = now.date().isoformat()
@@ -63,6 +65,7 @@ def engage_now(deps: Deps, reason: str, flatten: bool, by: str) -> dict[str, Any
         working = deps.broker.working_orders()
     except BrokerUnavailable as e:
         log.error(f"kill switch: the broker's working orders could not be read ({e})", extra=_extra(day))
+        notify.kill_switch(deps, ks, out)
         return out
     for o in working:
         if o.kind == "order" and is_tron_tag(o.tag) and o.order_id not in stops and o.tag not in placing:
@@ -77,7 +80,15 @@ def engage_now(deps: Deps, reason: str, flatten: bool, by: str) -> dict[str, Any
         f"{len(out['cancelled'])} order(s) cancelled",
         extra={**_extra(day), "data": out},
     )
+    notify.kill_switch(deps, ks, out)  # after the exits: a slow notifier never delays them
     return out
+
+
+def release(deps: Deps, by: str) -> KillSwitch:
+    """Release the kill switch (entries may trade again from the next tick), and say so."""
+    ks = set_kill_switch(deps.store, False, "", True, deps.clock.now(), by)
+    notify.released(deps, by)
+    return ks
 
 
 def kill_switch_request(deps: Deps, body: bytes) -> tuple[int, dict[str, Any]]:
@@ -102,7 +113,7 @@ def kill_switch_request(deps: Deps, body: bytes) -> tuple[int, dict[str, Any]]:
     if action == "engage":
         return 200, engage_now(deps, reason, flatten, by)
     if action == "release":
-        return 200, set_kill_switch(deps.store, False, "", True, deps.clock.now(), by).to_doc()
+        return 200, release(deps, by).to_doc()
     return 200, kill_switch(deps.store).to_doc()
 
 

@@ -14,6 +14,7 @@ from typing import Any
 
 from tron.domain.timeutil import ist
 from tron.ports import BrokerUnavailable, Clock, LoginError, LoginNotConfigured, Secrets, TokenExchange
+from tron.services import notify
 from tron.services.deps import Deps
 from tron.services.paths import day_path
 
@@ -118,4 +119,5 @@ def halt_for_expired_token(deps: Deps, reason: str) -> bool:
             f"{reason}",
             extra={"component": "kite", "correlation_id": day},
         )
+        notify.expired_token(deps, day, reason)
     return halted

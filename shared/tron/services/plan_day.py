@@ -11,6 +11,7 @@ from tron.domain.models import Asset, is_tron_tag
 from tron.domain.plan import Plan, PlanContext, validate
 from tron.domain.structures import StructureSpec
 from tron.ports import BrokerUnavailable, OrderRejected
+from tron.services import notify
 from tron.services.deps import Deps
 from tron.services.live import DayBroker
 from tron.services.paths import day_path
@@ -145,6 +146,7 @@ def plan_day(deps: Deps, day: date | None = None) -> dict[str, Any]:
             f"pre-open health gate failed, entries halted for the day: {halted}",
             extra={"component": "plan_day"},
         )
+        notify.gate(deps, day.isoformat(), halted)
     frozen = {} if halted else open_check(deps, day, plan)
     doc = {
         "day": day.isoformat(),

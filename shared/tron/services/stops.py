@@ -21,6 +21,7 @@ from tron.domain.models import Asset, IntentState, OrderIntent, Position, Purpos
 from tron.domain.order_rules import MAX_MODIFICATIONS
 from tron.domain.protect import protect_id
 from tron.ports import BrokerOrder, BrokerUnavailable, ExternalFill, OrderRejected
+from tron.services import notify
 from tron.services.claims import advanced, intent_doc, publish
 from tron.services.deps import Deps
 from tron.services.duplicates import verification
@@ -261,6 +262,7 @@ def book_stop_fill(
     realised P&L), once: False if the book no longer holds this stop (booked already, or turned into an
     exit). A stop that filled only in part leaves the position without a resting stop (TRON watches it)."""
     ip, bp = intent_path(day, rest.intent_id), book_path(day, asset)
+    realised: dict[str, Decimal] = {}  # what the fill realised, for the notification
 
     def body(txn: Any) -> bool:
         doc = txn.get(ip)
@@ -271,7 +273,9 @@ def book_stop_fill(
         intent = OrderIntent.from_dict(doc)
         qty = min(order.filled_qty, abs(pos.qty))
         charges = order_charges(intent.segment, intent.side, order.avg_price, qty, intent.day)
-        realized = book.apply_fill(intent, qty, order.avg_price, charges.total, order.ts.isoformat())
+        realized = realised["pnl"] = book.apply_fill(
+            intent, qty, order.avg_price, charges.total, order.ts.isoformat()
+        )
         if symbol in book.positions:
             book.positions[symbol].protect = None
         txn.set(bp, book.to_doc())
@@ -297,6 +301,7 @@ def book_stop_fill(
             f"stop filled at the broker: {order.filled_qty} {symbol} @ {order.avg_price} (trigger {rest.trigger})",
             extra=_extra(rest.intent_id),
         )
+        notify.stop_fill(deps, asset, symbol, order, rest.trigger, realised.get("pnl"))
     return booked
 
 
@@ -434,6 +439,7 @@ def adopt_external_fill(deps: Deps, asset: Asset, fill: ExternalFill, now: datet
             f"({fill.by or 'untagged'} order {fill.order_id})",
             extra={"component": "stops", "correlation_id": iid},
         )
+        notify.external_fill(deps, asset, fill)
     return adopted
 
 

@@ -24,6 +24,7 @@ from tron.domain.strategies import opening_range_minutes
 from tron.domain.structure_decide import structure_legs
 from tron.domain.structures import parse_spec
 from tron.ports import BrokerUnavailable
+from tron.services import notify
 from tron.services.claims import claim, publish, redrive
 from tron.services.deps import Deps
 from tron.services.duplicates import check_duplicates
@@ -180,7 +181,8 @@ def tick(deps: Deps, asset: Asset) -> TickResult:
         return _skip(out, extra)
     _note_kill_switch(out, asset, extra)
     publish(deps, out.decision.intents)
-    redrive(deps, day, out.older + [p.protecting for p in held.values() if p.protecting], now)
+    stuck = redrive(deps, day, out.older + [p.protecting for p in held.values() if p.protecting], now)
+    notify.stuck(deps, day, stuck)
     if out.verify:  # an ambiguous placement: is there a second order under its tag?
         check_duplicates(deps, asset, now)
     if out.drift:  # a position closed outside TRON: its resting stop must not open a new one
@@ -192,6 +194,7 @@ def tick(deps: Deps, asset: Asset) -> TickResult:
             f"{ev['event']}: {ev.get('symbol', '')} {ev.get('reason', '')}".strip(),
             extra={**extra, "data": ev},
         )
+        notify.tick_event(deps, asset, ev)
     refused = sum(1 for e in out.decision.events if e["event"] == "entry_refused")
     return TickResult("ran", [i.intent_id for i in out.decision.intents], refused)
 
