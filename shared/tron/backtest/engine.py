@@ -35,7 +35,7 @@ from tron.domain.protect import crossed, protect_intent
 from tron.domain.session import SessionState
 from tron.domain.stop_fill import StopOrder, StopSlippage, first_fill, half_spread
 from tron.domain.strategies import opening_range_minutes
-from tron.domain.structures import StructureSpec, parse_spec
+from tron.domain.structures import StructureSpec
 
 MINUTE = timedelta(minutes=1)
 EQUITY_SQUARE_OFF = (time(15, 10), time(15, 12), time(15, 14))  # square-off-stocks in tron/data/jobs.yaml
@@ -80,8 +80,7 @@ class IntradayConfig:
 
     def structure(self) -> StructureSpec | None:
         """The plan's multi-leg structure, parsed as the live tick parses it (None: the strategies trade)."""
-        d = self.plan.structure
-        return None if d is None else parse_spec(str(d.get("name", "structure")), d)
+        return self.plan.structure_spec()
 
 
 @dataclass

@@ -28,10 +28,10 @@ from typing import Protocol
 
 from tron.backtest.data import Session
 from tron.domain.calendar import TradingCalendar
-from tron.domain.contracts import ContractRules, option_expiry, select_future
+from tron.domain.contracts import ContractRules, select_future
 from tron.domain.models import Asset, Candle, Instrument
 from tron.domain.plan import AssetPlan
-from tron.domain.structures import parse_spec
+from tron.domain.structures import options_chain
 from tron.domain.timeutil import ist
 from tron.ports import MarketData
 
@@ -76,16 +76,9 @@ def tradable(
     spot = Instrument(index, "NSE", asset, segment="index", sector="Index")  # followed, never traded
     if asset is Asset.FUTURES:
         return [_as(future, asset), spot], {"spot": index}
-    listed = market.instruments(Asset.OPTIONS)
-    if plan.structure is not None:  # the chains of the expiries its legs may pick
-        spec = parse_spec(str(plan.structure.get("name", "structure")), plan.structure)
-        expiries = sorted({i.expiry for i in listed if i.expiry and i.option_type in ("CE", "PE")})
-        usable = [e for e in expiries if e > day or (e == day and spec.expiry_day)]
-        wanted = set(usable[:2]) | {e for e in usable if any(leg.expiry == "monthly" for leg in spec.legs)}
-        chain = [i for i in listed if i.expiry in wanted]
-    else:
-        expiry = option_expiry(listed, day, rules.skip_expiry_day)
-        chain = [i for i in listed if i.expiry == expiry]
+    chain = options_chain(
+        market.instruments(Asset.OPTIONS), day, rules.skip_expiry_day, plan.structure_spec()
+    )
     return [_as(future, asset), spot, *(_as(i, asset) for i in chain)], {
         "underlying": future.symbol,
         "spot": index,

@@ -13,7 +13,7 @@ from tron.domain.contracts import ContractRules
 from tron.domain.models import Asset, DailyBar
 from tron.domain.risk import RiskLimits
 from tron.domain.strategies import REGISTRY
-from tron.domain.structures import parse_spec
+from tron.domain.structures import StructureSpec, parse_spec
 
 
 @dataclass(frozen=True)
@@ -36,6 +36,11 @@ class AssetPlan:
     contract: dict[str, Any] = field(default_factory=dict)  # F&O contract rules (domain.contracts)
     min_agreement: int = 1  # strategies that must agree on a symbol's side (tron.domain.strategies.aggregate)
     structure: dict[str, Any] | None = None  # options: the multi-leg structure traded instead (its spec)
+
+    def structure_spec(self) -> StructureSpec | None:
+        """The structure, parsed (None: the strategies trade); ValueError naming a bad key."""
+        d = self.structure
+        return None if d is None else parse_spec(str(d.get("name", "structure")), d)
 
 
 @dataclass(frozen=True)
@@ -125,7 +130,7 @@ def validate(plan: Plan, context: PlanContext) -> list[str]:
             )
         if ap.structure is not None:
             try:
-                parse_spec(str(ap.structure.get("name", "structure")), ap.structure)
+                ap.structure_spec()
             except (ValueError, TypeError, AttributeError) as e:
                 problems.append(f"{asset}: structure: {e}")
         try:

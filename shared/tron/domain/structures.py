@@ -17,7 +17,7 @@ from decimal import Decimal
 from typing import Any
 
 from tron.domain.charges import total_charges
-from tron.domain.contracts import RATE, days_to_expiry, implied_vol
+from tron.domain.contracts import RATE, days_to_expiry, implied_vol, option_expiry
 from tron.domain.models import Instrument, Side
 from tron.domain.money import ZERO, dec, paise
 from tron.domain.options import greeks
@@ -387,6 +387,21 @@ def expiry_for(
     if len(usable) <= n:
         raise ValueError(f"no {choice} expiry listed on {today} (usable: {[str(e) for e in usable]})")
     return usable[n]
+
+
+def options_chain(
+    listed: Sequence[Instrument], day: date, skip_expiry_day: bool, spec: StructureSpec | None
+) -> list[Instrument]:
+    """The options the options tick follows on ``day``: for a structure, the chains of the two nearest
+    usable expiries (and the monthly one when a leg asks for it); else the chain of the one expiry the
+    contract rules pick (ValueError when none is usable)."""
+    if spec is None:
+        expiry = option_expiry(list(listed), day, skip_expiry_day)
+        return [i for i in listed if i.expiry == expiry]
+    expiries = sorted({i.expiry for i in listed if i.expiry and i.option_type in ("CE", "PE")})
+    usable = [e for e in expiries if e > day or (e == day and spec.expiry_day)]
+    wanted = set(usable[:2]) | {e for e in usable if any(leg.expiry == "monthly" for leg in spec.legs)}
+    return [i for i in listed if i.expiry in wanted]
 
 
 def pick_strike(

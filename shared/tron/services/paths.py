@@ -76,3 +76,18 @@ def chain_path(day: str, underlying: str = "NIFTY") -> str:
     """Archive: every option-chain snapshot the options ticks read that day, one Parquet row per minute and
     contract (tron.services.chain_archive; read back by tron.backtest.chains)."""
     return f"chains/{day}/{underlying}.parquet"
+
+
+def updates_path(update_id: int) -> str:
+    """Telegram: an update handled (created before it acts: a second delivery finds it)."""
+    return f"telegram/webhook/updates/{update_id}"
+
+
+def commands_path(update_id: int) -> str:
+    """Telegram: a command: the chat, who sent it, its text and what it did."""
+    return f"telegram/webhook/commands/{update_id}"
+
+
+def confirm_path(chat_id: int) -> str:
+    """Telegram: the square-off a chat asked for, waiting for its /confirm."""
+    return f"telegram/webhook/confirm/{chat_id}"

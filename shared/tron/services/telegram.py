@@ -44,7 +44,15 @@ from tron.services.deps import Deps
 from tron.services.kill_switch import engage_now, kill_switch, release
 from tron.services.messages import BadRequest, json_object
 from tron.services.notify import rupees
-from tron.services.paths import book_path, day_path, intents_path, state_path
+from tron.services.paths import (
+    book_path,
+    commands_path,
+    confirm_path,
+    day_path,
+    intents_path,
+    state_path,
+    updates_path,
+)
 from tron.services.square_off import parse_assets, square_off
 
 log = logging.getLogger("tron.telegram")
@@ -69,21 +77,6 @@ HELP = """TRON commands:
 /squareoff stocks|futures|options|all: close positions now (asks for /confirm)
 /confirm CODE: confirm a square-off within 60 s
 /report: the day's report"""
-
-
-def updates_path(update_id: int) -> str:
-    """An update handled (created before it acts: a second delivery finds it)."""
-    return f"telegram/webhook/updates/{update_id}"
-
-
-def commands_path(update_id: int) -> str:
-    """A command: the chat, who sent it, its text and what it did."""
-    return f"telegram/webhook/commands/{update_id}"
-
-
-def confirm_path(chat_id: int) -> str:
-    """The square-off a chat asked for, waiting for its /confirm."""
-    return f"telegram/webhook/confirm/{chat_id}"
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ from typing import Any
 
 from tron.domain.book import Book
 from tron.domain.context import TickDecision
-from tron.domain.contracts import ContractRules, option_expiry, select_future
+from tron.domain.contracts import ContractRules, select_future
 from tron.domain.decide import decide
 from tron.domain.drift import Drift
 from tron.domain.live import Guardrails
@@ -22,7 +22,7 @@ from tron.domain.risk import KillSwitch
 from tron.domain.session import SessionState
 from tron.domain.strategies import opening_range_minutes
 from tron.domain.structure_decide import structure_legs
-from tron.domain.structures import parse_spec
+from tron.domain.structures import options_chain
 from tron.ports import BrokerUnavailable
 from tron.services import notify
 from tron.services.claims import claim, publish, redrive
@@ -77,16 +77,9 @@ def tradable(deps: Deps, asset: Asset, plan: AssetPlan, day: Any) -> tuple[list[
     spot = Instrument(index, "NSE", asset, segment="index", sector="Index")  # followed, never traded
     if asset is Asset.FUTURES:
         return [future, spot], {"spot": index}
-    listed = deps.market.instruments(Asset.OPTIONS)
-    if plan.structure is not None:  # the chains of the expiries its legs may pick
-        spec = parse_spec(str(plan.structure.get("name", "structure")), plan.structure)
-        expiries = sorted({i.expiry for i in listed if i.expiry and i.option_type in ("CE", "PE")})
-        usable = [e for e in expiries if e > day or (e == day and spec.expiry_day)]
-        wanted = set(usable[:2]) | {e for e in usable if any(leg.expiry == "monthly" for leg in spec.legs)}
-        chain = [i for i in listed if i.expiry in wanted]
-        return [future, spot, *chain], {"underlying": future.symbol, "spot": index}
-    expiry = option_expiry(listed, day, rules.skip_expiry_day)
-    chain = [i for i in listed if i.expiry == expiry]
+    chain = options_chain(
+        deps.market.instruments(Asset.OPTIONS), day, rules.skip_expiry_day, plan.structure_spec()
+    )
     return [future, spot, *chain], {"underlying": future.symbol, "spot": index}
 
 
@@ -224,7 +217,8 @@ def _structure_margin(
     SPAN-like estimate stands)."""
     if deps.margins is None or plan.structure is None or state.get("structures"):
         return None
-    spec = parse_spec(str(plan.structure.get("name", "structure")), plan.structure)
+    spec = plan.structure_spec()
+    assert spec is not None
     if not spec.entry <= now.time() < spec.window_end:
         return None
     insts = instruments_from_doc(state["instruments"], asset)
@@ -328,7 +322,7 @@ def _decide(
     ctx.frozen = day_now.get("frozen") or {}
     ctx.guardrails, ctx.broker_margin = guardrails, margin
     if plan.structure is not None:
-        ctx.structure = parse_spec(str(plan.structure.get("name", "structure")), plan.structure)
+        ctx.structure = plan.structure_spec()
         ctx.structures = list(doc.get("structures", []))
     pending_before = set(ctx.pending)
     decision = decide(ctx)

@@ -18,6 +18,8 @@ from types import TracebackType
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from tests.support.fakes.http import send_json
+
 _ACCESS = re.compile(r"^/v1/projects/([^/]+)/secrets/([^/:]+)/versions/([^/:]+):access$")
 _ADD = re.compile(r"^/v1/projects/([^/]+)/secrets/([^/:]+):addVersion$")
 _CREATE = re.compile(r"^/v1/projects/([^/]+)/secrets$")
@@ -95,12 +97,7 @@ class FakeSecretManager:
                 raw = self.rfile.read(length) if length else b""
                 body = json.loads(raw) if raw else {}
                 status, out = fake.handle(method, self.path, body)
-                data = json.dumps(out).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
+                send_json(self, status, out)
 
             def do_GET(self) -> None:
                 self._serve("GET")

@@ -10,6 +10,8 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from tests.support.fakes.http import send_json
+
 TOKEN = "123456:TEST-token_abc"  # the bot token the fake accepts
 PATH = re.compile(r"^/bot(?P<token>[^/]+)/(?P<method>\w+)$")
 
@@ -55,15 +57,7 @@ class FakeBotApi:
                 self._answer(200, {"ok": True, "result": {"message_id": n, "chat": {"id": body["chat_id"]}}})
 
             def _answer(self, status: int, doc: dict[str, Any]) -> None:
-                data = json.dumps(doc).encode()
-                try:
-                    self.send_response(status)
-                    self.send_header("Content-Type", "application/json")
-                    self.send_header("Content-Length", str(len(data)))
-                    self.end_headers()
-                    self.wfile.write(data)
-                except (BrokenPipeError, ConnectionResetError):
-                    pass  # the client timed out and left
+                send_json(self, status, doc)
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
