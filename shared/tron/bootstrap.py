@@ -122,6 +122,7 @@ def kite_adapters(
         k.poll_interval_s,
         order_budget=k.order_budget_s,
         algo_id=k.algo_id,
+        slices=settings.guardrails.guardrails().slices,
     )
     if settings.mode == "live":  # Kite orders only on a day an operator armed; the others are shadow days
         from tron.services.live import DayBroker
@@ -134,12 +135,15 @@ def kite_adapters(
 def paper_broker(settings: Settings, store: Any, market: Any, clock: Clock) -> Any:
     """Paper fills on the market's quotes; with broker "shadow", every order call also built as the Kite
     broker would send it, checked against Kite's rules and recorded (tron.adapters.kite.shadow)."""
-    paper = PaperBroker(store, market, clock)
+    slices = settings.guardrails.guardrails().slices
+    paper = PaperBroker(store, market, clock, slices=slices)
     if settings.broker != "shadow":
         return paper
     from tron.adapters.kite.shadow import ShadowBroker
 
-    return ShadowBroker(paper, store, clock, settings.kite.market_protection, settings.kite.algo_id)
+    return ShadowBroker(
+        paper, store, clock, settings.kite.market_protection, settings.kite.algo_id, slices=slices
+    )
 
 
 def trading_calendar() -> TradingCalendar:

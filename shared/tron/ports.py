@@ -83,7 +83,8 @@ class Archive(Protocol):
     """Blob storage for logs, reports and replay inputs (GCS, or a local folder)."""
 
     def write(self, path: str, data: bytes, content_type: str = "application/octet-stream") -> str:
-        """Write and return a location the user can open (a file path or gs:// URL)."""
+        """Write (replacing the blob whole: a reader never sees half of it) and return a location the user
+        can open (a file path or gs:// URL)."""
         ...
 
     def append_lines(self, path: str, lines: Iterable[str]) -> None:
@@ -135,6 +136,61 @@ class MarketData(Protocol):
 
 
 @dataclass(frozen=True)
+class HistoryBar:
+    """One candle of the broker's history: its start (IST), prices, traded volume and open interest (0 when
+    the broker gives none: equities, indices, or OI not asked for)."""
+
+    ts: datetime
+    open: float
+    high: float
+    low: float
+    close: float
+    volume: int
+    oi: int = 0
+
+
+class SessionExpired(Exception):
+    """The broker session is gone (no access token, or an expired one): log in again; retrying cannot help."""
+
+
+class HistoricalData(Protocol):
+    """The broker's archive of candles and its instruments list (Kite's historical API), for research
+    downloads (`tron data fetch`). Calls are paced at the broker's rate; a request must fit its span limit.
+
+    Every method raises SessionExpired when the session is gone, BrokerUnavailable when the broker cannot
+    answer now (try again later), OrderRejected when it refuses the request itself."""
+
+    def max_days(self, interval: str) -> int | None:
+        """The most calendar days one request of the interval may span (Kite: minute 60, day 2000), or None
+        when the broker has no such interval."""
+        ...
+
+    def continuous(self, interval: str) -> bool:
+        """Whether the broker splices a future's expired contracts into one series at this interval (Kite:
+        day candles only)."""
+        ...
+
+    def instruments(self) -> list[dict[str, Any]]:
+        """Today's instruments list of every exchange, as the broker lists it (Kite's dump: instrument_token,
+        exchange_token, tradingsymbol, name, last_price, expiry, strike, tick_size, lot_size,
+        instrument_type, segment, exchange). Only live contracts are listed."""
+        ...
+
+    def candles(
+        self,
+        token: int,
+        start: datetime,
+        end: datetime,
+        interval: str,
+        continuous: bool = False,
+        oi: bool = False,
+    ) -> list[HistoryBar]:
+        """The candles of an instrument starting between ``start`` and ``end`` (one request: the span must
+        fit :meth:`max_days`), oldest first."""
+        ...
+
+
+@dataclass(frozen=True)
 class BrokerOrder:
     """An order's state at the broker as the executor books it: what filled (``filled_qty`` at
     ``avg_price``), when, and the broker's message."""
@@ -147,11 +203,28 @@ class BrokerOrder:
     ts: datetime
     message: str = ""
     ambiguous: bool = False  # placed after a try whose fate is unknown: a second order may exist (see Broker)
+    parts: tuple[tuple[int, Decimal], ...] = ()  # sent in slices (freeze quantity): each one's fill and price
+
+    @property
+    def executed(self) -> tuple[tuple[int, Decimal], ...]:
+        """What each executed order filled, at its price: the slices that filled, or the order itself (the
+        broker charges brokerage per executed order)."""
+        if self.parts:
+            return tuple((q, px) for q, px in self.parts if q > 0)
+        return ((self.filled_qty, self.avg_price),) if self.filled_qty > 0 else ()
 
     @property
     def ended(self) -> bool:
         """It works no more: what it filled is final."""
         return self.status in ENDED_STATUSES
+
+
+SLICE_SEP = "+"  # joins the broker's order ids of an order sent in slices into the one id TRON holds for it
+
+
+def order_ids(order_id: str) -> list[str]:
+    """The broker's order ids behind an order TRON holds: one, or an order's slices."""
+    return order_id.split(SLICE_SEP)
 
 
 ENDED_STATUSES = ("COMPLETE", "REJECTED", "CANCELLED")  # Kite's statuses of an order that works no more

@@ -211,3 +211,31 @@ def test_a_recorded_days_chain_backtests_the_structure(
     assert fills == [(leg["entry_price"], leg["exit_price"]) for leg in live["legs"]]  # no stops: the same
     assert cli.main(["backtest", "--data", str(tmp_path / "none"), "--strategy", "iron_condor"]) == 2
     assert "no recorded option chain" in capsys.readouterr().err
+
+
+def test_a_leg_above_the_freeze_quantity_trades_in_slices_through_the_kite_simulator(tmp_path: Path) -> None:
+    """28 lots of a NIFTY call (1,820 > NSE's freeze quantity of 1,800, which the simulator enforces): the
+    entry, its resting stop and the exit that converts it each go to Kite as two orders under their own tags,
+    the book matches the broker, and brokerage is charged per slice (₹20 each)."""
+    big = {"entry": "09:45", "exit": "15:10", "legs": [{"side": "BUY", "type": "CE", "strike": "ATM", "lots": 28,
+           "sl": "30%", "target": "50%"}]}  # fmt: skip
+    risk = {
+        "capital": 3_000_000,
+        "daily_loss_limit": 400_000,
+        "daily_loss_limit_pct": 40,
+        "max_position_pct": 50,
+    }
+    assets = {**MARGIN, "options": {"capital_pct": 100}}
+    s = settings(
+        tmp_path, symbols=3, risk=risk, assets=assets, options={"template": "big", "templates": {"big": big}}
+    )
+    run = prepare(s, TRADING_DAY, tmp_path / "run", broker="kite-sim")
+    result = run_day(s, TRADING_DAY, run=run)
+    (st,) = result["assets"]["options"]["structures"]
+    (leg,) = st["legs"]
+    assert leg["qty"] == 1820 and leg["exit_price"] > 0
+    assert result["kite"]["book_matches_broker"] and result["kite"]["open_positions"] == {}
+    assert result["kite"]["orders"] == result["kite"]["orders_tagged_by_tron"] == 4  # 2 entry, 2 stop→exit
+    filled = [d for _, d in run.deps.store.list(f"days/{TRADING_DAY}/intents") if d.get("state") == "filled"]
+    assert sorted(len(d["order_id"].split("+")) for d in filled) == [2, 2]
+    assert [d["fill"]["charges"]["brokerage"] for d in filled] == ["40.00", "40.00"]

@@ -4,6 +4,7 @@ share (:class:`PaperBroker`)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -43,9 +44,15 @@ class PaperBroker:
     """
 
     def __init__(
-        self, store: StateStore, market: MarketData, clock: Clock, slippage: StopSlippage | None = None
+        self,
+        store: StateStore,
+        market: MarketData,
+        clock: Clock,
+        slippage: StopSlippage | None = None,
+        slices: Callable[[OrderIntent], list[int]] | None = None,
     ) -> None:
         self.store = store
+        self.slices = slices or (lambda intent: [intent.qty])
         self.market = market
         self.clock = clock
         self.slippage = slippage or StopSlippage()
@@ -72,6 +79,7 @@ class PaperBroker:
             raise OrderRejected(
                 f"quantity {intent.qty} of {intent.symbol} is not a multiple of the lot size {lot}"
             )
+        slices = self._slices(intent)
         n = len(self.orders_with_tag(intent.day, intent.tag)) + 1
         order_id = f"{intent.tag}-{n}"
         doc: dict[str, Any] = {
@@ -84,6 +92,7 @@ class PaperBroker:
             "intent_id": intent.intent_id,
             "tick_size": str(intent.tick_size),
             "option": intent.segment == "options",
+            "slices": slices,
         }
         if intent.order_type == "MARKET":
             quote = self._fresh_quote(intent)
@@ -130,6 +139,7 @@ class PaperBroker:
             trigger=str(dec(intent.trigger)),
             limit=None if intent.limit is None else str(dec(intent.limit)),
             qty=intent.qty,
+            slices=self._slices(intent),
         )
         self._save(intent.day, doc)
         return _order(doc)
@@ -156,6 +166,13 @@ class PaperBroker:
         self._net(intent.day, doc)
         self._save(intent.day, doc)
         return _order(doc)
+
+    def _slices(self, intent: OrderIntent) -> list[int]:
+        """The slices Kite would take the order in (OrderRejected above the most it allows)."""
+        try:
+            return self.slices(intent)
+        except ValueError as e:
+            raise OrderRejected(str(e)) from None
 
     def order_states(self, day: date, order_ids: list[str]) -> dict[str, BrokerOrder]:
         """The paper orders as they stand, each resting stop first worked against the candles completed
@@ -303,12 +320,18 @@ def _resting(d: dict[str, Any]) -> bool:
 
 
 def _order(d: dict[str, Any]) -> BrokerOrder:
+    """The stored paper order as the broker answers it; one sent in slices at Kite (above the freeze
+    quantity) has each slice's fill in ``parts``, as Kite's slices would be charged."""
+    filled, avg = int(d["filled_qty"]), Decimal(d["avg_price"])
+    slices = [int(q) for q in d.get("slices") or []]
+    parts = tuple((q, avg) for q in slices) if len(slices) > 1 and sum(slices) == filled else ()
     return BrokerOrder(
         d["order_id"],
         d["tag"],
         d["status"],
-        int(d["filled_qty"]),
-        Decimal(d["avg_price"]),
+        filled,
+        avg,
         datetime.fromisoformat(d["ts"]),
         d.get("message", ""),
+        parts=parts,
     )

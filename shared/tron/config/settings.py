@@ -251,7 +251,8 @@ class GuardrailSettings(BaseModel):
     )
     freeze_qty: dict[str, int] = Field(
         default_factory=lambda: {"NIFTY": 1800},
-        description="per F&O underlying, the exchange's freeze quantity (revised monthly by NSE)",
+        description="per F&O underlying, the exchange's freeze quantity (revised monthly by NSE): a larger "
+        "order goes in slices of whole lots under it, at most 10",
     )
     max_orders_per_day: int = Field(
         1000, ge=1, le=3000, description="orders a day across the account (Kite allows 3,000)"

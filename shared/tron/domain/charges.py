@@ -8,7 +8,8 @@ transaction rate includes NSE's Investor Protection Fund Trust charge (IPFT) as 
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass, fields
 from datetime import date
 from decimal import Decimal
 
@@ -295,6 +296,15 @@ def order_charges(segment: str, side: Side, price: Decimal, qty: int, on: date) 
     value = price * qty
     buy, sell = (value, ZERO) if side is Side.BUY else (ZERO, value)
     return _assemble(r, buy, sell, _brokerage(r, value))
+
+
+def fill_charges(segment: str, side: Side, orders: Iterable[tuple[int, Decimal]], on: date) -> Charges:
+    """Charges of a fill made of several executed orders (an order sent in slices under the freeze
+    quantity: each slice is an order, with its own brokerage), each (quantity, price): their sum."""
+    each = [order_charges(segment, side, price, qty, on) for qty, price in orders]
+    if not each:
+        return _assemble(rates_on(segment, on), ZERO, ZERO, ZERO)
+    return Charges(*(sum((getattr(c, f.name) for c in each), ZERO) for f in fields(Charges)))
 
 
 def trade_charges(segment: str, buy: Decimal, sell: Decimal, qty: int, on: date) -> Charges:

@@ -68,6 +68,7 @@ def _intent(
         decided_at=ctx.now,
         segment=inst.segment,
         tick_size=inst.tick_size,
+        lot=inst.lot_size,
         **kw,
     )
 

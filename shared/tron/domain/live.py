@@ -18,6 +18,8 @@ from typing import Any
 
 from tron.domain.models import Instrument, OrderIntent
 
+MAX_SLICES = 10  # the most orders one intent is sent in above the freeze quantity (Kite's autoslice limit)
+
 
 @dataclass(frozen=True)
 class LiveArm:
@@ -81,8 +83,9 @@ def arming_refusal(doc: Any, day: date) -> str | None:
 class Guardrails:
     """What any order may be. ``allowlist``: per asset value, the symbols it may enter (an asset not named
     may enter any); ``max_order_value`` (₹) and ``max_order_qty`` per segment; ``freeze_qty`` per
-    underlying (the exchange's largest single order: NIFTY 1,800 in 2026, revised monthly; an order above it
-    is refused, not split); ``max_orders_per_day`` across the account."""
+    underlying (the exchange's largest single order: NIFTY 1,800 in 2026, revised monthly; a larger order
+    goes in slices of whole lots under it, at most MAX_SLICES: :meth:`slices`); ``max_orders_per_day``
+    across the account."""
 
     allowlist: Mapping[str, frozenset[str]] = field(default_factory=dict)
     max_order_value: Mapping[str, Decimal] = field(default_factory=dict)
@@ -102,7 +105,7 @@ class Guardrails:
         if (qty := self.max_order_qty.get(inst.segment)) is not None:
             caps.append(qty)
         if inst.exchange == "NFO" and (freeze := self.freeze_qty.get(_underlying(inst.symbol))) is not None:
-            caps.append(freeze)
+            caps.append(MAX_SLICES * slice_size(freeze, inst.lot_size))
         top = self.max_order_value.get(inst.segment)
         if top is not None and price > 0:
             caps.append(int(top / Decimal(str(price))))
@@ -118,17 +121,49 @@ class Guardrails:
         cap = self.max_order_qty.get(intent.segment)
         if cap is not None and intent.qty > cap:
             return f"guardrail: quantity {intent.qty} is above the {intent.segment} cap of {cap}"
-        underlying = _underlying(intent.symbol) if intent.exchange == "NFO" else ""
-        freeze = self.freeze_qty.get(underlying)
-        if freeze is not None and intent.qty > freeze:
-            return f"guardrail: quantity {intent.qty} is above {underlying}'s freeze quantity {freeze}"
+        try:
+            self.slices(intent)
+        except ValueError as e:
+            return f"guardrail: {e}"
         top = self.max_order_value.get(intent.segment)
         value = Decimal(str(intent.price or 0)) * intent.qty
         if top is not None and value > top:
             return f"guardrail: order value ₹{value:,.2f} is above the {intent.segment} cap of ₹{top:,.2f}"
-        if orders_today >= self.max_orders_per_day:
+        if orders_today + self.orders(intent) > self.max_orders_per_day:
             return f"guardrail: the day's {self.max_orders_per_day} orders are used"
         return None
+
+    def slices(self, intent: OrderIntent) -> list[int]:
+        """The quantities the order goes to the exchange in: itself when at or under its underlying's freeze
+        quantity (or none is known), else slices of whole lots, each the most lots under the freeze
+        quantity and the last the rest (as Kite's autoslice cuts them). ValueError when it would take more
+        than MAX_SLICES, or the freeze quantity is under one lot."""
+        underlying = _underlying(intent.symbol) if intent.exchange == "NFO" else ""
+        freeze = self.freeze_qty.get(underlying)
+        if freeze is None or intent.qty <= freeze:
+            return [intent.qty]
+        part = slice_size(freeze, intent.lot)
+        if part == 0 or intent.qty > MAX_SLICES * part:
+            raise ValueError(
+                f"quantity {intent.qty} is above {MAX_SLICES} slices of {underlying}'s freeze quantity "
+                f"{freeze} (lots of {intent.lot})"
+            )
+        whole, rest = divmod(intent.qty, part)
+        return [part] * whole + ([rest] if rest else [])
+
+
+    def orders(self, intent: OrderIntent) -> int:
+        """How many orders the intent takes at the broker (its slices; one when it cannot be sliced: the
+        refusal says why)."""
+        try:
+            return len(self.slices(intent))
+        except ValueError:
+            return 1
+
+
+def slice_size(freeze: int, lot: int) -> int:
+    """The largest slice of whole lots at or under the freeze quantity (0 when a lot is above it)."""
+    return freeze // max(1, lot) * max(1, lot)
 
 
 def _underlying(tradingsymbol: str) -> str:

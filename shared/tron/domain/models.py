@@ -200,6 +200,13 @@ def order_tag(intent: str) -> str:
     return "T" + hashlib.sha256(intent.encode()).hexdigest()[:19]
 
 
+def slice_tag(tag: str, k: int) -> str:
+    """The tag of slice ``k`` (from 0) of an order sent in slices under the exchange's freeze quantity: the
+    order's own tag for the first, a hash of the tag and ``k`` for the others. Each slice carries its own
+    tag, so each is found again after a crash, and told from a duplicate, as any single order is."""
+    return tag if k == 0 else order_tag(f"{tag}/{k}")
+
+
 def is_tron_tag(tag: str) -> bool:
     """Whether a broker tag is one :func:`order_tag` makes (TRON placed the order)."""
     return len(tag) == 20 and tag[0] == "T" and all(c in "0123456789abcdef" for c in tag[1:])
@@ -233,6 +240,7 @@ class OrderIntent:
     price: float | None = None  # an entry: the price its stop and target were set from (see Book.apply_fill)
     trigger: float | None = None  # a protect or trail intent: the stop's trigger price
     limit: float | None = None  # a protect or trail intent of an SL order: its limit price
+    lot: int = 1  # the contract's lot size (F&O): slices under the freeze quantity are whole lots
 
     @property
     def tag(self) -> str:
@@ -262,9 +270,11 @@ class OrderIntent:
             decided = datetime.fromisoformat(d["decided_at"])
             if decided.tzinfo is None:
                 raise ValueError("decided_at has no timezone")
-            qty = int(d["qty"])
+            qty, lot = int(d["qty"]), int(d.get("lot", 1))
             if qty <= 0:
                 raise ValueError(f"qty must be positive, got {qty}")
+            if lot <= 0:
+                raise ValueError(f"lot must be positive, got {lot}")
             return OrderIntent(
                 intent_id=str(d["intent_id"]),
                 day=date.fromisoformat(d["day"]),
@@ -287,6 +297,7 @@ class OrderIntent:
                 price=_opt_float(d.get("price")),
                 trigger=_opt_float(d.get("trigger")),
                 limit=_opt_float(d.get("limit")),
+                lot=lot,
             )
         except KeyError as e:
             raise ValueError(f"order intent is missing field {e.args[0]!r}") from None

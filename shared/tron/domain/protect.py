@@ -83,6 +83,7 @@ def protect_intent(
         order_type=order_type,
         trigger=trigger,
         limit=limit,
+        lot=entry.lot,
     )
 
 

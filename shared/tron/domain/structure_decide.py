@@ -437,6 +437,7 @@ def _send(
         target=target,
         segment=inst.segment,
         tick_size=inst.tick_size,
+        lot=inst.lot_size,
         price=price,
     )
     leg.update(entry_id=intent.intent_id, qty=qty)

@@ -15,7 +15,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from tron.domain.book import Book
-from tron.domain.charges import order_charges
+from tron.domain.charges import fill_charges
 from tron.domain.context import Pending
 from tron.domain.models import Asset, OrderIntent, Purpose
 from tron.ports import BrokerOrder, BrokerUnavailable, OrderRejected
@@ -89,7 +89,7 @@ def check_duplicates(deps: Deps, asset: Asset, now: datetime) -> list[OrderInten
                     undone.append((intent, o))
                     continue
                 second = replace(intent, intent_id=undo_id(iid, o.order_id, "second"), qty=o.filled_qty)
-                charges = order_charges(intent.segment, intent.side, o.avg_price, o.filled_qty, intent.day)
+                charges = fill_charges(intent.segment, intent.side, o.executed, intent.day)
                 book.apply_fill(second, o.filled_qty, o.avg_price, charges.total, o.ts.isoformat())
                 flatten = replace(
                     intent,

@@ -14,7 +14,7 @@ from decimal import Decimal
 from typing import Any
 
 from tron.domain.book import Book
-from tron.domain.charges import order_charges
+from tron.domain.charges import fill_charges
 from tron.domain.models import IntentState, OrderIntent, Purpose, Side
 from tron.domain.protect import protect_intent
 from tron.domain.risk import KillSwitch
@@ -149,7 +149,7 @@ def execute_order(deps: Deps, data: bytes, attributes: dict[str, str] | None = N
                 txn.set(bp, book.to_doc())
                 txn.set(ip, advanced(doc, IntentState.REJECTED, now, reason=refused))
                 return "rejected", intent, False
-            txn.set(orders_count_path(day), {"count": sent + 1})
+            txn.set(orders_count_path(day), {"count": sent + deps.config.guardrails.orders(intent)})
         txn.set(
             ip,
             {
@@ -326,7 +326,7 @@ def _record_fill(
     An entry's fill claims the protect intent that rests the new position's stop (published after)."""
     day = intent.day.isoformat()
     ip, bp = intent_path(day, intent.intent_id), book_path(day, intent.asset)
-    charges = order_charges(intent.segment, intent.side, order.avg_price, order.filled_qty, intent.day)
+    charges = fill_charges(intent.segment, intent.side, order.executed, intent.day)
     protect: list[OrderIntent] = []
     booked: dict[str, Decimal] = {}  # what the fill realised, for the notification
 

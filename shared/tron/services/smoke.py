@@ -172,6 +172,7 @@ def _intent(
         decided_at=now,
         segment=inst.segment,
         tick_size=inst.tick_size,
+        lot=inst.lot_size,
         **kw,
     )
 

@@ -15,7 +15,7 @@ from decimal import Decimal
 from typing import Any
 
 from tron.domain.book import Book, exit_side
-from tron.domain.charges import AUTO_SQUARE_OFF_FEE, order_charges
+from tron.domain.charges import AUTO_SQUARE_OFF_FEE, fill_charges, order_charges
 from tron.domain.drift import Drift, clamp
 from tron.domain.models import Asset, IntentState, OrderIntent, Position, Purpose, RestingStop, id_part
 from tron.domain.order_rules import MAX_MODIFICATIONS
@@ -272,7 +272,8 @@ def book_stop_fill(
             return False
         intent = OrderIntent.from_dict(doc)
         qty = min(order.filled_qty, abs(pos.qty))
-        charges = order_charges(intent.segment, intent.side, order.avg_price, qty, intent.day)
+        fills = order.executed if qty == order.filled_qty else ((qty, order.avg_price),)
+        charges = fill_charges(intent.segment, intent.side, fills, intent.day)
         realized = realised["pnl"] = book.apply_fill(
             intent, qty, order.avg_price, charges.total, order.ts.isoformat()
         )

@@ -426,16 +426,17 @@ def test_an_entry_is_sized_under_the_guardrails_quantity_and_value_caps(
     assert Guardrails(max_order_qty={"equity_intraday": 150}).refusal(capped, 0) is None
 
 
-def test_an_option_entry_stays_in_whole_lots_under_the_freeze_quantity(
+def test_an_option_entry_stays_in_whole_lots_within_ten_slices_of_the_freeze_quantity(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     ctx, _ = _options_ctx(monkeypatch, ContractRules(strike="atm"), Side.BUY)
     (free,) = decide(ctx).intents
     ctx, _ = _options_ctx(monkeypatch, ContractRules(strike="atm"), Side.BUY)
-    ctx.guardrails = Guardrails(freeze_qty={"NIFTY": 100})  # one lot of 65 under it
-    (capped,) = decide(ctx).intents
-    assert free.qty > 65 and capped.qty == 65
+    ctx.guardrails = Guardrails(freeze_qty={"NIFTY": 100})  # one lot of 65 under it: slices of one lot
+    (sliced,) = decide(ctx).intents
+    assert free.qty == sliced.qty == 130 and sliced.lot == 65
+    assert ctx.guardrails.slices(sliced) == [65, 65]
     ctx, _ = _options_ctx(monkeypatch, ContractRules(strike="atm"), Side.BUY)
     ctx.guardrails = Guardrails(freeze_qty={"NIFTY": 50})  # under one lot: no entry, and why
     d = decide(ctx)
-    assert d.intents == [] and "guardrails allow at most 50" in d.events[-1]["reason"]
+    assert d.intents == [] and "guardrails allow at most 0" in d.events[-1]["reason"]

@@ -12,7 +12,7 @@ import pytest
 from tests.support.days import TRADING_DAY, at
 from tests.support.domain import stock_intent
 from tron.domain.live import Guardrails, LiveArm, arming_refusal
-from tron.domain.models import Asset, OrderIntent, Purpose, Side
+from tron.domain.models import Asset, Instrument, OrderIntent, Purpose, Side
 
 ARM = LiveArm(TRADING_DAY, "first live day", "asha", at(8, 30))
 
@@ -50,6 +50,7 @@ def test_the_stored_form_round_trips() -> None:
 
 
 ENTRY = replace(stock_intent(Side.BUY, 10, Purpose.ENTRY, "RELIANCE"), price=2500.0)
+NIFTY_CALL = replace(ENTRY, symbol="NIFTY26DEC24500CE", exchange="NFO", asset=Asset.OPTIONS, lot=65, price=120.0)
 EXIT = stock_intent(Side.SELL, 10_000, Purpose.EXIT, "WIPRO")
 
 
@@ -67,9 +68,9 @@ EXIT = stock_intent(Side.SELL, 10_000, Purpose.EXIT, "WIPRO")
         (Guardrails(max_orders_per_day=40), ENTRY, 40, "the day's 40 orders are used"),
         (
             Guardrails(freeze_qty={"NIFTY": 1800}),
-            replace(ENTRY, symbol="NIFTY26DEC24500CE", exchange="NFO", asset=Asset.OPTIONS, qty=1820),
+            replace(NIFTY_CALL, qty=271 * 65),
             0,
-            "above NIFTY's freeze quantity 1800",
+            "above 10 slices of NIFTY's freeze quantity 1800",
         ),
     ],
 )
@@ -101,3 +102,31 @@ def test_exits_stops_and_trails_are_never_refused() -> None:
     )
     for purpose in (Purpose.EXIT, Purpose.SQUARE_OFF, Purpose.PROTECT, Purpose.TRAIL):
         assert rails.refusal(replace(EXIT, purpose=purpose), 5) is None
+
+
+def test_above_the_freeze_quantity_an_order_goes_in_slices_of_whole_lots() -> None:
+    rails = Guardrails(freeze_qty={"NIFTY": 1800})
+    assert rails.slices(replace(NIFTY_CALL, qty=1755)) == [1755]  # 27 lots: at or under 1,800
+    assert rails.slices(replace(NIFTY_CALL, qty=56 * 65)) == [1755, 1755, 130]  # whole lots, the rest last
+    assert rails.slices(replace(NIFTY_CALL, qty=270 * 65)) == [1755] * 10  # Kite's most: 10 slices
+    assert rails.refusal(replace(NIFTY_CALL, qty=270 * 65), 0) is None
+    with pytest.raises(ValueError, match="above 10 slices"):
+        rails.slices(replace(NIFTY_CALL, qty=271 * 65))
+    with pytest.raises(ValueError, match="lots of 2000"):  # a lot above the freeze quantity: never sliceable
+        Guardrails(freeze_qty={"NIFTY": 1800}).slices(replace(NIFTY_CALL, qty=4000, lot=2000))
+    assert rails.slices(replace(ENTRY, qty=50_000)) == [50_000]  # equity: no freeze quantity
+    assert rails.slices(replace(EXIT, qty=10_000)) == [10_000]
+
+
+def test_entries_are_sized_under_ten_slices_of_the_freeze_quantity() -> None:
+    inst = Instrument("NIFTY26DEC24500CE", "NFO", Asset.OPTIONS, lot_size=65, segment="options")
+    assert Guardrails(freeze_qty={"NIFTY": 1800}).qty_cap(inst, 120.0) == 17_550
+    assert Guardrails().qty_cap(inst, 120.0) is None
+
+
+def test_each_slice_counts_against_the_days_orders() -> None:
+    rails = Guardrails(freeze_qty={"NIFTY": 1800}, max_orders_per_day=40)
+    three = replace(NIFTY_CALL, qty=56 * 65)
+    assert rails.orders(three) == 3 and rails.orders(ENTRY) == 1
+    assert rails.refusal(three, 37) is None
+    assert "the day's 40 orders are used" in (rails.refusal(three, 38) or "")

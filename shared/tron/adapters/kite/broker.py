@@ -18,7 +18,8 @@ from tron.adapters.kite.errors import TokenExpired, classify
 from tron.adapters.kite.limits import Sleep
 from tron.adapters.kite.market import as_ist
 from tron.adapters.kite.session import KiteSession
-from tron.domain.models import OrderIntent, Side
+from tron.domain.live import MAX_SLICES
+from tron.domain.models import OrderIntent, Side, slice_tag
 from tron.domain.money import dec, paise
 from tron.domain.order_rules import (
     auto_protection_pct,
@@ -29,12 +30,16 @@ from tron.domain.order_rules import (
 )
 from tron.ports import (
     ENDED_STATUSES,
+    SLICE_SEP,
     BrokerOrder,
     BrokerUnavailable,
     Clock,
     ExternalFill,
     OrderRejected,
     WorkingOrder,
+)
+from tron.ports import (
+    order_ids as split_ids,
 )
 
 log = logging.getLogger("tron.kite")
@@ -48,6 +53,7 @@ PROTECTED = ("MARKET", "SL-M")  # the order types Kite takes only with market pr
 VARIETY = "regular"
 TAG_RE = re.compile(r"^[A-Za-z0-9]{1,20}$")  # Kite's rule for an order's tag (and the exchange's algo ID)
 Order = dict[str, Any]  # one order (or one state of its history) as the client returns it
+Slicer = Callable[[OrderIntent], list[int]]  # an order's quantities under the freeze quantity
 
 
 @dataclass(frozen=True)
@@ -131,8 +137,10 @@ class KiteBroker:
         on_token_expired: Callable[[str], None] | None = None,
         order_budget: float = 5.0,
         algo_id: str | None = None,
+        slices: Slicer | None = None,
     ) -> None:
         self.session = session
+        self.slices: Slicer = slices or (lambda intent: [intent.qty])
         self.order_budget = order_budget
         self.clock = clock
         self.market_protection = check_market_protection(market_protection)
@@ -166,34 +174,25 @@ class KiteBroker:
         for the tag: an order found is adopted instead of placing another, and the result is marked
         ``ambiguous`` (a request held in the network may still arrive; the executor looks the tag up again).
 
+        Above the exchange's freeze quantity (``slices``: tron.domain.live.Guardrails.slices) the order goes
+        in slices, each its own order with its own tag (:func:`tron.domain.models.slice_tag`), and is
+        answered as one: :meth:`_place_sliced`.
+
         Raises OrderRejected for another order type, a stop without its trigger (an SL without its limit), a
         refusal by Kite, or an entry placed while the token has expired; TokenExpired for anything else
         placed then (an exit, a protect); BrokerUnavailable when Kite stays unreachable, the order does not
         reach its end (a MARKET order after the cancel) or does not rest (a stop), or Kite accepted it and
         reading its state failed, whatever the error (an order at the broker is never reported refused).
         """
-        params = place_kwargs(intent, self.market_protection, self.algo_id)
-        unknown = False  # a try failed in a way that may have reached Kite (not a 429)
-
-        def already_placed(e: BaseException) -> str | None:
-            nonlocal unknown
-            if classify(e) is ErrorKind.RATE_LIMITED:
-                return None  # refused before it reached the order book: safe to send again
-            unknown = True
-            found = self._order_with_tag(intent.day, intent.tag)
-            return None if found is None else str(found["order_id"])
-
         try:
-            order_id = self.session.call(
-                "orders", "place_order", lambda c: c.place_order(**params), before_retry=already_placed
-            )
-        except TokenExpired as e:
-            return self._token_expired(intent, str(e))
+            parts = self.slices(intent)
+        except ValueError as e:
+            raise OrderRejected(str(e)) from None
+        if len(parts) > 1:
+            return self._place_sliced(intent, parts)
+        order_id, unknown = self._send(intent, place_kwargs(intent, self.market_protection, self.algo_id))
         try:
-            if intent.order_type in STOPS:
-                order = self._follow_stop(str(order_id), intent.tag)
-            else:
-                order = self._follow(str(order_id), intent.tag, intent.qty)
+            order = self._follow_any(order_id, intent.tag, intent.qty, intent.order_type)
         except (OrderRejected, TokenExpired) as e:  # Kite has the order: its fate is unknown, not refused
             raise BrokerUnavailable(
                 f"order {order_id} was accepted but its state could not be read ({e}): resolved by its tag"
@@ -218,6 +217,12 @@ class KiteBroker:
         TokenExpired when the session is gone; BrokerUnavailable when Kite stays unreachable or the
         modification is not seen through within ``follow_polls`` reads (read the order again later).
         """
+        ids = split_ids(order_id)
+        if len(ids) > 1:
+            return self._modify_sliced(ids, intent)
+        return self._modify_one(order_id, intent)
+
+    def _modify_one(self, order_id: str, intent: OrderIntent) -> BrokerOrder:
         kw = modify_kwargs(order_id, intent, self.market_protection)
         trigger = kw.get("trigger_price")
 
@@ -255,10 +260,18 @@ class KiteBroker:
           is only followed. If Kite refuses the modification because the order ended meanwhile, it is read
           again and returned as it ended.
 
+        A stop rested in slices is converted slice by slice and answered as one.
+
         The result carries the order's tag as Kite holds it (the protect intent's). Raises OrderRejected when
         Kite refuses the modification of an order still working; TokenExpired when the session is gone;
         BrokerUnavailable when Kite stays unreachable, no last price can be had, or the order does not end.
         """
+        ids = split_ids(order_id)
+        if len(ids) > 1:
+            return _combine([self._convert_one(i, intent) for i in ids])
+        return self._convert_one(order_id, intent)
+
+    def _convert_one(self, order_id: str, intent: OrderIntent) -> BrokerOrder:
         history = self._read_until(order_id, _settled)
         last = history[-1]
         tag = str(last.get("tag") or intent.tag)
@@ -289,15 +302,20 @@ class KiteBroker:
     def order_states(self, day: date, order_ids: list[str]) -> dict[str, BrokerOrder]:
         """These orders as Kite's order book shows them now, from one `orders()` call: each with Kite's status
         as is (TRIGGER PENDING, OPEN, COMPLETE, CANCELLED, REJECTED, or a passing one such as MODIFY
-        PENDING), its tag, filled quantity, average price (to paise) and exchange time (IST). Ids Kite does
-        not list (another day's, or placed a moment ago) are left out. Raises TokenExpired or
+        PENDING), its tag, filled quantity, average price (to paise) and exchange time (IST); an order in
+        slices as one. Ids Kite does not list (another day's, or placed a moment ago) are left out. Raises TokenExpired or
         BrokerUnavailable."""
-        wanted = set(order_ids)
-        out: dict[str, BrokerOrder] = {}
+        wanted = {i for oid in order_ids for i in split_ids(oid)}
+        listed: dict[str, BrokerOrder] = {}
         for o in self.orders():
             oid = str(o.get("order_id"))
             if oid in wanted:
-                out[oid] = self._broker_order(o, str(o.get("tag") or ""), [o], cancelled_is_rejected=False)
+                listed[oid] = self._broker_order(o, str(o.get("tag") or ""), [o], cancelled_is_rejected=False)
+        out: dict[str, BrokerOrder] = {}
+        for oid in order_ids:
+            parts = [listed.get(i) for i in split_ids(oid)]
+            if all(p is not None for p in parts):
+                out[oid] = _combine([p for p in parts if p is not None])
         return out
 
     @_budgeted
@@ -306,21 +324,37 @@ class KiteBroker:
         stop until it rests), or None.
 
         Recovery after a crash: a delivery adopts the order instead of placing another. If Kite holds two,
-        the first placed is adopted and an ERROR is logged.
+        the first placed is adopted and an ERROR is logged. An order in slices is found once its first
+        slice, placed last, is at Kite (until then :meth:`place` adopts the slices already there).
         """
-        found = self._order_with_tag(day, tag)
-        if found is None:
+        groups = self._tagged(day, tag)
+        if not groups:
             return None
-        if found.get("order_type") in STOPS:
-            return self._follow_stop(str(found["order_id"]), tag)
-        return self._follow(str(found["order_id"]), tag, int(found.get("quantity") or 0))
+        if len(groups) > 1:
+            log.error(
+                f"{len(groups)} Kite orders carry tag {tag}: adopting the first",
+                extra={"component": "kite", "correlation_id": tag},
+            )
+        rows = groups[0]
+        return _combine(
+            [
+                self._follow_any(
+                    str(o["order_id"]),
+                    str(o.get("tag")),
+                    int(o.get("quantity") or 0),
+                    str(o.get("order_type")),
+                )
+                for o in rows
+            ]
+        )
 
     def orders_with_tag(self, day: date, tag: str) -> list[BrokerOrder]:
         """Every order of the day carrying the tag, as Kite reports it now (not followed; a CANCELLED order
-        stays CANCELLED even with nothing filled)."""
+        stays CANCELLED even with nothing filled): an order in slices as one, its slices found under their
+        own tags (also those of one whose first slice never reached Kite)."""
         return [
-            self._broker_order(o, tag, [o], cancelled_is_rejected=False)
-            for o in self._orders_with_tag(day, tag)
+            _combine([self._broker_order(o, tag, [o], cancelled_is_rejected=False) for o in rows])
+            for rows in self._tagged(day, tag, whole=False)
         ]
 
     def preflight(self) -> str | None:
@@ -331,9 +365,11 @@ class KiteBroker:
     def order_status(self, order_id: str) -> BrokerOrder:
         """The order's latest state from its history, without following or cancelling it (CANCELLED with
         nothing filled shows as REJECTED). Raises TokenExpired or BrokerUnavailable."""
-        history = self._history(order_id)
-        last = history[-1]
-        return self._broker_order(last, str(last.get("tag") or ""), history)
+        parts = []
+        for i in split_ids(order_id):
+            history = self._history(i)
+            parts.append(self._broker_order(history[-1], str(history[-1].get("tag") or ""), history))
+        return _combine(parts)
 
     def modify_order(
         self,
@@ -361,7 +397,20 @@ class KiteBroker:
         return self._modify(kw)
 
     def cancel(self, order_id: str) -> str:
-        """Cancel a working order; returns the order id. OrderRejected if Kite refuses (already ended)."""
+        """Cancel a working order (every slice of one in slices); returns the order id. OrderRejected if
+        Kite refuses (already ended; every slice)."""
+        refused: list[OrderRejected] = []
+        ids = split_ids(order_id)
+        for i in ids:  # an order in slices: each slice still working
+            try:
+                self._cancel_one(i)
+            except OrderRejected as e:
+                refused.append(e)
+        if len(refused) == len(ids):
+            raise refused[0]
+        return order_id
+
+    def _cancel_one(self, order_id: str) -> str:
         kw = cancel_kwargs(order_id)
         return str(self.session.call("orders", "cancel_order", lambda c: c.cancel_order(**kw)))
 
@@ -440,27 +489,143 @@ class KiteBroker:
         return list(self.session.call("other", "trades", lambda c: c.trades()))
 
     # ------------------------------------------------------------------ internals
-    def _orders_with_tag(self, day: date, tag: str) -> list[dict[str, Any]]:
-        matches = []
+    def _day_orders(self, day: date) -> list[Order]:
+        """The day's orders as Kite lists them (placed oldest first)."""
+        out = []
         for o in self.orders():
-            tags = o.get("tags") or []
-            if o.get("tag") != tag and tag not in tags:
-                continue
             ts = as_ist(o.get("order_timestamp"))
-            if ts is not None and ts.date() != day:
-                continue
-            matches.append(o)
-        return matches
+            if ts is None or ts.date() == day:
+                out.append(o)
+        return out
 
-    def _order_with_tag(self, day: date, tag: str) -> dict[str, Any] | None:
-        """The day's order carrying the tag (the first placed, if Kite somehow holds two)."""
-        matches = self._orders_with_tag(day, tag)
-        if len(matches) > 1:
-            log.error(
-                f"{len(matches)} Kite orders carry tag {tag}: adopting the first",
-                extra={"component": "kite", "correlation_id": tag},
+    def _tagged(self, day: date, tag: str, whole: bool = True) -> list[list[Order]]:
+        """The day's orders under the tag, each as its rows: one row, or an order's slices (under their own
+        tags: :func:`slice_tag`), first slice first. Two orders under one tag (a duplicate) are two groups,
+        the first placed first. ``whole``: only orders whose first slice is at Kite (it is placed last)."""
+        by_tag: dict[str, list[Order]] = {}
+        for o in self._day_orders(day):
+            for t in {str(o.get("tag") or ""), *[str(x) for x in o.get("tags") or []]}:
+                by_tag.setdefault(t, []).append(o)
+        slices = [by_tag.get(slice_tag(tag, k), []) for k in range(MAX_SLICES)]
+        if whole and not slices[0]:
+            return []
+        found = [k for k, rows in enumerate(slices) if rows]
+        n = max((len(rows) for rows in slices), default=0)
+        return [[slices[k][j] for k in found if j < len(slices[k])] for j in range(n)]
+
+    def _send(self, intent: OrderIntent, params: dict[str, Any]) -> tuple[str, bool]:
+        """place_order with these arguments: the order id Kite answers, and whether a try failed in a way
+        that may have reached Kite (a transient failure is retried only after looking for the tag: an order
+        found is adopted instead of placing another). A refusal is an OrderRejected; an expired token
+        :meth:`_token_expired`."""
+        unknown = False
+
+        def already_placed(e: BaseException) -> str | None:
+            nonlocal unknown
+            if classify(e) is ErrorKind.RATE_LIMITED:
+                return None  # refused before it reached the order book: safe to send again
+            unknown = True
+            found = self._tagged(intent.day, str(params["tag"]))
+            return str(found[0][0]["order_id"]) if found else None
+
+        try:
+            order_id = self.session.call(
+                "orders", "place_order", lambda c: c.place_order(**params), before_retry=already_placed
             )
-        return matches[0] if matches else None
+        except TokenExpired as e:
+            self._token_expired(intent, str(e))
+        return str(order_id), unknown
+
+    def _follow_any(self, order_id: str, tag: str, qty: int, order_type: str) -> BrokerOrder:
+        """A stop followed until it rests, any other order to its end."""
+        if order_type in STOPS:
+            return self._follow_stop(order_id, tag)
+        return self._follow(order_id, tag, qty)
+
+    def _place_sliced(self, intent: OrderIntent, parts: list[int]) -> BrokerOrder:
+        """The intent in slices (``parts``: their quantities), each a place_order of its own under its own
+        tag, the first slice (the intent's own tag) placed last, so that finding the intent's tag means
+        every slice reached Kite; a slice already at Kite (an earlier delivery placed it) is adopted, not
+        placed again. Then all are followed (a MARKET slice to its end, a stop until it rests) and answered
+        as one order: ids joined by ``+``, the fills summed at their average price, each slice's fill in
+        ``parts`` (brokerage is charged per order).
+
+        A slice Kite refuses ends the placing: what the slices placed filled is the order's fill (CANCELLED:
+        the rest is closed later like any partial fill); a stop's placed slices are cancelled, so no
+        position is half protected while the book counts it protected (REJECTED unless one filled at
+        once). Nothing placed at all is an OrderRejected."""
+        base = place_kwargs(intent, self.market_protection, self.algo_id)
+        first = {str(o.get("tag") or ""): o for o in reversed(self._day_orders(intent.day))}  # one read
+        sent: dict[int, str] = {}
+        unsure, refused = False, ""
+        for k in [*range(1, len(parts)), 0]:
+            tag = slice_tag(intent.tag, k)
+            if tag in first:
+                sent[k] = str(first[tag]["order_id"])
+                continue
+            try:
+                sent[k], unknown = self._send(intent, {**base, "quantity": parts[k], "tag": tag})
+            except OrderRejected as e:
+                refused = f"slice {k + 1} of {len(parts)} refused: {e}"
+                break
+            unsure |= unknown
+        if not sent:
+            raise OrderRejected(refused)
+        try:
+            got = [
+                self._follow_any(sent[k], slice_tag(intent.tag, k), parts[k], intent.order_type)
+                for k in sorted(sent)
+            ]
+            if intent.order_type in STOPS and not refused:
+                dead = next((o for o in got if o.ended and o.filled_qty == 0), None)
+                if dead is not None:  # Kite's RMS rejected a slice: the stop does not rest in part
+                    refused = f"a slice was {dead.status.lower()}: {dead.message}".rstrip(": ")
+            if refused and intent.order_type in STOPS:
+                got = [self._cancelled(o) for o in got]
+        except (OrderRejected, TokenExpired) as e:
+            raise BrokerUnavailable(
+                f"slices {'+'.join(sent.values())} were accepted but their state could not be read ({e}): "
+                "resolved by their tags"
+            ) from None
+        order = _combine(got, placed_all=not refused)
+        if refused:
+            log.error(
+                f"{intent.symbol}: {refused}; {order.filled_qty} of {intent.qty} filled",
+                extra={"component": "kite", "correlation_id": intent.tag},
+            )
+            order = replace(order, message="; ".join(m for m in (refused, order.message) if m))
+        return replace(order, ambiguous=unsure)
+
+    def _cancelled(self, order: BrokerOrder) -> BrokerOrder:
+        """A working order cancelled and read until it ends (one that ended meanwhile, as it ended)."""
+        if order.ended:
+            return order
+        try:
+            self.cancel(order.order_id)
+        except OrderRejected:
+            pass  # it ended meanwhile: its history says how
+        history = self._read_until(order.order_id, _ended)
+        return self._broker_order(history[-1], order.tag, history)
+
+    def _modify_sliced(self, ids: list[str], intent: OrderIntent) -> BrokerOrder:
+        """A stop resting in slices moved slice by slice, each with its own quantity (a slice that has
+        ended is left as it ended), and answered as one. OrderRejected when Kite refuses a slice still
+        working (the others already moved stay moved: the trail is decided again)."""
+        parts, refused = [], None
+        for i in ids:
+            last = self._history(i)[-1]
+            if _ended(last):
+                parts.append(self._broker_order(last, str(last.get("tag") or ""), [last]))
+                continue
+            try:
+                parts.append(
+                    self._modify_one(i, replace(intent, qty=int(last.get("quantity") or intent.qty)))
+                )
+            except OrderRejected as e:
+                refused = refused or e
+        if refused is not None:
+            raise refused
+        return _combine(parts)
 
     def _history(self, order_id: str) -> list[dict[str, Any]]:
         history = self.session.call("other", "order_history", lambda c: c.order_history(order_id))
@@ -565,6 +730,37 @@ class KiteBroker:
         if intent.purpose.opens:
             raise OrderRejected(f"entry refused, the Kite session expired: {reason}")
         raise TokenExpired(reason)
+
+
+def _combine(parts: list[BrokerOrder], placed_all: bool = True) -> BrokerOrder:
+    """Orders (an order's slices, first slice first) as one: ids joined by ``+``, the first slice's tag,
+    fills summed at their average price (to paise), each slice's fill in ``parts``, the latest time. Its
+    status: a working slice's (OPEN before TRIGGER PENDING: a triggered slice is what matters); COMPLETE
+    when every slice completed and all were placed; one status all share; else CANCELLED when something
+    filled (a partial fill), REJECTED when nothing did. One order is itself."""
+    if len(parts) == 1 and placed_all:
+        return parts[0]
+    filled = sum(p.filled_qty for p in parts)
+    value = sum((p.avg_price * p.filled_qty for p in parts), Decimal(0))
+    statuses = [p.status for p in parts]
+    working = [s for s in statuses if s not in ENDED_STATUSES]
+    if working:
+        status = "OPEN" if "OPEN" in working else working[0]
+    elif len(set(statuses)) == 1 and (placed_all or statuses[0] != "COMPLETE"):
+        status = statuses[0]
+    else:
+        status = "CANCELLED" if filled else "REJECTED"
+    return BrokerOrder(
+        SLICE_SEP.join(p.order_id for p in parts),
+        parts[0].tag,
+        status,
+        filled,
+        paise(value / filled) if filled else Decimal(0),
+        max(p.ts for p in parts),
+        "; ".join(dict.fromkeys(p.message for p in parts if p.message)),
+        any(p.ambiguous for p in parts),
+        tuple((p.filled_qty, p.avg_price) for p in parts),
+    )
 
 
 def _ended(o: Order) -> bool:

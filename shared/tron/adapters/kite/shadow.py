@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import date
 from decimal import Decimal
 from typing import Any, NoReturn, TypeVar
@@ -15,6 +16,7 @@ from tron.adapters.kite.broker import (
     RESTING,
     STOPS,
     TAG_RE,
+    Slicer,
     cancel_kwargs,
     check_algo_id,
     convert_kwargs,
@@ -23,7 +25,7 @@ from tron.adapters.kite.broker import (
     place_kwargs,
 )
 from tron.adapters.paper import PaperBroker
-from tron.domain.models import OrderIntent, Side, quote_problem
+from tron.domain.models import OrderIntent, Side, quote_problem, slice_tag
 from tron.domain.money import dec
 from tron.domain.order_rules import check_market_protection, lpp_band, on_tick, sl_gap_limit
 from tron.domain.protect import crossed
@@ -61,6 +63,11 @@ def shadow_records(store: StateStore, day: date | str) -> list[dict[str, Any]]:
     each with its document id as ``seq``."""
     docs = [{**d, "seq": seq} for seq, d in store.list(shadow_path(day))]
     return sorted(docs, key=lambda d: (d["at"], d.get("local_seq", 0), d["seq"]))
+
+
+def slice_id(order_id: str, k: int) -> str:
+    """The id a shadow record gives slice ``k`` of a paper order that Kite would take in slices."""
+    return order_id if k == 0 else f"{order_id}.{k}"
 
 
 def kite_problems(
@@ -185,8 +192,10 @@ class ShadowBroker:
         clock: Clock,
         market_protection: int = -1,
         algo_id: str | None = None,
+        slices: Slicer | None = None,
     ) -> None:
         self.paper = paper
+        self.slices: Slicer = slices or (lambda intent: [intent.qty])
         self.store = store
         self.clock = clock
         self.market_protection = check_market_protection(market_protection)
@@ -199,27 +208,35 @@ class ShadowBroker:
         price too), record the call and place it on paper."""
         try:
             kw = place_kwargs(intent, self.market_protection, self.algo_id)
-        except OrderRejected as e:
+            parts = self.slices(intent)
+        except (OrderRejected, ValueError) as e:
             self._refuse("place", intent.day, intent.intent_id, None, None, [str(e)])
+        order = [*range(1, len(parts)), 0]  # as the Kite broker sends them: the first slice last
+        calls = [(k, {**kw, "quantity": parts[k], "tag": slice_tag(intent.tag, k)}) for k in order]
         last = self._last(intent.symbol) if intent.order_type in STOPS else None
-        problems = kite_problems(kw, intent.side.value, intent.tick_size, intent.segment, last)
-        return self._send("place", intent.day, intent.intent_id, None, kw, problems, self.paper.place, intent)
+        problems = self._problems(calls, intent.side.value, intent, last)
+        return self._send(
+            "place", intent.day, intent.intent_id, None, calls, problems, self.paper.place, intent
+        )
 
     def modify(self, order_id: str, intent: OrderIntent) -> BrokerOrder:
         """Build modify_order's arguments moving the stop to the trail intent, check them (against the
         last price too), record the call and move the paper stop."""
         try:
-            kw = modify_kwargs(order_id, intent, self.market_protection)
+            calls = [
+                (k, modify_kwargs(slice_id(order_id, k), replace(intent, qty=q), self.market_protection))
+                for k, q in enumerate(self._paper_slices(intent.day, order_id, intent.qty))
+            ]
         except OrderRejected as e:
             self._refuse("modify", intent.day, intent.intent_id, order_id, None, [str(e)])
         last = self._last(intent.symbol)
-        problems = kite_problems(kw, intent.side.value, intent.tick_size, intent.segment, last)
+        problems = self._problems(calls, intent.side.value, intent, last)
         return self._send(
             "modify",
             intent.day,
             intent.intent_id,
             order_id,
-            kw,
+            calls,
             problems,
             lambda it: self.paper.modify(order_id, it),
             intent,
@@ -231,7 +248,7 @@ class ShadowBroker:
         market protection; SL → a LIMIT at :func:`marketable_limit` of the last price, BrokerUnavailable
         without one), checked and recorded; one that filled, ended or is no longer a stop is recorded
         without a call. Then the paper broker converts it (or answers it as it ended)."""
-        kw: dict[str, Any] | None = None
+        calls: list[tuple[int, dict[str, Any] | None]] = [(0, None)]
         problems: list[str] = []
         state = self.paper.order_states(intent.day, [order_id]).get(order_id)
         doc = self.paper.store.get(PaperBroker._path(intent.day, order_id)) if state is not None else None
@@ -244,14 +261,22 @@ class ShadowBroker:
                         f"no last price for {intent.symbol}: cannot price the exit's limit"
                     )
                 limit = marketable_limit(str(doc["side"]), last, intent)
-            kw = convert_kwargs(order_id, str(doc["order_type"]), self.market_protection, limit)
-            problems = kite_problems(kw, str(doc["side"]), intent.tick_size, intent.segment, last)
+            calls = [
+                (
+                    k,
+                    convert_kwargs(
+                        slice_id(order_id, k), str(doc["order_type"]), self.market_protection, limit
+                    ),
+                )
+                for k in range(len(doc.get("slices") or [1]))
+            ]
+            problems = self._problems(calls, str(doc["side"]), intent, last)
         return self._send(
             "convert",
             intent.day,
             intent.intent_id,
             order_id,
-            kw,
+            calls,
             problems,
             lambda it: self.paper.convert(order_id, it),
             intent,
@@ -260,9 +285,11 @@ class ShadowBroker:
     def cancel(self, order_id: str) -> str:
         """Record cancel_order's arguments and cancel the paper order (the day is the clock's, as paper's)."""
         day = self.clock.now().date()
-        return self._send(
-            "cancel", day, None, order_id, cancel_kwargs(order_id), [], self.paper.cancel, order_id
-        )
+        calls = [
+            (k, cancel_kwargs(slice_id(order_id, k)))
+            for k in range(len(self._paper_slices(day, order_id, 0)))
+        ]
+        return self._send("cancel", day, None, order_id, list(calls), [], self.paper.cancel, order_id)
 
     # ------------------------------------------------------------------ reads: the paper broker's
     def order_states(self, day: date, order_ids: list[str]) -> dict[str, BrokerOrder]:
@@ -302,21 +329,43 @@ class ShadowBroker:
             return None
         return dec(quote.last)
 
+    def _problems(
+        self,
+        calls: list[tuple[int, dict[str, Any]]] | list[tuple[int, dict[str, Any] | None]],
+        side: str,
+        intent: OrderIntent,
+        last: Decimal | None,
+    ) -> list[str]:
+        """What Kite would refuse in any of the calls (each problem once)."""
+        found = [
+            p
+            for _, kw in calls
+            if kw is not None
+            for p in kite_problems(kw, side, intent.tick_size, intent.segment, last)
+        ]
+        return list(dict.fromkeys(found))
+
+    def _paper_slices(self, day: date, order_id: str, qty: int) -> list[int]:
+        """The slices the paper order stands for at Kite (one: the order itself)."""
+        doc = self.paper.store.get(PaperBroker._path(day, order_id)) or {}
+        return [int(q) for q in doc.get("slices") or [qty]]
+
     def _send(
         self,
         op: str,
         day: date,
         intent_id: str | None,
         order_id: str | None,
-        kw: dict[str, Any] | None,
+        calls: list[tuple[int, dict[str, Any]]] | list[tuple[int, dict[str, Any] | None]],
         problems: list[str],
         act: Callable[[Any], _T],
         arg: Any,
     ) -> _T:
-        """Refuse the call if it breaks a rule; else make it on paper. Recorded either way, with the paper
-        broker's answer (or the error it raised, raised again)."""
+        """Refuse the calls if one breaks a rule; else make the operation on paper. Recorded either way, one
+        record per call (an order in slices: one per slice, its id ``{paper id}.{k}`` from the second on),
+        with the paper broker's answer (or the error it raised, raised again)."""
         if problems:
-            self._refuse(op, day, intent_id, order_id, kw, problems)
+            self._refuse(op, day, intent_id, order_id, calls[0][1], problems)
         outcome = error = None
         try:
             out = act(arg)
@@ -329,7 +378,9 @@ class ShadowBroker:
             error = f"{type(e).__name__}: {e}"
             raise
         finally:
-            self._record(op, day, intent_id, order_id, kw, problems, outcome, error)
+            for k, kw in calls:
+                sid = None if order_id is None else slice_id(order_id, k)
+                self._record(op, day, intent_id, sid, kw, problems, outcome, error)
 
     def _refuse(
         self,

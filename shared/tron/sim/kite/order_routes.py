@@ -18,6 +18,7 @@ from tron.sim.kite.protocol import (
     CLOSED_MESSAGE,
     LIMIT_TO_STOP_MESSAGE,
     MARKET_PROTECTION_MESSAGE,
+    MAX_AUTOSLICES,
     MAX_EQUITY_QUANTITY,
     MAX_MODIFICATIONS,
     ORDER_TYPES,
@@ -126,6 +127,11 @@ class OrderRoutes:
         """Split an order above the freeze quantity into child orders of whole lots under it."""
         lot = max(1, p.inst.lot_size)
         freeze = (p.inst.freeze_qty or p.quantity) // lot * lot  # whole lots under the freeze limit
+        if p.quantity > MAX_AUTOSLICES * freeze:
+            raise input_error(
+                f"Quantity exceeds the autoslice limit of {MAX_AUTOSLICES} slices of {freeze} for "
+                f"{p.inst.tradingsymbol}."
+            )
         left, children = p.quantity, []
         parent = None
         while left > 0:

@@ -48,6 +48,7 @@ VALIDITIES = ("DAY", "IOC", "TTL")
 TAG_RE = re.compile(r"^[A-Za-z0-9]{1,20}$")
 MAX_EQUITY_QUANTITY = 100_000  # Zerodha blocks bigger equity orders before the exchange
 MAX_MODIFICATIONS = 25  # per order, as Kite allows
+MAX_AUTOSLICES = 10  # an autoslice order is cut into at most this many slices
 # Zerodha's own MIS square-off, as session minutes after 09:15 (TRON's square-off runs before these).
 BROKER_EQUITY_SQUARE_OFF_MINUTE = 365  # 15:20
 BROKER_FNO_SQUARE_OFF_MINUTE = 370  # 15:25

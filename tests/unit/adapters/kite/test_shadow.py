@@ -4,7 +4,7 @@ the plain paper broker fills it."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -19,6 +19,7 @@ from tron.adapters.kite.shadow import ShadowBroker, kite_problems, shadow_path, 
 from tron.adapters.paper import PaperBroker
 from tron.adapters.sqlite_store import SqliteStore
 from tron.config.settings import ConfigError, load_settings
+from tron.domain.live import Guardrails
 from tron.domain.models import (
     Asset,
     Candle,
@@ -29,6 +30,7 @@ from tron.domain.models import (
     Quote,
     Side,
     Snapshot,
+    slice_tag,
 )
 from tron.domain.protect import sl_limit
 from tron.domain.timeutil import ist
@@ -504,3 +506,42 @@ def test_records_are_ordered_by_time_then_by_the_instance_that_made_them() -> No
         entry().intent_id,
         intent(name="aaa").intent_id,
     ]
+
+
+def test_above_the_freeze_quantity_each_slice_is_recorded_as_the_call_kite_would_get() -> None:
+    e = env()
+    slices = Guardrails(freeze_qty={"NIFTY": 4}).slices  # 10 of the option: slices of 4, 4 and 2
+    e.paper = PaperBroker(e.store, e.market, e.clock, slices=slices)
+    shadow = e.shadow(slices=slices)
+    filled = shadow.place(intent(option=True))
+    assert [q for q, _ in filled.parts] == [4, 4, 2]  # brokerage is charged per slice, as Kite's
+    rest = shadow.place(option_stop())
+    shadow.modify(rest.order_id, option_stop(101.00, Purpose.TRAIL))
+    shadow.convert(rest.order_id, exit_(option=True))
+    spare = shadow.place(replace(option_stop(95.00), intent_id="spare"))
+    shadow.cancel(spare.order_id)
+    calls = [
+        (r["op"], r["order_id"], r["kwargs"].get("tag"), r["kwargs"].get("quantity")) for r in e.records()
+    ]
+    tag = intent(option=True).tag
+    assert calls[:3] == [  # the first slice, under the intent's own tag, last (as KiteBroker sends them)
+        ("place", f"{filled.order_id}.1", slice_tag(tag, 1), 4),
+        ("place", f"{filled.order_id}.2", slice_tag(tag, 2), 2),
+        ("place", filled.order_id, tag, 4),
+    ]
+    assert [(op, oid, q) for op, oid, _, q in calls[6:9]] == [
+        ("modify", rest.order_id, 4),
+        ("modify", f"{rest.order_id}.1", 4),
+        ("modify", f"{rest.order_id}.2", 2),
+    ]
+    assert [(op, oid) for op, oid, _, _ in calls[9:12]] == [
+        ("convert", rest.order_id),
+        ("convert", f"{rest.order_id}.1"),
+        ("convert", f"{rest.order_id}.2"),
+    ]
+    assert [(op, oid) for op, oid, _, _ in calls[15:]] == [
+        ("cancel", spare.order_id),
+        ("cancel", f"{spare.order_id}.1"),
+        ("cancel", f"{spare.order_id}.2"),
+    ]
+    assert all(r["kwargs"]["order_id"] == r["order_id"] for r in e.records() if r["op"] != "place")
