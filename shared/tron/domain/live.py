@@ -151,7 +151,6 @@ class Guardrails:
         whole, rest = divmod(intent.qty, part)
         return [part] * whole + ([rest] if rest else [])
 
-
     def orders(self, intent: OrderIntent) -> int:
         """How many orders the intent takes at the broker (its slices; one when it cannot be sliced: the
         refusal says why)."""

@@ -50,7 +50,9 @@ def test_the_stored_form_round_trips() -> None:
 
 
 ENTRY = replace(stock_intent(Side.BUY, 10, Purpose.ENTRY, "RELIANCE"), price=2500.0)
-NIFTY_CALL = replace(ENTRY, symbol="NIFTY26DEC24500CE", exchange="NFO", asset=Asset.OPTIONS, lot=65, price=120.0)
+NIFTY_CALL = replace(
+    ENTRY, symbol="NIFTY26DEC24500CE", exchange="NFO", asset=Asset.OPTIONS, lot=65, price=120.0
+)
 EXIT = stock_intent(Side.SELL, 10_000, Purpose.EXIT, "WIPRO")
 
 
