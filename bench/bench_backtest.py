@@ -9,18 +9,33 @@ backtrader its built-in ``EMA``; crosses are strict on both bars (backtesting.py
 backtrader decides in ``next_open`` on the bars that just closed (cheat-on-open), so its market orders fill
 at the open of the next bar with a size computed from that open, as the other two do.
 
-Timed: the backtest call only (data preparation excluded, the same for all). Each engine runs
-``--repeat`` times (backtrader once: it is slow) and the best time counts.
-Run: make bench   (or .venv/bin/python bench/bench_backtest.py [--repeat 3])"""
+Two comparisons, side by side in one run:
+
+* whole process (what a user waits for): the bars written once to a CSV (``date`` with ``+05:30``, as
+  Kite's history), then ``tron backtest --mode peer --strategy ema_cross --json`` and a script that reads
+  the same CSV with pandas and runs backtesting.py, each in a fresh Python process: imports, reading and
+  parsing the file, the backtest, the metrics and printing included. Both print their trades and final
+  equity, which must be identical (to the cent). One untimed run of each first (it writes the bytecode an
+  installed package has, and warms the file cache); then ``--repeat`` runs each and the best wall time
+  counts; the CPU time (user + system) is printed too, the fairer figure on a busy machine;
+* the backtest call only (data preparation excluded, the same for all), in this process: each engine runs
+  ``--repeat`` times (backtrader once: it is slow) and the best time counts.
+
+Run: make bench   (or .venv/bin/python bench/bench_backtest.py [--repeat 3] [--skip-process])"""
 
 from __future__ import annotations
 
 import argparse
+import json
+import os
+import subprocess
 import sys
+import tempfile
 import time
 import warnings
 from datetime import date, datetime, timedelta
 from decimal import Decimal
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -109,6 +124,111 @@ def run_backtesting_py(frame: pd.DataFrame) -> list[tuple]:
     return list(zip(t.EntryBar, t.ExitBar, t.EntryPrice, t.ExitPrice, (int(x) for x in t.Size), strict=True))
 
 
+# ------------------------------------------------------------------------------------- whole process
+# backtesting.py's whole process: read the CSV with pandas (the offsets give IST times; backtesting.py
+# gets them naive, as in run_backtesting_py), run, print the closed trades and the final equity.
+BACKTESTING_PY_PROCESS = """
+import json, sys, warnings
+import pandas as pd
+import talib
+from backtesting import Backtest, Strategy
+from backtesting.lib import crossover
+
+frame = pd.read_csv(sys.argv[1], index_col="date", parse_dates=["date"])
+frame.index = frame.index.tz_convert("Asia/Kolkata").tz_localize(None)
+frame.columns = [c.capitalize() for c in frame.columns]
+fast, slow, cash = int(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4])
+
+class EmaCross(Strategy):
+    def init(self):
+        self.fast = self.I(talib.EMA, self.data.Close, fast)
+        self.slow = self.I(talib.EMA, self.data.Close, slow)
+
+    def next(self):
+        if crossover(self.fast, self.slow):
+            self.buy()
+        elif crossover(self.slow, self.fast):
+            self.position.close()
+
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore")
+    stats = Backtest(
+        frame, EmaCross, cash=cash, commission=0, trade_on_close=False, exclusive_orders=True
+    ).run()
+t = stats._trades
+trades = [
+    [int(a), int(b), float(c), float(d), int(e)]
+    for a, b, c, d, e in zip(t.EntryBar, t.ExitBar, t.EntryPrice, t.ExitPrice, t.Size, strict=True)
+]
+print(json.dumps({"trades": trades, "final_equity": float(stats["Equity Final [$]"])}))
+"""
+
+
+def write_csv(bars: Bars, path: Path) -> None:
+    """The bars as an OHLCV CSV, times with their offset (``2025-01-01 09:15:00+05:30``)."""
+    rows = (
+        f"{t.isoformat(sep=' ')},{o!r},{h!r},{lo!r},{c!r},{v!r}"
+        for t, o, h, lo, c, v in zip(
+            bars.times, *(getattr(bars, k).tolist() for k in ("open", "high", "low", "close", "volume")),
+            strict=True,
+        )
+    )  # fmt: skip
+    path.write_text("date,open,high,low,close,volume\n" + "\n".join(rows) + "\n")
+
+
+def timed_process(cmd: list[str], repeat: int) -> tuple[float, float, str]:
+    """(best wall time, its CPU time, the output) of ``repeat`` runs of a command, after one untimed run.
+    The child may write bytecode (PYTHONDONTWRITEBYTECODE dropped), as an installed package has it."""
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    subprocess.run(cmd, check=True, capture_output=True, env=env)
+    runs = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        pid = subprocess.Popen(cmd, stdout=subprocess.PIPE, env=env)
+        out = pid.stdout.read() if pid.stdout else b""
+        _, status, usage = os.wait4(pid.pid, 0)
+        wall = time.perf_counter() - t0
+        if os.waitstatus_to_exitcode(status) != 0:
+            raise SystemExit(f"{cmd[:4]} failed")
+        runs.append((wall, usage.ru_utime + usage.ru_stime, out.decode()))
+    return min(runs)
+
+
+def whole_process(bars: Bars, repeat: int) -> bool:
+    """Both engines as a user runs them, each in its own process on the same CSV; True if they agree."""
+    with tempfile.TemporaryDirectory() as tmp:
+        csv = Path(tmp) / "RWALK.csv"
+        write_csv(bars, csv)
+        size = csv.stat().st_size
+        tron_cmd = [
+            sys.executable, "-m", "tron.cli", "backtest", "--mode", "peer", "--strategy", "ema_cross",
+            "--param", f"fast={FAST}", "--param", f"slow={SLOW}", "--capital", str(int(CASH)),
+            "--data", str(csv), "--json",
+        ]  # fmt: skip
+        bpy_cmd = [sys.executable, "-c", BACKTESTING_PY_PROCESS, str(csv), str(FAST), str(SLOW), str(CASH)]
+        t_tron, cpu_tron, out_tron = timed_process(tron_cmd, repeat)
+        t_bpy, cpu_bpy, out_bpy = timed_process(bpy_cmd, repeat)
+    ours, theirs = json.loads(out_tron), json.loads(out_bpy)
+    trades = [
+        [t["entry_bar"], t["exit_bar"], float(t["entry_price"]), float(t["exit_price"]), t["qty"]]
+        for t in ours["trades_list"]
+        if t["exit_bar"] is not None
+    ]
+    equity_bpy = f"{Decimal(repr(theirs['final_equity'])).quantize(Decimal('0.01'))}"
+    print(f"whole process: one CSV of {size / 1e6:.1f} MB, each engine in a fresh Python process")
+    print(f"{'engine':<22} {'wall s':>8} {'cpu s':>7} {'trades':>7} {'final equity':>13} {'vs tron':>8}")
+    for name, t, cpu, n, eq in (
+        ("tron backtest --peer", t_tron, cpu_tron, len(trades), ours["final_equity"]),
+        ("backtesting.py 0.6.6", t_bpy, cpu_bpy, len(theirs["trades"]), equity_bpy),
+    ):
+        print(
+            f"{name:<22} {t:8.3f} {cpu:7.3f} {n:7d} {eq:>13} {t / t_tron:7.1f}x  (cpu {cpu / cpu_tron:.1f}x)"
+        )
+    same = trades == theirs["trades"] and ours["final_equity"] == equity_bpy
+    print(f"same trades and final equity: {same}; tron {t_bpy / t_tron:.1f}x faster (issue 18's target: 5x)")
+    return same
+
+
 # ------------------------------------------------------------------------------------------ backtrader
 def run_backtrader(frame: pd.DataFrame) -> list[tuple]:
     import backtrader as bt
@@ -152,9 +272,14 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--skip-backtrader", action="store_true")
+    ap.add_argument("--skip-process", action="store_true", help="only the backtest call, in this process")
     args = ap.parse_args()
     bars, frame = make_bars()
     print(f"EMA({FAST}/{SLOW}) crossover, {len(bars):,} one-minute bars, all-in long-only, next-open fills")
+    ok = True
+    if not args.skip_process:
+        ok &= whole_process(bars, args.repeat)
+        print()
     t_tron, ours = best(lambda: run_tron(bars), args.repeat)
     t_bpy, theirs = best(lambda: run_backtesting_py(frame), args.repeat)
     rows = [("tron (peer mode)", t_tron, ours), ("backtesting.py 0.6.6", t_bpy, theirs)]
@@ -164,11 +289,10 @@ def main() -> int:
     from tron.domain import indicators as ind
 
     t_ema, _ = best(lambda: (ind.ema(bars.close, FAST), ind.ema(bars.close, SLOW)), args.repeat)
-    print(f"{'engine':<22} {'wall s':>8} {'trades':>7} {'vs tron':>8}")
+    print(f"{'backtest call only':<22} {'wall s':>8} {'trades':>7} {'vs tron':>8}")
     for name, t, trades in rows:
         print(f"{name:<22} {t:8.3f} {len(trades):7d} {t / t_tron:7.1f}x")
     print(f"(tron's time includes {t_ema:.3f} s for the two EMAs of tron.domain.indicators)")
-    ok = True
     for name, _, trades in rows[1:]:
         same = trades == ours
         ok &= same

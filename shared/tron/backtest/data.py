@@ -1,9 +1,11 @@
-"""Loaders: OHLCV CSV files (one per symbol) and recorded replay files, turned into the sessions of
-snapshots the live tick sees (:class:`Session`); simulated days come from tron.backtest.generated."""
+"""Loaders: OHLCV bars (CSV or Parquet files, one symbol each, or folders of a symbol's month files) and
+recorded replay files, turned into the sessions of snapshots the live tick sees (:class:`Session`);
+simulated days come from tron.backtest.generated."""
 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
@@ -13,11 +15,25 @@ from typing import Any
 
 import numpy as np
 
-from tron.backtest.bars_csv import InputError, numeric, parse_time, read_frame
+from tron.backtest import bars_csv, bars_parquet
+from tron.backtest.errors import InputError
 from tron.domain.models import Candle, Instrument, Quote, Snapshot
 from tron.domain.timeutil import IST
 
-__all__ = ["Bars", "InputError", "Session", "load", "read_csv", "read_replay", "sessions_from_bars"]
+__all__ = [
+    "Bars",
+    "InputError",
+    "Session",
+    "checked",
+    "load",
+    "read_csv",
+    "read_months",
+    "read_parquet",
+    "read_replay",
+    "sessions_from_bars",
+]
+
+_MONTH = re.compile(r"\d{4}-\d{2}")  # a month file's stem (YYYY-MM.parquet, as `tron data fetch` writes)
 
 
 @dataclass
@@ -71,29 +87,46 @@ def read_csv(path: Path, symbol: str | None = None) -> Bars:
 
     The format is tron.backtest.bars_csv's (also the reader of `tron indicators`):
     ``date,open,high,low,close,volume``, the date with or without ``+05:30`` (Kite's ``+0530`` too; naive
-    dates are IST). Dates must be strictly increasing, prices positive and volumes ≥ 0. The symbol defaults
-    to the file stem.
+    dates are IST). Dates must be strictly increasing, prices positive and volumes ≥ 0 (:func:`checked`;
+    row 1 is the header). The symbol defaults to the file stem.
     """
-    frame = read_frame(path)
-    if len(frame) == 0:
-        raise InputError(f"{path}: no rows")
-    try:
-        times = [parse_time(text, i + 2) for i, text in enumerate(frame["date"].astype(str))]
-        cols = {c: numeric(frame, c) for c in ("open", "high", "low", "close", "volume")}
-    except InputError as e:
-        raise InputError(f"{path}: {e}") from None
-    for i in range(1, len(times)):
-        if times[i] <= times[i - 1]:
-            raise InputError(f"{path}: row {i + 2}: dates must be strictly increasing")
+    stamps, cols = bars_csv.read_columns(path)
+    return checked(path, symbol or path.stem, stamps, cols, first_row=2)
+
+
+def read_parquet(path: Path, symbol: str | None = None) -> Bars:
+    """One symbol's bars from an OHLCV Parquet file (tron.backtest.bars_parquet's columns), checked as a
+    CSV's are (:func:`checked`; row 1 is the first bar). The symbol defaults to the file stem, or for a
+    month file (``YYYY-MM.parquet``) to its folder's name."""
+    stamps, cols = bars_parquet.read_columns(path)
+    name = symbol or (path.parent.name if _MONTH.fullmatch(path.stem) else path.stem)
+    return checked(path, name, stamps, cols, first_row=1)
+
+
+def checked(
+    path: Path, symbol: str, stamps: np.ndarray, cols: Mapping[str, np.ndarray], first_row: int
+) -> Bars:
+    """Bars from a file's columns (UTC instants and float64 numbers), after the checks every format shares,
+    each naming the file and the first bad row (bar i is row ``first_row + i``): times strictly
+    increasing (a repeated time named as such), prices finite and positive (NaN: an empty cell), volumes
+    finite and ≥ 0."""
+    steps = np.diff(stamps.astype("datetime64[us]").astype(np.int64))
+    if steps.size and (bad := np.flatnonzero(steps <= 0)).size:
+        i = int(bad[0]) + 1
+        t, before = (bars_csv.ist_times(stamps[k : k + 1])[0] for k in (i, i - 1))
+        why = f"{t} repeats row {i - 1 + first_row}" if t == before else f"{t} follows {before}"
+        raise InputError(f"{path}: row {i + first_row}: dates must be strictly increasing ({why})")
     for c in ("open", "high", "low", "close"):
-        bad = np.flatnonzero(~(cols[c] > 0))  # NaN (an empty cell) or not positive
+        bad = np.flatnonzero(~(np.isfinite(cols[c]) & (cols[c] > 0)))  # NaN (an empty cell) or not positive
         if bad.size:
-            raise InputError(f"{path}: row {int(bad[0]) + 2}: column {c!r} must be a positive price")
+            raise InputError(f"{path}: row {int(bad[0]) + first_row}: column {c!r} must be a positive price")
     vol = cols["volume"]
-    if np.any(np.isnan(vol)) or np.any(vol < 0):
-        row = int(np.flatnonzero(np.isnan(vol) | (vol < 0))[0]) + 2
-        raise InputError(f"{path}: row {row}: column 'volume' must be a number ≥ 0")
-    return Bars(symbol or path.stem, times, cols["open"], cols["high"], cols["low"], cols["close"], vol)
+    bad = np.flatnonzero(~(np.isfinite(vol) & (vol >= 0)))
+    if bad.size:
+        raise InputError(f"{path}: row {int(bad[0]) + first_row}: column 'volume' must be a number ≥ 0")
+    return Bars(
+        symbol, bars_csv.ist_times(stamps), cols["open"], cols["high"], cols["low"], cols["close"], vol
+    )
 
 
 def read_replay(path: Path) -> list[Session]:
@@ -155,15 +188,73 @@ def _aware(text: str) -> datetime:
 
 
 def load(path: Path) -> list[Bars]:
-    """Bars from a CSV file or a folder of CSV files (one per symbol, named by the file stem)."""
-    if path.is_dir():
-        files = sorted(p for p in path.iterdir() if p.suffix.lower() == ".csv" and p.is_file())
-        if not files:
-            raise InputError(f"no *.csv files in {path}")
-        return [read_csv(f) for f in files]
-    if not path.is_file():
-        raise InputError(f"data file not found: {path}")
-    return [read_csv(path)]
+    """Bars from one file or a folder, one :class:`Bars` per symbol.
+
+    A file: a CSV (:func:`read_csv`) or a ``.parquet`` file (:func:`read_parquet`). A folder: each
+    ``*.csv`` and ``*.parquet`` file in it is a symbol (named by its stem), and each sub-folder holding
+    month files ``YYYY-MM.parquet`` (the layout of `tron data fetch`: ``<root>/<SYMBOL>/<YYYY-MM>.parquet``)
+    is a symbol named by the sub-folder, its months read in order and joined (:func:`read_months`); a
+    folder of month files is that one symbol. Other files and folders are ignored. Symbols come in the
+    order of their file or folder names; a symbol found twice is an InputError.
+    """
+    if not path.is_dir():
+        if not path.is_file():
+            raise InputError(f"data file not found: {path}")
+        if path.suffix.lower() == ".parquet":
+            return [read_parquet(path)]
+        return [read_csv(path)]
+    if _months(path):
+        return [read_months(path)]
+    found: dict[str, Path] = {}
+    for p in sorted(path.iterdir(), key=lambda p: p.name):
+        kind = p.suffix.lower() if p.is_file() else "months" if p.is_dir() and _months(p) else None
+        if kind not in (".csv", ".parquet", "months"):
+            continue
+        name = p.name if kind == "months" else p.stem
+        if name in found:
+            raise InputError(f"{path}: symbol {name} twice ({found[name].name} and {p.name})")
+        found[name] = p
+    if not found:
+        raise InputError(
+            f"no *.csv files, *.parquet files or symbol folders of YYYY-MM.parquet months in {path}"
+        )
+    return [
+        read_months(p) if p.is_dir() else read_parquet(p) if p.suffix.lower() == ".parquet" else read_csv(p)
+        for p in found.values()
+    ]
+
+
+def _months(folder: Path) -> list[Path]:
+    """A folder's month files (``YYYY-MM.parquet``), oldest first."""
+    return sorted(
+        p
+        for p in folder.iterdir()
+        if p.suffix.lower() == ".parquet" and _MONTH.fullmatch(p.stem) and p.is_file()
+    )
+
+
+def read_months(folder: Path, symbol: str | None = None) -> Bars:
+    """One symbol's bars from a folder of month files (``YYYY-MM.parquet``), joined oldest first; each file
+    is checked as :func:`read_parquet` checks it, and each month's first bar must come after the last bar
+    of the month before (InputError naming both files)."""
+    months = _months(folder)
+    if not months:
+        raise InputError(f"no YYYY-MM.parquet files in {folder}")
+    name = symbol or folder.name
+    parts = [read_parquet(p, name) for p in months]
+    for (prev, a), (cur, b) in pairwise(zip(months, parts, strict=True)):
+        if b.times[0] <= a.times[-1]:
+            raise InputError(
+                f"{cur}: row 1: dates must be strictly increasing ({b.times[0]} is not after "
+                f"{a.times[-1]}, the last bar of {prev.name})"
+            )
+    if len(parts) == 1:
+        return parts[0]
+    return Bars(
+        name,
+        [t for b in parts for t in b.times],
+        *(np.concatenate([getattr(b, c) for b in parts]) for c in ("open", "high", "low", "close", "volume")),
+    )
 
 
 def sessions_from_bars(bars: Sequence[Bars]) -> list[Session]:

@@ -41,23 +41,18 @@ from collections.abc import Sized
 from datetime import date, time
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from tron.backtest import data as bdata
-from tron.backtest import html as bhtml
-from tron.backtest.engine import IntradayConfig, IntradayResult, run_intraday, structure_report
-from tron.backtest.fills import FILL_MODELS
-from tron.backtest.generated import GeneratedSessions
-from tron.backtest.metrics import MC_SEED, summarize
-from tron.backtest.peer import STRATEGIES as PEER_STRATEGIES
-from tron.backtest.peer import run_peer
-from tron.backtest.result import BacktestResult
+from tron.backtest.fills import FILL_MODELS  # light: the domain's models and money
 from tron.cli.args import json_option
 from tron.cli.errors import CommandError
 from tron.domain.models import Asset
-from tron.domain.plan import AssetPlan, Plan, StrategyChoice
-from tron.domain.risk import RiskLimits
-from tron.domain.strategies import REGISTRY
+
+if TYPE_CHECKING:  # the backtester and the strategies import numpy: each function imports what it runs
+    from tron.backtest.generated import GeneratedSessions
+    from tron.backtest.result import BacktestResult
+    from tron.domain.plan import AssetPlan
+    from tron.domain.risk import RiskLimits
 
 CHARGES = ("zerodha-intraday", "none")
 GENERATED = "generated"  # --data generated: the seeded simulated market
@@ -70,19 +65,33 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
         help="backtest a strategy on OHLCV bars or a recorded day, through the live decision code",
         description=__doc__.split("\n\n", 1)[1] if __doc__ else None,
         formatter_class=argparse.RawDescriptionHelpFormatter,
+        add_help=False,  # -h/--help below: it names the strategies, imported only when asked
     )
+
+    def full_help() -> None:  # `strategy` and `seed`: the arguments added below
+        from tron.backtest.metrics import MC_SEED
+        from tron.backtest.peer import STRATEGIES as PEER_STRATEGIES
+        from tron.domain.strategies import REGISTRY
+
+        strategy.help = (
+            f"intraday: {', '.join(REGISTRY)}, or an options template (a name, or a .yaml file); "
+            f"peer: {', '.join(PEER_STRATEGIES)}"
+        )
+        seed.help = (
+            "--data generated: the market's seed (default: the configured seed); the Monte Carlo VaR "
+            f"seed (default {MC_SEED})"
+        )
+
+    p.add_argument("-h", "--help", action=_FullHelp, fill=full_help, help="show this help message and exit")
     p.add_argument(
         "--data",
         required=True,
         type=Path,
-        help="OHLCV CSV, a folder of them, a replay .jsonl, 'generated' (the seeded simulated market), or for "
+        help="OHLCV CSV or Parquet, a folder of them (or of symbol folders of YYYY-MM.parquet months, as "
+        "`tron data fetch` stores them), a replay .jsonl, 'generated' (the seeded simulated market), or for "
         "a TEMPLATE recorded option chains (a chains/{date}/NIFTY.parquet file or a folder of them)",
     )
-    p.add_argument(
-        "--strategy",
-        help=f"intraday: {', '.join(REGISTRY)}, or an options template (a name, or a .yaml file); "
-        f"peer: {', '.join(PEER_STRATEGIES)}",
-    )
+    strategy = p.add_argument("--strategy", help="intraday: registry strategies or an options template")
     p.add_argument("--from", dest="start", type=_date, metavar="D", help="first day (YYYY-MM-DD)")
     p.add_argument("--to", dest="end", type=_date, metavar="D", help="last day (YYYY-MM-DD)")
     p.add_argument(
@@ -101,15 +110,24 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--slippage-bps", type=float, default=0.0, help="against the trader, basis points")
     p.add_argument("--fill", choices=FILL_MODELS, help="next-open (bars) | close | next-quote (replays)")
     p.add_argument("--mode", choices=("intraday", "peer"), default="intraday")
-    p.add_argument(
-        "--seed",
-        type=int,
-        help="--data generated: the market's seed (default: the configured seed); the Monte Carlo VaR "
-        f"seed (default {MC_SEED})",
-    )
+    seed = p.add_argument("--seed", type=int, help="--data generated: the market's seed")
     p.add_argument("--report", type=Path, help="write a self-contained HTML report here")
     p.set_defaults(func=run)
     return p
+
+
+class _FullHelp(argparse.Action):
+    """-h/--help that first completes the help texts naming what the backtester knows (its strategies and
+    the Monte Carlo seed): importing those costs numpy, which building the `tron` parser does without."""
+
+    def __init__(self, option_strings: list[str], dest: str, fill: Any, help: str | None = None) -> None:
+        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS, help=help)
+        self.fill = fill
+
+    def __call__(self, parser: argparse.ArgumentParser, *_: Any, **__: Any) -> None:
+        self.fill()
+        parser.print_help()
+        parser.exit()
 
 
 def _date(text: str) -> date:
@@ -147,6 +165,8 @@ def _capital(text: str | None) -> Decimal | None:
 def intraday_plan(strategy: str, params: dict[str, float], capital: Decimal | None) -> AssetPlan:
     """A one-asset plan of the named registry strategies inside the configured risk limits."""
     from tron.config.settings import load_settings
+    from tron.domain.plan import AssetPlan, StrategyChoice
+    from tron.domain.strategies import REGISTRY
 
     names = [s.strip() for s in strategy.split(",") if s.strip()]
     unknown = [s for s in names if s not in REGISTRY]
@@ -172,6 +192,8 @@ def intraday_plan(strategy: str, params: dict[str, float], capital: Decimal | No
 
 def is_template(strategy: str) -> bool:
     """Whether --strategy names an options structure rather than registry strategies."""
+    from tron.domain.strategies import REGISTRY
+
     names = [s.strip() for s in strategy.split(",") if s.strip()]
     return len(names) == 1 and names[0] not in REGISTRY
 
@@ -180,6 +202,8 @@ def structure_plan(template: str, capital: Decimal | None) -> AssetPlan:
     """A plan of the options asset trading the template (a name of options.templates or the shipped ones,
     or a template .yaml file), inside the options asset's configured risk limits."""
     from tron.config.settings import load_settings, read_structure, shipped_templates
+    from tron.domain.plan import AssetPlan
+    from tron.domain.strategies import REGISTRY
 
     settings = load_settings()
     known = sorted({*shipped_templates(), *settings.options.templates})
@@ -205,6 +229,8 @@ def _with_capital(risk: RiskLimits, capital: Decimal | None) -> RiskLimits:
 
 def plan_from_file(path: Path, capital: Decimal | None) -> AssetPlan:
     """The stocks plan of a day's plan document (what `tron plan --json` prints and plan_day stores)."""
+    from tron.domain.plan import Plan
+
     try:
         doc = json.loads(path.read_text(encoding="utf-8"))
         plan = Plan.from_doc(doc.get("plan", doc))
@@ -241,6 +267,7 @@ def generated_sessions(
     """The trading days from start to end of the seeded simulated market `tron run-day` trades (the
     configured seed and universe unless given), as the plan's asset's tick reads them."""
     from tron.adapters.clock import VirtualClock
+    from tron.backtest.generated import GeneratedSessions
     from tron.bootstrap import seeded_market, trading_calendar
     from tron.config.settings import load_settings
     from tron.domain.timeutil import ist
@@ -287,6 +314,9 @@ def _no_day(start: date, end: date) -> str:
 
 
 def backtest(args: argparse.Namespace) -> BacktestResult:
+    from tron.backtest import data as bdata
+    from tron.backtest.peer import STRATEGIES as PEER_STRATEGIES
+
     params = _params(args.param)
     capital = _capital(args.capital)
     generated = str(args.data) == GENERATED
@@ -314,6 +344,8 @@ def backtest(args: argparse.Namespace) -> BacktestResult:
             from tron.config.settings import load_settings
 
             capital = load_settings().risk.capital
+        from tron.backtest.peer import run_peer
+
         return run_peer(bars[0], args.strategy, params, capital)
     if args.plan is not None:
         if args.strategy or params:
@@ -330,6 +362,8 @@ def backtest(args: argparse.Namespace) -> BacktestResult:
             )
     else:
         plan = intraday_plan(args.strategy, params, capital)
+    from tron.backtest.engine import IntradayConfig, run_intraday
+
     sessions: Any
     if generated:
         if args.start is None or args.end is None:
@@ -373,17 +407,22 @@ def backtest(args: argparse.Namespace) -> BacktestResult:
 
 
 def run(args: argparse.Namespace) -> int:
+    from tron.backtest.metrics import MC_SEED, summarize
+
     try:
         result = backtest(args)
         summary = summarize(result, seed=MC_SEED if args.seed is None else args.seed)
     except ValueError as e:  # a setting the engine refuses
         raise CommandError(str(e)) from None
-    structures = (
-        structure_report(result)
-        if isinstance(result, IntradayResult) and result.structure is not None
-        else None
-    )
+    structures = None
+    if result.mode != "peer":  # the engine is not imported for a peer run
+        from tron.backtest.engine import IntradayResult, structure_report
+
+        if isinstance(result, IntradayResult) and result.structure is not None:
+            structures = structure_report(result)
     if args.report:
+        from tron.backtest import html as bhtml
+
         try:
             args.report.write_text(bhtml.render(result, summary), encoding="utf-8")
         except OSError as e:

@@ -10,7 +10,6 @@ import sys
 from decimal import Decimal
 from typing import Any
 
-from tron.adapters.calendar import nse_calendar
 from tron.cli.args import any_float, decimal_nonneg, iso_date, json_option, nonneg, positive, positive_int
 from tron.cli.errors import CommandError
 from tron.domain import charges as charges_mod
@@ -54,6 +53,8 @@ def _cmd_charges(args: argparse.Namespace) -> int:
 
 
 def _cmd_expiries(args: argparse.Namespace) -> int:
+    from tron.adapters.calendar import nse_calendar
+
     start, end = args.from_, args.to
     if start < expiries_mod.RULES_START:
         raise _bad("--from", f"no expiry rules before {expiries_mod.RULES_START.isoformat()}")

@@ -11,7 +11,6 @@ from typing import Any
 
 from tron.cli.args import json_option, loopback_url, market_options
 from tron.cli.errors import CommandError
-from tron.config.settings import load_settings
 
 
 def _usage_error(args: argparse.Namespace) -> str | None:
@@ -70,6 +69,7 @@ def cmd_run_day(args: argparse.Namespace) -> int:
     from rich.table import Table
 
     from tron.adapters.clock import RealClock
+    from tron.config.settings import load_settings
 
     if problem := _usage_error(args):
         raise CommandError(problem)
@@ -157,6 +157,7 @@ def cmd_run_day(args: argparse.Namespace) -> int:
 
 
 def _run_root(args: argparse.Namespace) -> Path:
+    from tron.config.settings import load_settings
     from tron.runday.embedded import run_root
 
     return run_root(load_settings(seed=args.seed, symbols=args.symbols), args.date)
@@ -166,6 +167,7 @@ def cmd_plan(args: argparse.Namespace) -> int:
     import tempfile
 
     from tron.bootstrap import embedded
+    from tron.config.settings import load_settings
     from tron.services.plan_day import build_plan
 
     settings = load_settings(seed=args.seed, symbols=args.symbols)

@@ -9,15 +9,13 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
-import pandas as pd
-
-from tron.backtest.bars_csv import InputError, numeric, parse_time, read_frame
+from tron.backtest.errors import InputError
 from tron.cli.errors import CommandError
-from tron.domain import indicators as ind
-from tron.domain.timeutil import MARKET_OPEN
+
+if TYPE_CHECKING:  # imported by the functions: numpy and pandas would slow every `tron` start
+    import pandas as pd
 
 OUTPUT_COLUMNS = (
     "date",
@@ -57,6 +55,8 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
 def run(args: argparse.Namespace) -> int:
     """Read ``--data``, write the indicator table to ``--out`` (empty cells where not yet defined); 0, or
     CommandError for bad input (exit 2) or an output that cannot be written."""
+    from tron.backtest.bars_csv import read_frame
+
     try:
         result = compute(read_frame(Path(args.data)))
     except InputError as exc:
@@ -80,6 +80,13 @@ def compute(frame: pd.DataFrame) -> pd.DataFrame:
     macd, macd_signal, macd_hist, bb_upper, bb_middle, bb_lower, atr_14, vwap, or_high_15, or_low_15; NaN
     where an indicator is not yet defined.
     """
+    import numpy as np
+    import pandas as pd
+
+    from tron.backtest.bars_csv import numeric, parse_time
+    from tron.domain import indicators as ind
+    from tron.domain.timeutil import MARKET_OPEN
+
     dates = frame["date"].astype(str)
     # Row numbers in messages count the header as line 1.
     stamps = [parse_time(text, i + 2) for i, text in enumerate(dates)]

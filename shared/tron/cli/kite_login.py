@@ -4,14 +4,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import logging
-import tempfile
 from pathlib import Path
 from typing import Any
 
 from tron.cli.args import json_option
 from tron.cli.errors import CommandError
-from tron.config.settings import load_settings
 
 
 def cmd_kite_login(args: argparse.Namespace) -> int:
@@ -26,9 +23,13 @@ def cmd_kite_login(args: argparse.Namespace) -> int:
     `export TRON_SECRET_KITE_ACCESS_TOKEN=…` line for your shell; nothing else ever prints the token. A
     failed exchange is a CommandError (exit 2 for a refused token, 1 otherwise), unless --json prints it.
     """
+    import logging
+    import tempfile
+
     from tron.adapters.clock import RealClock
     from tron.adapters.kite import app_api_key
     from tron.bootstrap import embedded, gcp
+    from tron.config.settings import load_settings
     from tron.services.kite_login import ACCESS_TOKEN_SECRET, login, login_url
 
     logging.getLogger("tron").addHandler(logging.NullHandler())  # this command prints its own outcome

@@ -14,12 +14,12 @@ from typing import Any
 
 from tron.cli.args import decimal_nonneg, hhmm, market_options, nonempty, port, positive
 from tron.cli.errors import CommandError
-from tron.config.settings import load_settings
 
 
 def cmd_kite_sim(args: argparse.Namespace) -> int:
     from tron.adapters.clock import RealClock, ScaledClock
     from tron.bootstrap import seeded_market
+    from tron.config.settings import load_settings
     from tron.domain.timeutil import ist
     from tron.sim.kite import KiteSim, serve
     from tron.sim.kite.lifecycle import LifecycleSettings

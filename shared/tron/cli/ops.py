@@ -10,11 +10,13 @@ from __future__ import annotations
 import argparse
 import json
 import os
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tron.cli.args import json_option
 from tron.cli.errors import CommandError
-from tron.config import schedule
+
+if TYPE_CHECKING:
+    from tron.config import schedule
 
 ASSETS = ("stocks", "futures", "options")
 DEFAULT_REGION = "asia-south1"  # infra/terraform's default `region`
@@ -53,6 +55,7 @@ def resume_targets(jobs: list[schedule.Job], asset: str) -> list[str]:
 
 def _cmd(args: argparse.Namespace) -> int:
     from tron.adapters.scheduler import SchedulerJobs, make_client
+    from tron.config import schedule
 
     project = (
         args.project or os.environ.get("GOOGLE_CLOUD_PROJECT") or os.environ.get("CLOUDSDK_CORE_PROJECT")

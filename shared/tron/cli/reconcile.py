@@ -12,12 +12,12 @@ from typing import Any
 
 from tron.cli.args import iso_date, json_option
 from tron.cli.errors import CommandError
-from tron.config.settings import load_settings
 
 
 def _cmd(args: argparse.Namespace) -> int:
     from tron.adapters.clock import RealClock
     from tron.bootstrap import embedded, gcp
+    from tron.config.settings import load_settings
     from tron.ports import BrokerUnavailable
     from tron.services.reconcile import reconcile
 
