@@ -130,3 +130,22 @@ def telegram_webhook(request: Any) -> Any:
 
     status, answer = webhook(_get_deps(), request.get_data(), request.headers.get(SECRET_HEADER))
     return _reply(answer, status)
+
+
+@functions_framework.http
+def positions_page(request: Any) -> Any:
+    """The live positions page (HTML, reloading itself every 5 s) of today, or of ?date=YYYY-MM-DD:
+    IAM-protected, an operator opens it through `gcloud run services proxy positions-page`. Read-only: GET
+    (and HEAD) at /; another path is a 404, another method a 405, a malformed or oversized query a 400."""
+    from tron.services.positions_page import respond
+
+    deps = _get_deps()
+    status, headers, body = respond(
+        deps.store,
+        deps.clock.now(),
+        request.method,
+        request.path,
+        request.args.to_dict(flat=False),
+        len(request.query_string),
+    )
+    return body, status, headers

@@ -10,7 +10,8 @@ locals {
   # How each is triggered: plan_day, tick_*, square_off and end_of_day by the Cloud Scheduler jobs of
   # shared/tron/data/jobs.yaml (scheduler.tf), execute_order by the orders push subscription (pubsub.tf), and
   # kill_switch and kite_login only by an operator (HTTP-only: the Kite redirect through an authenticated proxy or
-  # `gcloud functions call kite-login`), telegram_webhook by Telegram (public: see iam.tf).
+  # `gcloud functions call kite-login`), positions_page only by an operator's browser through
+  # `gcloud run services proxy positions-page`, telegram_webhook by Telegram (public: see iam.tf).
   # tests/infra/test_terraform.py fails when these disagree.
   functions = {
     plan_day = {
@@ -121,6 +122,18 @@ locals {
       adds_versions = ["kite_access_token"]
       operator      = true
     }
+    positions_page = {
+      description   = "The live positions page (read-only HTML, reloading every 5 s): positions with MTM, orders, halts, loss-limit headroom, last ticks; opened through `gcloud run services proxy positions-page`."
+      memory        = "512Mi"
+      timeout       = 30
+      max_instances = 2
+      ingress       = var.manual_ingress
+      secrets       = []
+      publishes     = false
+      reads_archive = false
+      adds_versions = []
+      operator      = true
+    }
     telegram_webhook = {
       description   = "Telegram's webhook: the operator's commands from a phone (status, positions, halt, square-off with a confirm), checked by the secret header and the chat allowlist."
       memory        = "512Mi"
@@ -139,12 +152,12 @@ locals {
   scheduled_functions = { for k, v in local.functions : k => v if contains([for j in local.jobs : j.function], k) }
 
   # Functions an operator may call by hand (square-off and the kill switch in an emergency, the daily Kite
-  # login).
+  # login, the positions page).
   operator_functions = { for k, v in local.functions : k => v if v.operator }
 }
 
 resource "google_cloudfunctions2_function" "fn" {
-  #checkov:skip=CKV_GCP_124:square-off and kill-switch (the operator's emergency exits) and kite-login (the daily Kite login) are called by an operator from outside the project (`gcloud functions call`, `gcloud run services proxy`) with IAM authentication; telegram-webhook is called by Telegram and checks its secret header and chat allowlist (iam.tf). The scheduled and pushed functions default to ALLOW_INTERNAL_ONLY.
+  #checkov:skip=CKV_GCP_124:square-off and kill-switch (the operator's emergency exits), kite-login (the daily Kite login) and positions-page (the live page, through `gcloud run services proxy`) are called by an operator from outside the project (`gcloud functions call`, `gcloud run services proxy`) with IAM authentication; telegram-webhook is called by Telegram and checks its secret header and chat allowlist (iam.tf). The scheduled and pushed functions default to ALLOW_INTERNAL_ONLY.
   for_each = local.functions
 
   name        = replace(each.key, "_", "-")

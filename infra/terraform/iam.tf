@@ -24,13 +24,21 @@ resource "google_service_account" "orders_push" {
 }
 
 locals {
-  # Project-level roles of every function: Firestore read/write and writing logs.
+  # Project-level roles of every function: Firestore read/write and writing logs; the functions that only read
+  # the state (the positions page) get Firestore read-only instead.
   function_project_roles = ["roles/datastore.user", "roles/logging.logWriter"]
+  state_readers          = ["positions_page"]
+  reader_project_roles   = ["roles/datastore.viewer", "roles/logging.logWriter"]
 
-  function_project_bindings = {
-    for pair in setproduct(keys(local.functions), local.function_project_roles) :
-    "${pair[0]}/${pair[1]}" => { function = pair[0], role = pair[1] }
+  function_roles = {
+    for fn in keys(local.functions) :
+    fn => contains(local.state_readers, fn) ? local.reader_project_roles : local.function_project_roles
   }
+  function_project_bindings = merge([
+    for fn, roles in local.function_roles : {
+      for role in roles : "${fn}/${role}" => { function = fn, role = role }
+    }
+  ]...)
 
   # The build account's needs (Cloud Functions custom build service account): write build logs and push the
   # image. Reading the source is granted per bucket below, not project-wide.
@@ -109,7 +117,8 @@ resource "google_cloud_run_v2_service_iam_member" "orders_push_invoker" {
   member   = "serviceAccount:${google_service_account.orders_push.email}"
 }
 
-# The operators (var.operators) may call square-off and kite-login by hand. `gcloud functions call NAME
+# The operators (var.operators) may call square-off, kill-switch and kite-login by hand and open the positions
+# page (`gcloud run services proxy positions-page`). `gcloud functions call NAME
 # --gen2` first reads the function (cloudfunctions.functions.get, in roles/cloudfunctions.viewer) to find its
 # URL, then sends an identity token the service checks against run.invoker. Anyone else is refused with 403.
 locals {

@@ -64,7 +64,7 @@ def entry_points() -> set[str]:
 
 # Functions that nothing schedules or pushes to: an operator calls them over HTTP (square_off is also
 # scheduled). Listed here on purpose, so a function that silently lost its trigger cannot pass as "manual".
-OPERATOR_FUNCTIONS = {"square_off", "kill_switch", "kite_login"}
+OPERATOR_FUNCTIONS = {"square_off", "kill_switch", "kite_login", "positions_page"}
 WEBHOOK_FUNCTIONS = {"telegram_webhook"}  # called by Telegram (public, with its secret header)
 
 
@@ -313,7 +313,8 @@ def test_consistency_checker_catches_mutations() -> None:
         "kite_login has no trigger" in p
         for p in consistency_problems(fns, good, PUSHED, {"square_off", "kill_switch", *WEBHOOK_FUNCTIONS})
     )
-    assert consistency_problems(fns, good, PUSHED, {"kite_login", "kill_switch", *WEBHOOK_FUNCTIONS}) == []
+    manual = {"kite_login", "kill_switch", "positions_page", *WEBHOOK_FUNCTIONS}
+    assert consistency_problems(fns, good, PUSHED, manual) == []
 
     # an operator function that is not in functions/main.py, or not an HTTP function
     assert any(
@@ -476,6 +477,27 @@ def test_kite_login_account_only_adds_token_versions(tf: dict[str, Any]) -> None
     }
     assert project_roles == {"roles/datastore.user", "roles/logging.logWriter"}
     assert ("fn", "kite_login") in named(plan, "google_service_account")
+
+
+def test_the_positions_page_only_reads_the_state(tf: dict[str, Any]) -> None:
+    """The live page: operators only (never public), no secret, Firestore read-only."""
+    plan = tf["on"]
+    fn = by_index(plan, "google_cloudfunctions2_function")["positions_page"]
+    assert fn["name"] == "positions-page" and fn["service_config"][0]["ingress_settings"] == "ALLOW_ALL"
+    invokers = {
+        (n, b["member"])
+        for (n, _), b in named(plan, "google_cloud_run_v2_service_iam_member").items()
+        if b["name"] == "positions-page"
+    }
+    assert invokers == {("operator_invoker", "user:ops@example.com")}
+    grants = named(plan, "google_secret_manager_secret_iam_member")
+    assert not [k for (_, k) in grants if k.startswith("positions_page/")]
+    project_roles = {
+        b["role"]
+        for (n, k), b in named(plan, "google_project_iam_member").items()
+        if n == "fn" and k.startswith("positions_page/")
+    }
+    assert project_roles == {"roles/datastore.viewer", "roles/logging.logWriter"}
 
 
 def code_secret_names() -> dict[str, str]:

@@ -84,7 +84,7 @@ def test_every_scheduled_function_has_an_entry_point() -> None:
     tree = ast.parse((ROOT / "functions" / "main.py").read_text())
     entry = {n.name for n in tree.body if isinstance(n, ast.FunctionDef) and not n.name.startswith("_")}
     assert {j.function for j in schedule.load()} <= entry
-    # execute_order is triggered by Pub/Sub; kite_login (the Kite app's redirect URL) and kill_switch by the
-    # operator; telegram_webhook by Telegram
-    unscheduled = {"execute_order", "kite_login", "kill_switch", "telegram_webhook"}
+    # execute_order is triggered by Pub/Sub; kite_login (the Kite app's redirect URL), kill_switch and
+    # positions_page (the live page) by the operator; telegram_webhook by Telegram
+    unscheduled = {"execute_order", "kite_login", "kill_switch", "positions_page", "telegram_webhook"}
     assert entry - {j.function for j in schedule.load()} == unscheduled

@@ -23,6 +23,7 @@ from tron.cli import (
     live,
     ops,
     reconcile,
+    serve,
 )
 from tron.cli.errors import CommandError
 
@@ -43,6 +44,7 @@ def build_parser() -> argparse.ArgumentParser:
         kill_switch,
         live,
         reconcile,
+        serve,
     ):
         group.register(sub)
     return p

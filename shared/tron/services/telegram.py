@@ -30,7 +30,6 @@ from __future__ import annotations
 import hmac
 import json
 import logging
-import math
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -39,7 +38,6 @@ from typing import Any
 
 from tron.domain.book import Book
 from tron.domain.models import Asset
-from tron.domain.session import SessionState
 from tron.services.deps import Deps
 from tron.services.kill_switch import engage_now, kill_switch, release
 from tron.services.messages import BadRequest, json_object
@@ -54,6 +52,7 @@ from tron.services.paths import (
     updates_path,
 )
 from tron.services.square_off import parse_assets, square_off
+from tron.services.tick_state import last_prices
 
 log = logging.getLogger("tron.telegram")
 WEBHOOK_SECRET = "telegram-webhook-secret"  # the secret_token given to setWebhook
@@ -283,11 +282,7 @@ def report(deps: Deps) -> str:
 
 def _marks(deps: Deps, day: str, asset: Asset) -> dict[str, float]:
     """The last price of each symbol the asset's session follows (none before its first tick)."""
-    state = deps.store.get(state_path(day, asset)) or {}
-    if "session" not in state:
-        return {}
-    session = SessionState.from_doc(state["session"])
-    return {s: float(x) for s, x in zip(session.symbols, session.last, strict=False) if math.isfinite(x)}
+    return last_prices(deps.store.get(state_path(day, asset)))
 
 
 # ---------------------------------------------------------------------------------------------- acting

@@ -37,6 +37,7 @@ from tron.services.tick_state import (
     instruments_doc,
     instruments_from_doc,
     load_context,
+    mtm_history,
 )
 
 log = logging.getLogger("tron.tick")
@@ -345,6 +346,7 @@ def _decide(
             "in_flight": flying,
             "drift": {s: list(v) for s, v in ctx.drift.items()},
             "foreign": ctx.foreign,
+            "mtm": mtm_history(doc, ctx, minute),
             **({"structures": ctx.structures} if ctx.structure is not None else {}),
         },
     )

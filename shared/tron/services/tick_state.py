@@ -4,6 +4,7 @@ stopped."""
 
 from __future__ import annotations
 
+import math
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
@@ -66,6 +67,29 @@ def halted_reason(daydoc: dict[str, Any], asset: Asset) -> str | None:
     if daydoc.get("halted"):
         return str(daydoc["halted"])
     return f"{asset} squared off" if asset.value in daydoc.get("squaring", []) else None
+
+
+def session_marks(session: SessionState) -> dict[str, float]:
+    """The last price of each symbol the session follows, the ones not quoted yet left out: what open
+    positions are marked at."""
+    return {s: float(x) for s, x in zip(session.symbols, session.last, strict=False) if math.isfinite(x)}
+
+
+def last_prices(state: dict[str, Any] | None) -> dict[str, float]:
+    """:func:`session_marks` of an asset's state document (none before its first tick); a ValueError or
+    KeyError names a malformed session."""
+    if not state or "session" not in state:
+        return {}
+    return session_marks(SessionState.from_doc(state["session"]))
+
+
+def mtm_history(state: dict[str, Any], ctx: TickContext, minute: datetime) -> dict[str, str]:
+    """The asset's marked P&L at each minute it ticked, this one added: its book's realised net (charges
+    off) plus its open positions at the minute's last prices, keyed "HHMM" (a map, not a list of pairs:
+    Firestore stores no arrays of arrays), stored in its state document for the positions page's chart
+    (about 6 KB over a whole day)."""
+    marked = ctx.book.net + ctx.book.unrealized(session_marks(ctx.state))
+    return {**state.get("mtm", {}), f"{minute:%H%M}": str(marked)}
 
 
 def in_flight_summary(ctx: TickContext) -> dict[str, str]:
