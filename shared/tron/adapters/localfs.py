@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import uuid
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -20,9 +22,17 @@ class LocalArchive:
         return f
 
     def write(self, path: str, data: bytes, content_type: str = "application/octet-stream") -> str:
-        """Write the file (folders created, content type ignored); returns its path."""
+        """Write the file (folders created, content type ignored); returns its path. Atomic, as a GCS upload
+        is: the bytes go to a hidden temporary file beside it, then renamed over it, so a reader, or a
+        crash of the process, never sees half a file."""
         f = self._file(path)
-        f.write_bytes(data)
+        tmp = f.with_name(f".{f.name}.{uuid.uuid4().hex[:12]}.tmp")
+        try:
+            tmp.write_bytes(data)
+            os.replace(tmp, f)
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
         return str(f)
 
     def append_lines(self, path: str, lines: Iterable[str]) -> None:

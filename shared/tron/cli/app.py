@@ -15,6 +15,7 @@ from tron.backtest.errors import InputError
 from tron.cli import (
     backtest,
     calculators,
+    data,
     day,
     indicators,
     kill_switch,
@@ -40,6 +41,7 @@ def build_parser() -> argparse.ArgumentParser:
         kite_sim,
         kite_login,
         backtest,
+        data,
         ops,
         kill_switch,
         live,

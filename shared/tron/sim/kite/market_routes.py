@@ -145,7 +145,8 @@ class MarketRoutes:
     # ------------------------------------------------------------------ historical
     def historical(self, req: Request, token: str, interval: str) -> dict[str, Any]:
         """GET /instruments/historical/{token}/{interval}: candles up to the clock (completed minutes), within
-        Kite's days-per-request limit of the interval."""
+        Kite's days-per-request limit of the interval; `continuous=1` only with day candles (as Kite; the
+        simulator serves the contract's own candles, it keeps no expired contracts to splice)."""
         if interval not in HISTORICAL_MAX_DAYS:
             raise input_error("invalid interval")
         if not token.isdigit():
@@ -159,6 +160,9 @@ class MarketRoutes:
             raise input_error("invalid date range: `to` is before `from`")
         if (end.date() - start.date()).days > HISTORICAL_MAX_DAYS[interval]:
             raise input_error(f"interval exceeds max limit: {HISTORICAL_MAX_DAYS[interval]} days")
+        if req.param("continuous") in ("1", "true") and interval != "day":
+            # Kite splices expired futures into a continuous series for day candles only
+            raise input_error("continuous data is available only for the day interval")
         with_oi = req.param("oi") in ("1", "true")
         now = self.venue.clock.now().astimezone(IST)
         end = min(end, now)
