@@ -22,12 +22,15 @@ EPS = sys.float_info.epsilon
 @dataclass(frozen=True)
 class PeerStrategy:
     """A long-only moving-average crossover: its name, a one-line description, the default ``fast`` and
-    ``slow`` periods and the average (an indicator from tron.domain.indicators)."""
+    ``slow`` periods, the average (an indicator from tron.domain.indicators) and its warm-up: the bars from
+    the start of the data after which its values no longer depend on where the data starts (checked by
+    tron.backtest.bias; it does not delay trading, as backtesting.py's does not)."""
 
     name: str
     doc: str
     defaults: dict[str, float]
     average: Callable[[np.ndarray, int], np.ndarray]
+    warmup: Callable[[dict[str, float]], int]
 
     def resolve(self, given: dict[str, Any] | None) -> dict[str, float]:
         """The defaults overridden by ``given``; ValueError for an unknown parameter, a period that is not a
@@ -47,14 +50,25 @@ class PeerStrategy:
         return out
 
 
+def _sma_warmup(p: dict[str, float]) -> int:
+    """Both SMAs are exact from bar ``slow - 1``; a crossing reads the bar before too."""
+    return int(p["slow"])
+
+
+def _ema_warmup(p: dict[str, float]) -> int:
+    """An EMA never forgets its seed (the SMA of the first n closes), but its weight after m bars is
+    (1 - 2/(n+1))^m: below e^-18 (2e-8 of the gap between two seeds) from 10 × (slow + 1) bars on."""
+    return 10 * (int(p["slow"]) + 1)
+
+
 STRATEGIES: dict[str, PeerStrategy] = {
     "sma_cross": PeerStrategy(
         "sma_cross", "long when the fast SMA crosses above the slow one, flat when it crosses below",
-        {"fast": 10, "slow": 20}, ind.sma,
+        {"fast": 10, "slow": 20}, ind.sma, _sma_warmup,
     ),
     "ema_cross": PeerStrategy(
         "ema_cross", "long when the fast EMA crosses above the slow one, flat when it crosses below",
-        {"fast": 9, "slow": 21}, ind.ema,
+        {"fast": 9, "slow": 21}, ind.ema, _ema_warmup,
     ),
 }  # fmt: skip
 

@@ -14,6 +14,7 @@ import sys
 from tron.backtest.errors import InputError
 from tron.cli import (
     backtest,
+    bias,
     calculators,
     data,
     day,
@@ -41,6 +42,7 @@ def build_parser() -> argparse.ArgumentParser:
         kite_sim,
         kite_login,
         backtest,
+        bias,
         data,
         ops,
         kill_switch,
