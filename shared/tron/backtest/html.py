@@ -106,20 +106,24 @@ def _fmt(v: Any) -> str:
     return html.escape(str(v))
 
 
+def head(title: str) -> str:
+    """The page's start up to its <body>: the title and the reports' one style sheet."""
+    return (
+        "<!doctype html><html><head><meta charset='utf-8'>\n"
+        f"<title>{html.escape(title)}</title><style>body{{font-family:sans-serif;margin:2em;max-width:{W + 40}px}}"
+        "table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:3px 8px;"
+        "text-align:right}th:first-child,td:first-child{text-align:left}.axis{color:#666;font-size:small}"
+        "</style></head><body>"
+    )
+
+
 def render(result: BacktestResult, summary: dict[str, Any], title: str = "TRON backtest") -> str:
     """The whole report page: the metrics of ``summary`` (tron.backtest.metrics.summarize), the value at
     risk table, the equity and drawdown charts, price charts of the most traded symbols (``MAX_CHARTS``)
     and the first ``MAX_TRADE_ROWS`` trades."""
     e = html.escape
     n = len(result.times)
-    parts = [
-        "<!doctype html><html><head><meta charset='utf-8'>",
-        f"<title>{e(title)}</title><style>body{{font-family:sans-serif;margin:2em;max-width:{W + 40}px}}"
-        "table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:3px 8px;"
-        "text-align:right}th:first-child,td:first-child{text-align:left}.axis{color:#666;font-size:small}"
-        "</style></head><body>",
-        f"<h1>{e(title)}: {e(result.strategy)} ({e(result.mode)})</h1>",
-    ]
+    parts = [head(title), f"<h1>{e(title)}: {e(result.strategy)} ({e(result.mode)})</h1>"]
     if n:
         parts.append(
             f"<p>{result.times[0]:%Y-%m-%d %H:%M} → {result.times[-1]:%Y-%m-%d %H:%M} IST, {n} bars</p>"

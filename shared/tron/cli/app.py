@@ -24,6 +24,7 @@ from tron.cli import (
     kite_sim,
     live,
     ops,
+    optimize,
     reconcile,
     serve,
 )
@@ -44,6 +45,7 @@ def build_parser() -> argparse.ArgumentParser:
         backtest,
         bias,
         data,
+        optimize,
         ops,
         kill_switch,
         live,
