@@ -18,7 +18,8 @@ from typing import Any
 
 from tron.domain.models import Instrument, OrderIntent
 
-MAX_SLICES = 10  # the most orders one intent is sent in above the freeze quantity (Kite's autoslice limit)
+MAX_SLICES = 10  # the most orders an entry is sent in above the freeze quantity (Kite's autoslice limit)
+MOST_SLICES = 100  # an exit or a stop is never refused for its size: it may take more slices, up to this
 
 
 @dataclass(frozen=True)
@@ -136,16 +137,18 @@ class Guardrails:
     def slices(self, intent: OrderIntent) -> list[int]:
         """The quantities the order goes to the exchange in: itself when at or under its underlying's freeze
         quantity (or none is known), else slices of whole lots, each the most lots under the freeze
-        quantity and the last the rest (as Kite's autoslice cuts them). ValueError when it would take more
-        than MAX_SLICES, or the freeze quantity is under one lot."""
+        quantity and the last the rest (as Kite's autoslice cuts them). ValueError when an entry would take
+        more than MAX_SLICES (anything else, more than MOST_SLICES), or the freeze quantity is under one
+        lot."""
         underlying = _underlying(intent.symbol) if intent.exchange == "NFO" else ""
         freeze = self.freeze_qty.get(underlying)
         if freeze is None or intent.qty <= freeze:
             return [intent.qty]
         part = slice_size(freeze, intent.lot)
-        if part == 0 or intent.qty > MAX_SLICES * part:
+        most = MAX_SLICES if intent.purpose.opens else MOST_SLICES
+        if part == 0 or intent.qty > most * part:
             raise ValueError(
-                f"quantity {intent.qty} is above {MAX_SLICES} slices of {underlying}'s freeze quantity "
+                f"quantity {intent.qty} is above {most} slices of {underlying}'s freeze quantity "
                 f"{freeze} (lots of {intent.lot})"
             )
         whole, rest = divmod(intent.qty, part)

@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from tron.domain.book import Book
-from tron.domain.live import MAX_SLICES
+from tron.domain.live import MOST_SLICES
 from tron.domain.models import Asset, is_tron_tag, order_tag, slice_tag
 from tron.domain.risk import KillSwitch
 from tron.ports import BrokerUnavailable, OrderRejected, order_ids
@@ -60,7 +60,9 @@ def engage_now(deps: Deps, reason: str, flatten: bool, by: str) -> dict[str, Any
     held = [p for a in Asset for p in Book.from_doc(deps.store.get(book_path(day, a))).positions.values()]
     stops = {i for p in held if p.protect is not None for i in order_ids(p.protect.order_id)}
     # A stop still being placed is its position's: kept, and its exit sent by the executor once it rests.
-    placing = {slice_tag(order_tag(p.protecting), k) for p in held if p.protecting for k in range(MAX_SLICES)}
+    placing = {
+        slice_tag(order_tag(p.protecting), k) for p in held if p.protecting for k in range(MOST_SLICES)
+    }
     out["exit_when_stop_rests"] = sorted(p.symbol for p in held if p.protecting)
     try:
         working = deps.broker.working_orders()

@@ -114,6 +114,8 @@ def test_above_the_freeze_quantity_an_order_goes_in_slices_of_whole_lots() -> No
     assert rails.refusal(replace(NIFTY_CALL, qty=270 * 65), 0) is None
     with pytest.raises(ValueError, match="above 10 slices"):
         rails.slices(replace(NIFTY_CALL, qty=271 * 65))
+    exit_ = replace(NIFTY_CALL, qty=271 * 65, side=Side.SELL, purpose=Purpose.EXIT)
+    assert rails.slices(exit_) == [1755] * 10 + [65]  # an exit is never refused for its size
     with pytest.raises(ValueError, match="lots of 2000"):  # a lot above the freeze quantity: never sliceable
         Guardrails(freeze_qty={"NIFTY": 1800}).slices(replace(NIFTY_CALL, qty=4000, lot=2000))
     assert rails.slices(replace(ENTRY, qty=50_000)) == [50_000]  # equity: no freeze quantity

@@ -18,7 +18,7 @@ from tron.adapters.kite.errors import TokenExpired, classify
 from tron.adapters.kite.limits import Sleep
 from tron.adapters.kite.market import as_ist
 from tron.adapters.kite.session import KiteSession
-from tron.domain.live import MAX_SLICES
+from tron.domain.live import MOST_SLICES
 from tron.domain.models import OrderIntent, Side, slice_tag
 from tron.domain.money import dec, paise
 from tron.domain.order_rules import (
@@ -506,7 +506,7 @@ class KiteBroker:
         for o in self._day_orders(day):
             for t in {str(o.get("tag") or ""), *[str(x) for x in o.get("tags") or []]}:
                 by_tag.setdefault(t, []).append(o)
-        slices = [by_tag.get(slice_tag(tag, k), []) for k in range(MAX_SLICES)]
+        slices = [by_tag.get(slice_tag(tag, k), []) for k in range(MOST_SLICES)]
         if whole and not slices[0]:
             return []
         found = [k for k, rows in enumerate(slices) if rows]
