@@ -77,11 +77,14 @@ def loopback_url(text: str) -> str:
 
 
 # ---------------------------------------------------------------------------------------------- shared options
-def market_options(date_help: str = "IST trading date (default: today)", date_required: bool = False) -> Any:
-    """A parent parser: --date, --symbols and --seed, the simulated market's day (the seed and the universe
-    default to the configuration's)."""
+def market_options(
+    date_help: str = "IST trading date (default: today)", date_required: bool = False, dated: bool = True
+) -> Any:
+    """A parent parser: --date (unless not ``dated``), --symbols and --seed, the simulated market's day (the
+    seed and the universe default to the configuration's)."""
     p = argparse.ArgumentParser(add_help=False)
-    p.add_argument("--date", type=iso_date, required=date_required, help=date_help)
+    if dated:
+        p.add_argument("--date", type=iso_date, required=date_required, help=date_help)
     p.add_argument("--symbols", type=positive_int, help="universe size (default: the NIFTY 50)")
     p.add_argument("--seed", type=int, help="market generator seed (default from config: 7)")
     return p

@@ -9,7 +9,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from tron.cli.args import json_option, loopback_url, market_options
+from tron.cli.args import iso_date, json_option, loopback_url, market_options
 from tron.cli.errors import CommandError
 
 
@@ -63,12 +63,9 @@ def _day_runner(args: argparse.Namespace) -> Callable[..., dict[str, Any]]:
     return embedded
 
 
-def cmd_run_day(args: argparse.Namespace) -> int:
-    from rich.console import Console
-    from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
-    from rich.table import Table
-
-    from tron.adapters.clock import RealClock
+def _settings(args: argparse.Namespace) -> Any:
+    """The configuration a run-day (or run-days) command line asks for; CommandError for options that
+    cannot work together."""
     from tron.config.settings import load_settings
 
     if problem := _usage_error(args):
@@ -79,9 +76,86 @@ def cmd_run_day(args: argparse.Namespace) -> int:
         else {}
     )
     options = {"options": {"template": args.options_template}} if args.options_template else {}
-    settings = load_settings(
+    return load_settings(
         seed=args.seed, symbols=args.symbols, redeliver_fraction=args.redeliver, **kite, **options
     )
+
+
+def cmd_run_days(args: argparse.Namespace) -> int:
+    """Every trading day from --from to --to through the whole pipeline, one after the other (each day's
+    run as `tron run-day` makes it), and their totals."""
+    from tron.bootstrap import trading_calendar
+
+    if args.start > args.end:
+        raise CommandError(f"--from {args.start} is after --to {args.end}")
+    settings = _settings(args)
+    calendar = trading_calendar()
+    days = [d for d in _dates(args.start, args.end) if calendar.why_closed(d) is None]
+    if not days:
+        raise CommandError(f"no trading day from {args.start} to {args.end}")
+    if len(days) > MAX_RUN_DAYS:
+        raise CommandError(f"{len(days)} trading days: at most {MAX_RUN_DAYS} in one run")
+    run_day = _day_runner(args)
+    rows = []
+    for day in days:
+        result = run_day(settings, day)
+        rows.append(_day_row(day, result))
+        if not args.json:
+            r = rows[-1]
+            print(
+                f"{day}  trades {r['trades']:3}  net ₹{r['net_pnl']:>12,.2f}  charges ₹{r['charges']:>10,.2f}"
+                + (f"  halted: {r['halted']}" if r["halted"] else ""),
+                flush=True,
+            )
+    total = {
+        "days": len(rows),
+        "trades": sum(r["trades"] for r in rows),
+        "net_pnl": round(sum(r["net_pnl"] for r in rows), 2),
+        "charges": round(sum(r["charges"] for r in rows), 2),
+        "win_days": sum(1 for r in rows if r["net_pnl"] > 0),
+        "halted_days": sum(1 for r in rows if r["halted"]),
+        "worst_day": min((r["net_pnl"] for r in rows), default=0.0),
+    }
+    if args.json:
+        print(json.dumps({"from": args.start.isoformat(), "to": args.end.isoformat(), "total": total,
+                          "days": rows}, default=str))  # fmt: skip
+    else:
+        print(
+            f"{total['days']} days, {total['trades']} trades, {total['win_days']} winning days, "
+            f"net ₹{total['net_pnl']:,.2f} after ₹{total['charges']:,.2f} of charges, worst day "
+            f"₹{total['worst_day']:,.2f}, {total['halted_days']} halted"
+        )
+    return 0
+
+
+MAX_RUN_DAYS = 260  # a year of trading days
+
+
+def _dates(start: date, end: date) -> list[date]:
+    return [date.fromordinal(n) for n in range(start.toordinal(), end.toordinal() + 1)]
+
+
+def _day_row(day: date, result: dict[str, Any]) -> dict[str, Any]:
+    """One day's line of run-days: its trades, net P&L and charges over every asset, and any halt."""
+    assets = result.get("assets", {}).values()
+    return {
+        "date": day.isoformat(),
+        "trades": sum(a["trades"] for a in assets),
+        "net_pnl": round(sum(a["net_pnl"] for a in assets), 2),
+        "charges": round(sum(a["charges"] for a in assets), 2),
+        "halted": result.get("halted"),
+        "report_html": result.get("report_html"),
+    }
+
+
+def cmd_run_day(args: argparse.Namespace) -> int:
+    from rich.console import Console
+    from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+    from rich.table import Table
+
+    from tron.adapters.clock import RealClock
+
+    settings = _settings(args)
     day = args.date or RealClock().now().date()
     run_day = _day_runner(args)
     err = Console(stderr=True)
@@ -214,12 +288,38 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 
 def register(sub: Any) -> None:
-    """Add run-day, plan and report to the tron CLI."""
+    """Add run-day, run-days, plan and report to the tron CLI."""
     r = sub.add_parser(
         "run-day",
         parents=[market_options(), json_option("print one JSON object instead of a table")],
         help="simulate a whole trading day (paper fills; embedded backend unless --backend)",
     )
+    _day_options(r)
+    r.set_defaults(func=cmd_run_day)
+    days = sub.add_parser(
+        "run-days",
+        parents=[market_options(dated=False), json_option("print one JSON object: the totals and each day")],
+        help="run-day over every trading day from --from to --to, one after the other, and the totals",
+    )
+    days.add_argument("--from", dest="start", type=iso_date, required=True, help="first date (IST)")
+    days.add_argument("--to", dest="end", type=iso_date, required=True, help="last date (IST)")
+    _day_options(days)
+    days.set_defaults(func=cmd_run_days)
+    for name, func, text in (
+        ("plan", cmd_plan, "print the plan plan_day would write for a date"),
+        ("report", cmd_report, "print a simulated day's report and where its HTML is"),
+    ):
+        c = sub.add_parser(
+            name,
+            parents=[market_options("IST trading date", date_required=True), json_option("print JSON")],
+            help=text,
+        )
+        c.set_defaults(func=func)
+
+
+def _day_options(r: Any) -> None:
+    """The options run-day and run-days share: the broker, the market, the backend, redelivery, a
+    structure template."""
     r.add_argument("--redeliver", type=float, help="share of bus messages delivered twice (0–1)")
     r.add_argument(
         "--broker",
@@ -259,14 +359,3 @@ def register(sub: Any) -> None:
         "config (straddle_920, strangle_30sl, iron_condor, bull_call_spread, long_option, or your own under "
         "options.templates) or a YAML file holding one",
     )
-    r.set_defaults(func=cmd_run_day)
-    for name, func, text in (
-        ("plan", cmd_plan, "print the plan plan_day would write for a date"),
-        ("report", cmd_report, "print a simulated day's report and where its HTML is"),
-    ):
-        c = sub.add_parser(
-            name,
-            parents=[market_options("IST trading date", date_required=True), json_option("print JSON")],
-            help=text,
-        )
-        c.set_defaults(func=func)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import pytest
 
 from tron.cli import main
@@ -48,3 +51,29 @@ def test_no_simulator_at_the_root_is_a_clear_error(capsys: pytest.CaptureFixture
         == 1
     )
     assert "no Kite simulator answers at http://127.0.0.1:9" in capsys.readouterr().err
+
+
+def test_run_days_runs_each_trading_day_and_totals_them(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("TRON_DATA_DIR", str(tmp_path))
+    assert main(["run-days", "--from", "2026-11-21", "--to", "2026-11-23", "--symbols", "3", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    (day,) = out["days"]  # the weekend is skipped
+    assert day["date"] == "2026-11-23" and out["total"]["days"] == 1
+    assert out["total"]["net_pnl"] == day["net_pnl"] and out["total"]["trades"] == day["trades"] > 0
+
+
+@pytest.mark.parametrize(
+    ("span", "needle"),
+    [
+        (["--from", "2026-11-23", "--to", "2026-11-20"], "is after --to"),
+        (["--from", "2026-11-21", "--to", "2026-11-22"], "no trading day"),
+        (["--from", "2025-01-01", "--to", "2026-11-23"], "at most 260"),
+    ],
+)
+def test_run_days_refuses_a_span_it_cannot_run(
+    span: list[str], needle: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["run-days", *span]) == 2
+    assert needle in capsys.readouterr().err
