@@ -56,12 +56,13 @@ resource "google_storage_bucket" "logs" {
     }
   }
 
-  # Logs, replays and reports go after log_retention_days; the option chains (chains/) are kept: Kite has no
-  # history of expired contracts, so they are the only record of them.
+  # Logs, replays, reports and sweeps (sweep.tf: bars, task lists, results) go after log_retention_days; the
+  # option chains (chains/) are kept: Kite has no history of expired contracts, so they are the only record of
+  # them.
   lifecycle_rule {
     condition {
       age            = var.log_retention_days
-      matches_prefix = ["logs/", "replay/", "reports/", "malformed/"]
+      matches_prefix = ["logs/", "replay/", "reports/", "malformed/", "sweeps/"]
     }
     action {
       type = "Delete"

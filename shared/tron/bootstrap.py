@@ -294,6 +294,31 @@ def gcp(settings: Settings, clock: Clock, clients: GcpClients | None = None) -> 
     )
 
 
+def sweep_archive(settings: Settings) -> Any:
+    """The configured backend's archive on its own (a sweep's Cloud Run task reads and writes only it): the
+    GCS bucket for backend gcp, else the data folder's archive. No Firestore client is made."""
+    if settings.backend != "gcp":
+        return LocalArchive(settings.data_dir / "archive")
+    import google.cloud.storage as storage
+
+    from tron.adapters.gcs_archive import GcsArchive
+
+    return GcsArchive(storage.Client(project=settings.project), settings.archive_bucket or "")
+
+
+def cloud_run_sweeps(project: str, region: str, bucket: str, endpoint: str | None = None) -> tuple[Any, Any]:
+    """What `tron optimize --runner cloud-run` submits through: the project's archive bucket (where the job
+    reads and writes) and the Cloud Run jobs launcher (the Admin API, or a local stand-in at ``endpoint``).
+    google.auth's DefaultCredentialsError when there are no credentials."""
+    import google.cloud.storage as storage
+
+    from tron.adapters.cloud_run_jobs import CloudRunJobs, make_session
+    from tron.adapters.gcs_archive import GcsArchive
+
+    launcher = CloudRunJobs(make_session(endpoint), project, region, endpoint)
+    return GcsArchive(storage.Client(project=project), bucket), launcher
+
+
 def from_environment() -> Deps:
     """Deps for a Cloud Function process: settings from the environment, logs as JSON lines on stdout
     (Cloud Logging parses them). A deployment uses backend gcp; the embedded bus is not drained here."""

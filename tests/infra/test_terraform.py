@@ -206,9 +206,9 @@ def tf_workdir(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str
 
 @pytest.fixture(scope="module")
 def tf(tf_workdir: tuple[Path, dict[str, str]]) -> dict[str, Any]:
-    """Plans with the defaults (static egress on, secrets not mounted, Kite quotes) trading live, and the other
-    branches (egress off, secrets mounted as env vars, the generated market, paper): `terraform show -json`
-    of each."""
+    """Plans with the defaults (static egress on, secrets not mounted, Kite quotes) trading live with the sweep
+    job, and the other branches (egress off, secrets mounted as env vars, the generated market, paper, no sweep
+    job): `terraform show -json` of each."""
     work, env = tf_workdir
     plans = {}
     for label, egress, mount, market, mode in (
@@ -230,6 +230,7 @@ def tf(tf_workdir: tuple[Path, dict[str, str]]) -> dict[str, Any]:
                         "market_data": market,
                         "trading_mode": mode,
                         "telegram_chat_ids": "[12345]" if label == "on" else "[]",
+                        "enable_sweep_job": "true" if label == "on" else "false",
                     }
                 ),
             ],
@@ -842,3 +843,88 @@ def test_each_functions_environment_and_packaged_config_load(
             assert s.enabled() == load_settings(backend="embedded").enabled()
             reaches_kite = market == "kite" or key == "kite_login"
             assert s.kite.root == (KITE_API if reaches_kite else None), (label, key)
+
+
+SWEEP_TYPES = (
+    "google_cloud_run_v2_job",
+    "google_cloud_run_v2_job_iam_member",
+    "google_artifact_registry_repository",
+)
+
+
+def test_the_sweep_job_exists_only_when_enabled(tf: dict[str, Any]) -> None:
+    """`tron optimize --runner cloud-run`'s job (sweep.tf): nothing without enable_sweep_job (the "off" plan);
+    with it, a job running `tron sweep-task` as its own account, which may touch sweeps/ of the archive bucket
+    and nothing else, and the operators may run it with overrides and read and write those objects."""
+    from tron.adapters.cloud_run_jobs import CONTAINER, RUN_ENV
+    from tron.backtest.sweep import PREFIX
+    from tron.cli.optimize import REGION, SWEEP_JOB
+
+    on, off = tf["on"], tf["off"]
+    project, bucket = DUMMY_VARS["project_id"], f"{DUMMY_VARS['project_id']}-tron-logs"
+    for rtype in SWEEP_TYPES:
+        assert resources(off, rtype) == [], rtype
+    assert not [n for n, _ in named(off, "google_service_account") if n == "sweep"]
+    assert not [n for n, _ in named(off, "google_storage_bucket_iam_member") if n.startswith("sweep")]
+    outputs = off["planned_values"]["outputs"]
+    assert outputs["sweep_job"]["value"] == "" and outputs["sweep_image"]["value"] == ""
+
+    (job,) = [r["values"] for r in resources(on, "google_cloud_run_v2_job")]
+    assert (job["name"], job["location"]) == (SWEEP_JOB, REGION)  # what `tron optimize` runs by default
+    execution = job["template"][0]
+    task = execution["template"][0]
+    (container,) = task["containers"]
+    assert container["name"] == CONTAINER  # the run's environment override names it
+    assert container["command"] == ["tron", "sweep-task"]
+    env = {e["name"]: e["value"] for e in container["env"]}
+    assert env == {"TRON_BACKEND": "gcp", "GOOGLE_CLOUD_PROJECT": project, "TRON_ARCHIVE_BUCKET": bucket}
+    assert RUN_ENV not in env  # set by each execution
+    assert 1 <= task["max_retries"] <= 3 and task["timeout"] == "3600s"
+    assert container["resources"][0]["limits"] == {"cpu": "1", "memory": "2Gi"}  # modest
+    assert execution["parallelism"] == 20 and execution["task_count"] == 1
+    expr = config_resource(on, "google_cloud_run_v2_job.sweep")["expressions"]["template"][0]["template"][0]
+    assert "google_service_account.sweep" in expr["service_account"]["references"]
+    text = (TF_DIR / "sweep.tf").read_text()  # Cloud Build sets the image; terraform leaves it alone
+    assert re.search(r"ignore_changes\s*=\s*\[template\[0\]\.template\[0\]\.containers\[0\]\.image", text)
+
+    # the job's account: objectUser on sweeps/ of the archive bucket, no other grant anywhere
+    grants = [
+        r["address"]
+        for r in on["configuration"]["root_module"]["resources"]
+        if r["type"].endswith("_iam_member")
+        and "google_service_account.sweep" in json.dumps(r["expressions"].get("member", {}))
+    ]
+    assert grants == ["google_storage_bucket_iam_member.sweep_objects"]
+    sweep_only = f'resource.name.startsWith("projects/_/buckets/{bucket}/objects/{PREFIX}/")'
+    objects = named(on, "google_storage_bucket_iam_member")
+    account = objects[("sweep_objects", "sweep")]
+    assert (account["bucket"], account["role"]) == (bucket, "roles/storage.objectUser")
+    assert account["condition"][0]["expression"] == sweep_only
+    assert named(on, "google_service_account")[("sweep", "sweep")]["account_id"] == "tron-sweep"
+
+    # the operators: run with overrides and read executions on this job; sweeps/ objects in the bucket
+    runs = {
+        (b["role"], b["member"], b["name"])
+        for b in by_index(on, "google_cloud_run_v2_job_iam_member").values()
+    }
+    assert runs == {
+        ("roles/run.jobsExecutorWithOverrides", "user:ops@example.com", SWEEP_JOB),
+        ("roles/run.viewer", "user:ops@example.com", SWEEP_JOB),
+    }
+    ops = objects[("sweep_operator_objects", "user:ops@example.com")]
+    assert ops["role"] == "roles/storage.objectUser" and ops["condition"][0]["expression"] == sweep_only
+
+    # the image's repository, trimmed on every push, and where Cloud Build reads what to build and update
+    (repo,) = [r["values"] for r in resources(on, "google_artifact_registry_repository")]
+    assert (repo["format"], repo["repository_id"], repo["location"]) == ("DOCKER", "tron", REGION)
+    assert {p["id"] for p in repo["cleanup_policies"]} == {"keep-recent", "delete-old"}
+    outputs = on["planned_values"]["outputs"]
+    assert outputs["sweep_image"]["value"] == f"{REGION}-docker.pkg.dev/{project}/tron/sweep"
+    assert outputs["sweep_job"]["value"] == f"projects/{project}/locations/{REGION}/jobs/{SWEEP_JOB}"
+    # sweeps/ objects expire with the logs
+    logs = next(r["values"] for r in resources(on, "google_storage_bucket") if r["values"]["name"] == bucket)
+    assert any(
+        f"{PREFIX}/" in (rule["condition"][0].get("matches_prefix") or [])
+        and rule["action"][0]["type"] == "Delete"
+        for rule in logs["lifecycle_rule"]
+    )

@@ -27,6 +27,7 @@ from tron.cli import (
     optimize,
     reconcile,
     serve,
+    sweep_task,
 )
 from tron.cli.errors import CommandError
 
@@ -51,6 +52,7 @@ def build_parser() -> argparse.ArgumentParser:
         live,
         reconcile,
         serve,
+        sweep_task,
     ):
         group.register(sub)
     return p

@@ -4,6 +4,7 @@
                   --data FILE.csv|DIR [--objective sharpe|calmar|net] [--workers N] [--from D] [--to D]
                   [--capital C] [--charges zerodha-intraday|none] [--slippage-bps X] [--fill next-open|close]
                   [--json] [--html FILE]
+                  [--runner local|cloud-run] [--tasks N] [--job NAME] [--region R] [--project P] [--bucket B]
 
 The data's trading days are cut into windows: rolling (train on 60 days, test on the next 20, move 20 days
 on) or anchored (every training window starts at the first day); the last test window takes the days left.
@@ -18,25 +19,38 @@ objective over the grid.
 A grid key is a parameter of the strategy (`tron backtest --help` lists the strategies), or name.key with
 several; each value must be in the parameter's range. A combination that breaks a rule across parameters
 (fast ≥ slow) is left out and listed. Tasks (window × parameter set) run on --workers processes (default:
-the cores; 1 runs in this process); the results do not depend on it. Bad input: a message on stderr and
-exit code 2."""
+the cores; 1 runs in this process); the results do not depend on it.
+
+--runner cloud-run --tasks N runs them on the Cloud Run job of infra/terraform (enable_sweep_job): each
+batch (the training runs, then the test runs) is uploaded with the bars to the archive bucket (--bucket:
+default the configured archive_bucket, else PROJECT-tron-logs) under sweeps/, one execution of --job
+(default tron-sweep, in --region, default asia-south1) runs it on N tasks (fewer when the batch holds
+fewer backtests), and the results are collected from the bucket (--timeout seconds per batch, default
+7200). Results are the same as on local workers; a run is named by a hash of its tasks and bars, so
+submitting the same sweep again reuses the results already there. Needs Application Default Credentials with run rights on the job and object rights on the bucket.
+Bad input: a message on stderr and exit code 2; a Cloud Run or bucket failure: exit code 1."""
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
+import sys
 from contextlib import ExitStack
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from tron.cli.args import checked, iso_date, json_option, nonneg, positive_int
+from tron.cli.args import checked, iso_date, json_option, nonneg, positive, positive_int
 from tron.cli.errors import CommandError
 
 OBJECTIVES = ("sharpe", "calmar", "net")  # tron.backtest.optimize.OBJECTIVES (not imported: startup time)
 CHARGES = ("zerodha-intraday", "none")
 FILLS = ("next-open", "close")
+RUNNERS = ("local", "cloud-run")
+SWEEP_JOB, REGION = "tron-sweep", "asia-south1"  # infra/terraform's sweep job name and default region
+CLOUD_OPTIONS = ("tasks", "job", "region", "project", "bucket", "timeout")  # only with --runner cloud-run
 capital_type = checked(Decimal, "a number", lambda v: v.is_finite() and v > 0, "a positive number of rupees")
 
 
@@ -66,6 +80,16 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--slippage-bps", type=nonneg, default=0.0, help="against the trader, basis points")
     p.add_argument("--fill", choices=FILLS, default=FILLS[0], help="next bar's open, or this bar's close")
     p.add_argument("--html", type=Path, metavar="FILE", help="write a self-contained HTML report here")
+    c = p.add_argument_group("Cloud Run jobs (--runner cloud-run)")
+    c.add_argument("--runner", choices=RUNNERS, default=RUNNERS[0], help="local processes or Cloud Run jobs")
+    c.add_argument("--tasks", type=positive_int, help="Cloud Run tasks per execution (cost: see the README)")
+    c.add_argument("--job", help=f"the sweep job (default {SWEEP_JOB})")
+    c.add_argument("--region", help=f"the job's region (default {REGION})")
+    c.add_argument("--project", help="Google Cloud project (default: $GOOGLE_CLOUD_PROJECT)")
+    c.add_argument("--bucket", help="archive bucket (default: archive_bucket, else PROJECT-tron-logs)")
+    c.add_argument("--timeout", type=positive, help="seconds to wait for a batch (default 7200)")
+    c.add_argument("--endpoint", help=argparse.SUPPRESS)  # the Admin API of a local stand-in (tests)
+    c.add_argument("--poll", type=positive, default=5.0, help=argparse.SUPPRESS)  # seconds (tests)
     p.set_defaults(func=run)
     return p
 
@@ -78,6 +102,7 @@ def run(args: argparse.Namespace) -> int:
         raise CommandError("optimize reads OHLCV bars: --data FILE.csv or a folder of them")
     if args.start is not None and args.end is not None and args.start > args.end:
         raise CommandError(f"--from {args.start} is after --to {args.end}")
+    _check_runner(args)
     try:
         train = opt.parse_span(args.train, "--train")
         test = opt.parse_span(args.test, "--test")
@@ -89,7 +114,8 @@ def run(args: argparse.Namespace) -> int:
         windows = opt.split_windows(days, train, test, args.anchored)
     except ValueError as e:
         raise CommandError(str(e)) from None
-    workers = args.workers or bt.cpu_count()
+    cloud, failures = _cloud_runner(args) if args.runner == "cloud-run" else (None, ())
+    workers = 1 if cloud is not None else args.workers or bt.cpu_count()
     total = len(windows) * (len(points) + 1)
     with ExitStack() as stack:
         pool = stack.enter_context(bt.start_pool(min(workers, total))) if workers > 1 else None
@@ -103,15 +129,25 @@ def run(args: argparse.Namespace) -> int:
             if progress is not None and bar is not None:
                 progress.update(bar, completed=done[0] + n)
 
+        def say(line: str) -> None:
+            if progress is not None:
+                progress.console.print(line, highlight=False)
+            else:
+                print(line, file=sys.stderr)
+
         def runner(tasks: list[bt.Task]) -> list[bt.TaskResult]:
-            out = bt.run_local(tasks, workers, tick, pool)
+            out = cloud(tasks, tick) if cloud is not None else bt.run_local(tasks, workers, tick, pool)
             done[0] += len(tasks)
             return out
 
+        if cloud is not None:
+            cloud.say = say
         try:
             wf = opt.walk_forward(spec, grid, points, windows, args.objective, runner, args.anchored, skipped)
         except ValueError as e:  # a setting the engine refuses
             raise CommandError(str(e)) from None
+        except failures as e:  # the job, the bucket or the Admin API
+            raise CommandError(str(e), code=1) from None
     if args.html:
         from tron.backtest.optimize_html import render
 
@@ -120,10 +156,66 @@ def run(args: argparse.Namespace) -> int:
         except OSError as e:
             raise CommandError(f"cannot write {args.html}: {e.strerror or e}") from None
     if args.json:
-        print(json.dumps({"strategy": args.strategy, "workers": workers, **wf.to_doc()}))
+        how: dict[str, Any] = (
+            {"runner": "cloud-run", "tasks": args.tasks, "runs": cloud.runs}
+            if cloud is not None
+            else {"workers": workers}
+        )
+        print(json.dumps({"strategy": args.strategy, **how, **wf.to_doc()}))
         return 0
     _print(args.strategy, wf, args.html)
     return 0
+
+
+def _check_runner(args: argparse.Namespace) -> None:
+    """The runner's options agree: --workers only runs locally, the Cloud Run options need cloud-run, which
+    needs --tasks."""
+    if args.runner == "local":
+        given = [f"--{o}" for o in CLOUD_OPTIONS if getattr(args, o) is not None]
+        if given:
+            raise CommandError(f"{', '.join(given)}: only with --runner cloud-run (locally: --workers)")
+        return
+    if args.workers is not None:
+        raise CommandError("--workers runs locally; with --runner cloud-run say --tasks N")
+    if args.tasks is None:
+        raise CommandError("--runner cloud-run needs --tasks N: how many Cloud Run tasks run the sweep")
+    from tron.backtest.sweep import MAX_TASKS
+
+    if args.tasks > MAX_TASKS:
+        raise CommandError(f"--tasks {args.tasks}: Cloud Run runs at most {MAX_TASKS} tasks per execution")
+
+
+def _cloud_runner(args: argparse.Namespace) -> tuple[Any, tuple[type[Exception], ...]]:
+    """The Cloud Run runner (tron.backtest.sweep.CloudRunRunner) on the project's bucket and job, and the
+    errors it reports (exit 1). CommandError for no project or no Google credentials."""
+    from google.api_core.exceptions import GoogleAPIError
+    from google.auth.exceptions import DefaultCredentialsError
+
+    from tron.adapters.cloud_run_jobs import LaunchError
+    from tron.backtest.sweep import CloudRunRunner, SweepError
+    from tron.bootstrap import cloud_run_sweeps
+    from tron.config.settings import load_settings
+
+    settings = load_settings()
+    project = args.project or settings.project or os.environ.get("CLOUDSDK_CORE_PROJECT")
+    if not project:
+        raise CommandError("no project: pass --project or set GOOGLE_CLOUD_PROJECT")
+    bucket = args.bucket or settings.archive_bucket or f"{project}-tron-logs"
+    try:
+        archive, launcher = cloud_run_sweeps(project, args.region or REGION, bucket, args.endpoint)
+    except DefaultCredentialsError as e:
+        raise CommandError(
+            f"no Google credentials ({e}); run `gcloud auth application-default login`"
+        ) from None
+    runner = CloudRunRunner(
+        archive,
+        launcher,
+        args.job or SWEEP_JOB,
+        args.tasks,
+        poll_s=args.poll,
+        timeout_s=args.timeout or 7200.0,
+    )
+    return runner, (SweepError, LaunchError, GoogleAPIError)
 
 
 def _search(args: argparse.Namespace) -> tuple[Any, Any, list[Any], list[tuple[dict[str, float], str]]]:
