@@ -1,5 +1,5 @@
 """Fixtures for every test directory: the emulator fixtures and the Kite simulator (defined in tests/support),
-and no TRON_ settings from the environment. Shared builders and fakes are imported from tests/support."""
+no TRON_ settings from the environment, and one terminal width. Shared builders and fakes are imported from tests/support."""
 
 from __future__ import annotations
 
@@ -27,3 +27,5 @@ def _no_user_config(monkeypatch: pytest.MonkeyPatch) -> None:
     for k in list(os.environ):
         if k.startswith("TRON_"):
             monkeypatch.delenv(k)
+    # rich sizes its tables to the terminal: one width whatever runs the tests (a terminal, CI, a worker)
+    monkeypatch.setenv("COLUMNS", "200")
