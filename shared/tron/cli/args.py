@@ -12,6 +12,7 @@ from datetime import date, time
 from decimal import Decimal
 from typing import Any, TypeVar
 
+from tron.cli.errors import CommandError
 from tron.domain.timeutil import parse_hhmm
 
 T = TypeVar("T")
@@ -65,6 +66,20 @@ decimal_nonneg = checked(Decimal, "a number", lambda v: v.is_finite() and v >= 0
 positive = number(lambda v: v > 0, "a positive number")
 nonneg = number(lambda v: v >= 0, "a non-negative number")
 any_float = number(lambda v: True, "a number")
+
+
+def params_option(items: list[str]) -> dict[str, float]:
+    """``--param K=V`` values (repeated) as a mapping of numbers; CommandError (exit 2) naming a bad one."""
+    out = {}
+    for item in items:
+        k, sep, v = item.partition("=")
+        if not sep or not k.strip():
+            raise CommandError(f"--param wants K=V, got {item!r}")
+        try:
+            out[k.strip()] = float(v)
+        except ValueError:
+            raise CommandError(f"--param {k.strip()}: not a number: {v!r}") from None
+    return out
 
 
 def loopback_url(text: str) -> str:

@@ -44,7 +44,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tron.backtest.fills import FILL_MODELS  # light: the domain's models and money
-from tron.cli.args import json_option
+from tron.cli.args import json_option, params_option
 from tron.cli.errors import CommandError
 from tron.domain.models import Asset
 
@@ -135,19 +135,6 @@ def _date(text: str) -> date:
         return date.fromisoformat(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {text!r}") from None
-
-
-def _params(items: list[str]) -> dict[str, float]:
-    out = {}
-    for item in items:
-        k, sep, v = item.partition("=")
-        if not sep or not k.strip():
-            raise CommandError(f"--param wants K=V, got {item!r}")
-        try:
-            out[k.strip()] = float(v)
-        except ValueError:
-            raise CommandError(f"--param {k.strip()}: not a number: {v!r}") from None
-    return out
 
 
 def _capital(text: str | None) -> Decimal | None:
@@ -317,7 +304,7 @@ def backtest(args: argparse.Namespace) -> BacktestResult:
     from tron.backtest import data as bdata
     from tron.backtest.peer import STRATEGIES as PEER_STRATEGIES
 
-    params = _params(args.param)
+    params = params_option(args.param)
     capital = _capital(args.capital)
     generated = str(args.data) == GENERATED
     if args.start is not None and args.end is not None and args.start > args.end:

@@ -28,7 +28,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from tron.cli.args import iso_date, json_option, positive, positive_int
+from tron.cli.args import iso_date, json_option, params_option, positive, positive_int
 from tron.cli.errors import CommandError
 
 GENERATED = "generated"
@@ -59,19 +59,6 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
     )
     p.set_defaults(func=run)
     return p
-
-
-def _params(items: list[str]) -> dict[str, float]:
-    out = {}
-    for item in items:
-        k, sep, v = item.partition("=")
-        if not sep or not k.strip():
-            raise CommandError(f"--param wants K=V, got {item!r}")
-        try:
-            out[k.strip()] = float(v)
-        except ValueError:
-            raise CommandError(f"--param {k.strip()}: not a number: {v!r}") from None
-    return out
 
 
 def subjects(name: str, mode: str, params: dict[str, float]) -> list[Any]:
@@ -160,7 +147,7 @@ def _generated(start: date, end: date, seed: int | None, symbols: int | None) ->
 def run(args: argparse.Namespace) -> int:
     from tron.backtest import bias
 
-    chosen = subjects(args.strategy, args.mode, _params(args.param))
+    chosen = subjects(args.strategy, args.mode, params_option(args.param))
     bars = load_bars(args)
     reports = []
     for subject in chosen:

@@ -50,6 +50,7 @@ from datetime import date, datetime, time, timedelta
 from functools import partial
 from typing import Any, TypeVar
 
+from tron.domain.kite_api import DUMP_COLUMNS
 from tron.domain.timeutil import IST, ist
 from tron.ports import Archive, BrokerUnavailable, Clock, HistoricalData, HistoryBar
 
@@ -68,20 +69,6 @@ INDEX_NAMES = {
     "FINNIFTY": "NIFTY FIN SERVICE",
     "MIDCPNIFTY": "NIFTY MID SELECT",
 }
-DUMP_COLUMNS = (
-    "instrument_token",
-    "exchange_token",
-    "tradingsymbol",
-    "name",
-    "last_price",
-    "expiry",
-    "strike",
-    "tick_size",
-    "lot_size",
-    "instrument_type",
-    "segment",
-    "exchange",
-)
 DAY_COMPLETE = time(16, 0)  # a day's candles count as final from this IST time on (the close is 15:30)
 FIRST_PAUSE_S = 2.0  # the first wait while the broker is unavailable, doubling up to MAX_PAUSE_S
 MAX_PAUSE_S = 30.0

@@ -3,7 +3,7 @@ shared KiteSession, so downloads get its pacing (historical 3 requests/s, others
 network errors, and its circuit breaker.
 
 Kite's limits on one historical request (kite.trade/docs/connect/v3/historical): the days it may span per
-interval (:data:`KITE_MAX_DAYS`); `continuous=1` (a future's expired contracts spliced into one series) is
+interval (:data:`HISTORICAL_MAX_DAYS`); `continuous=1` (a future's expired contracts spliced into one series) is
 served for day candles only (Zerodha: "continuous data is only available for day candles"; an intraday
 interval with continuous=1 is refused with an InputException).
 
@@ -21,20 +21,10 @@ from typing import Any
 from tron.adapters.kite.errors import TokenExpired
 from tron.adapters.kite.market import as_ist
 from tron.adapters.kite.session import KiteSession
+from tron.domain.kite_api import HISTORICAL_MAX_DAYS
 from tron.domain.timeutil import IST
 from tron.ports import HistoryBar, SessionExpired
 
-# The most days one historical request may span, by interval (Kite's documented limits).
-KITE_MAX_DAYS: dict[str, int] = {
-    "minute": 60,
-    "3minute": 100,
-    "5minute": 100,
-    "10minute": 100,
-    "15minute": 200,
-    "30minute": 200,
-    "60minute": 400,
-    "day": 2000,
-}
 CONTINUOUS_INTERVALS = frozenset({"day"})
 WHEN = "%Y-%m-%d %H:%M:%S"  # Kite's from/to format, IST wall time
 
@@ -47,7 +37,7 @@ class KiteHistory:
 
     def max_days(self, interval: str) -> int | None:
         """Kite's span limit of one request of the interval, in days; None for an interval Kite lacks."""
-        return KITE_MAX_DAYS.get(interval)
+        return HISTORICAL_MAX_DAYS.get(interval)
 
     def continuous(self, interval: str) -> bool:
         """True for the intervals Kite serves continuous futures data at (day)."""

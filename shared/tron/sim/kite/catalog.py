@@ -20,6 +20,7 @@ from typing import Any
 
 from tron.domain import expiries
 from tron.domain.calendar import TradingCalendar
+from tron.domain.kite_api import DUMP_COLUMNS
 from tron.domain.models import Asset, Instrument
 
 INDEX_SYMBOL = "NIFTY 50"
@@ -30,20 +31,6 @@ INDEX_TOKEN = 256265  # Kite's instrument_token for NSE:NIFTY 50 (1001 << 8 | 9)
 # a dated fallback the simulator applies to every NIFTY contract.
 FREEZE_QTY = {"NIFTY": 1800}
 
-CSV_COLUMNS = (
-    "instrument_token",
-    "exchange_token",
-    "tradingsymbol",
-    "name",
-    "last_price",
-    "expiry",
-    "strike",
-    "tick_size",
-    "lot_size",
-    "instrument_type",
-    "segment",
-    "exchange",
-)
 
 _MONTHS = {
     m: i
@@ -228,7 +215,7 @@ class Catalog:
     def csv(self, exchange: str | None = None, last_price: dict[str, float] | None = None) -> str:
         out = io.StringIO()
         w = csv.writer(out, lineterminator="\n")
-        w.writerow(CSV_COLUMNS)
+        w.writerow(DUMP_COLUMNS)
         last_price = last_price or {}
         for r in self.rows:
             if exchange is not None and r.exchange != exchange:

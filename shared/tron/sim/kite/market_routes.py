@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
+from tron.domain.kite_api import HISTORICAL_MAX_DAYS
 from tron.domain.models import Quote
 from tron.domain.timeutil import IST, ist
 from tron.sim.kite.catalog import Listed
@@ -14,7 +15,6 @@ from tron.sim.kite.market_view import circuit_limits, dec
 from tron.sim.kite.order_book import OrderBook
 from tron.sim.kite.protocol import (
     CSV,
-    HISTORICAL_MAX_DAYS,
     INTERVAL_MINUTES,
     OHLC_LTP_LIMIT,
     QUOTE_LIMIT,

@@ -20,17 +20,6 @@ TS = "%Y-%m-%d %H:%M:%S"
 
 QUOTE_LIMIT = 500
 OHLC_LTP_LIMIT = 1000
-# Kite's maximum days per historical request, by interval.
-HISTORICAL_MAX_DAYS = {
-    "minute": 60,
-    "3minute": 100,
-    "5minute": 100,
-    "10minute": 100,
-    "15minute": 200,
-    "30minute": 200,
-    "60minute": 400,
-    "day": 2000,
-}
 INTERVAL_MINUTES = {
     "minute": 1,
     "3minute": 3,
