@@ -28,7 +28,7 @@ $(CHECKOV):
 	var/checkov/bin/pip install -q --disable-pip-version-check checkov==3.3.30
 
 test: lint $(CHECKOV)
-	$(BIN)/pytest
+	$(BIN)/pytest -n auto --dist worksteal
 
 bench: $(STAMP)
 	$(BIN)/python bench/bench_day.py
