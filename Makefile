@@ -28,7 +28,8 @@ $(CHECKOV):
 	var/checkov/bin/pip install -q --disable-pip-version-check checkov==3.3.30
 
 test: lint $(CHECKOV)
-	$(BIN)/pytest -n auto --dist worksteal
+	$(BIN)/pytest -n auto --dist worksteal -m "not serial"
+	$(BIN)/pytest -m serial
 
 bench: $(STAMP)
 	$(BIN)/python bench/bench_day.py

@@ -13,6 +13,8 @@ from kiteconnect import KiteConnect
 from tests.support.kite_sim import kite_sim_process
 from tron.runday.external import ExternalSimError, control
 
+pytestmark = pytest.mark.serial  # a simulator on the wall clock: alone, not beside a busy worker
+
 
 def test_tron_kite_sim_prints_the_listening_line_and_serves() -> None:
     args = (

@@ -19,6 +19,8 @@ from tests.support.days import settings
 from tests.support.kite_sim import kite_sim_process, running_kite_sim
 from tron.runday.external import ExternalSimError, control, run_external_day
 
+pytestmark = pytest.mark.serial  # a simulator on the wall clock: alone, not beside a busy worker
+
 DAY = "2026-11-23"
 SPEED = 800  # simulated seconds a second: the day (08:59–15:46) in some 31 s
 

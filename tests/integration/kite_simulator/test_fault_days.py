@@ -34,7 +34,8 @@ from tron.services.paths import intents_path, reconciliation_path, replay_path
 DAY = date(2026, 11, 23)
 SPEED = 1200  # simulated seconds a second: the day (08:59–15:46) in some 21 s
 
-pytestmark = pytest.mark.slow
+# a simulator on the wall clock: run alone, not beside a busy worker (make test)
+pytestmark = [pytest.mark.slow, pytest.mark.serial]
 
 
 def simulator() -> Any:

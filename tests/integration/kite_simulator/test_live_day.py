@@ -13,7 +13,11 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from tests.support.kite_sim import kite_sim_process
+
+pytestmark = pytest.mark.serial  # a simulator on the wall clock: alone, not beside a busy worker
 
 DAY = "2026-11-23"
 SIM = ("--date", DAY, "--time", "08:59", "--speed", "1200", "--symbols", "5", "--no-rate-limits")
