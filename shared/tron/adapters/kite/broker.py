@@ -584,7 +584,7 @@ class KiteBroker:
                 got = [self._cancelled(o) for o in got]
         except (OrderRejected, TokenExpired) as e:
             raise BrokerUnavailable(
-                f"slices {'+'.join(sent.values())} were accepted but their state could not be read ({e}): "
+                f"slices {SLICE_SEP.join(sent.values())} were accepted but their state could not be read ({e}): "
                 "resolved by their tags"
             ) from None
         order = _combine(got, placed_all=not refused)

@@ -40,6 +40,7 @@ from tron.ports import (
 )
 
 _T = TypeVar("_T", BrokerOrder, str)
+Calls = list[tuple[int, dict[str, Any] | None]]  # each slice's call (its index, the kwargs; None: no call)
 ORDER_TYPES = ("MARKET", "LIMIT", *STOPS)
 CALLS = {
     "place": "place_order",
@@ -212,7 +213,7 @@ class ShadowBroker:
         except (OrderRejected, ValueError) as e:
             self._refuse("place", intent.day, intent.intent_id, None, None, [str(e)])
         order = [*range(1, len(parts)), 0]  # as the Kite broker sends them: the first slice last
-        calls = [(k, {**kw, "quantity": parts[k], "tag": slice_tag(intent.tag, k)}) for k in order]
+        calls: Calls = [(k, {**kw, "quantity": parts[k], "tag": slice_tag(intent.tag, k)}) for k in order]
         last = self._last(intent.symbol) if intent.order_type in STOPS else None
         problems = self._problems(calls, intent.side.value, intent, last)
         return self._send(
@@ -223,7 +224,7 @@ class ShadowBroker:
         """Build modify_order's arguments moving the stop to the trail intent, check them (against the
         last price too), record the call and move the paper stop."""
         try:
-            calls = [
+            calls: Calls = [
                 (k, modify_kwargs(slice_id(order_id, k), replace(intent, qty=q), self.market_protection))
                 for k, q in enumerate(self._paper_slices(intent.day, order_id, intent.qty))
             ]
@@ -248,7 +249,7 @@ class ShadowBroker:
         market protection; SL → a LIMIT at :func:`marketable_limit` of the last price, BrokerUnavailable
         without one), checked and recorded; one that filled, ended or is no longer a stop is recorded
         without a call. Then the paper broker converts it (or answers it as it ended)."""
-        calls: list[tuple[int, dict[str, Any] | None]] = [(0, None)]
+        calls: Calls = [(0, None)]
         problems: list[str] = []
         state = self.paper.order_states(intent.day, [order_id]).get(order_id)
         doc = self.paper.store.get(PaperBroker._path(intent.day, order_id)) if state is not None else None
@@ -285,11 +286,11 @@ class ShadowBroker:
     def cancel(self, order_id: str) -> str:
         """Record cancel_order's arguments and cancel the paper order (the day is the clock's, as paper's)."""
         day = self.clock.now().date()
-        calls = [
+        calls: Calls = [
             (k, cancel_kwargs(slice_id(order_id, k)))
             for k in range(len(self._paper_slices(day, order_id, 0)))
         ]
-        return self._send("cancel", day, None, order_id, list(calls), [], self.paper.cancel, order_id)
+        return self._send("cancel", day, None, order_id, calls, [], self.paper.cancel, order_id)
 
     # ------------------------------------------------------------------ reads: the paper broker's
     def order_states(self, day: date, order_ids: list[str]) -> dict[str, BrokerOrder]:
@@ -331,7 +332,7 @@ class ShadowBroker:
 
     def _problems(
         self,
-        calls: list[tuple[int, dict[str, Any]]] | list[tuple[int, dict[str, Any] | None]],
+        calls: Calls,
         side: str,
         intent: OrderIntent,
         last: Decimal | None,
@@ -356,7 +357,7 @@ class ShadowBroker:
         day: date,
         intent_id: str | None,
         order_id: str | None,
-        calls: list[tuple[int, dict[str, Any]]] | list[tuple[int, dict[str, Any] | None]],
+        calls: Calls,
         problems: list[str],
         act: Callable[[Any], _T],
         arg: Any,
