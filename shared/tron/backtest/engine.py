@@ -9,10 +9,13 @@ the options asset with a multi-leg structure (``AssetPlan.structure``) trades it
 from __future__ import annotations
 
 import json
+from array import array
+from bisect import bisect_left
 from collections.abc import Callable, Iterable, Sequence, Sized
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
+from itertools import pairwise
 from typing import Any
 
 import numpy as np
@@ -27,14 +30,14 @@ from tron.domain.context import Pending, TickContext
 from tron.domain.contracts import ContractRules
 from tron.domain.decide import decide, exits_for
 from tron.domain.live import Guardrails
-from tron.domain.models import Asset, Instrument, OrderIntent, Purpose, RestingStop, Snapshot
+from tron.domain.models import Asset, Candle, Instrument, OrderIntent, Purpose, RestingStop, Snapshot
 from tron.domain.money import ZERO, dec
 from tron.domain.order_rules import MAX_MODIFICATIONS
 from tron.domain.plan import AssetPlan
 from tron.domain.protect import crossed, protect_intent
 from tron.domain.session import SessionState
-from tron.domain.stop_fill import StopOrder, StopSlippage, first_fill, half_spread
-from tron.domain.strategies import opening_range_minutes
+from tron.domain.stop_fill import StopOrder, StopSlippage, first_fill, half_spread, reaches
+from tron.domain.strategies import new_session
 from tron.domain.structures import StructureSpec
 
 MINUTE = timedelta(minutes=1)
@@ -131,7 +134,8 @@ class _Run:
     trades: list[Trade] = field(default_factory=list)
     intents: list[OrderIntent] = field(default_factory=list)
     fills: list[dict[str, Any]] = field(default_factory=list)
-    prices: dict[str, tuple[list[int], list[float]]] = field(default_factory=dict)
+    prices: dict[str, tuple[array[int], array[float]]] = field(default_factory=dict)  # compact: a year of
+    # fifty symbols is 4.7 million (bar, close) pairs
     refusals: int = 0
 
 
@@ -144,9 +148,9 @@ class _Day:
         self.instruments = instruments
         self.structures: list[dict[str, Any]] = []  # the day's structures (TickContext.structures)
         self.refused: list[dict[str, str]] = []
-        self.state = SessionState.new(
-            list(instruments), or_minutes=opening_range_minutes(self.cfg.plan.strategies)
-        )
+        # what the planned strategies read, no more (the live tick keeps every default indicator, for a
+        # plan that may change during the day; the values the strategies read are the same either way)
+        self.state = new_session(list(instruments), self.cfg.plan.strategies)
         self.book = Book()
         self.pending: dict[str, Pending] = {}
         self.trail: dict[str, float] = {}
@@ -154,10 +158,13 @@ class _Day:
         self.day_halted: str | None = None
         self.squaring = False
         self.stages_done: set[time] = set()
+        self.stages = self.cfg.stages
         self.open_trades: dict[str, Trade] = {}
         self.filled_now = False
         self.protects: dict[str, OrderIntent] = {}  # symbol → the protect intent of its resting stop
         self.looked_from: dict[str, datetime] = {}  # symbol → candles from here on are still to be worked
+        # symbol → its candles and their start times (None: not in order), read when first needed
+        self.candle_index: dict[str, tuple[list[Candle], list[datetime] | None]] = {}
         # without minute candles (a replay recorded before they were) a stop cannot rest: TRON checks it
         self.resting = self.cfg.resting_stops and bool(sess.candles)
 
@@ -271,11 +278,14 @@ class _Day:
             return None
         now = min(self.sess.nows[k], until) if until is not None else self.sess.nows[k]
         since = self.looked_from.get(symbol, now)
-        candles = [c for c in self.sess.candles.get(symbol, []) if since <= c.start < now]
+        candles = self._candles(symbol, since, now)
         if not candles:
             return None
-        q = self.sess.snapshots[k].quotes.get(symbol)
         p = self.protects[symbol]
+        if not rest.triggered and not reaches(p.side.value, rest.trigger, candles):
+            self.looked_from[symbol] = now  # as below, when first_fill finds nothing (the usual minute)
+            return None
+        q = self.sess.snapshots[k].quotes.get(symbol)
         stop = StopOrder(
             p.side.value, rest.order_type, dec(rest.trigger), None if rest.limit is None else dec(rest.limit),
             is_option=p.segment == "options",
@@ -290,8 +300,24 @@ class _Day:
             return None
         return outcome.price, min(candle.start + MINUTE, now)
 
+    def _candles(self, symbol: str, since: datetime, now: datetime) -> list[Candle]:
+        """The symbol's candles starting at ``since`` or later and before ``now``, in order (found by
+        bisection in the day's candles, which come oldest first; a list out of order is scanned)."""
+        known = self.candle_index.get(symbol)
+        if known is None:
+            candles = self.sess.candles.get(symbol, [])
+            times = [c.start for c in candles]
+            in_order = all(a <= b for a, b in pairwise(times))
+            known = self.candle_index[symbol] = (candles, times if in_order else None)
+        day, starts = known
+        if starts is None:
+            return [c for c in day if since <= c.start < now]
+        return day[bisect_left(starts, since) : bisect_left(starts, now)]
+
     def _sync_stops(self, k: int) -> None:
         """The tick's look at the resting stops: each that filled is booked under its protect intent."""
+        if not self.book.positions:
+            return
         for symbol in sorted(self.book.positions):
             if (fill := self._work_stop(symbol, k)) is not None:
                 self._book_fill(self.protects[symbol], *fill, by_stop=True)
@@ -396,16 +422,20 @@ class _Day:
         decision = decide(ctx)
         self.trail = ctx.trail
         self._claim(decision.intents, k)
+        at = None
         for e in decision.events:
             if e["event"] == "entry_refused":
                 self.run.refusals += 1
-                self.refused.append({"at": now.isoformat(), "symbol": e["symbol"], "reason": e["reason"]})
+                at = at or now.isoformat()  # one string for the minute's refusals (a year has 300,000)
+                self.refused.append({"at": at, "symbol": e["symbol"], "reason": e["reason"]})
         if decision.halt and not self.day_halted:
             self.day_halted = decision.halt
-        for stage in self.cfg.stages:
-            if stage not in self.stages_done and now.time() >= stage:
-                self.stages_done.add(stage)
-                self._square_off(now, k, SQUARE_OFF_REASON)
+        if len(self.stages_done) < len(self.stages):
+            clock = now.time()
+            for stage in self.stages:
+                if stage not in self.stages_done and clock >= stage:
+                    self.stages_done.add(stage)
+                    self._square_off(now, k, SQUARE_OFF_REASON)
         if self.cfg.fill == "close":
             orders, self.waiting = self.waiting, []
             self._fill_at(snap, orders)
@@ -435,7 +465,8 @@ class _Day:
         self.run.carried += self.book.net
 
     def _record(self, snap: Snapshot, had: bool) -> None:
-        marks = {s: q.last for s, q in snap.quotes.items()}
+        quotes = snap.quotes
+        marks = {s: quotes[s].last for s in self.book.positions if s in quotes}  # what unrealized() reads
         eq = self.run.capital + self.run.carried + self.book.net + self.book.unrealized(marks)
         self.run.times.append(snap.ts)
         self.run.equity.append(float(eq))
@@ -558,13 +589,26 @@ def _run_session(run: _Run, sess: Session, instruments: dict[str, Instrument]) -
     kept: set[str] | None = None
     if sess.instruments:  # a chain of options: the index, the future and what was traded
         kept = set(sess.roles.values()) | {f["symbol"] for f in run.fills[first_fill:]}
-    for k, snap in enumerate(sess.snapshots):
-        for s, q in snap.quotes.items():
-            if kept is not None and s not in kept:
-                continue
-            bars, closes = run.prices.setdefault(s, ([], []))
-            bars.append(start + k)
-            closes.append(q.last)
+    snaps = sess.snapshots
+    order: dict[str, Any] = {}
+    for snap in snaps:
+        order.update(snap.quotes)  # the symbols in the order they first appear
+    for s in order:
+        if kept is not None and s not in kept:
+            continue
+        if (series := run.prices.get(s)) is None:
+            series = run.prices[s] = (array("q"), array("d"))
+        bars, closes = series
+        try:
+            lasts: list[float | None] = [snap.quotes[s].last for snap in snaps]
+        except KeyError:  # not quoted in every snapshot
+            lasts = [q.last if (q := snap.quotes.get(s)) is not None else None for snap in snaps]
+        if None in lasts:  # quoted in some snapshots only
+            bars.extend(start + k for k, x in enumerate(lasts) if x is not None)
+            closes.extend(x for x in lasts if x is not None)
+        else:
+            bars.extend(range(start, start + len(snaps)))
+            closes.extend(lasts)  # type: ignore[arg-type]
 
 
 # ---------------------------------------------------------------------------------------------- structures

@@ -23,10 +23,11 @@ from tron.domain.risk import (
     Candidate,
     Exposure,
     asset_headroom,
-    entry_refusal,
     exposure_value,
     loss_limit_breached,
+    loss_refusal,
     margin_required,
+    rule_refusal,
 )
 from tron.domain.session import Bar
 from tron.domain.sizing import risk_pct_with_kelly, size_by_risk
@@ -42,6 +43,7 @@ LOSS_LIMIT_HALT = (
     "daily loss limit"  # how a day halted at its loss limit says so (decide keeps flattening it)
 )
 Marks = dict[str, tuple[float, float, float]]  # symbol → the bar's (low, high, close)
+HEADROOM_SHARE = Decimal("0.9")  # entries are sized inside 90 % of what is left under the loss limit
 
 
 def _intent(
@@ -94,6 +96,8 @@ def exits_for(
 
     With `only`, no other position is looked at, and sold options go first: while one of them is held, the
     bought ones wait (a hedge never leaves before the option it covers)."""
+    if not ctx.book.positions:
+        return []
     busy = {p.symbol for p in ctx.pending.values() if p.purpose != Purpose.ENTRY}
     busy |= {s for s, p in ctx.book.positions.items() if p.protecting}  # its stop is being placed
     if only is not None:
@@ -176,9 +180,11 @@ def decide(ctx: TickContext) -> TickDecision:
         return out
     _note_drift(ctx, out)
     _note_foreign(ctx, out)
-    idx = {s: i for i, s in enumerate(ctx.state.symbols)}
-    marks = {s: (float(bar.low[i]), float(bar.high[i]), float(bar.close[i])) for s, i in idx.items()}
-    last = {s: float(bar.close[i]) for s, i in idx.items()}
+    closes = bar.close.tolist()
+    marks = dict(
+        zip(ctx.state.symbols, zip(bar.low.tolist(), bar.high.tolist(), closes, strict=True), strict=True)
+    )
+    last = dict(zip(ctx.state.symbols, closes, strict=True))
     if _loss_limit_flattens(ctx, marks, last, out) or _kill_switch_flattens(ctx, marks, out):
         if ctx.structure is not None:  # its legs are on their way out: the structure says why
             structure_flattened(ctx, ctx.halted or out.halt or (ctx.kill.why if ctx.kill else "flatten"), out)
@@ -203,6 +209,9 @@ def decide(ctx: TickContext) -> TickDecision:
 def _note_drift(ctx: TickContext, out: TickDecision) -> None:
     """The book against the broker's positions (tron.domain.drift): ctx.drift updated, each new or changed
     difference an event (an ERROR: it alerts), and each that ended."""
+    if ctx.broker_qty is None and not ctx.drift:  # the broker not read, nothing seen: nothing to compare
+        ctx.drift = {}
+        return
     now = drift.compare(ctx)
     new, ended = drift.changes(ctx.drift, now)
     ctx.drift = now
@@ -225,6 +234,9 @@ def _note_foreign(ctx: TickContext, out: TickDecision) -> None:
     """Orders TRON did not place working on its symbols (a manual limit in the Kite app, a GTT's order):
     ctx.foreign updated from this tick's read (kept when the broker was not read), each new one an event (an
     ERROR), and each that stopped working; entries on those symbols wait (see _entries)."""
+    if ctx.working is None and not ctx.foreign:  # not read, none seen: nothing to report
+        ctx.foreign = {}
+        return
     now = ctx.foreign if ctx.working is None else ctx.working
     for s, what in sorted(now.items()):
         if s not in ctx.foreign:
@@ -299,12 +311,15 @@ def _entries(ctx: TickContext, bar: Bar, out: TickDecision) -> None:
                 "reason": f"{len(stale)} quote(s) older than {STALE_AFTER}: no entries on them",
             }
         )
+    plan = ctx.plan
+    signals = strategies.evaluate(plan.strategies, ctx.state, bar, min_agreement=plan.min_agreement)
+    if not signals:
+        return
     ex = exposure(ctx)
     views = {
         direction_of(ctx.instruments.get(s), 1 if p.qty > 0 else -1) for s, p in ctx.book.positions.items()
     } | {p.direction for p in ctx.pending.values() if p.purpose == Purpose.ENTRY}
-    plan = ctx.plan
-    for sig in strategies.evaluate(plan.strategies, ctx.state, bar, min_agreement=plan.min_agreement):
+    for sig in signals:
         entry = entry_for(ctx, sig)
         if entry is None:
             continue
@@ -345,9 +360,6 @@ def _approve(
     dist = max(entry.dist, 2 * float(inst.tick_size))  # the stop stays at least a tick away when on the grid
     # On the tick grid, rounded towards the entry: the stop never adds risk, the target never runs away.
     stop = float(to_tick(price - side.sign * dist, inst.tick_size, up=side is Side.BUY))
-    target = float(
-        to_tick(price + side.sign * dist * TARGET_ATR / STOP_ATR, inst.tick_size, up=side is Side.SELL)
-    )
     slip = risk.slippage(inst.segment, stop)
     headroom = min(risk.loss_limit + ex.realized_net - ex.open_worst_loss, asset_headroom(risk, ex))
     risk_pct, kelly_note = risk_pct_with_kelly(
@@ -360,19 +372,14 @@ def _approve(
         price=price,
         stop_distance=dist,
         lot_size=inst.lot_size,
-        headroom=headroom * Decimal("0.9"),
+        headroom=headroom * HEADROOM_SHARE,
         slippage=float(slip),
         unit_exposure=float(exposure_value(risk, inst.segment, 1, price)),
         room=risk.capital - ex.capital_used,
     )
     cap = ctx.guardrails.qty_cap(inst, price) if ctx.guardrails is not None else None
     qty = qty if cap is None else min(qty, cap // inst.lot_size * inst.lot_size)
-    worst = worst_loss_of_entry(inst, side, qty, price, stop, ctx.day, slip, ctx.charged) if qty else ZERO
-    cand = Candidate(
-        inst.sector,
-        exposure_value(risk, inst.segment, qty, price),
-        margin_required(risk, inst.segment, side.value, qty, price),
-    )
+    worst, cand = ZERO, Candidate()  # worked out where a rule reads them (most entries are refused earlier)
     refusal: str | None
     if ctx.guardrails is not None and not ctx.guardrails.allows(ctx.asset.value, inst.symbol):
         refusal = f"{inst.symbol} is not on the {ctx.asset} allowlist (guardrails)"
@@ -390,20 +397,30 @@ def _approve(
         )
     elif entry.direction and -entry.direction in views:
         refusal = f"an opposing option position on {ctx.underlying} is open or in flight"
-    else:
-        refusal = entry_refusal(
+    else:  # entry_refusal's rules, the loss limits last: only they need the worst case
+        cand = Candidate(
+            inst.sector,
+            exposure_value(risk, inst.segment, qty, price),
+            margin_required(risk, inst.segment, side.value, qty, price),
+        )
+        refusal = rule_refusal(
             risk,
             ex,
             symbol=inst.symbol,
             confidence=sig.confidence,
-            worst_loss=worst,
             at=ctx.now.time(),
             halted=ctx.halted or (ctx.kill.why if ctx.kill is not None and ctx.kill.engaged else None),
             candidate=cand,
         )
+        if refusal is None:
+            worst = worst_loss_of_entry(inst, side, qty, price, stop, ctx.day, slip, ctx.charged)
+            refusal = loss_refusal(risk, ex, worst)
     if refusal:
         _refuse(out, inst.symbol, sig.strategy, refusal)
         return None
+    target = float(  # on the grid as the stop (above), worked out once the entry is approved
+        to_tick(price + side.sign * dist * TARGET_ATR / STOP_ATR, inst.tick_size, up=side is Side.SELL)
+    )
     reason = entry.note or sig.reason
     intent = _intent(
         ctx,

@@ -67,12 +67,12 @@ class RiskLimits:
     @property
     def loss_limit(self) -> Decimal:
         """The account's daily loss limit: the smaller of the rupee limit and the % of the account."""
-        return min(self.daily_loss_limit, self.account * self.daily_loss_limit_pct / 100)
+        return _derived(self)[0]
 
     @property
     def loss_budget(self) -> Decimal:
         """What this asset's realised losses and open worst case may use of the account's loss limit."""
-        return self.loss_limit * self.loss_budget_pct / 100
+        return _derived(self)[1]
 
     @property
     def account(self) -> Decimal:
@@ -129,6 +129,23 @@ class RiskLimits:
             loss_budget_pct=dec(str(d.get("loss_budget_pct", "100"))),
             stop_slippage_bps=_bps(d.get("stop_slippage_bps")),
         )
+
+
+_DERIVED: dict[int, tuple[RiskLimits, Decimal, Decimal]] = {}
+
+
+def _derived(limits: RiskLimits) -> tuple[Decimal, Decimal]:
+    """The loss limit and the asset's loss budget of frozen limits, worked out once (the governor asks
+    every tick). Known by identity (limits cannot be a key) and kept with them, so never mistaken."""
+    hit = _DERIVED.get(id(limits))
+    if hit is not None and hit[0] is limits:
+        return hit[1], hit[2]
+    loss_limit = min(limits.daily_loss_limit, limits.account * limits.daily_loss_limit_pct / 100)
+    budget = loss_limit * limits.loss_budget_pct / 100
+    if len(_DERIVED) >= 1024:
+        _DERIVED.clear()
+    _DERIVED[id(limits)] = (limits, loss_limit, budget)
+    return loss_limit, budget
 
 
 def _bps(stored: object) -> Mapping[str, Decimal]:
@@ -257,6 +274,23 @@ def entry_refusal(
     stop, and entries beyond the price they were decided on; the band is the measured worst of the two
     together (bench/bench_loss_limit.py), so the limit holds when stops fill through their price.
     """
+    return rule_refusal(
+        limits, exposure, symbol=symbol, confidence=confidence, at=at, halted=halted, candidate=candidate
+    ) or loss_refusal(limits, exposure, worst_loss)
+
+
+def rule_refusal(
+    limits: RiskLimits,
+    exposure: Exposure,
+    *,
+    symbol: str,
+    confidence: float,
+    at: time,
+    halted: str | None,
+    candidate: Candidate | None = None,
+) -> str | None:
+    """The rules of :func:`entry_refusal` before the loss limits (which need the entry's worst case): the
+    first that fails, or None."""
     if halted:
         return f"entries halted: {halted}"
     if at >= limits.entry_cutoff:
@@ -275,6 +309,12 @@ def entry_refusal(
         why = _capital_refusal(limits, exposure, candidate)
         if why:
             return why
+    return None
+
+
+def loss_refusal(limits: RiskLimits, exposure: Exposure, worst_loss: Decimal) -> str | None:
+    """The loss limits of :func:`entry_refusal`: the account's daily loss limit at the worst case, then the
+    asset's share of it; the first that fails, or None."""
     if exposure.realized_net - exposure.open_worst_loss - worst_loss < -limits.loss_limit:
         return f"worst case would breach the daily loss limit ₹{limits.loss_limit}"
     if asset_headroom(limits, exposure) - worst_loss < 0:

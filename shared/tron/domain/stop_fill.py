@@ -99,6 +99,21 @@ def triggered_at(side: str, trigger: Decimal, bar: Bar) -> tuple[Decimal, int] |
     return None
 
 
+def reaches(side: str, trigger: float, candles: Iterable[Candle]) -> bool:
+    """Whether any candle's path comes to a stop's trigger (:func:`triggered_at`): checked on floats, as a
+    quick look before the exact walk. Exact: a price and a trigger compare as floats as their shortest
+    decimals (what :func:`tron.domain.money.dec` makes of them) compare, so False means no candle triggers."""
+    if side == "BUY":
+        return any(
+            max(round(c.open, 2), round(c.high, 2), round(c.low, 2), round(c.close, 2)) >= trigger
+            for c in candles
+        )
+    return any(
+        min(round(c.open, 2), round(c.high, 2), round(c.low, 2), round(c.close, 2)) <= trigger
+        for c in candles
+    )
+
+
 def stop_outcome(
     stop: StopOrder,
     bar: Bar,

@@ -16,6 +16,7 @@ from tron.domain.stop_fill import (
     StopSlippage,
     first_fill,
     half_spread,
+    reaches,
     stop_outcome,
     triggered_at,
 )
@@ -248,3 +249,22 @@ def test_an_sl_triggered_earlier_that_no_candle_reaches_stays_triggered_without_
     assert first_fill(SELL_SL, [], TICK, triggered=True) == (StopOutcome(True), None)
     out, candle = first_fill(SELL_SL, candles((97, 99.25, 96.8, 99)), TICK, triggered=True)
     assert (out, candle) == (StopOutcome(True), None)
+
+
+def test_the_quick_look_on_floats_agrees_with_the_exact_walk() -> None:
+    """reaches (floats, what the backtester asks first) is False exactly when no candle's path triggers the
+    stop in Decimal (triggered_at on Bar.of): prices near and on the trigger, off the tick grid, unrounded."""
+    import random
+
+    rng = random.Random(18)
+    for _ in range(3000):
+        base = rng.choice([0.05, 1.0, 99.95, 100.0, 1234.5, 24150.05])
+        step = rng.choice([0.01, 0.05, 0.004999, 0.005, 0.0050001, 1e-9])
+        o, h, lo, c = (base + step * rng.randint(-3, 3) for _ in range(4))
+        trigger = rng.choice(
+            [base, base + step * rng.randint(-3, 3), round(base + rng.uniform(-0.2, 0.2), 2)]
+        )
+        side = rng.choice(["BUY", "SELL"])
+        one = candles((o, max(o, h, lo, c), min(o, h, lo, c), c), (c, h, lo, o))
+        exact = any(triggered_at(side, Dec(repr(trigger)), Bar.of(x)) is not None for x in one)
+        assert reaches(side, trigger, one) is exact, (side, trigger, one)
