@@ -9,6 +9,7 @@ from dataclasses import asdict, dataclass
 from datetime import date, datetime
 from decimal import Decimal
 from enum import StrEnum
+from functools import cached_property
 from typing import Any
 
 
@@ -160,17 +161,12 @@ class Snapshot:
 
     def usable(self) -> tuple[Snapshot, dict[str, str]]:
         """The snapshot without its bad quotes (see quote_problem), and why each was left out. A symbol left
-        out keeps its last good price, as a symbol without a quote does."""
-        for q in self.quotes.values():  # quote_problem's checks, inline: the tick asks for every quote
-            if not (
-                float is type(q.last) is type(q.bid) is type(q.ask) is type(q.high) is type(q.low)
-                and 0 < q.last < _INF
-                and 0 < q.bid <= q.ask < _INF
-                and 0 < q.low <= q.high < _INF
-            ):
-                break
-        else:
-            return self, {}
+        out keeps its last good price, as a symbol without a quote does. (Worked out once a snapshot: a
+        backtest asks twice.)"""
+        return self._usable
+
+    @cached_property
+    def _usable(self) -> tuple[Snapshot, dict[str, str]]:
         bad = {s: why for s, q in self.quotes.items() if (why := quote_problem(q))}
         if not bad:
             return self, {}

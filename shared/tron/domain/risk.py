@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import time
 from decimal import Decimal
+from functools import cached_property
 from types import MappingProxyType
 from typing import Any
 
@@ -64,15 +65,15 @@ class RiskLimits:
         """Rupees per unit reserved beyond a stop at this price (0 for a segment without a band)."""
         return dec(stop) * self.stop_slippage_bps.get(segment, Decimal(0)) / 10000
 
-    @property
+    @cached_property  # (frozen limits: worked out once, the governor asks every tick)
     def loss_limit(self) -> Decimal:
         """The account's daily loss limit: the smaller of the rupee limit and the % of the account."""
-        return _derived(self)[0]
+        return min(self.daily_loss_limit, self.account * self.daily_loss_limit_pct / 100)
 
-    @property
+    @cached_property
     def loss_budget(self) -> Decimal:
         """What this asset's realised losses and open worst case may use of the account's loss limit."""
-        return _derived(self)[1]
+        return self.loss_limit * self.loss_budget_pct / 100
 
     @property
     def account(self) -> Decimal:
@@ -129,23 +130,6 @@ class RiskLimits:
             loss_budget_pct=dec(str(d.get("loss_budget_pct", "100"))),
             stop_slippage_bps=_bps(d.get("stop_slippage_bps")),
         )
-
-
-_DERIVED: dict[int, tuple[RiskLimits, Decimal, Decimal]] = {}
-
-
-def _derived(limits: RiskLimits) -> tuple[Decimal, Decimal]:
-    """The loss limit and the asset's loss budget of frozen limits, worked out once (the governor asks
-    every tick). Known by identity (limits cannot be a key) and kept with them, so never mistaken."""
-    hit = _DERIVED.get(id(limits))
-    if hit is not None and hit[0] is limits:
-        return hit[1], hit[2]
-    loss_limit = min(limits.daily_loss_limit, limits.account * limits.daily_loss_limit_pct / 100)
-    budget = loss_limit * limits.loss_budget_pct / 100
-    if len(_DERIVED) >= 1024:
-        _DERIVED.clear()
-    _DERIVED[id(limits)] = (limits, loss_limit, budget)
-    return loss_limit, budget
 
 
 def _bps(stored: object) -> Mapping[str, Decimal]:
