@@ -6,12 +6,13 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping, Sequence
+from bisect import bisect_right
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
-from itertools import pairwise
+from itertools import pairwise, repeat
 from pathlib import Path
-from typing import Any
+from typing import Any, overload
 
 import numpy as np
 
@@ -257,36 +258,64 @@ def read_months(folder: Path, symbol: str | None = None) -> Bars:
     )
 
 
-def sessions_from_bars(bars: Sequence[Bars]) -> list[Session]:
-    """The snapshots of every IST session in the bars, one :class:`Session` per date, oldest first.
+def sessions_from_bars(bars: Sequence[Bars]) -> BarSessions:
+    """The snapshots of every IST session in the bars, one :class:`Session` per date, oldest first, each
+    made when asked for (a year of fifty symbols' snapshots and candles would take gigabytes at once).
 
     Bars become snapshots as the simulator's quotes are (tron.sim.market): a session's first snapshot is
     taken at its first bar's start and shows the opening price with no volume; snapshot k (k ≥ 1) is taken
     at the end of bar k − 1 and shows its close as the last price, the day's cumulative volume and the day's
     high and low so far. The live SessionState rebuilds each minute bar from two consecutive snapshots,
     exactly as in a paper day. Bid and ask equal the last price (bars carry no spread: the fill model adds
-    slippage). A symbol with no bar at a time keeps its previous quote, with its old time stamp, so the tick
-    treats it as stale. Duplicate symbols raise InputError.
+    slippage); the previous close is the symbol's last bar before the day (else the day's open). A symbol
+    with no bar at a time keeps its previous quote, with its old time stamp, so the tick treats it as stale.
+    Duplicate symbols raise InputError.
     """
     symbols = [b.symbol for b in bars]
     if len(set(symbols)) != len(symbols):
         raise InputError(f"duplicate symbols: {sorted(s for s in symbols if symbols.count(s) > 1)}")
-    per_day: dict[date, list[tuple[int, np.ndarray]]] = {}
-    for j, b in enumerate(bars):
-        days = np.array([t.date().toordinal() for t in b.times])
-        for d in np.unique(days):
-            per_day.setdefault(date.fromordinal(int(d)), []).append((j, np.flatnonzero(days == d)))
-    prev_close: dict[str, float] = {}
-    out = []
-    for day in sorted(per_day):
-        out.append(_session(day, bars, per_day[day], prev_close))
-    return out
+    per_day: dict[date, list[tuple[int, slice]]] = {}
+    for j, b in enumerate(bars):  # oldest first: each day's bars follow one another
+        i, n = 0, len(b.times)
+        while i < n:
+            day = b.times[i].date()
+            end = bisect_right(b.times, day.toordinal(), lo=i, key=lambda t: t.date().toordinal())
+            per_day.setdefault(day, []).append((j, slice(i, end)))
+            i = end
+    return BarSessions(bars, [(day, per_day[day]) for day in sorted(per_day)])
+
+
+class BarSessions(Sequence[Session]):
+    """The sessions of some bars (:func:`sessions_from_bars`), each made from the bars when asked for."""
+
+    def __init__(self, bars: Sequence[Bars], days: list[tuple[date, list[tuple[int, slice]]]]) -> None:
+        self._bars, self._days = bars, days
+
+    def __len__(self) -> int:
+        return len(self._days)
+
+    @overload
+    def __getitem__(self, i: int) -> Session: ...
+
+    @overload
+    def __getitem__(self, i: slice) -> list[Session]: ...
+
+    def __getitem__(self, i: int | slice) -> Session | list[Session]:
+        if isinstance(i, slice):
+            return [self[k] for k in range(*i.indices(len(self)))]
+        day, members = self._days[i]
+        bars = self._bars
+        prev_close = {
+            bars[j].symbol: float(bars[j].close[rows.start - 1]) for j, rows in members if rows.start
+        }
+        return _session(day, bars, members, prev_close)
 
 
 def _session(
-    day: date, bars: Sequence[Bars], members: list[tuple[int, np.ndarray]], prev_close: dict[str, float]
+    day: date, bars: Sequence[Bars], members: list[tuple[int, slice]], prev_close: dict[str, float]
 ) -> Session:
-    times = sorted({bars[j].times[int(i)] for j, rows in members for i in rows})
+    own = [bars[j].times[rows] for j, rows in members]
+    times = sorted(set().union(*own))
     pos = {t: k for k, t in enumerate(times)}
     n, m = len(times), len(members)
     o, h, lo, c, v = (np.full((n, m), np.nan) for _ in range(5))
@@ -294,7 +323,7 @@ def _session(
     for col, (j, rows) in enumerate(members):
         b = bars[j]
         syms.append(b.symbol)
-        at = np.array([pos[b.times[int(i)]] for i in rows])
+        at = np.array([pos[t] for t in own[col]])
         o[at, col], h[at, col], lo[at, col] = b.open[rows], b.high[rows], b.low[rows]
         c[at, col], v[at, col] = b.close[rows], b.volume[rows]
     diffs = [(b - a) for a, b in pairwise(times)]
@@ -304,51 +333,86 @@ def _session(
     day_high = np.fmax.accumulate(h, axis=0)
     day_low = np.fmin.accumulate(lo, axis=0)
 
-    first_open = {syms[col]: float(o[0, col]) for col in range(m) if has[0, col]}
-    snapshots, next_open = [], []
+    # as flat lists of Python numbers (the same values; row k's at k·m …) for the loop below: a year of fifty
+    # symbols has 4.7 million quotes
+    opens, closes, highs, lows = (x.ravel().tolist() for x in (o, c, day_high, day_low))
+    volumes = np.rint(cum_vol).astype(np.int64).ravel().tolist()  # whole numbers, as round() makes them
+    every = list(range(m))
+    quoted = [every if full else np.flatnonzero(has[k]).tolist() for k, full in enumerate(has.all(axis=1))]
+    # each symbol's open of the day (its first bar's) and previous close (else that open)
+    ops = [opens[row * m + col] for col, row in enumerate(has.argmax(axis=0).tolist())]
+    prevs = [prev_close.get(s, op) for s, op in zip(syms, ops, strict=True)]
     t0 = times[0]
-    current: dict[str, Quote] = {
-        s: Quote(s, t0, p, p, p, 0, p, p, p, prev_close.get(s, p)) for s, p in first_open.items()
-    }
-    snapshots.append(Snapshot(t0, dict(current)))
-    day_open: dict[str, float] = dict(first_open)
+    current = {}  # each symbol's latest quote
+    for col in quoted[0]:  # the opening print: no volume yet
+        s, p = syms[col], ops[col]
+        current[s] = Quote(s, t0, p, p, p, 0, p, p, p, prevs[col])
+    snapshots, next_open = [Snapshot(t0, dict(current))], []
     for k in range(n):
-        next_open.append({syms[col]: float(o[k, col]) for col in range(m) if has[k, col]})
-        ts = times[k] + period
-        for hit in np.flatnonzero(has[k]):
-            col = int(hit)
-            s = syms[col]
-            last = float(c[k, col])
-            op = day_open.setdefault(s, float(o[k, col]))
-            current[s] = Quote(
-                s,
-                ts,
+        ts, row, cols = times[k] + period, k * m, quoted[k]
+        if cols is every:  # the usual minute, every symbol with its bar: the quotes made in one go
+            end, last = row + m, closes[row : row + m]
+            made = map(
+                Quote,
+                syms,
+                repeat(ts),
                 last,
                 last,
                 last,
-                round(cum_vol[k, col]),
-                op,
-                float(day_high[k, col]),
-                float(day_low[k, col]),
-                prev_close.get(s, op),
+                volumes[row:end],
+                ops,
+                highs[row:end],
+                lows[row:end],
+                prevs,
             )
+            current.update(zip(syms, made, strict=True))
+            next_open.append(dict(zip(syms, opens[row:end], strict=True)))
+        else:
+            for col in cols:
+                i = row + col
+                current[syms[col]] = Quote(
+                    syms[col],
+                    ts,
+                    closes[i],
+                    closes[i],
+                    closes[i],
+                    volumes[i],
+                    ops[col],
+                    highs[i],
+                    lows[i],
+                    prevs[col],
+                )
+            next_open.append({syms[col]: opens[row + col] for col in cols})
         snapshots.append(Snapshot(ts, dict(current)))
     next_open.append({})
-    for s, q in current.items():
-        prev_close[s] = q.last
-    candles = {
-        syms[col]: [
-            Candle(
-                times[k],
-                float(o[k, col]),
-                float(h[k, col]),
-                float(lo[k, col]),
-                float(c[k, col]),
-                int(v[k, col]),
-            )
-            for k in range(n)
-            if has[k, col]
-        ]
-        for col in range(m)
-    }
+    candles = _Candles(times, syms, (o, h, lo, c, v), has)
     return Session(day, snapshots, [s.ts for s in snapshots], next_open, syms, candles)
+
+
+class _Candles(Mapping[str, list[Candle]]):
+    """A session's minute candles per symbol, made from its bars the first time a symbol is asked for
+    (resting stops read only the symbols held)."""
+
+    def __init__(
+        self, times: list[datetime], symbols: list[str], ohlcv: tuple[np.ndarray, ...], has: np.ndarray
+    ):
+        self._times, self._cols = times, {s: col for col, s in enumerate(symbols)}
+        self._ohlcv, self._has = ohlcv, has
+        self._made: dict[str, list[Candle]] = {}
+
+    def __getitem__(self, symbol: str) -> list[Candle]:
+        if symbol not in self._made:
+            col = self._cols[symbol]  # KeyError for a symbol the session does not have
+            rows = np.flatnonzero(self._has[:, col])
+            o, h, lo, c, v = (x[rows, col].tolist() for x in self._ohlcv)
+            self._made[symbol] = [
+                Candle(self._times[k], op, hi, low, cl, int(vol))
+                for k, op, hi, low, cl, vol in zip(rows.tolist(), o, h, lo, c, v, strict=True)
+            ]
+        return self._made[symbol]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._cols)
+
+    def __len__(self) -> int:
+        return len(self._cols)

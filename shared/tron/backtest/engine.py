@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from array import array
 from bisect import bisect_left
-from collections.abc import Callable, Iterable, Sequence, Sized
+from collections.abc import Callable, Iterable, Iterator, Sequence, Sized
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
@@ -22,6 +22,7 @@ import numpy as np
 
 from tron.backtest.data import Session
 from tron.backtest.fills import check_model, quote_price, slipped
+from tron.backtest.replay import Member, SideBySide
 from tron.backtest.result import BacktestResult, PriceSeries, Trade
 from tron.domain import report
 from tron.domain.book import Book
@@ -37,7 +38,7 @@ from tron.domain.plan import AssetPlan
 from tron.domain.protect import crossed, protect_intent
 from tron.domain.session import SessionState
 from tron.domain.stop_fill import StopOrder, StopSlippage, first_fill, half_spread, reaches
-from tron.domain.strategies import new_session
+from tron.domain.strategies import new_session, opening_range_minutes, session_needs
 from tron.domain.structures import StructureSpec
 
 MINUTE = timedelta(minutes=1)
@@ -142,15 +143,15 @@ class _Run:
 class _Day:
     """One session: its book, state, pending intents and the orders waiting for a fill."""
 
-    def __init__(self, run: _Run, sess: Session, instruments: dict[str, Instrument]) -> None:
+    def __init__(
+        self, run: _Run, sess: Session, instruments: dict[str, Instrument], state: SessionState
+    ) -> None:
         self.run, self.sess, self.cfg = run, sess, run.cfg
         self.asset = self.cfg.plan.asset
         self.instruments = instruments
         self.structures: list[dict[str, Any]] = []  # the day's structures (TickContext.structures)
         self.refused: list[dict[str, str]] = []
-        # what the planned strategies read, no more (the live tick keeps every default indicator, for a
-        # plan that may change during the day; the values the strategies read are the same either way)
-        self.state = new_session(list(instruments), self.cfg.plan.strategies)
+        self.state = state
         self.book = Book()
         self.pending: dict[str, Pending] = {}
         self.trail: dict[str, float] = {}
@@ -158,7 +159,6 @@ class _Day:
         self.day_halted: str | None = None
         self.squaring = False
         self.stages_done: set[time] = set()
-        self.stages = self.cfg.stages
         self.open_trades: dict[str, Trade] = {}
         self.filled_now = False
         self.protects: dict[str, OrderIntent] = {}  # symbol → the protect intent of its resting stop
@@ -316,8 +316,6 @@ class _Day:
 
     def _sync_stops(self, k: int) -> None:
         """The tick's look at the resting stops: each that filled is booked under its protect intent."""
-        if not self.book.positions:
-            return
         for symbol in sorted(self.book.positions):
             if (fill := self._work_stop(symbol, k)) is not None:
                 self._book_fill(self.protects[symbol], *fill, by_stop=True)
@@ -375,9 +373,11 @@ class _Day:
     def _context(
         self, now: datetime, plan: AssetPlan | None, halted: str | None, snap: Snapshot | None
     ) -> TickContext:
-        self.trail = {s: v for s, v in self.trail.items() if s in self.book.positions}
-        settled = set(self.book.processed)
-        self.pending = {k: v for k, v in self.pending.items() if k not in settled}
+        if self.trail:
+            self.trail = {s: v for s, v in self.trail.items() if s in self.book.positions}
+        if self.pending:
+            settled = set(self.book.processed)
+            self.pending = {k: v for k, v in self.pending.items() if k not in settled}
         ticking = plan is not None and self.run.spec is not None  # as tron.services.tick._decide sets them
         return TickContext(
             asset=self.asset,
@@ -430,12 +430,10 @@ class _Day:
                 self.refused.append({"at": at, "symbol": e["symbol"], "reason": e["reason"]})
         if decision.halt and not self.day_halted:
             self.day_halted = decision.halt
-        if len(self.stages_done) < len(self.stages):
-            clock = now.time()
-            for stage in self.stages:
-                if stage not in self.stages_done and clock >= stage:
-                    self.stages_done.add(stage)
-                    self._square_off(now, k, SQUARE_OFF_REASON)
+        for stage in self.cfg.stages:
+            if stage not in self.stages_done and now.time() >= stage:
+                self.stages_done.add(stage)
+                self._square_off(now, k, SQUARE_OFF_REASON)
         if self.cfg.fill == "close":
             orders, self.waiting = self.waiting, []
             self._fill_at(snap, orders)
@@ -515,24 +513,26 @@ def run_intraday(
     their ``len()`` when they have one. Raises ValueError without sessions, or for the next-open fill on
     sessions without bars (recorded snapshots fill with next-quote or close).
     """
-    if (
-        isinstance(sessions, Sequence)
-        and cfg.fill == "next-open"
-        and any(s.next_open is None for s in sessions)
-    ):
-        raise ValueError(NEEDS_BARS)
+    if isinstance(sessions, list) and cfg.fill == "next-open" and any(s.next_open is None for s in sessions):
+        raise ValueError(NEEDS_BARS)  # before any session runs (sessions made as they are read: when read)
     spec = cfg.structure()
     run = _Run(cfg, cfg.plan.risk.capital, spec, ContractRules.from_doc(cfg.plan.contract))
     total = len(sessions) if isinstance(sessions, Sized) else 0
     i = 0
-    for i, sess in enumerate(sessions, start=1):
-        if cfg.fill == "next-open" and sess.next_open is None:
-            raise ValueError(NEEDS_BARS)
-        _run_session(
-            run, sess, instruments or sess.instruments or default_instruments(sess.symbols, cfg.plan.asset)
-        )
-        if progress:
-            progress(i, max(total, i))
+    for batch in _batches(sessions):
+        days = []
+        for sess in batch:
+            if cfg.fill == "next-open" and sess.next_open is None:
+                raise ValueError(NEEDS_BARS)
+            days.append(
+                (sess, instruments or sess.instruments or default_instruments(sess.symbols, cfg.plan.asset))
+            )
+        states = _states(cfg, days)
+        for (sess, insts), state in zip(days, states, strict=True):
+            i += 1
+            _run_session(run, sess, insts, state)
+            if progress:
+                progress(i, max(total, i))
     if i == 0:
         raise ValueError("no sessions to backtest")
     final = run.capital + run.carried
@@ -565,8 +565,43 @@ def run_intraday(
 NEEDS_BARS = "the next-open fill needs bars; recorded snapshots fill with next-quote or close"
 
 
-def _run_session(run: _Run, sess: Session, instruments: dict[str, Instrument]) -> None:
-    day = _Day(run, sess, instruments)
+BATCH_COLUMNS = 512  # sessions folded side by side (tron.backtest.replay) up to this many symbols in all
+
+
+def _batches(sessions: Iterable[Session]) -> Iterator[list[Session]]:
+    """The sessions in batches of up to BATCH_COLUMNS symbols in all (at least one session each)."""
+    batch: list[Session] = []
+    width = 0
+    for sess in sessions:
+        batch.append(sess)
+        width += len(sess.symbols)
+        if width >= BATCH_COLUMNS:
+            yield batch
+            batch, width = [], 0
+    if batch:
+        yield batch
+
+
+def _states(cfg: IntradayConfig, days: list[tuple[Session, dict[str, Instrument]]]) -> list[SessionState]:
+    """Each session's state before its first snapshot, keeping what the planned strategies read: folded
+    ahead side by side with the strategies' signals (tron.backtest.replay), except when each tick
+    round-trips it through its stored form. (The live tick keeps every default indicator, for a plan that
+    may change during the day; the values the strategies read are the same either way.)"""
+    plan = cfg.plan
+    if cfg.store_rounding:
+        return [new_session(list(insts), plan.strategies) for _, insts in days]
+    choices = plan.strategies if plan.enabled and cfg.structure() is None else None
+    batch = SideBySide(
+        [Member(list(insts), sess.snapshots) for sess, insts in days],
+        opening_range_minutes(plan.strategies),
+        session_needs(plan.strategies),
+        choices,
+    )
+    return [batch.state(i, list(insts)) for i, (_, insts) in enumerate(days)]
+
+
+def _run_session(run: _Run, sess: Session, instruments: dict[str, Instrument], state: SessionState) -> None:
+    day = _Day(run, sess, instruments, state)
     start, first_fill = len(run.times), len(run.fills)
     for k in range(len(sess.snapshots)):
         day.step(k)
@@ -596,19 +631,10 @@ def _run_session(run: _Run, sess: Session, instruments: dict[str, Instrument]) -
     for s in order:
         if kept is not None and s not in kept:
             continue
-        if (series := run.prices.get(s)) is None:
-            series = run.prices[s] = (array("q"), array("d"))
-        bars, closes = series
-        try:
-            lasts: list[float | None] = [snap.quotes[s].last for snap in snaps]
-        except KeyError:  # not quoted in every snapshot
-            lasts = [q.last if (q := snap.quotes.get(s)) is not None else None for snap in snaps]
-        if None in lasts:  # quoted in some snapshots only
-            bars.extend(start + k for k, x in enumerate(lasts) if x is not None)
-            closes.extend(x for x in lasts if x is not None)
-        else:
-            bars.extend(range(start, start + len(snaps)))
-            closes.extend(lasts)  # type: ignore[arg-type]
+        bars, closes = run.prices.setdefault(s, (array("q"), array("d")))
+        quotes = [snap.quotes.get(s) for snap in snaps]
+        bars.extend(start + k for k, q in enumerate(quotes) if q is not None)
+        closes.extend(q.last for q in quotes if q is not None)
 
 
 # ---------------------------------------------------------------------------------------------- structures

@@ -10,13 +10,18 @@ from __future__ import annotations
 import base64
 import binascii
 import zlib
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from operator import attrgetter
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from tron.domain.models import Snapshot
+
+if TYPE_CHECKING:
+    from tron.domain.strategies.base import Signal
 
 _FLOAT_FIELDS = (
     "last", "cum_vol", "day_high", "day_low", "or_high", "or_low", "cum_pv", "cum_v",
@@ -41,6 +46,50 @@ class Bar:
     close: np.ndarray
     volume: np.ndarray
     fresh: np.ndarray  # bool: the quote moved on since the previous snapshot's time
+
+
+QuoteRow = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]  # last, volume, high, low, fresh
+
+
+@dataclass
+class QuoteRows:
+    """Snapshots' quotes of some symbols as (snapshots, symbols) arrays: the last price, the cumulative
+    volume, the day's high and low (NaN where a snapshot has no quote for a symbol) and ``fresh``: the
+    quote's time is later than the previous snapshot's (the first snapshot's previous: ``since``)."""
+
+    last: np.ndarray
+    volume: np.ndarray
+    high: np.ndarray
+    low: np.ndarray
+    fresh: np.ndarray
+
+    def row(self, k: int) -> QuoteRow:
+        """Snapshot k's arrays, one element per symbol."""
+        return self.last[k], self.volume[k], self.high[k], self.low[k], self.fresh[k]
+
+
+def quote_rows(symbols: list[str], snaps: list[Snapshot], since: datetime | None) -> QuoteRows:
+    """The quotes of ``symbols`` in consecutive snapshots, as :class:`QuoteRows` (what
+    :meth:`SessionState.fold` folds in)."""
+    values: list[float] = []
+    fresh: list[bool] = []
+    none = (np.nan, np.nan, np.nan, np.nan)
+    read = attrgetter("last", "volume", "high", "low")  # the volume becomes a float in the array below
+    for snap in snaps:
+        quotes = snap.quotes
+        for s in symbols:
+            q = quotes.get(s)
+            if q is None:
+                values.extend(none)
+                fresh.append(False)
+            else:
+                values.extend(read(q))
+                fresh.append(since is None or q.ts > since)
+        since = snap.ts
+    shape = (len(snaps), len(symbols))
+    table = np.array(values, dtype=np.float64).reshape(*shape, 4)
+    last, volume, high, low = (np.ascontiguousarray(table[..., i]) for i in range(4))
+    return QuoteRows(last, volume, high, low, np.array(fresh, dtype=bool).reshape(shape))
 
 
 # --------------------------------------------------------------------------- recursive indicator units
@@ -247,15 +296,15 @@ class SessionState:
         minute (so a spike inside the minute is not lost). ``Bar.fresh`` marks the symbols whose quote time
         moved on since the previous snapshot.
         """
+        since = datetime.fromisoformat(self.last_ts) if self.last_ts else None
+        return self.fold(quote_rows(self.symbols, [snap], since).row(0), snap.ts)
+
+    def fold(self, quotes: QuoteRow, at: datetime) -> Bar | None:
+        """Fold one snapshot's quotes (as :func:`quote_rows` reads them), taken at ``at``, in (see
+        :meth:`apply`)."""
+        self.last_ts = at.isoformat()
         a = self.arrays
-        q = [snap.quotes.get(s) for s in self.symbols]
-        last = np.array([x.last if x else np.nan for x in q])
-        cum = np.array([float(x.volume) if x else np.nan for x in q])
-        hi = np.array([x.high if x else np.nan for x in q])
-        lo = np.array([x.low if x else np.nan for x in q])
-        prev_ts = datetime.fromisoformat(self.last_ts) if self.last_ts else None
-        fresh = np.array([x is not None and (prev_ts is None or x.ts > prev_ts) for x in q])
-        self.last_ts = snap.ts.isoformat()
+        last, cum, hi, lo, fresh = quotes
         if np.all(np.isnan(a["last"])):
             a["last"], a["cum_vol"], a["day_high"], a["day_low"] = last, cum, hi, lo
             a["first"] = last.copy()
@@ -411,6 +460,11 @@ class SessionState:
     def lowest(self, n: int, lag: int = 1) -> np.ndarray:
         """The lowest low of the n bars ending `lag` bars ago (lag=1: the n bars before this one)."""
         return self.window("lo", n, lag).min(axis=0)
+
+    def signals_ahead(self, choices: Sequence[Any]) -> list[Signal] | None:
+        """The planned strategies' signals on the bar just folded, when the state knows them already (a
+        backtest's session worked out ahead: tron.backtest.replay); None: run the strategies."""
+        return None
 
     def _get(self, key: str) -> np.ndarray:
         if key not in self.arrays:

@@ -8,7 +8,7 @@ aggregates their signals per symbol (:func:`aggregate`).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from tron.domain.models import Side
@@ -26,6 +26,7 @@ __all__ = [
     "evaluate",
     "new_session",
     "opening_range_minutes",
+    "raw_signals",
     "run",
     "session_needs",
 ]
@@ -86,6 +87,8 @@ def aggregate(signals: Iterable[Signal], min_agreement: int = 1) -> list[Signal]
     """
     if min_agreement < 1:
         raise ValueError(f"min_agreement must be at least 1, got {min_agreement}")
+    if not signals:
+        return []
     by_symbol: dict[str, list[Signal]] = {}
     for sig in signals:
         by_symbol.setdefault(sig.symbol, []).append(sig)
@@ -126,10 +129,17 @@ def aggregate(signals: Iterable[Signal], min_agreement: int = 1) -> list[Signal]
     return out
 
 
-def evaluate(choices: Iterable[Any], state: SessionState, bar: Bar, min_agreement: int = 1) -> list[Signal]:
+def evaluate(choices: Sequence[Any], state: SessionState, bar: Bar, min_agreement: int = 1) -> list[Signal]:
     """The planned strategies' signals on this bar, aggregated per symbol, strongest first (what the tick
-    acts on)."""
-    choices = list(choices)
-    state.require(session_needs(choices))
-    signals = [sig for c in choices for sig in run(c.name, c.params, state, bar)]
+    acts on). A state that knows them already (``state.signals_ahead``) gives them instead of running the
+    strategies again."""
+    signals = state.signals_ahead(choices)
+    if signals is None:
+        signals = raw_signals(choices, state, bar)
     return aggregate(signals, min_agreement)
+
+
+def raw_signals(choices: Sequence[Any], state: SessionState, bar: Bar) -> list[Signal]:
+    """Each planned strategy's signals on this bar, in the plan's order, before :func:`aggregate`."""
+    state.require(session_needs(choices))
+    return [sig for c in choices for sig in run(c.name, c.params, state, bar)]
