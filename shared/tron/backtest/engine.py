@@ -26,7 +26,7 @@ from tron.backtest.replay import Member, SideBySide
 from tron.backtest.result import BacktestResult, PriceSeries, Trade
 from tron.domain import report
 from tron.domain.book import Book
-from tron.domain.charges import order_charges
+from tron.domain.charges import fill_charges
 from tron.domain.context import Pending, TickContext
 from tron.domain.contracts import ContractRules
 from tron.domain.decide import decide, exits_for
@@ -196,9 +196,8 @@ class _Day:
             self.run.intents.append(p)
 
     def _book_fill(self, it: OrderIntent, price: Decimal, at: datetime, by_stop: bool = False) -> None:
-        charges = (
-            order_charges(it.segment, it.side, price, it.qty, it.day).total if self.cfg.charges else ZERO
-        )  # (a stop fills its whole quantity: the protect intent's is the position's)
+        charges = self._charges(it, price)  # (a stop fills its whole quantity: the protect intent's is the
+        # position's)
         before = self.book.positions.get(it.symbol)
         prev_qty = before.qty if before else 0
         qty = min(it.qty, abs(prev_qty)) if before is not None and it.purpose is Purpose.PROTECT else it.qty
@@ -233,6 +232,15 @@ class _Day:
             t.exit_time, t.exit_price, t.exit_bar = at, price, bar
             t.pnl, t.charges, t.exit_reason = before.gross - before.charges, before.charges, it.reason
             self.run.trades.append(t)
+
+    def _charges(self, it: OrderIntent, price: Decimal) -> Decimal:
+        """What the broker charges for the order filled at ``price``: each of its slices an order of its own
+        with its own brokerage, when it is above its underlying's freeze quantity (``cfg.guardrails``), as the
+        executor books a fill sent in slices."""
+        if not self.cfg.charges:
+            return ZERO
+        parts = self.cfg.guardrails.slices(it) if self.cfg.guardrails is not None else [it.qty]
+        return fill_charges(it.segment, it.side, [(q, price) for q in parts], it.day).total
 
     def _fill_due(self, k: int) -> None:
         """Fill the orders decided before snapshot k that the model fills by now."""
@@ -488,7 +496,7 @@ def run_intraday(
     the tick):
 
     1. orders decided on the previous snapshot fill (the fill model: tron.backtest.fills) and are booked in
-       a ``Book`` exactly as the executor books them (``Book.apply_fill`` with ``order_charges``); an entry
+       a ``Book`` exactly as the executor books them (``Book.apply_fill`` with ``fill_charges``); an entry
        that arrives after the day was halted or squared off is rejected, as the executor rejects it;
     2. the tick: ``decide()`` with the plan (one or more registry strategies, or a multi-leg structure, and
        the risk limits), the session state, the book, the pending intents and the trailing-stop memory —

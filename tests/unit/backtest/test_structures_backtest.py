@@ -32,7 +32,8 @@ from tron.backtest.engine import (
 )
 from tron.backtest.generated import GeneratedSessions, trading_days
 from tron.config.settings import shipped_templates
-from tron.domain.charges import order_charges
+from tron.domain.charges import fill_charges, order_charges
+from tron.domain.live import Guardrails
 from tron.domain.models import Asset, Purpose, Side
 from tron.domain.money import dec
 from tron.domain.plan import AssetPlan
@@ -237,3 +238,22 @@ def test_a_day_fills_exactly_as_a_paper_run_day(tmp_path: Path) -> None:
     assert len(paper) >= 4 and sorted(fills_of(r, 0)) == paper
     assert any(p[3] == Purpose.PROTECT for p in paper)  # a leg's stop filled at the broker
     assert float(r.sessions[0].net) == pytest.approx(result["assets"]["options"]["net_pnl"], abs=0.001)
+
+
+def test_legs_above_the_freeze_quantity_are_charged_slice_by_slice() -> None:
+    """A leg of two lots with a freeze quantity of one lot goes to the exchange in two orders, each with its
+    own brokerage, as the executor books a fill sent in slices; without the guardrails, one order."""
+    spec = {**TEMPLATES[LONG], "legs": [{**leg, "lots": 2} for leg in TEMPLATES[LONG]["legs"]]}
+    risk = dataclasses.replace(RISK, capital=Decimal("1000000"), max_position_pct=Decimal("90"))
+    p = plan(spec, "straddle_two_lots", risk)
+    whole = run(p, DAYS[:1])
+    lot = next(it.lot for it in whole.intents if it.purpose is Purpose.ENTRY)
+    sliced = run(p, DAYS[:1], guardrails=Guardrails(freeze_qty={"NIFTY": lot}))
+    assert [f["qty"] for f in sliced.fills] == [f["qty"] for f in whole.fills] and len(sliced.fills) >= 4
+    for cut, one in zip(sliced.fills, whole.fills, strict=True):
+        side, price, day = Side(cut["side"]), Decimal(cut["price"]), date.fromisoformat(cut["at"][:10])
+        assert (cut["price"], cut["qty"]) == (one["price"], 2 * lot)
+        two = fill_charges("options", side, [(lot, price), (lot, price)], day).total
+        assert Decimal(cut["charges"]) == two > Decimal(one["charges"])
+        assert Decimal(one["charges"]) == order_charges("options", side, price, 2 * lot, day).total
+    assert sliced.sessions[0].net < whole.sessions[0].net
