@@ -22,6 +22,7 @@ from tron.domain.models import Candle, Instrument, Quote, Snapshot
 from tron.domain.timeutil import IST
 
 __all__ = [
+    "BarSessions",
     "Bars",
     "InputError",
     "Session",
@@ -293,6 +294,10 @@ class BarSessions(Sequence[Session]):
 
     def __len__(self) -> int:
         return len(self._days)
+
+    def between(self, first: date, last: date) -> BarSessions:
+        """The sessions from ``first`` to ``last`` (both included), still made when asked for."""
+        return BarSessions(self._bars, [(d, m) for d, m in self._days if first <= d <= last])
 
     @overload
     def __getitem__(self, i: int) -> Session: ...

@@ -371,7 +371,10 @@ def backtest(args: argparse.Namespace) -> BacktestResult:
         sessions = bdata.read_replay(args.data) if replay else bdata.sessions_from_bars(bdata.load(args.data))
         if args.start is not None or args.end is not None:
             lo, hi = args.start or date.min, args.end or date.max
-            sessions = [s for s in sessions if lo <= s.day <= hi]
+            if isinstance(sessions, bdata.BarSessions):
+                sessions = sessions.between(lo, hi)  # none made yet
+            else:
+                sessions = [s for s in sessions if lo <= s.day <= hi]
             if not sessions:
                 raise CommandError(
                     f"{args.data} has no session from {args.start or '…'} to {args.end or '…'}"

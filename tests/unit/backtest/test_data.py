@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 
 import pytest
@@ -130,3 +130,23 @@ def test_replay_lines(tmp_path: Path) -> None:
     path.write_text(json.dumps(line) + "\n" + '{"ts": "2026-11-23T09:17:00+05:30", "quotes": {"ABC": [1]}}\n')
     with pytest.raises(bd.InputError, match="line 2: not a replay snapshot"):
         bd.read_replay(path)
+
+
+def test_sessions_are_made_when_asked_for(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A year of fifty symbols' snapshots would not fit in memory at once: sessions_from_bars makes none
+    ahead, between() picks days without making them, and each session is made from the bars when read
+    (a symbol's previous close is its last bar before the day, however many days back)."""
+    made: list[str] = []
+    real = bd._session
+    monkeypatch.setattr(bd, "_session", lambda day, *a: made.append(str(day)) or real(day, *a))
+    a = bd.read_csv(write(tmp_path / "A.csv", ROWS))
+    b = bd.read_csv(write(tmp_path / "B.csv", [ROWS[0], "2026-11-23 09:15:00,50,51,49,50.5,10"]))
+    sessions = bd.sessions_from_bars([a, b])
+    days = sessions.between(date(2026, 11, 20), date(2026, 11, 23))
+    assert made == [] and len(sessions) == 3 and len(days) == 2
+    last = days[1]
+    assert made == ["2026-11-23"] and last.symbols == ["B"]
+    assert last.snapshots[0].quotes["B"].prev_close == 100.5  # its 19 November close (no bar on the 20th)
+    assert [s.day.isoformat() for s in sessions] == ["2026-11-19", "2026-11-20", "2026-11-23"]
+    assert made == ["2026-11-23", "2026-11-19", "2026-11-20", "2026-11-23"]
+    assert [s.day for s in sessions[1:]] == [s.day for s in days]

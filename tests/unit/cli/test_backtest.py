@@ -162,3 +162,11 @@ def test_charges_none_never_looks_up_the_charges_table(
     assert run("--data", str(old), "--strategy", "orb,vwap", "--charges", "none", "--json") == 0
     out = json.loads(capsys.readouterr().out)
     assert out["settings"]["charges"] == "none" and out["days"] == 1
+
+
+def test_from_and_to_pick_the_days_of_the_bars(folder: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert run("--data", str(folder), "--strategy", "orb,vwap", "--from", "2026-11-20", "--json") == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["trades"] > 0 and {t["entry_time"][:10] for t in out["trades_list"]} == {"2026-11-20"}
+    assert run("--data", str(folder), "--strategy", "orb", "--from", "2026-11-21", "--to", "2026-11-30") == 2
+    assert "has no session from 2026-11-21 to 2026-11-30" in capsys.readouterr().err
