@@ -12,6 +12,7 @@ from collections.abc import Iterable
 from dataclasses import asdict, dataclass, fields
 from datetime import date
 from decimal import Decimal
+from functools import lru_cache
 
 from tron.domain.models import Side
 from tron.domain.money import ZERO, dec, paise, rupees
@@ -230,6 +231,7 @@ def total_charges(
     return order_charges(segment, side, price, qty, on).total if charged else ZERO
 
 
+@lru_cache(maxsize=256)  # the table is fixed: a pure lookup, asked for every order
 def rates_on(segment: str, on: date) -> Rates:
     """The segment's rates in force on a date (the latest row effective by then); ValueError for an
     unknown segment or a date before the table."""
@@ -290,8 +292,11 @@ def _assemble(r: Rates, buy_value: Decimal, sell_value: Decimal, brokerage: Deci
 AUTO_SQUARE_OFF_FEE = Decimal("59.00")  # Zerodha's ₹50 + 18% GST per order it squares off (ADMINSQF)
 
 
+@lru_cache(maxsize=4096)
 def order_charges(segment: str, side: Side, price: Decimal, qty: int, on: date) -> Charges:
-    """Charges of one executed order (what the ledger books per fill)."""
+    """Charges of one executed order (what the ledger books per fill). Remembered: a pure function of
+    immutable arguments whose every component is rounded to paise or rupees (equal prices written with
+    other digits give the same charges), asked again each tick for each open position's exit at its stop."""
     r = rates_on(segment, on)
     value = price * qty
     buy, sell = (value, ZERO) if side is Side.BUY else (ZERO, value)
@@ -304,6 +309,8 @@ def fill_charges(segment: str, side: Side, orders: Iterable[tuple[int, Decimal]]
     each = [order_charges(segment, side, price, qty, on) for qty, price in orders]
     if not each:
         return _assemble(rates_on(segment, on), ZERO, ZERO, ZERO)
+    if len(each) == 1:  # the usual fill, one order
+        return each[0]
     return Charges(*(sum((getattr(c, f.name) for c in each), ZERO) for f in fields(Charges)))
 
 
