@@ -409,11 +409,10 @@ class _Candles(Mapping[str, list[Candle]]):
         if symbol not in self._made:
             col = self._cols[symbol]  # KeyError for a symbol the session does not have
             rows = np.flatnonzero(self._has[:, col])
-            o, h, lo, c, v = (x[rows, col].tolist() for x in self._ohlcv)
-            self._made[symbol] = [
-                Candle(self._times[k], op, hi, low, cl, int(vol))
-                for k, op, hi, low, cl, vol in zip(rows.tolist(), o, h, lo, c, v, strict=True)
-            ]
+            starts = [self._times[k] for k in rows.tolist()]
+            o, h, lo, c = (x[rows, col].tolist() for x in self._ohlcv[:4])
+            volumes = self._ohlcv[4][rows, col].astype(np.int64).tolist()  # whole, as int() makes them
+            self._made[symbol] = list(map(Candle, starts, o, h, lo, c, volumes))
         return self._made[symbol]
 
     def __iter__(self) -> Iterator[str]:

@@ -369,3 +369,11 @@ def test_the_default_session_keeps_what_every_default_strategy_reads() -> None:
     assert new_session(["A"], [StrategyChoice("macd", {"fast": 5, "slow": 35, "signal": 5})]).needs == [
         "macd_5_35_5"
     ]
+
+
+def test_clamp_is_np_clip_on_one_number() -> None:
+    from tron.domain.strategies.base import clamp
+
+    for x in (-1.0, -0.0, 0.0, 0.3, 1.0, 2.9999, 3.0, 7.5, float("inf"), float("-inf"), np.float64(1.25)):
+        assert clamp(x, 0.0, 3.0) == float(np.clip(x, 0.0, 3.0))
+    assert np.isnan(clamp(float("nan"), 0.0, 1.0)) and np.isnan(float(np.clip(np.nan, 0.0, 1.0)))

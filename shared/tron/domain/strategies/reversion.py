@@ -7,7 +7,17 @@ import numpy as np
 
 from tron.domain.models import Side
 from tron.domain.session import Bar, SessionState
-from tron.domain.strategies.base import Param, Signal, StrategyDef, crossed_down, crossed_up, emit, px, ready
+from tron.domain.strategies.base import (
+    Param,
+    Signal,
+    StrategyDef,
+    clamp,
+    crossed_down,
+    crossed_up,
+    emit,
+    px,
+    ready,
+)
 
 
 def rsi(p: dict[str, float], state: SessionState, bar: Bar) -> list[Signal]:
@@ -22,7 +32,7 @@ def rsi(p: dict[str, float], state: SessionState, bar: Bar) -> list[Signal]:
 
     def conf(i: int, side: Side) -> float:
         depth = (lo - prev[i]) / lo if side is Side.BUY else (prev[i] - hi) / (100 - hi)
-        return 0.75 + 0.15 * float(np.clip(depth, 0.0, 1.0))
+        return 0.75 + 0.15 * clamp(depth, 0.0, 1.0)
 
     def reason(i: int, side: Side) -> str:
         level, word = (lo, "above oversold") if side is Side.BUY else (hi, "below overbought")
@@ -45,7 +55,7 @@ def bollinger(p: dict[str, float], state: SessionState, bar: Bar) -> list[Signal
 
     def conf(i: int, side: Side) -> float:
         room = (mid[i] - bar.close[i]) * side.sign / max(mid[i] - lower[i], 1e-9)  # 1 at the band, 0 at SMA
-        return 0.7 + 0.1 * float(np.clip(room, 0.0, 1.0))
+        return 0.7 + 0.1 * clamp(room, 0.0, 1.0)
 
     def reason(i: int, side: Side) -> str:
         band, word = (lower[i], "lower") if side is Side.BUY else (upper[i], "upper")

@@ -7,7 +7,17 @@ import numpy as np
 
 from tron.domain.models import Side
 from tron.domain.session import Bar, SessionState
-from tron.domain.strategies.base import Param, Signal, StrategyDef, crossed_down, crossed_up, emit, px, ready
+from tron.domain.strategies.base import (
+    Param,
+    Signal,
+    StrategyDef,
+    clamp,
+    crossed_down,
+    crossed_up,
+    emit,
+    px,
+    ready,
+)
 
 
 def _fast_below_slow(p: dict[str, float]) -> str | None:
@@ -28,7 +38,7 @@ def ema_cross(p: dict[str, float], state: SessionState, bar: Bar) -> list[Signal
 
     def conf(i: int, side: Side) -> float:
         lead = side.sign * (bar.close[i] - slow[i]) / state.atr[i]
-        return 0.7 + 0.05 * float(np.clip(lead, 0.0, 3.0))
+        return 0.7 + 0.05 * clamp(lead, 0.0, 3.0)
 
     def reason(i: int, side: Side) -> str:
         word = "above" if side is Side.BUY else "below"
