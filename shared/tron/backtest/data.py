@@ -10,7 +10,7 @@ from bisect import bisect_right
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
-from itertools import pairwise, repeat
+from itertools import pairwise
 from pathlib import Path
 from typing import Any, overload
 
@@ -355,39 +355,13 @@ def _session(
     snapshots, next_open = [Snapshot(t0, dict(current))], []
     for k in range(n):
         ts, row, cols = times[k] + period, k * m, quoted[k]
-        if cols is every:  # the usual minute, every symbol with its bar: the quotes made in one go
-            end, last = row + m, closes[row : row + m]
-            made = map(
-                Quote,
-                syms,
-                repeat(ts),
-                last,
-                last,
-                last,
-                volumes[row:end],
-                ops,
-                highs[row:end],
-                lows[row:end],
-                prevs,
+        for col in cols:
+            i = row + col
+            last = closes[i]
+            current[syms[col]] = Quote(
+                syms[col], ts, last, last, last, volumes[i], ops[col], highs[i], lows[i], prevs[col]
             )
-            current.update(zip(syms, made, strict=True))
-            next_open.append(dict(zip(syms, opens[row:end], strict=True)))
-        else:
-            for col in cols:
-                i = row + col
-                current[syms[col]] = Quote(
-                    syms[col],
-                    ts,
-                    closes[i],
-                    closes[i],
-                    closes[i],
-                    volumes[i],
-                    ops[col],
-                    highs[i],
-                    lows[i],
-                    prevs[col],
-                )
-            next_open.append({syms[col]: opens[row + col] for col in cols})
+        next_open.append({syms[col]: opens[row + col] for col in cols})
         snapshots.append(Snapshot(ts, dict(current)))
     next_open.append({})
     candles = _Candles(times, syms, (o, h, lo, c, v), has)
