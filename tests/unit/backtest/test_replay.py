@@ -150,3 +150,42 @@ def test_a_backtest_halting_at_its_loss_limit_is_the_one_of_plain_states(session
     assert ahead.fills == plain.fills and ahead.trades == plain.trades and ahead.refusals == plain.refusals
     assert [s.refused for s in ahead.sessions] == [s.refused for s in plain.sessions]
     assert same(ahead.equity, plain.equity) and ahead.final_equity == plain.final_equity
+
+
+def ragged(sessions: list[bd.Session], seed: int) -> list[bd.Session]:
+    """The sessions on a bad day: a symbol's quote missing or glitched (last 0, NaN, crossed) at random
+    minutes, a symbol quoted only from mid-morning, and a day cut short."""
+    rng = np.random.default_rng(seed)
+    out = []
+    for n, sess in enumerate(sessions):
+        syms = list(sess.symbols)
+        late = syms[n % len(syms)]
+        snaps = []
+        for k, snap in enumerate(sess.snapshots[: 250 if n == 1 else None]):
+            quotes = dict(snap.quotes)
+            if k < 60:
+                quotes.pop(late, None)
+            for s in list(quotes):
+                roll = rng.random()
+                if roll < 0.03:
+                    quotes.pop(s)
+                elif roll < 0.05:
+                    bad = {"last": 0.0} if roll < 0.04 else {"bid": quotes[s].ask + 1, "last": float("nan")}
+                    quotes[s] = replace(quotes[s], **bad)
+            snaps.append(Snapshot(snap.ts, quotes))
+        out.append(replace(sess, snapshots=snaps, nows=[s.ts for s in snaps], next_open=None))
+    return out
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_a_ragged_backtest_of_every_strategy_is_the_one_of_plain_states(sessions, seed: int) -> None:
+    """Missing and bad quotes, a symbol arriving late, a short day, the ten strategies at once: the sessions
+    folded side by side give the backtest the plain states give, fill for fill and refusal for refusal."""
+    plan = replace(PLAN, strategies=EVERY)
+    days = ragged(sessions, seed)
+    ahead = run_intraday(days, IntradayConfig(plan, fill="next-quote"))
+    plain = run_intraday(days, IntradayConfig(plan, fill="next-quote", store_rounding=True))
+    assert len(ahead.fills) > 10 and ahead.refusals > 10
+    assert ahead.fills == plain.fills and ahead.trades == plain.trades and ahead.refusals == plain.refusals
+    assert [s.refused for s in ahead.sessions] == [s.refused for s in plain.sessions]
+    assert same(ahead.equity, plain.equity) and ahead.final_equity == plain.final_equity
