@@ -517,7 +517,9 @@ def run_intraday(
     kept for the report are every symbol's, or for a session with its own instruments the index's, the
     future's and the traded symbols'.
 
-    ``sessions`` may be built as they are iterated (tron.backtest.generated); ``total`` for the progress is
+    ``sessions`` may be built as they are iterated (tron.backtest.generated, data.sessions_from_bars); they
+    are read in batches of up to BATCH_COLUMNS symbols, each batch's session states worked out ahead side by
+    side (tron.backtest.replay: the same states and signals, bit for bit); ``total`` for the progress is
     their ``len()`` when they have one. Raises ValueError without sessions, or for the next-open fill on
     sessions without bars (recorded snapshots fill with next-quote or close).
     """
