@@ -295,6 +295,11 @@ class BarSessions(Sequence[Session]):
     def __len__(self) -> int:
         return len(self._days)
 
+    @property
+    def days(self) -> list[date]:
+        """Each session's day, oldest first (none made)."""
+        return [d for d, _ in self._days]
+
     def between(self, first: date, last: date) -> BarSessions:
         """The sessions from ``first`` to ``last`` (both included), still made when asked for."""
         return BarSessions(self._bars, [(d, m) for d, m in self._days if first <= d <= last])

@@ -11,8 +11,8 @@ for stitching out-of-sample windows together; it round-trips through JSON too.
 
 :func:`run_local` runs tasks on a ``ProcessPoolExecutor`` (or in this process with one worker); results
 come back in the tasks' order, identical whatever the number of workers. Each process reads the bars once
-(:func:`load_sessions` is cached per file fingerprint); under the ``fork`` start method the workers inherit
-the parent's already read bars.
+(:func:`load_sessions` is cached per file fingerprint) and makes each task's sessions from them; under the
+``fork`` start method the workers inherit the parent's already read bars.
 """
 
 from __future__ import annotations
@@ -216,13 +216,15 @@ def _fingerprint(path: Path) -> tuple[Any, ...]:
 
 
 @lru_cache(maxsize=2)
-def _sessions(data: str, _key: tuple[Any, ...]) -> tuple[bdata.Session, ...]:
-    return tuple(bdata.sessions_from_bars(bdata.load(Path(data))))
+def _sessions(data: str, _key: tuple[Any, ...]) -> bdata.BarSessions:
+    return bdata.sessions_from_bars(bdata.load(Path(data)))
 
 
-def load_sessions(data: str) -> tuple[bdata.Session, ...]:
+def load_sessions(data: str) -> bdata.BarSessions:
     """The sessions of the bars at ``data`` (tron.backtest.data.load: a CSV file or a folder of them), oldest
-    first, read once per process while the files are unchanged; InputError for a missing or bad file."""
+    first: the bars read once per process while the files are unchanged, each session made when a task
+    reads it (kept, every session of a 50-symbol year would take gigabytes in each worker, more than a Cloud
+    Run task's memory); InputError for a missing or bad file."""
     path = Path(data)
     if not path.exists():
         raise bdata.InputError(f"data file not found: {path}")
@@ -231,13 +233,13 @@ def load_sessions(data: str) -> tuple[bdata.Session, ...]:
 
 def trading_days(data: str) -> list[date]:
     """The days the bars at ``data`` hold, oldest first (what walk-forward windows are cut from)."""
-    return [s.day for s in load_sessions(data)]
+    return load_sessions(data).days
 
 
 def run_task(task: Task) -> TaskResult:
     """Backtest one task through the intraday engine (the live decide()); a pure function of the task and
     the files it names. ValueError when the engine refuses a setting or no session falls in the days."""
-    sessions = [s for s in load_sessions(task.spec.data) if task.first <= s.day <= task.last]
+    sessions = load_sessions(task.spec.data).between(task.first, task.last)
     if not sessions:
         raise ValueError(f"{task.spec.data} has no session from {task.first} to {task.last}")
     cfg = IntradayConfig(
@@ -266,7 +268,7 @@ def run_task(task: Task) -> TaskResult:
         float(obj["total_return_pct"] or 0.0),
         tuple(float(x) for x in result.equity) if task.curve else (),
         ends,
-        tuple(s.day for s in sessions) if task.curve else (),
+        tuple(sessions.days) if task.curve else (),
     )
 
 

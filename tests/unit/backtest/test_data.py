@@ -144,6 +144,7 @@ def test_sessions_are_made_when_asked_for(tmp_path: Path, monkeypatch: pytest.Mo
     sessions = bd.sessions_from_bars([a, b])
     days = sessions.between(date(2026, 11, 20), date(2026, 11, 23))
     assert made == [] and len(sessions) == 3 and len(days) == 2
+    assert days.days == [date(2026, 11, 20), date(2026, 11, 23)] and made == []
     last = days[1]
     assert made == ["2026-11-23"] and last.symbols == ["B"]
     assert last.snapshots[0].quotes["B"].prev_close == 100.5  # its 19 November close (no bar on the 20th)
