@@ -66,8 +66,8 @@ class Bars:
 class Session:
     """One trading day as the tick sees it: the snapshots in order, the tick's clock time of each, (for
     bars) the open of the bar that starts at each snapshot — what a next-bar-open fill pays — and the minute
-    candles per symbol that resting stops are worked against (every bar; a replay's recorded candles; a
-    simulated day's, read when first asked for).
+    candles per symbol that resting stops are worked against (every bar, a symbol's made when first asked
+    for; a replay's recorded candles; a simulated day's, read when first asked for).
 
     A simulated day (tron.backtest.generated) also brings the instruments its tick follows (F&O: lot size,
     expiry, strike, option type) and their roles as the tick's state keeps them: ``underlying`` (the

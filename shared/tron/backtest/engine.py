@@ -600,7 +600,7 @@ def _states(cfg: IntradayConfig, days: list[tuple[Session, dict[str, Instrument]
     plan = cfg.plan
     if cfg.store_rounding:
         return [new_session(list(insts), plan.strategies) for _, insts in days]
-    choices = plan.strategies if plan.enabled and cfg.structure() is None else None
+    choices = plan.strategies if plan.enabled and plan.structure is None else None  # else never asked
     batch = SideBySide(
         [Member(list(insts), sess.snapshots) for sess, insts in days],
         opening_range_minutes(plan.strategies),

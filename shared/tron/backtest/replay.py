@@ -142,7 +142,6 @@ class Replayed(SessionState):
         self._fresh = batch.fresh[:, lo:hi]
         self._asked = 0  # the last bar the strategies' signals were asked for, every bar before it too
         self._ahead = batch.choices is not None  # the signals come from the batch
-        self._ring = batch.ring
 
     # The snapshot last applied, by its index (its time as text only when asked: a backtest never asks).
     _k = -1
@@ -176,7 +175,7 @@ class Replayed(SessionState):
             raise ValueError(f"snapshot {k} of the replayed session is not the one of {snap.ts.isoformat()}")
         self._k = k
         self.arrays = {key: m[k] for key, m in self._rows.items()}
-        row, rings = k % self._ring, self.rings
+        row, rings = k % self.ring, self.rings
         if k == 0:
             last = self.arrays["last"]
             rings["c"][row] = rings["h"][row] = rings["lo"][row] = last
